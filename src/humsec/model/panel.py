@@ -1,0 +1,243 @@
+"""The tidy panel of observations and its provenance.
+
+A :class:`Panel` is an immutable table with one row per observation::
+
+    unit  year  indicator  sex  age  group  value
+
+``unit`` is an ISO 3166-1 alpha-3 code for countries (other codes are allowed for
+subnational units), ``year`` an integer, ``indicator`` a catalogue code, and the
+disaggregation keys ``sex``, ``age``, ``group`` hold ``"_T"`` (SDMX's code for *total*)
+when the observation is not disaggregated. Every indicator carries a
+:class:`Provenance` record with a content hash of its observations.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+DIMENSIONS: tuple[str, ...] = (
+    "economic",
+    "food",
+    "health",
+    "environmental",
+    "personal",
+    "community",
+    "political",
+)
+TOTAL = "_T"
+DISAGG_KEYS: tuple[str, ...] = ("sex", "age", "group")
+KEY_COLUMNS: tuple[str, ...] = ("unit", "year", "indicator", *DISAGG_KEYS)
+COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "value")
+
+
+class Provenance(BaseModel):
+    """Where an indicator's numbers come from.
+
+    Parameters
+    ----------
+    source : str
+        Publisher and dataset (e.g. "UN DESA, World Population Prospects").
+    edition : str
+        Edition or vintage (e.g. "2024").
+    accessed : datetime.date
+        When the data were obtained (for package-shipped data: when humsec built them).
+    licence : str
+        Licence of the data (SPDX id or plain name).
+    citation : str
+        How to cite the source.
+    via : str
+        How the data reached humsec (e.g. "PyPI package bokeh-sampledata 2026.1").
+    url : str
+        Canonical address of the source.
+    content_hash : str
+        SHA-256 over the indicator's observations (see :func:`content_hash`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    edition: str = ""
+    accessed: _dt.date
+    licence: str = ""
+    citation: str = ""
+    via: str = ""
+    url: str = ""
+    content_hash: str = ""
+
+
+def _normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for key in DISAGG_KEYS:
+        if key not in df.columns:
+            df[key] = TOTAL
+        df[key] = df[key].fillna(TOTAL).astype(str)
+    df["unit"] = df["unit"].astype(str)
+    df["indicator"] = df["indicator"].astype(str)
+    df["year"] = pd.to_numeric(df["year"]).astype("int64")
+    df["value"] = pd.to_numeric(df["value"]).astype("float64")
+    df = df[list(COLUMNS)].sort_values(list(KEY_COLUMNS), kind="mergesort")
+    return df.reset_index(drop=True)
+
+
+def content_hash(df: pd.DataFrame) -> str:
+    """SHA-256 of observations, independent of row order and of the DataFrame's dtypes.
+
+    Values are hashed with ``repr(float)`` (shortest round-trip form), so two panels
+    have the same hash iff they hold the same numbers for the same keys.
+    """
+    df = _normalise_frame(df)
+    h = hashlib.sha256()
+    for row in zip(*(df[c].to_numpy() for c in KEY_COLUMNS), df["value"].to_numpy()):
+        *keys, value = row
+        h.update("\x1f".join(str(k) for k in keys).encode())
+        h.update(b"\x1e")
+        h.update(("nan" if np.isnan(value) else repr(float(value))).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+class Panel:
+    """An immutable tidy panel with per-indicator provenance.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Columns ``unit, year, indicator, value`` and optionally ``sex, age, group``.
+    provenance : Mapping[str, Provenance], optional
+        Provenance per indicator code. Content hashes are (re)computed here.
+
+    Notes
+    -----
+    "Modify" operations (:meth:`filter`, :meth:`concat`) return new panels. The
+    underlying frame is copied and its arrays are set read-only.
+    """
+
+    __slots__ = ("_data", "_provenance")
+
+    def __init__(self, data: pd.DataFrame, provenance: Mapping[str, Provenance] | None = None):
+        missing = {"unit", "year", "indicator", "value"} - set(data.columns)
+        if missing:
+            raise ValueError(f"panel data lack column(s): {', '.join(sorted(missing))}")
+        df = _normalise_frame(data)
+        dup = df.duplicated(list(KEY_COLUMNS), keep=False)
+        if dup.any():
+            first = df.loc[dup, list(KEY_COLUMNS)].iloc[0].to_dict()
+            raise ValueError(f"duplicate observation key in panel: {first}")
+        for col in df.columns:
+            arr = df[col].to_numpy()
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+        prov = dict(provenance or {})
+        fixed = {}
+        for code, group in df.groupby("indicator", sort=True):
+            p = prov.get(code)
+            if p is not None:
+                fixed[code] = p.model_copy(update={"content_hash": content_hash(group)})
+        self._data = df
+        self._provenance = MappingProxyType(fixed)
+
+    # -- read access ---------------------------------------------------------------
+    @property
+    def data(self) -> pd.DataFrame:
+        """A copy of the observations (safe to modify)."""
+        return self._data.copy()
+
+    @property
+    def provenance(self) -> Mapping[str, Provenance]:
+        return self._provenance
+
+    @property
+    def indicators(self) -> list[str]:
+        return sorted(self._data["indicator"].unique().tolist())
+
+    @property
+    def units(self) -> list[str]:
+        return sorted(self._data["unit"].unique().tolist())
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(int(y) for y in self._data["year"].unique())
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return (
+            f"Panel({len(self)} observations, {len(self.indicators)} indicators, "
+            f"{len(self.units)} units, years {self.years[:1]}..{self.years[-1:]})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Panel):
+            return NotImplemented
+        return self.content_hash() == other.content_hash() and dict(self._provenance) == dict(
+            other._provenance
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash())
+
+    def content_hash(self) -> str:
+        return content_hash(self._data)
+
+    # -- derived panels ------------------------------------------------------------
+    def filter(
+        self,
+        *,
+        indicators: Iterable[str] | None = None,
+        units: Iterable[str] | None = None,
+        years: Iterable[int] | None = None,
+        totals_only: bool = False,
+    ) -> "Panel":
+        df = self._data
+        mask = np.ones(len(df), dtype=bool)
+        if indicators is not None:
+            mask &= df["indicator"].isin(list(indicators)).to_numpy()
+        if units is not None:
+            mask &= df["unit"].isin(list(units)).to_numpy()
+        if years is not None:
+            mask &= df["year"].isin([int(y) for y in years]).to_numpy()
+        if totals_only:
+            for key in DISAGG_KEYS:
+                mask &= (df[key] == TOTAL).to_numpy()
+        sub = df[mask]
+        prov = {k: v for k, v in self._provenance.items() if k in set(sub["indicator"])}
+        return Panel(sub, prov)
+
+    def concat(self, other: "Panel") -> "Panel":
+        """Union of two panels; overlapping keys are an error (never silently overwritten)."""
+        prov = dict(self._provenance)
+        prov.update(other.provenance)
+        return Panel(pd.concat([self._data, other._data], ignore_index=True), prov)
+
+    def wide(self, year: int | None = None, *, latest: bool = False) -> pd.DataFrame:
+        """Unit × indicator table of totals.
+
+        Parameters
+        ----------
+        year : int, optional
+            Take that year's observations.
+        latest : bool
+            With ``year``, take for each unit and indicator the most recent observation
+            at or before ``year``; without ``year``, the most recent overall.
+        """
+        df = self._data
+        for key in DISAGG_KEYS:
+            df = df[df[key] == TOTAL]
+        df = df.dropna(subset=["value"])
+        if year is not None and not latest:
+            df = df[df["year"] == int(year)]
+        elif latest:
+            if year is not None:
+                df = df[df["year"] <= int(year)]
+            df = df.sort_values("year").groupby(["unit", "indicator"], as_index=False).last()
+        elif df["year"].nunique() > 1:
+            raise ValueError("panel has several years: pass year= or latest=True")
+        return df.pivot(index="unit", columns="indicator", values="value").sort_index()

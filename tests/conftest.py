@@ -1,0 +1,41 @@
+"""Shared fixtures.
+
+Tests that need the real public data sets in ``../shared/data`` (beside the repository,
+or wherever ``HUMSEC_SHARED_DATA`` points) use the ``shared_data`` fixture, which skips
+with a clear reason when they are absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    env = os.environ.get("HUMSEC_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    d = shared_data_dir()
+    if d is None:
+        pytest.skip("../shared/data is absent (set HUMSEC_SHARED_DATA to run real-data tests)")
+    return d
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    """Settings with a fresh, empty data directory."""
+    from humsec.settings import Settings
+
+    return Settings(home=tmp_path / "home", progress=False)
