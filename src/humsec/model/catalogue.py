@@ -34,6 +34,9 @@ class Indicator(BaseModel):
         +1 if a higher value means people are more secure, -1 if less.
     sdg : str, optional
         SDG indicator or target it informs (e.g. ``"3.2.1"``).
+    valid_min, valid_max : float, optional
+        Physically possible range (e.g. 0 and 100 for a percentage); imports reject
+        values outside it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,6 +51,8 @@ class Indicator(BaseModel):
     licence: str
     notes: str = ""
     tags: tuple[str, ...] = Field(default_factory=tuple)
+    valid_min: float | None = None
+    valid_max: float | None = None
 
     @field_validator("code")
     @classmethod

@@ -1,0 +1,181 @@
+"""``humsec data …``: the catalogue, the store and user imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import typer
+
+from humsec.cli.common import console, emit, settings_from
+from humsec.data import service
+from humsec.data.export import export_frame
+from humsec.errors import HumsecError
+from humsec.model.panel import DIMENSIONS, TOTAL
+
+app = typer.Typer(help="Indicator catalogue, local store, imports and exports.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_indicators(
+    ctx: typer.Context,
+    dimension: Optional[str] = typer.Option(None, help="Only this human-security dimension."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """The indicator catalogue with data coverage, grouped by dimension."""
+    settings = settings_from(ctx)
+    store = service.open_store(settings)
+    panel, origin = service.current_panel(settings, store)
+    cat = service.catalogue(settings, store)
+    if dimension is not None and dimension not in (*DIMENSIONS, "context"):
+        raise HumsecError(f"unknown dimension '{dimension}': expected one of {', '.join(DIMENSIONS)}")
+    df = panel.data
+    df = df[df["value"].notna()]
+    cov = df.groupby("indicator").agg(
+        countries=("unit", "nunique"), first_year=("year", "min"), last_year=("year", "max"),
+        observations=("value", "size"))
+    rows = []
+    for ind in cat:
+        if dimension and ind.dimension != dimension:
+            continue
+        c = cov.loc[ind.code] if ind.code in cov.index else None
+        rows.append({
+            "dimension": ind.dimension, "code": ind.code, "name": ind.name,
+            "direction": "+" if ind.direction == 1 else "-", "sdg": ind.sdg or "",
+            "countries": int(c["countries"]) if c is not None else 0,
+            "years": f"{int(c['first_year'])}-{int(c['last_year'])}" if c is not None else "",
+            "observations": int(c["observations"]) if c is not None else 0,
+            "snapshot": origin.get(ind.code, ""),
+        })
+    order = {d: i for i, d in enumerate((*DIMENSIONS, "context"))}
+    out = pd.DataFrame(rows)
+    out = out.sort_values(["dimension", "code"], key=lambda s: s.map(order) if s.name == "dimension" else s)
+    emit(out, fmt, title="humsec indicator catalogue")
+    if fmt == "table":
+        summ = out[out["countries"] > 0].groupby("dimension").agg(
+            indicators=("code", "size"), max_countries=("countries", "max"))
+        summ = summ.reindex([d for d in (*DIMENSIONS, "context") if d in summ.index]).reset_index()
+        emit(summ, "table", title="Coverage per dimension")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    indicator: str = typer.Argument(..., help="Indicator code (see `humsec data list`)."),
+    unit: Optional[str] = typer.Option(None, "--unit", help="ISO3 code: the time series of one unit."),
+    year: Optional[int] = typer.Option(None, help="One year (default: each unit's latest)."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """Values and provenance of one indicator."""
+    settings = settings_from(ctx)
+    store = service.open_store(settings)
+    panel, origin = service.current_panel(settings, store)
+    cat = service.catalogue(settings, store)
+    if indicator not in cat:
+        import difflib
+
+        close = difflib.get_close_matches(indicator, cat.codes, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise HumsecError(f"unknown indicator '{indicator}'{hint}")
+    ind = cat[indicator]
+    sub = panel.filter(indicators=[indicator])
+    df = sub.data
+    if unit:
+        unit = unit.upper()
+        df = df[df["unit"] == unit]
+        if df.empty:
+            raise HumsecError(f"no data for '{indicator}' and unit '{unit}'")
+        df = df.sort_values(["year", "sex", "age", "group"])
+    else:
+        df = df[(df["sex"] == TOTAL) & (df["age"] == TOTAL) & (df["group"] == TOTAL)]
+        if year is not None:
+            df = df[df["year"] == year]
+        else:
+            df = df.sort_values("year").groupby("unit", as_index=False).last()
+        df = df.sort_values("value", ascending=ind.direction == -1)
+    if year is not None and unit:
+        df = df[df["year"] == year]
+    cols = ["unit", "year", "value"] + [k for k in ("sex", "age", "group") if (df[k] != TOTAL).any()]
+    if fmt == "table":
+        c = console()
+        p = sub.provenance.get(indicator)
+        c.print(f"[bold]{ind.code}[/bold] — {ind.name} ({ind.unit}); dimension {ind.dimension}; "
+                f"direction {'+1 (higher is better)' if ind.direction == 1 else '-1 (lower is better)'}"
+                + (f"; SDG {ind.sdg}" if ind.sdg else ""))
+        if p is not None:
+            c.print(f"source: {p.source} {p.edition}; licence: {p.licence}; via: {p.via}; "
+                    f"accessed {p.accessed}; sha256 {p.content_hash[:12]}…; snapshot "
+                    f"{origin.get(indicator, '')}")
+    emit(df[cols].reset_index(drop=True), fmt, max_rows=60 if fmt == "table" else None)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV, TSV, Excel (.xlsx) or Parquet file."),
+    name: Optional[str] = typer.Option(None, help="Dataset name (default: from the file name)."),
+    catalogue_file: Optional[Path] = typer.Option(None, "--catalogue", help="YAML declaring new indicators."),
+    layout: str = typer.Option("auto", help="auto, tidy, wide (indicators as columns) or wide-years."),
+    sheet: Optional[str] = typer.Option(None, help="Excel sheet name."),
+    year: Optional[int] = typer.Option(None, help="Year for files without a year column."),
+    source: Optional[str] = typer.Option(None, help="Source to record in the provenance."),
+    licence: Optional[str] = typer.Option(None, help="Licence of the data."),
+) -> None:
+    """Validate a data file and store it as a new immutable snapshot."""
+    settings = settings_from(ctx)
+    snap, created, result = service.import_file(
+        settings, file, name=name, catalogue_file=catalogue_file, layout=layout, sheet=sheet,
+        year=year, source=source, licence=licence)
+    c = console()
+    p = result.panel
+    msg = (f"{len(p)} observations of {len(p.indicators)} indicator(s) for {len(p.units)} unit(s), "
+           f"years {p.years[0]}–{p.years[-1]} ({result.layout} layout")
+    msg += f"; {result.missing_dropped} empty cell(s) skipped)" if result.missing_dropped else ")"
+    if created:
+        c.print(f"[green]imported[/green] {file.name} as snapshot {snap.ref}: {msg}")
+    else:
+        c.print(f"unchanged: {file.name} equals snapshot {snap.ref}; no new version created ({msg}")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Dataset NAME or NAME@VERSION, or 'current' (all layered)."),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: NAME.FORMAT here)."),
+) -> None:
+    """Export a stored dataset (tidy rows with provenance columns)."""
+    settings = settings_from(ctx)
+    store = service.open_store(settings)
+    if name == "current":
+        panel, _ = service.current_panel(settings, store)
+    else:
+        if name.split("@")[0] == service.DEFAULT_DATASET:
+            service.ensure_default(settings, store)
+        panel = store.load_panel(name)
+    df = panel.data
+    prov = pd.DataFrame([
+        {"indicator": k, "source": v.source, "edition": v.edition, "licence": v.licence,
+         "accessed": str(v.accessed)} for k, v in panel.provenance.items()])
+    if not prov.empty:
+        df = df.merge(prov, on="indicator", how="left")
+    target = out or Path(f"{service.dataset_name_for(name.replace('@', '_v'))}.{fmt}")
+    path = export_frame(df, target, fmt)
+    console().print(f"wrote {len(df)} rows to {path}")
+
+
+@app.command("snapshots")
+def snapshots(
+    ctx: typer.Context,
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """All stored snapshots (immutable versions of each dataset)."""
+    settings = settings_from(ctx)
+    store = service.open_store(settings)
+    snaps = store.snapshots()
+    df = pd.DataFrame([{
+        "snapshot": s.ref, "kind": s.kind, "created": str(s.created), "observations": s.n_obs,
+        "origin": s.origin or "", "sha256": s.content_hash[:16]} for s in snaps],
+        columns=["snapshot", "kind", "created", "observations", "origin", "sha256"])
+    emit(df, fmt, title=f"Snapshots in {store.path}")

@@ -1,0 +1,90 @@
+"""The ``humsec`` command: a thin shell over the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from humsec import __version__
+from humsec.cli import data as data_cli
+from humsec.errors import HumsecError
+from humsec.settings import Settings
+
+app = typer.Typer(
+    help="humsec — the Human Security Observatory.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_cli.app, name="data")
+
+
+def _mount_optional() -> None:
+    """Mount sub-apps of later layers that exist in this installation."""
+    import importlib
+
+    for module, name in (("humsec.cli.index", "index"),):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        app.add_typer(mod.app, name=name)
+
+
+_mount_optional()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"humsec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(
+        None, "--home", help="Data directory (default: $HUMSEC_HOME or the user data dir).",
+        envvar="HUMSEC_HOME"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    ctx.obj = Settings.from_env(home=home, progress=(not quiet) and sys.stderr.isatty())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors print a located message and exit with code 2."""
+    from humsec.cli.common import console
+
+    try:
+        app(args=argv, standalone_mode=False, prog_name="humsec")
+    except HumsecError as exc:
+        console(stderr=True).print(f"[bold red]error:[/bold red] {exc}", markup=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        console(stderr=True).print("aborted")
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:  # console-script entry point
+    sys.exit(main())

