@@ -65,17 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False, prog_name="humsec")
     except HumsecError as exc:
-        console(stderr=True).print(f"[bold red]error:[/bold red] {exc}", markup=True)
+        from rich.markup import escape
+
+        console(stderr=True).print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True,
+                                   soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
         console(stderr=True).print("aborted")
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # usage errors (click's, or typer's vendored copy)
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return exc.exit_code
         raise

@@ -232,8 +232,8 @@ def read_observations(
 
             registry = CountryRegistry.default()
         distinct = sorted(set(units) - {""})
-        report = registry.match(distinct)
-        names_matched = dict(report.mapping)
+        report = registry.match_many(distinct)
+        names_matched = dict(report.matched)
         for name in report.unmatched:
             rows = long.loc[units == name, "_row"].unique()
             add(f"unknown country name '{name}': expected a country name or use ISO3 codes "

@@ -18,6 +18,25 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SDG = re.compile(r"^\d{1,2}\.[0-9a-z]{1,2}(\.\d{1,2})?$")
 
 
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+class _SafeUnicodeDumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes strings holding Unicode line breaks.
+
+    With ``allow_unicode=True`` PyYAML writes NEL/LS/PS raw in plain or block styles and
+    reads them back as line breaks; in double-quoted style it escapes them.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = '"' if any(ch in value for ch in _YAML_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SafeUnicodeDumper.add_representer(str, _represent_str)
+
+
 class Indicator(BaseModel):
     """One catalogue entry.
 
@@ -57,7 +76,7 @@ class Indicator(BaseModel):
     @field_validator("code")
     @classmethod
     def _code(cls, v: str) -> str:
-        if not _CODE.match(v):
+        if not _CODE.fullmatch(v):
             raise ValueError("expected lower-case letters, digits and '_' (starting with a letter)")
         return v
 
@@ -71,7 +90,7 @@ class Indicator(BaseModel):
     @field_validator("sdg")
     @classmethod
     def _sdg(cls, v: str | None) -> str | None:
-        if v is not None and not _SDG.match(str(v)):
+        if v is not None and not _SDG.fullmatch(str(v)):
             raise ValueError("expected an SDG target or indicator such as '3.2' or '3.2.1'")
         return v
 
@@ -127,7 +146,7 @@ class Catalogue:
         }
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return yaml.dump(self.to_dict(), Dumper=_SafeUnicodeDumper, sort_keys=False, allow_unicode=True)
 
     @classmethod
     def from_dict(cls, raw: object, *, file: str = "<catalogue>") -> "Catalogue":
