@@ -1,0 +1,120 @@
+"""Benchmark of the index engine: an ASEM-size build and a 50,000-unit x 49-indicator build.
+
+Run:  python benchmarks/bench_index.py [--units 50000] [--repeat 3] [--seed 1]
+
+The large data set is synthetic, drawn from ASEM's own distributions (COINr's example in
+../shared/data/coinr_asem; per indicator, a bootstrap of the observed values with small
+multiplicative jitter, ASEM's missing-value rate and group labels), so the COINr default
+pipeline (denominate, group-mean impute, screen, COINr treatment, min-max, arithmetic
+mean) meets realistic skew, outliers and gaps.
+
+Printed ratios use baselines measured in the same run, on the same machine:
+
+* ``engine / numpy floor`` — the full pipeline vs a bare numpy min-max + weighted mean
+  over the same matrix (the least any engine must do);
+* ``per-unit cost ratio`` — (time per unit at 50,000) / (time per unit at ASEM size);
+  well below 1 means fixed costs dominate and the engine is vectorised over units (a
+  per-unit Python loop would give a ratio near 1 or above).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from humsec.index.coinr import import_coinr  # noqa: E402
+from humsec.index.pipeline import build  # noqa: E402
+
+
+def asem_paths() -> tuple[Path, Path]:
+    d = ROOT.parent / "shared" / "data" / "coinr_asem"
+    if not (d / "iData.csv").is_file():
+        sys.exit(f"needs COINr's ASEM example at {d}")
+    return d / "iData.csv", d / "iMeta.csv"
+
+
+def synthetic(spec, data: pd.DataFrame, n_units: int, rng: np.random.Generator):
+    """Tidy data for ``n_units`` synthetic units drawn from the ASEM distributions."""
+    wide = data.pivot(index="unit", columns="indicator", values="value")
+    units = np.array([f"U{i:06d}" for i in range(n_units)])
+    cols = {}
+    for c in wide.columns:
+        obs = wide[c].dropna().to_numpy()
+        draw = rng.choice(obs, size=n_units) * rng.lognormal(0.0, 0.05, size=n_units)
+        miss = rng.random(n_units) < wide[c].isna().mean()
+        draw[miss] = np.nan
+        cols[c] = draw
+    big = pd.DataFrame(cols, index=pd.Index(units, name="unit"))
+    tidy = big.reset_index().melt(id_vars="unit", var_name="indicator", value_name="value")
+    tidy.insert(1, "year", 2018)
+    groups = {}
+    for g, mapping in spec.groups.items():
+        labels = np.array(sorted(set(mapping.values())))
+        groups[g] = dict(zip(units, rng.choice(labels, size=n_units)))
+    return spec.model_copy(update={"groups": groups}), tidy
+
+
+def numpy_floor(spec, data: pd.DataFrame) -> float:
+    wide = data.pivot(index="unit", columns="indicator", values="value")[spec.indicators].to_numpy()
+    t = time.perf_counter()
+    mn, mx = np.nanmin(wide, axis=0), np.nanmax(wide, axis=0)
+    norm = (wide - mn) / (mx - mn) * 100
+    w = np.ones(norm.shape[1])
+    ok = ~np.isnan(norm)
+    _ = np.where(ok, norm, 0) @ w / (ok @ w)
+    return time.perf_counter() - t
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    best = np.inf
+    tracemalloc.start()
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return best, peak / 2**20
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--units", type=int, default=50_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+
+    spec, data = import_coinr(*asem_paths(), name="asem")
+    n_small = data["unit"].nunique()
+    t_small, m_small = timed(lambda: build(spec, data), args.repeat)
+    f_small = min(numpy_floor(spec, data) for _ in range(args.repeat))
+
+    big_spec, big = synthetic(spec, data, args.units, rng)
+    t_big, m_big = timed(lambda: build(big_spec, big), max(1, args.repeat - 1))
+    f_big = min(numpy_floor(big_spec, big) for _ in range(args.repeat))
+
+    per_unit_ratio = (t_big / args.units) / (t_small / n_small)
+    rows = [
+        ("ASEM build (51 x 49, COINr default pipeline)", t_small, m_small, t_small / f_small),
+        (f"synthetic build ({args.units:,} x 49)", t_big, m_big, t_big / f_big),
+    ]
+    print(f"{'case':<48} {'seconds':>9} {'peak MiB':>9} {'engine/numpy floor':>19}")
+    for name, t, m, r in rows:
+        print(f"{name:<48} {t:>9.3f} {m:>9.1f} {r:>19.1f}")
+    print(f"per-unit cost ratio (large / ASEM): {per_unit_ratio:.4f}  "
+          f"(units x{args.units / n_small:,.0f}, time x{t_big / t_small:,.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""``humsec index``: build, validate and audit composite indices (thin shell over
+:mod:`humsec.index`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import typer
+
+from humsec.cli.common import FORMATS, console, dump_json, emit
+from humsec.errors import HumsecError
+
+app = typer.Typer(help="Composite indices: build, validate, audit, import from COINr.",
+                  no_args_is_help=True)
+
+SPEC_HELP = "A built-in spec name (hdi, gdi, gii, ihdi, inform) or a spec YAML file."
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise HumsecError(f"--format '{fmt}': expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+@app.command("list")
+def list_specs(fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json")) -> None:
+    """List the built-in index specs."""
+    from humsec.index.builtin import builtin_names, load_spec
+
+    rows = []
+    for name in builtin_names():
+        s = load_spec(name)
+        rows.append({"name": name, "title": s.title, "version": s.version,
+                     "indicators": len(s.indicators), "source": s.source})
+    emit(pd.DataFrame(rows), _fmt(fmt), title="Built-in index specs")
+
+
+@app.command()
+def validate(spec: str = typer.Argument(..., help=SPEC_HELP)) -> None:
+    """Validate a spec; report every problem with its location (exit 2 if invalid)."""
+    from humsec.index.builtin import load_spec
+
+    s = load_spec(spec)
+    console().print(f"{spec}: valid — {len(s.indicators)} indicators, {len(s.aggregates)} aggregates, "
+                    f"{len(s.steps)} steps ({' -> '.join(st.step for st in s.steps)})")
+
+
+@app.command()
+def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write to this file.")) -> None:
+    """Print (or write) the JSON Schema of the index spec format."""
+    from humsec.data.export import atomic_write
+    from humsec.index.spec import IndexSpec
+
+    text = json.dumps(IndexSpec.json_schema(), indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        atomic_write(out, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+
+def _load(spec: str, data: Path):
+    from humsec.index.builtin import load_spec
+    from humsec.index.io import read_index_data
+
+    return load_spec(spec), read_index_data(data)
+
+
+@app.command()
+def build(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy CSV/XLSX/Parquet: unit,[year,]indicator,value."),
+    year: Optional[int] = typer.Option(None, "--year", "-y", help="Build this year (default: every year)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Also write every data set, ranks, weights and the step log here."),
+) -> None:
+    """Build an index. ``--format csv`` prints rows unit,year,node,score,rank."""
+    from humsec.index.pipeline import build as build_index
+    from humsec.index.pipeline import build_panel
+
+    _fmt(fmt)
+    s, df = _load(spec, data)
+    if year is not None or "year" not in df.columns or df["year"].nunique() <= 1:
+        results = {year: build_index(s, df, year=year)}
+    else:
+        results = dict(build_panel(s, df).results)
+    long = pd.concat([r.long() for r in results.values()], ignore_index=True)
+    if out is not None:
+        for r in results.values():
+            _write_result(r, out if len(results) == 1 else out / str(r.year))
+    if fmt == "table":
+        root = s.root
+        for r in results.values():
+            top = r.long([root, *s.children[root]])
+            wide = top.pivot(index="unit", columns="node", values="score")[[root, *s.children[root]]]
+            wide.insert(0, "rank", top[top["node"] == root].set_index("unit")["rank"])
+            wide = wide.sort_values("rank").reset_index()
+            title = f"{s.title or s.name}" + (f" — {r.year}" if r.year is not None else "")
+            emit(wide, "table", title=title, max_rows=60)
+            removed = r.details("screen").get("removed") if any(x.step == "screen" for x in r.log) else None
+            if removed:
+                console().print(f"screened out: {', '.join(removed)}")
+    else:
+        emit(long, fmt)
+
+
+def _write_result(result, out: Path) -> None:
+    from humsec.data.export import atomic_write, export_frame
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in result.datasets.items():
+        export_frame(frame.reset_index(), out / f"{name.lower()}.csv")
+    export_frame(result.ranks.reset_index(), out / "ranks.csv")
+    export_frame(result.long(), out / "scores_long.csv")
+    w = pd.concat({k: v for k, v in result.weights.items()}, names=["parent", "child"]).rename("weight")
+    export_frame(w.reset_index(), out / "weights.csv")
+    log = [{"step": r.step, "method": r.method, "params": dict(r.params),
+            "overrides": {k: dict(v) for k, v in r.overrides.items()}, "exclude": list(r.exclude),
+            "dataset": r.dataset, "details": dict(r.details)} for r in result.log]
+    text = json.dumps(log, indent=2, default=str)
+    atomic_write(out / "step_log.json", lambda p: p.write_text(text, encoding="utf-8"))
+    spec_text = result.spec.to_yaml()
+    atomic_write(out / "spec.yaml", lambda p: p.write_text(spec_text, encoding="utf-8"))
+
+
+@app.command()
+def audit(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+    table: Optional[str] = typer.Option(None, "--table",
+                                        help="Only this table: indicators, parent_correlations, "
+                                        "sibling_correlations, aggregates, leave_one_out, flags."),
+    loo: bool = typer.Option(True, "--loo/--no-loo", help="Leave-one-out rank effects."),
+) -> None:
+    """Audit an index: statistics, correlations, Cronbach's alpha, PCA, flags, leave-one-out."""
+    from humsec.index.audit import audit as run_audit
+    from humsec.index.pipeline import build as build_index
+
+    _fmt(fmt)
+    s, df = _load(spec, data)
+    rep = run_audit(build_index(s, df, year=year), leave_one_out=loo)
+    tables = rep.tables()
+    if table is not None:
+        if table not in tables:
+            raise HumsecError(f"--table '{table}': expected one of {', '.join(tables)}")
+        tables = {table: tables[table]}
+    if fmt == "json":
+        dump_json({k: json.loads(v.to_json(orient="records")) for k, v in tables.items()})
+        return
+    for name, t in tables.items():
+        if fmt == "csv" and len(tables) > 1:
+            typer.echo(f"# {name}")
+        emit(t, fmt, title=name.replace("_", " "))
+
+
+@app.command("import-coinr")
+def import_coinr_cmd(
+    idata: Path = typer.Argument(..., help="COINr iData CSV."),
+    imeta: Path = typer.Argument(..., help="COINr iMeta CSV."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for spec.yaml and data.csv."),
+    name: str = typer.Option("coinr", "--name", help="Name of the spec."),
+    group: Optional[str] = typer.Option(None, "--impute-group",
+                                        help="Group column for group-mean imputation (default GDPpc_group)."),
+) -> None:
+    """Convert a COINr iData/iMeta pair into DIR/spec.yaml + DIR/data.csv."""
+    from humsec.index.coinr import write_coinr_import
+
+    spec_path, data_path = write_coinr_import(idata, imeta, out, name=name, impute_group=group)
+    console().print(f"wrote {spec_path} and {data_path}; build with: humsec index build {spec_path} --data {data_path}")

@@ -1,0 +1,201 @@
+"""Statistical audit of a built index (COINr's ``get_stats``, ``get_corr``,
+``get_cronbach``, ``get_PCA`` and ``remove_elements``).
+
+* per indicator: availability, mean, sd, min, max, skew and kurtosis (sample, type 2),
+  and flags — low availability (< 0.66), outliers (|skew| >= 2 and kurtosis >= 3.5);
+* correlations of each indicator/aggregate with its parent, and between siblings, with
+  flags for collinearity (> 0.9) and negative correlation (< -0.4);
+* Cronbach's alpha and a principal component analysis of the children of every
+  aggregate (share of variance explained, first-component loadings);
+* leave-one-out: how the root ranks move when each aggregate below the root is removed
+  (its weight set to zero and the index rebuilt from the step log).
+
+References
+----------
+.. [OECD08] OECD/JRC (2008). *Handbook on Constructing Composite Indicators*, Step 4
+   (multivariate analysis) and Step 7 (uncertainty and sensitivity analysis).
+.. [Cronbach51] Cronbach, L. J. (1951). Coefficient alpha and the internal structure of
+   tests. *Psychometrika* 16, 297-334.
+.. [COINr] Becker, W. et al. (2022). COINr. *JOSS* 7(78), 4567.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from humsec.errors import HumsecError
+from humsec.index.pipeline import IndexResult, regenerate
+
+__all__ = ["AuditReport", "audit", "cronbach_alpha", "indicator_stats", "pca"]
+
+COLLINEAR = 0.9
+NEGATIVE = -0.4
+MIN_AVAILABILITY = 0.66
+
+
+@dataclass(frozen=True)
+class PCAResult:
+    """Principal components of standardised columns (complete cases)."""
+
+    explained: np.ndarray
+    loadings: pd.Series
+    n: int
+
+
+def indicator_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Descriptive statistics and flags per column.
+
+    Skewness and kurtosis are the bias-corrected sample (type 2, Excel ``SKEW``/``KURT``)
+    statistics used by COINr's outlier rule.
+    """
+    from humsec.index.methods.treat import kurt, skew
+
+    rows = []
+    n = len(frame)
+    for c in frame.columns:
+        x = frame[c]
+        xs = x.dropna()
+        sk = float(skew(xs)) if len(xs) >= 3 else np.nan
+        ku = float(kurt(xs)) if len(xs) >= 4 else np.nan
+        avail = len(xs) / n if n else np.nan
+        rows.append({
+            "indicator": c, "n": len(xs), "availability": avail,
+            "mean": xs.mean(), "sd": xs.std(ddof=1), "min": xs.min(), "max": xs.max(),
+            "skew": sk, "kurtosis": ku,
+            "flag_availability": bool(avail < MIN_AVAILABILITY),
+            "flag_outliers": bool(abs(sk) >= 2 and ku >= 3.5) if np.isfinite(sk) and np.isfinite(ku) else False,
+        })
+    return pd.DataFrame(rows)
+
+
+def cronbach_alpha(frame: pd.DataFrame) -> float:
+    """Cronbach's alpha of the columns (complete cases):
+    ``k/(k-1) * (1 - sum(var_i) / var(sum_i))``."""
+    x = frame.dropna()
+    k = x.shape[1]
+    if k < 2 or len(x) < 2:
+        return float("nan")
+    item_var = x.var(ddof=1).sum()
+    total_var = x.sum(axis=1).var(ddof=1)
+    if total_var == 0:
+        return float("nan")
+    return float(k / (k - 1) * (1 - item_var / total_var))
+
+
+def pca(frame: pd.DataFrame) -> PCAResult:
+    """PCA of the correlation matrix (standardised columns, complete cases).
+
+    Returns the share of variance explained by each component and the loadings
+    (eigenvector entries, sign chosen so that the sum is positive) of the first.
+    """
+    x = frame.dropna()
+    sd = x.std(ddof=1)
+    x = x.loc[:, sd > 0]
+    if x.shape[1] < 2 or len(x) < 3:
+        return PCAResult(np.array([1.0] if x.shape[1] else []), pd.Series(1.0, index=x.columns), len(x))
+    corr = np.corrcoef(x.to_numpy(dtype=float), rowvar=False)
+    vals, vecs = np.linalg.eigh(corr)
+    order = np.argsort(vals)[::-1]
+    vals, vecs = vals[order], vecs[:, order]
+    v1 = vecs[:, 0] * (1 if vecs[:, 0].sum() >= 0 else -1)
+    return PCAResult(vals / vals.sum(), pd.Series(v1, index=x.columns), len(x))
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Tables of an audit (all pandas DataFrames) and the alpha/PCA per aggregate."""
+
+    indicators: pd.DataFrame
+    parent_correlations: pd.DataFrame
+    sibling_correlations: pd.DataFrame
+    aggregates: pd.DataFrame
+    leave_one_out: pd.DataFrame
+    flags: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"indicators": self.indicators, "parent_correlations": self.parent_correlations,
+                "sibling_correlations": self.sibling_correlations, "aggregates": self.aggregates,
+                "leave_one_out": self.leave_one_out, "flags": self.flags}
+
+
+def audit(result: IndexResult, *, leave_one_out: bool = True) -> AuditReport:
+    """Audit a built index.
+
+    Parameters
+    ----------
+    result : IndexResult
+    leave_one_out : bool
+        Also rebuild the index without each aggregate below the root (one rebuild each).
+
+    Returns
+    -------
+    AuditReport
+    """
+    spec = result.spec
+    raw = result.dataset("Raw")
+    scores = result.scores
+    stats = indicator_stats(raw)
+    flags: list[dict] = []
+    for r in stats.itertuples():
+        if r.flag_availability:
+            flags.append({"node": r.indicator, "flag": "low availability",
+                          "value": r.availability, "detail": f"< {MIN_AVAILABILITY}"})
+        if r.flag_outliers:
+            flags.append({"node": r.indicator, "flag": "skew/kurtosis", "value": r.skew,
+                          "detail": f"skew {r.skew:.2f}, kurtosis {r.kurtosis:.2f}"})
+    par_rows, sib_rows, agg_rows = [], [], []
+    for code, node in spec.nodes.items():
+        if node.parent is None:
+            continue
+        c = scores[[code, node.parent]].dropna().corr().iloc[0, 1]
+        par_rows.append({"node": code, "parent": node.parent, "level": spec.level(code), "r": c})
+        # correlation with the root too (COINr's indicator-index correlation)
+        if node.parent != spec.root:
+            par_rows[-1]["r_root"] = scores[[code, spec.root]].dropna().corr().iloc[0, 1]
+    for parent in spec.aggregates:
+        kids = spec.children[parent]
+        frame = scores[kids]
+        if len(kids) >= 2:
+            corr = frame.corr()
+            for i, a in enumerate(kids):
+                for b in kids[i + 1:]:
+                    r = corr.loc[a, b]
+                    sib_rows.append({"parent": parent, "a": a, "b": b, "r": r})
+                    if r > COLLINEAR:
+                        flags.append({"node": f"{a}/{b}", "flag": "collinear", "value": r,
+                                      "detail": f"r > {COLLINEAR} within {parent}"})
+                    if r < NEGATIVE:
+                        flags.append({"node": f"{a}/{b}", "flag": "negative correlation", "value": r,
+                                      "detail": f"r < {NEGATIVE} within {parent}"})
+        p = pca(frame)
+        agg_rows.append({"aggregate": parent, "level": spec.level(parent), "n_children": len(kids),
+                         "cronbach_alpha": cronbach_alpha(frame),
+                         "pc1_variance": float(p.explained[0]) if len(p.explained) else np.nan,
+                         "pc1_loadings": ", ".join(f"{k}:{v:.2f}" for k, v in p.loadings.items())})
+    loo_rows = []
+    if leave_one_out:
+        base = result.ranks[spec.root]
+        for code in spec.aggregates:
+            if code == spec.root:
+                continue
+            siblings = spec.children[spec.nodes[code].parent]  # type: ignore[index]
+            if len(siblings) < 2:
+                continue
+            try:
+                alt = regenerate(result, {f"tree.{code}.weight": 0.0})
+            except HumsecError as exc:
+                loo_rows.append({"removed": code, "error": str(exc)})
+                continue
+            shift = (alt.ranks[spec.root] - base).abs()
+            loo_rows.append({"removed": code, "level": spec.level(code),
+                             "mean_abs_rank_shift": float(shift.mean()),
+                             "max_abs_rank_shift": float(shift.max()),
+                             "units_moved": int((shift > 0).sum())})
+    return AuditReport(
+        indicators=stats, parent_correlations=pd.DataFrame(par_rows),
+        sibling_correlations=pd.DataFrame(sib_rows), aggregates=pd.DataFrame(agg_rows),
+        leave_one_out=pd.DataFrame(loo_rows),
+        flags=pd.DataFrame(flags, columns=["node", "flag", "value", "detail"]))

@@ -1,0 +1,524 @@
+"""The pipeline: run an :class:`~humsec.index.spec.IndexSpec` on data, keep every step.
+
+:func:`build` applies the spec's steps in order (denominate -> impute -> screen -> treat ->
+normalise -> [weight] -> aggregate), calling the pure kernels of the registries in
+:mod:`humsec.index.methods`. It returns an immutable :class:`IndexResult` holding every
+intermediate data set under COINr's names (``Raw``, ``Denominated``, ``Imputed``,
+``Screened``, ``Treated``, ``Normalised``, ``Aggregated``), the ranks, the effective
+weights and an append-only step log. :func:`regenerate` replays the log with changed
+parameters (COINr's ``Regen``); replaying it unchanged reproduces the result exactly.
+
+All kernels work on whole columns (vectorised over units); the only Python loops are over
+indicators and aggregates.
+
+References
+----------
+.. [OECD08] OECD/JRC (2008). *Handbook on Constructing Composite Indicators: Methodology
+   and User Guide*. Paris: OECD Publishing. https://doi.org/10.1787/9789264043466-en
+.. [COINr] Becker, W., Caperna, G., Del Sorbo, M., Norlén, H., Papadimitriou, E.,
+   Saisana, M. (2022). COINr: An R package for developing composite indicators. *Journal
+   of Open Source Software* 7(78), 4567. https://doi.org/10.21105/joss.04567
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from humsec.errors import HumsecError
+from humsec.index.families import registry_for
+from humsec.index.spec import DATASET_OF, IndexSpec, Step
+
+__all__ = ["IndexResult", "PanelResult", "StepRecord", "build", "build_panel", "rank_desc", "regenerate"]
+
+
+def rank_desc(values: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """Descending ranks; ties share the lowest rank (1, 2, 2, 4); NaN stays NaN."""
+    return values.rank(ascending=False, method="min")
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One entry of the step log: exactly what was run and what it did.
+
+    ``params`` are the validated parameters with every default filled in, so replaying the
+    record does not depend on later changes of defaults.
+    """
+
+    step: str
+    method: str
+    params: Mapping[str, Any]
+    overrides: Mapping[str, Any]
+    exclude: tuple[str, ...]
+    dataset: str | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_step(self) -> Step:
+        return Step(step=self.step, method=self.method, params=dict(self.params),
+                    overrides={k: dict(v) for k, v in self.overrides.items()}, exclude=self.exclude)
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """Everything a build produced. Treat the frames as read-only (use ``.copy()``).
+
+    Attributes
+    ----------
+    spec : IndexSpec
+        The spec as built (steps carry resolved parameters, see :attr:`log`).
+    data : pandas.DataFrame
+        The tidy input (``unit``, [``year``,] ``indicator``, ``value``), kept for
+        :func:`regenerate`.
+    year : int or None
+        The year built (None for data without years).
+    datasets : Mapping[str, pandas.DataFrame]
+        ``Raw`` ... ``Aggregated``; rows are units, columns node codes.
+    ranks : pandas.DataFrame
+        Ranks of every column of ``Aggregated``.
+    weights : Mapping[str, pandas.Series]
+        For each aggregate, the weights of its children as used (summing to 1).
+    log : tuple of StepRecord
+    """
+
+    spec: IndexSpec
+    data: pd.DataFrame
+    year: int | None
+    datasets: Mapping[str, pd.DataFrame]
+    ranks: pd.DataFrame
+    weights: Mapping[str, pd.Series]
+    log: tuple[StepRecord, ...]
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        """The ``Aggregated`` data set: normalised indicators and every aggregate."""
+        return self.datasets["Aggregated"]
+
+    @property
+    def units(self) -> list[str]:
+        return list(self.scores.index)
+
+    def dataset(self, name: str) -> pd.DataFrame:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise HumsecError(f"no data set '{name}'; have {', '.join(self.datasets)}") from None
+
+    def effective_weights(self) -> pd.Series:
+        """Weight of every node in the root score (product of sibling-normalised weights
+        along its path)."""
+        out = {}
+        for code in self.spec.nodes:
+            w = 1.0
+            for child, parent in zip(self.spec.path(code)[:-1], self.spec.path(code)[1:]):
+                w *= float(self.weights[parent].get(child, 0.0))
+            out[code] = w
+        return pd.Series(out, name="effective_weight")
+
+    def long(self, nodes: list[str] | None = None) -> pd.DataFrame:
+        """Long table ``unit, year, node, score, rank`` (aggregates first, root on top)."""
+        nodes = nodes or [*reversed(self.spec.aggregates), *self.spec.indicators]
+        sc = self.scores[nodes]
+        rk = self.ranks[nodes]
+        out = sc.stack(future_stack=True).rename("score").to_frame()
+        out["rank"] = rk.stack(future_stack=True)
+        out = out.reset_index()
+        out.columns = ["unit", "node", "score", "rank"]
+        out.insert(1, "year", self.year)
+        out["rank"] = out["rank"].astype("Int64")
+        order = {n: i for i, n in enumerate(nodes)}
+        out["_o"] = out["node"].map(order)
+        return out.sort_values(["_o", "rank", "unit"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+    def equals(self, other: IndexResult) -> bool:
+        """Exact equality of every data set, rank and weight (NaN == NaN)."""
+        if set(self.datasets) != set(other.datasets):
+            return False
+        for k, v in self.datasets.items():
+            if not v.equals(other.datasets[k]):
+                return False
+        if not self.ranks.equals(other.ranks):
+            return False
+        return all(self.weights[k].equals(other.weights[k]) for k in self.weights)
+
+    def details(self, step: str) -> Mapping[str, Any]:
+        for rec in self.log:
+            if rec.step == step:
+                return rec.details
+        raise HumsecError(f"the build has no '{step}' step")
+
+
+@dataclass(frozen=True)
+class PanelResult:
+    """One :class:`IndexResult` per year."""
+
+    results: Mapping[int | None, IndexResult]
+
+    def long(self) -> pd.DataFrame:
+        return pd.concat([r.long() for r in self.results.values()], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- input
+
+
+def _tidy(data: pd.DataFrame) -> pd.DataFrame:
+    need = {"unit", "indicator", "value"}
+    missing = need - set(data.columns)
+    if missing:
+        raise HumsecError(f"index data lacks column(s) {', '.join(sorted(missing))}; "
+                          "expected unit, [year,] indicator, value")
+    cols = ["unit", "year", "indicator", "value"] if "year" in data.columns else ["unit", "indicator", "value"]
+    out = data[cols].copy()
+    out["unit"] = out["unit"].astype(str)
+    out["indicator"] = out["indicator"].astype(str)
+    out["value"] = pd.to_numeric(out["value"], errors="raise").astype(float)
+    if "year" in out.columns:
+        if out["year"].isna().all():
+            out = out.drop(columns="year")
+        else:
+            out["year"] = out["year"].astype("Int64")
+    return out
+
+
+def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
+    present = set(tidy["indicator"])
+    absent = [c for c in codes if c not in present]
+    if absent:
+        raise HumsecError(
+            f"spec '{spec.name}' needs indicator(s) absent from the data: {', '.join(absent)}")
+    keys = ["unit", "year", "indicator"] if "year" in tidy.columns else ["unit", "indicator"]
+    dup = tidy.duplicated(keys, keep=False)
+    if dup.any():
+        first = tidy[dup].iloc[0]
+        raise HumsecError(f"duplicate observations in the index data, e.g. unit {first['unit']}, "
+                          f"indicator {first['indicator']}; expected one value per key")
+    if "year" in tidy.columns:
+        sel = tidy[tidy["year"] == year]
+    else:
+        sel = tidy
+    sel = sel[sel["indicator"].isin(codes)]
+    if sel.empty:
+        raise HumsecError(f"no data for year {year}" if year is not None else "no data")
+    wide = sel.pivot(index="unit", columns="indicator", values="value")
+    wide = wide.reindex(columns=codes)
+    wide.index.name = "unit"
+    wide.columns.name = None
+    return wide.sort_index()
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def _resolve(step: Step, code: str | None, level: int | None) -> tuple[str, dict[str, Any]]:
+    """Method and raw params for ``code`` (node override > level override > global)."""
+    ov = None
+    if code is not None and code in step.overrides:
+        ov = step.overrides[code]
+    elif level is not None and f"level:{level}" in step.overrides:
+        ov = step.overrides[f"level:{level}"]
+    if ov is None:
+        return step.method, dict(step.params)
+    if ov.method is None or ov.method == step.method:
+        return step.method, {**step.params, **ov.params}
+    return ov.method, dict(ov.params)
+
+
+def _call(method: Any, *args: Any, extra: Mapping[str, Any] | None = None, **params: Any) -> Any:
+    """Call a kernel, passing the ``extra`` context keywords it accepts."""
+    sig = inspect.signature(method.fn)
+    accepts_var = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    kw = dict(params)
+    for k, v in (extra or {}).items():
+        if v is None or k in kw:
+            continue
+        if accepts_var or k in sig.parameters:
+            kw[k] = v
+    return method.fn(*args, **kw)
+
+
+def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None) -> IndexResult:
+    """Build an index for one cross-section.
+
+    Parameters
+    ----------
+    spec : IndexSpec
+        A validated spec.
+    data : pandas.DataFrame
+        Tidy data with columns ``unit``, ``indicator``, ``value`` and optionally ``year``.
+    year : int, optional
+        Year to build; required if the data has more than one year.
+
+    Returns
+    -------
+    IndexResult
+
+    Raises
+    ------
+    HumsecError
+        Missing indicators, ambiguous years, or a method that cannot apply (e.g. a
+        geometric mean meeting a value <= 0) — with the node and units named.
+    """
+    tidy = _tidy(data)
+    if "year" in tidy.columns:
+        years = sorted(int(y) for y in tidy["year"].dropna().unique())
+        if year is None:
+            if len(years) > 1:
+                raise HumsecError(f"the data has {len(years)} years ({years[0]}-{years[-1]}); "
+                                  "choose one (--year) or build a panel")
+            year = years[0]
+        elif year not in years:
+            raise HumsecError(f"no data for year {year}; the data has {', '.join(map(str, years[:10]))}"
+                              + (" ..." if len(years) > 10 else ""))
+    elif year is not None:
+        raise HumsecError("the data has no 'year' column, so --year cannot be used")
+    if not spec.steps:
+        raise HumsecError(f"spec '{spec.name}' has no steps")
+    return _Builder(spec, tidy, year).run()
+
+
+def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None = None) -> PanelResult:
+    """Build every year (or the given ``years``) of a panel, each as its own cross-section."""
+    tidy = _tidy(data)
+    if "year" not in tidy.columns:
+        return PanelResult({None: build(spec, tidy)})
+    have = sorted(int(y) for y in tidy["year"].dropna().unique())
+    years = have if years is None else years
+    return PanelResult({y: build(spec, tidy, year=y) for y in years})
+
+
+class _Builder:
+    def __init__(self, spec: IndexSpec, tidy: pd.DataFrame, year: int | None):
+        self.spec = spec
+        self.tidy = tidy
+        self.year = year
+        self.datasets: dict[str, pd.DataFrame] = {}
+        self.log: list[StepRecord] = []
+        self.resolved_steps: list[Step] = []
+
+    # -- helpers -----------------------------------------------------------------------
+    def _record(self, step: Step, dataset: str | None, details: dict[str, Any],
+                method_params: dict[str, Any]) -> None:
+        self.log.append(StepRecord(
+            step=step.step, method=step.method, params=MappingProxyType(method_params),
+            overrides=MappingProxyType({k: MappingProxyType(v.model_dump()) for k, v in step.overrides.items()}),
+            exclude=tuple(step.exclude), dataset=dataset, details=MappingProxyType(details)))
+
+    def run(self) -> IndexResult:
+        spec = self.spec
+        leaves = spec.indicators
+        needed = leaves + [d for d in spec.denominators if d not in leaves]
+        wide = _wide(self.tidy, needed, self.year, spec)
+        self.denoms = wide[[d for d in spec.denominators]]
+        cur = wide[leaves]
+        self.datasets["Raw"] = cur
+        self.weight_step: Step | None = None
+        self.raw_direction_leaves: list[str] = list(leaves)
+        for step in spec.steps:
+            reg = registry_for(step.step)
+            resolved = reg.get(step.method).validate_params(step.params)
+            handler = getattr(self, f"_{step.step}")
+            cur, details = handler(step, cur)
+            ds = DATASET_OF.get(step.step)
+            if ds is not None:
+                self.datasets[ds] = cur
+            self._record(step, ds, details, resolved)
+        if "Aggregated" not in self.datasets:
+            raise HumsecError(f"spec '{spec.name}' has no aggregate step")
+        aggregated = self.datasets["Aggregated"]
+        # Rank 1 = best. Aggregates with direction -1 (e.g. the GII: lower is better) and
+        # indicators whose normalisation did not apply their direction rank ascending.
+        raw_leaves = set(self.raw_direction_leaves)
+        sign = pd.Series({c: (self.spec.nodes[c].direction
+                              if (c in raw_leaves or self.spec.children[c]) else 1)
+                          for c in aggregated.columns})
+        ranks = rank_desc(aggregated * sign)
+        resolved_spec = spec.model_copy(update={"steps": tuple(r.as_step() for r in self.log)})
+        return IndexResult(
+            spec=resolved_spec, data=self.tidy, year=self.year,
+            datasets=MappingProxyType(dict(self.datasets)), ranks=ranks,
+            weights=MappingProxyType(self.weights), log=tuple(self.log))
+
+    def _targets(self, step: Step) -> list[str]:
+        return [c for c in self.spec.indicators if c not in step.exclude]
+
+    # -- steps -------------------------------------------------------------------------
+    def _denominate(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        out = cur.copy()
+        done = {}
+        for code in self._targets(step):
+            node = self.spec.nodes[code]
+            if node.denominator is None:
+                continue
+            method_name, params = _resolve(step, code, 1)
+            m = registry_for("denominate").get(method_name)
+            p = m.validate_params(params)
+            out[code] = _call(m, cur[code], self.denoms[node.denominator], extra={"code": code}, **p)
+            done[code] = node.denominator
+        return out, {"denominated": done}
+
+    def _impute(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        from humsec.index.methods.impute import PANEL_METHODS
+
+        m = registry_for("impute").get(step.method)
+        p = m.validate_params(step.params)
+        before = cur.isna()
+        if step.method in PANEL_METHODS:
+            if "year" not in self.tidy.columns:
+                raise HumsecError(f"imputation '{step.method}' needs panel data with a 'year' column")
+            hist = self.tidy[(self.tidy["year"] <= self.year) & self.tidy["indicator"].isin(cur.columns)]
+            panel = hist.pivot_table(index=["unit", "year"], columns="indicator", values="value",
+                                     aggfunc="first").reindex(columns=list(cur.columns))
+            filled = _call(m, panel, **p)
+            sl = filled.xs(self.year, level="year").reindex(index=cur.index, columns=cur.columns)
+            out = cur.where(cur.notna(), sl)
+        else:
+            groups = None
+            grp = p.get("group")
+            if grp is not None:
+                groups = pd.Series(self.spec.groups[grp], dtype=object).reindex(cur.index)
+            targets = self._targets(step)
+            res = _call(m, cur[targets], extra={"groups": groups}, **p)
+            out = cur.copy()
+            out[targets] = res[targets]
+        filled_mask = before & out.notna()
+        still = out.isna().sum()
+        return out, {
+            "n_imputed": int(filled_mask.to_numpy().sum()),
+            "imputed": {c: list(filled_mask.index[filled_mask[c]]) for c in out.columns if filled_mask[c].any()},
+            "still_missing": {c: int(n) for c, n in still.items() if n},
+        }
+
+    def _screen(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        m = registry_for("screen").get(step.method)
+        p = m.validate_params(step.params)
+        keep = _call(m, cur, **p)
+        keep = pd.Series(keep, index=cur.index).astype(bool) if not isinstance(keep, pd.Series) else keep.astype(bool)
+        dropped = list(cur.index[~keep.reindex(cur.index).fillna(False).to_numpy()])
+        out = cur.loc[~cur.index.isin(dropped)]
+        self.denoms = self.denoms.loc[out.index]
+        if out.empty:
+            raise HumsecError(f"screening ({step.method}, {p}) removed every unit")
+        return out, {"removed": dropped, "n_removed": len(dropped)}
+
+    def _treat(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        out = cur.copy()
+        table = []
+        for code in self._targets(step):
+            method_name, params = _resolve(step, code, 1)
+            m = registry_for("treat").get(method_name)
+            p = m.validate_params(params)
+            res = _call(m, cur[code], extra={"code": code}, **p)
+            out[code] = res.values.reindex(cur.index)
+            row = {"indicator": code, "method": method_name}
+            for f in ("treated", "method", "n_winsorised", "skew_before", "kurt_before",
+                      "skew_after", "kurt_after"):
+                if hasattr(res, f):
+                    row["outcome" if f == "method" else f] = getattr(res, f)
+            if hasattr(res, "winsorised_units"):
+                row["winsorised_units"] = list(res.winsorised_units)
+            table.append(row)
+        return out, {"treatment": table}
+
+    def _normalise(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        out = cur.copy()
+        used = {}
+        for code in self._targets(step):
+            node = self.spec.nodes[code]
+            method_name, params = _resolve(step, code, 1)
+            m = registry_for("normalise").get(method_name)
+            extra = {"code": code, "target": node.target}
+            if node.goalposts is not None:
+                for k in ("lo", "hi"):
+                    if k not in params and k in m.params.model_fields:
+                        params[k] = node.goalposts[0 if k == "lo" else 1]
+                if "goalposts" in m.params.model_fields and "goalposts" not in params:
+                    params["goalposts"] = list(node.goalposts)
+            if node.log and "log" in m.params.model_fields and "log" not in params:
+                params["log"] = True
+            p = m.validate_params(params)
+            vals = _call(m, cur[code], extra={**extra, "direction": node.direction}, **p)
+            out[code] = pd.Series(np.asarray(vals, dtype=float), index=cur.index)
+            used[code] = method_name
+            if method_name != "identity" and code in self.raw_direction_leaves:
+                self.raw_direction_leaves.remove(code)
+        return out, {"methods": used}
+
+    def _weight(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        self.weight_step = step
+        return cur, {}
+
+    def _weights_for(self, parent: str, frame: pd.DataFrame) -> pd.Series:
+        kids = self.spec.children[parent]
+        w = pd.Series({k: self.spec.nodes[k].weight for k in kids}, dtype=float)
+        if self.weight_step is not None:
+            method_name, params = _resolve(self.weight_step, parent, self.spec.level(parent))
+            m = registry_for("weight").get(method_name)
+            p = m.validate_params(params)
+            w = pd.Series(_call(m, frame[kids], weights=w, extra={"code": parent}, **p), dtype=float)
+            w = w.reindex(kids)
+        total = w.sum()
+        if not np.isfinite(total) or total <= 0:
+            raise HumsecError(f"weights of the children of '{parent}' sum to {total:g}; expected > 0")
+        return w / total
+
+    def _aggregate(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        scores = {c: cur[c] for c in cur.columns}
+        self.weights: dict[str, pd.Series] = {}
+        methods = {}
+        for parent in self.spec.aggregates:
+            kids = self.spec.children[parent]
+            frame = pd.DataFrame({k: scores[k] for k in kids}, index=cur.index)
+            w = self._weights_for(parent, frame)
+            self.weights[parent] = w
+            method_name, params = _resolve(step, parent, self.spec.level(parent))
+            m = registry_for("aggregate").get(method_name)
+            p = m.validate_params(params)
+            try:
+                vals = _call(m, frame.to_numpy(dtype=float), w.to_numpy(dtype=float),
+                             extra={"columns": kids, "code": parent}, **p)
+            except HumsecError as exc:
+                raise HumsecError(f"aggregating '{parent}' ({method_name}): {_unit_names(exc, frame.index)}") from None
+            scores[parent] = pd.Series(np.asarray(vals, dtype=float), index=cur.index)
+            methods[parent] = method_name
+        order = [n.code for n in self.spec.tree]
+        out = pd.DataFrame(scores, index=cur.index)[order]
+        return out, {"methods": methods}
+
+
+def _unit_names(exc: Exception, index: pd.Index) -> str:
+    return str(exc)
+
+
+# ---------------------------------------------------------------------------- regenerate
+
+
+def regenerate(result: IndexResult, changes: Mapping[str, Any] | None = None, *,
+               data: pd.DataFrame | None = None, year: int | None = None) -> IndexResult:
+    """Replay a result's step log, optionally with changes (COINr's ``Regen``).
+
+    Parameters
+    ----------
+    result : IndexResult
+    changes : mapping, optional
+        Dotted paths into the spec, e.g. ``{"steps.treat.params.winmax": 1,
+        "steps.aggregate.method": "geometric", "tree.LPI.weight": 0}`` (see
+        :meth:`IndexSpec.with_changes`).
+    data : pandas.DataFrame, optional
+        Replacement input data (default: the result's own).
+    year : int, optional
+        Build another year of the same data.
+
+    Returns
+    -------
+    IndexResult
+        A new result; ``regenerate(r).equals(r)`` is True.
+    """
+    spec = result.spec.model_copy(update={"steps": tuple(r.as_step() for r in result.log)})
+    if changes:
+        spec = spec.with_changes(changes)
+    return build(spec, result.data if data is None else data, year=result.year if year is None else year)

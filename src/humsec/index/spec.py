@@ -1,0 +1,500 @@
+"""The declarative, versioned index specification (YAML <-> pydantic).
+
+An :class:`IndexSpec` fully determines an index: the tree of indicators and aggregates
+(any depth), each node's direction, weight and optional target / goalposts / denominator,
+the unit groups used by group imputation, and the ordered list of :class:`Step` s, each
+naming a method (a key of one of the registries in :mod:`humsec.index.methods`) and its
+parameters, applied globally with optional overrides per node or per level.
+
+``IndexSpec.from_yaml(spec.to_yaml()) == spec`` for every valid spec; :func:`validate_spec`
+reports *every* problem of a spec at once, each with its location (``tree[3].parent``,
+``steps[2].params.winmax`` ...).
+
+Example
+-------
+.. code-block:: yaml
+
+    spec_version: 1
+    name: demo
+    tree:
+      - {code: a, parent: top, direction: 1}
+      - {code: b, parent: top, direction: -1, weight: 2}
+      - {code: top}
+    steps:
+      - {step: normalise, method: minmax, params: {lo: 0, hi: 100}}
+      - {step: aggregate, method: arithmetic}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from humsec.errors import HumsecError, ValidationError, ValidationIssue
+
+SPEC_VERSION = 1
+
+#: Step families in their canonical order. ``weight`` declares how the weights of the
+#: children of each aggregate are obtained; it is applied during ``aggregate``.
+STEP_FAMILIES = ("denominate", "impute", "screen", "treat", "normalise", "weight", "aggregate")
+
+#: Name of the data set produced by each step family (COINr's names).
+DATASET_OF = {
+    "denominate": "Denominated",
+    "impute": "Imputed",
+    "screen": "Screened",
+    "treat": "Treated",
+    "normalise": "Normalised",
+    "aggregate": "Aggregated",
+}
+
+
+class Node(BaseModel):
+    """A node of the index tree: an indicator (a leaf) or an aggregate (has children).
+
+    Parameters
+    ----------
+    code : str
+        Identifier; for indicators, the indicator code in the data.
+    name : str, optional
+        Human-readable name.
+    parent : str, optional
+        Code of the parent aggregate; ``None`` for the root.
+    direction : {1, -1}
+        +1 if higher values are better.
+    weight : float
+        Weight relative to its siblings (re-normalised among siblings), >= 0.
+    target : float, optional
+        Target or optimum (distance-to-target and SDR normalisation).
+    goalposts : [lo, hi], optional
+        Fixed minimum and maximum (goalpost normalisation).
+    log : bool
+        Goalpost normalisation on the natural logarithm (e.g. GNI per capita).
+    denominator : str, optional
+        Code of the indicator this one is divided by in the ``denominate`` step.
+    unit : str, optional
+        Unit of measurement.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(min_length=1)
+    name: str = ""
+    parent: str | None = None
+    direction: Literal[1, -1] = 1
+    weight: float = Field(default=1.0, ge=0)
+    target: float | None = None
+    goalposts: tuple[float, float] | None = None
+    log: bool = False
+    denominator: str | None = None
+    unit: str = ""
+
+    @field_validator("goalposts")
+    @classmethod
+    def _goalposts(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not v[0] < v[1]:
+            raise ValueError("expected [lo, hi] with lo < hi")
+        return v
+
+
+class Override(BaseModel):
+    """A node- or level-specific replacement of a step's method and/or parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Step(BaseModel):
+    """One step of the pipeline.
+
+    Parameters
+    ----------
+    step : str
+        Step family, one of :data:`STEP_FAMILIES`.
+    method : str
+        Method name in the family's registry.
+    params : dict
+        Parameters of the method (validated against its parameter model).
+    overrides : dict
+        Per-node (key = node code) or per-level (key ``"level:N"``) overrides; node
+        overrides win over level overrides. For ``treat``/``normalise``/``denominate``
+        they address indicators; for ``weight``/``aggregate`` the aggregate whose
+        children are weighted/aggregated.
+    exclude : list of str
+        Indicators the step leaves untouched (``treat``, ``normalise``, ``denominate``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step: str
+    method: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    overrides: dict[str, Override] = Field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+
+
+class IndexSpec(BaseModel):
+    """A complete, versioned composite-index specification.
+
+    Parameters
+    ----------
+    spec_version : int
+        Version of this schema (currently 1).
+    name : str
+        Short identifier.
+    title, description, version, source : str
+        Metadata; ``version`` is the index's own edition.
+    tree : list of Node
+        Indicators and aggregates; exactly one root.
+    groups : dict
+        ``{group_name: {unit: label}}`` unit groupings (e.g. income group) used by group
+        imputation.
+    steps : list of Step
+        The ordered pipeline.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec_version: Literal[1] = SPEC_VERSION
+    name: str = Field(min_length=1)
+    title: str = ""
+    description: str = ""
+    version: str = "1"
+    source: str = ""
+    tree: tuple[Node, ...]
+    groups: dict[str, dict[str, str]] = Field(default_factory=dict)
+    steps: tuple[Step, ...] = ()
+
+    # -- tree helpers ------------------------------------------------------------------
+    @cached_property
+    def nodes(self) -> dict[str, Node]:
+        return {n.code: n for n in self.tree}
+
+    @cached_property
+    def children(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {n.code: [] for n in self.tree}
+        for n in self.tree:
+            if n.parent is not None and n.parent in out:
+                out[n.parent].append(n.code)
+        return out
+
+    @cached_property
+    def indicators(self) -> list[str]:
+        """Leaf codes in tree order."""
+        return [n.code for n in self.tree if not self.children[n.code]]
+
+    @cached_property
+    def aggregates(self) -> list[str]:
+        """Aggregate codes ordered bottom-up (children before parents)."""
+        aggs = [n.code for n in self.tree if self.children[n.code]]
+        return sorted(aggs, key=lambda c: (self.level(c), aggs.index(c)))
+
+    @cached_property
+    def root(self) -> str:
+        return next(n.code for n in self.tree if n.parent is None)
+
+    @cached_property
+    def denominators(self) -> list[str]:
+        return sorted({n.denominator for n in self.tree if n.denominator})
+
+    def level(self, code: str) -> int:
+        """1 for indicators, else 1 + the highest level among the node's children."""
+        kids = self.children[code]
+        return 1 if not kids else 1 + max(self.level(k) for k in kids)
+
+    def path(self, code: str) -> list[str]:
+        """Codes from ``code`` up to the root."""
+        out = [code]
+        while self.nodes[out[-1]].parent is not None:
+            out.append(self.nodes[out[-1]].parent)  # type: ignore[arg-type]
+        return out
+
+    def step_index(self, family: str) -> int | None:
+        for i, s in enumerate(self.steps):
+            if s.step == family:
+                return i
+        return None
+
+    # -- modification (returns new objects) -------------------------------------------
+    def with_changes(self, changes: Mapping[str, Any]) -> IndexSpec:
+        """Return a copy with dotted-path ``changes`` applied.
+
+        Paths address the spec's dictionary form: ``"steps.treat.params.winmax"`` (a step
+        by its family name, or by position ``steps.3``), ``"tree.LPI.weight"`` (a node by
+        code), ``"steps.aggregate.method"``. Setting a value to ``None`` under ``params``
+        removes the parameter. A step that does not exist yet can be added with
+        ``"steps.+": {...}``.
+        """
+        data = self.to_dict()
+        for path, value in changes.items():
+            _set_path(data, path, value)
+        return IndexSpec.from_dict(data, file=f"<{self.name} with changes>")
+
+    # -- serialisation -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(self.model_dump_json(exclude_defaults=False))
+
+    def to_yaml(self) -> str:
+        from humsec.model.catalogue import _SafeUnicodeDumper
+
+        d = self.to_dict()
+        d["tree"] = [_compact_node(n) for n in d["tree"]]
+        d["steps"] = [_compact_step(s) for s in d["steps"]]
+        return yaml.dump(d, Dumper=_SafeUnicodeDumper, sort_keys=False, allow_unicode=True)
+
+    def write(self, path: str | Path) -> None:
+        from humsec.data.export import atomic_write
+
+        text = self.to_yaml()
+        atomic_write(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
+
+    @classmethod
+    def from_dict(cls, raw: object, *, file: str = "<spec>") -> IndexSpec:
+        spec = _parse(raw, file)
+        issues = _semantic_issues(spec, file)
+        if issues:
+            raise ValidationError(issues)
+        return spec
+
+    @classmethod
+    def from_yaml(cls, text: str, *, file: str = "<spec>") -> IndexSpec:
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            row = mark.line + 1 if mark is not None else None
+            raise ValidationError(
+                ValidationIssue(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file, row=row)
+            ) from None
+        return cls.from_dict(raw, file=file)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> IndexSpec:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise HumsecError(f"{p}: spec file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HumsecError(f"{p}: cannot read spec ({exc})") from None
+        return cls.from_yaml(text, file=str(p))
+
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """JSON Schema of the spec format (for editors and other tools)."""
+        schema = IndexSpec.model_json_schema()
+        schema["$id"] = f"https://humsec.org/schema/index-spec/v{SPEC_VERSION}.json"
+        schema["title"] = "humsec index specification"
+        return schema
+
+    def __iter__(self) -> Iterator[Any]:  # pragma: no cover - pydantic iter is fine
+        return super().__iter__()
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _compact_node(n: dict[str, Any]) -> dict[str, Any]:
+    defaults = Node(code="x").model_dump()
+    out = {"code": n["code"]}
+    for k, v in n.items():
+        if k != "code" and v != defaults[k]:
+            out[k] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _compact_step(s: dict[str, Any]) -> dict[str, Any]:
+    out = {"step": s["step"], "method": s["method"]}
+    if s.get("params"):
+        out["params"] = s["params"]
+    if s.get("overrides"):
+        out["overrides"] = {
+            k: {kk: vv for kk, vv in v.items() if vv not in (None, {})} for k, v in s["overrides"].items()
+        }
+    if s.get("exclude"):
+        out["exclude"] = list(s["exclude"])
+    return out
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    cur: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(cur, list):
+            if part == "+" and last:
+                cur.append(value)
+                return
+            idx = _list_index(cur, part, path)
+            if last:
+                cur[idx] = value
+                return
+            cur = cur[idx]
+        elif isinstance(cur, dict):
+            if last:
+                if value is None and parts[-2:-1] == ["params"]:
+                    cur.pop(part, None)
+                else:
+                    cur[part] = value
+                return
+            if part not in cur or cur[part] is None:
+                cur[part] = {}
+            cur = cur[part]
+        else:
+            raise HumsecError(f"change '{path}': cannot descend into '{part}'")
+
+
+def _list_index(items: list[Any], key: str, path: str) -> int:
+    if key.isdigit():
+        idx = int(key)
+        if idx >= len(items):
+            raise HumsecError(f"change '{path}': index {idx} out of range")
+        return idx
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and key in (item.get("code"), item.get("step")):
+            return i
+    raise HumsecError(f"change '{path}': no node or step called '{key}'")
+
+
+def _parse(raw: object, file: str) -> IndexSpec:
+    if not isinstance(raw, dict):
+        raise ValidationError(ValidationIssue("expected a mapping (spec_version, name, tree, steps)", file=file))
+    try:
+        return IndexSpec.model_validate(raw)
+    except PydanticValidationError as exc:
+        issues = []
+        for err in exc.errors():
+            loc = _loc(raw, err["loc"])
+            issues.append(ValidationIssue(f"{err['msg']}", file=file, field=loc or None))
+        raise ValidationError(issues) from None
+
+
+def _loc(raw: Any, loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    cur = raw
+    for p in loc:
+        if isinstance(p, int):
+            label = f"[{p}]"
+            if isinstance(cur, list) and p < len(cur) and isinstance(cur[p], dict):
+                tag = cur[p].get("code") or cur[p].get("step")
+                if tag:
+                    label = f"[{p}] ({tag})"
+            parts.append(label)
+            cur = cur[p] if isinstance(cur, list) and p < len(cur) else None
+        else:
+            parts.append(("." if parts else "") + str(p))
+            cur = cur.get(p) if isinstance(cur, dict) else None
+    return "".join(parts)
+
+
+def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
+    from humsec.index.families import registry_for
+
+    issues: list[ValidationIssue] = []
+
+    def add(msg: str, field: str) -> None:
+        issues.append(ValidationIssue(msg, file=file, field=field))
+
+    seen: dict[str, int] = {}
+    for i, n in enumerate(spec.tree):
+        if n.code in seen:
+            add(f"duplicate node code '{n.code}' (first at tree[{seen[n.code]}])", f"tree[{i}].code")
+        seen.setdefault(n.code, i)
+    roots = [n.code for n in spec.tree if n.parent is None]
+    if len(roots) != 1:
+        add(f"expected exactly one root (a node without parent), found {len(roots)}: {', '.join(roots) or 'none'}", "tree")
+    for i, n in enumerate(spec.tree):
+        if n.parent is not None and n.parent not in seen:
+            add(f"parent '{n.parent}' is not a node of the tree", f"tree[{i}] ({n.code}).parent")
+        if n.parent == n.code:
+            add("a node cannot be its own parent", f"tree[{i}] ({n.code}).parent")
+        if n.denominator is not None and n.denominator in seen and seen and spec.children.get(n.denominator):
+            add(f"denominator '{n.denominator}' is an aggregate, expected a data indicator", f"tree[{i}] ({n.code}).denominator")
+    # cycles
+    if not issues:
+        for n in spec.tree:
+            visited = {n.code}
+            cur = n.parent
+            while cur is not None:
+                if cur in visited:
+                    add(f"cycle in the tree through '{cur}'", f"tree ({n.code})")
+                    break
+                visited.add(cur)
+                cur = spec.nodes[cur].parent
+            if issues:
+                break
+    if issues:
+        return issues
+    leaves = set(spec.indicators)
+    for i, n in enumerate(spec.tree):
+        if n.code not in leaves and (n.goalposts or n.denominator or n.target is not None):
+            add("goalposts/denominator/target apply to indicators only; this node has children", f"tree[{i}] ({n.code})")
+    for g, members in spec.groups.items():
+        if not members:
+            add("empty group", f"groups.{g}")
+    # steps
+    order = set(STEP_FAMILIES)
+    seen_steps: set[str] = set()
+    levels = {spec.level(c) for c in spec.nodes}
+    for i, s in enumerate(spec.steps):
+        where = f"steps[{i}] ({s.step})"
+        if s.step not in order:
+            add(f"unknown step '{s.step}'; expected one of {', '.join(STEP_FAMILIES)}", f"steps[{i}].step")
+            continue
+        if s.step in seen_steps:
+            add(f"step '{s.step}' appears twice", where)
+        seen_steps.add(s.step)
+        if "aggregate" in seen_steps - {s.step}:
+            add(f"step '{s.step}' comes after 'aggregate'; aggregation must be the last step", where)
+        reg = registry_for(s.step)
+        _check_method(reg, s.method, s.params, f"{where}", add)
+        for key, ov in s.overrides.items():
+            okey = f"{where}.overrides.{key}"
+            if key.startswith("level:"):
+                lv = key.split(":", 1)[1]
+                if not lv.isdigit() or int(lv) not in levels:
+                    add(f"unknown level '{lv}'; the tree has levels {sorted(levels)}", okey)
+            elif key not in spec.nodes:
+                add(f"'{key}' is not a node of the tree", okey)
+            _check_method(reg, ov.method or s.method, {**(s.params if ov.method is None else {}), **ov.params}, okey, add)
+        for code in s.exclude:
+            if code not in spec.nodes:
+                add(f"'{code}' is not a node of the tree", f"{where}.exclude")
+        if s.step == "impute":
+            grp = s.params.get("group")
+            if grp is not None and grp not in spec.groups:
+                add(f"group '{grp}' is not defined under 'groups' (have: {', '.join(spec.groups) or 'none'})", f"{where}.params.group")
+    if spec.steps and "aggregate" not in seen_steps:
+        add("no 'aggregate' step: aggregates could not be computed", "steps")
+    return issues
+
+
+def _check_method(reg: Any, method: str, params: Mapping[str, Any], where: str, add: Any) -> None:
+    if method not in reg:
+        try:
+            reg.get(method)
+        except HumsecError as exc:
+            add(str(exc), f"{where}.method")
+        return
+    try:
+        reg.get(method).validate_params(params)
+    except HumsecError as exc:
+        add(str(exc), f"{where}.params")
+
+
+def validate_spec(spec: str | Path | Mapping[str, Any] | IndexSpec) -> IndexSpec:
+    """Load and validate a spec; raise :class:`ValidationError` listing every problem."""
+    if isinstance(spec, IndexSpec):
+        return IndexSpec.from_dict(spec.to_dict(), file=spec.name)
+    if isinstance(spec, Mapping):
+        return IndexSpec.from_dict(dict(spec))
+    return IndexSpec.from_file(spec)
