@@ -201,7 +201,10 @@ def test_import_builds_coinr_example_spec(imported):
     assert spec.root == "Index" and spec.level("Index") == 4
     assert set(spec.denominators) == {"Area", "Energy", "GDP", "Population"}
     assert data["unit"].nunique() == 51
-    assert data["value"].isna().sum() == 63  # COINr: 63 missing values in the indicators
+    ind = data[data["indicator"].isin(spec.indicators)]
+    assert ind["value"].isna().sum() == 63  # COINr: 63 missing values in the indicators
+    den = data[data["indicator"].isin(spec.denominators)]
+    assert den["value"].isna().sum() == 1  # and one in the Energy denominator
 
 
 def _sorted_units(idata):

@@ -447,14 +447,14 @@ def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
     levels = {spec.level(c) for c in spec.nodes}
     for i, s in enumerate(spec.steps):
         where = f"steps[{i}] ({s.step})"
+        if "aggregate" in seen_steps and s.step != "aggregate":
+            add(f"step '{s.step}' comes after 'aggregate'; aggregation must be the last step", where)
         if s.step not in order:
             add(f"unknown step '{s.step}'; expected one of {', '.join(STEP_FAMILIES)}", f"steps[{i}].step")
             continue
         if s.step in seen_steps:
             add(f"step '{s.step}' appears twice", where)
         seen_steps.add(s.step)
-        if "aggregate" in seen_steps - {s.step}:
-            add(f"step '{s.step}' comes after 'aggregate'; aggregation must be the last step", where)
         reg = registry_for(s.step)
         _check_method(reg, s.method, s.params, f"{where}", add)
         for key, ov in s.overrides.items():
