@@ -75,12 +75,18 @@ def numpy_floor(spec, data: pd.DataFrame) -> float:
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
+    """Best wall time over ``repeat`` runs, then peak traced memory of one more run.
+
+    Memory is traced in a separate run: tracemalloc slows allocation-heavy code, so timing
+    under it would distort the ratios.
+    """
     best = np.inf
-    tracemalloc.start()
     for _ in range(repeat):
         t = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t)
+    tracemalloc.start()
+    fn()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return best, peak / 2**20

@@ -287,3 +287,29 @@ def test_cli_import_and_build(asem, tmp_path, capsys):
     np.testing.assert_allclose(top.loc[res.units, "score"], res.scores["Index"], rtol=1e-9)
     assert (top["year"] == 2018).all()
     assert top["rank"].min() == 1
+
+
+# COINr's own published output: ``get_results(build_example_coin(), dset = "Aggregated",
+# tab_type = "Aggs")``, first six rows, as rendered in COINr's "Presenting Results"
+# vignette (bluefoxr/COINr, docs/articles/results.html; 2 decimals as printed by R).
+COINR_PUBLISHED_TOP6 = """\
+uCode Rank Index Conn Sust Physical ConEcFin Political Instit P2P Environ Social SusEcFin
+CHE 1 68.38 62.79 73.98 63.41 32.87 74.78 85.94 56.93 77.21 87.85 56.88
+NLD 2 64.82 61.94 67.70 64.87 46.62 84.55 71.74 41.92 58.73 86.58 57.78
+DNK 3 64.80 57.10 72.51 50.52 30.43 78.13 75.35 51.04 69.83 86.40 61.29
+NOR 4 64.47 57.44 71.50 58.18 25.70 80.03 89.46 33.80 70.90 87.00 56.59
+BEL 5 63.54 63.99 63.09 71.97 48.22 80.84 75.60 43.32 53.01 86.17 50.09
+SWE 6 63.00 53.87 72.12 51.51 23.87 80.98 74.51 38.50 66.37 87.74 62.27
+"""
+
+
+def test_reproduces_coinr_published_results(imported):
+    spec, data = imported
+    pub = pd.read_csv(pd.io.common.StringIO(COINR_PUBLISHED_TOP6), sep=" ").set_index("uCode")
+    res = build(spec, data)
+    aggs = [c for c in pub.columns if c != "Rank"]
+    got = res.scores.loc[pub.index, aggs]
+    assert (got.round(2) - pub[aggs]).abs().max().max() < 1e-9, (got.round(2) - pub[aggs])
+    assert list(res.ranks.loc[pub.index, "Index"].astype(int)) == list(pub["Rank"])
+    # and those six are the top six of the index
+    assert set(res.ranks.index[res.ranks["Index"] <= 6]) == set(pub.index)

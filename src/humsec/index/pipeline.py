@@ -186,7 +186,7 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
-    present = set(tidy["indicator"])
+    present = set(tidy["indicator"].unique())
     absent = [c for c in codes if c not in present]
     if absent:
         raise HumsecError(

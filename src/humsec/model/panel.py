@@ -208,7 +208,8 @@ class Panel:
             for key in DISAGG_KEYS:
                 mask &= (df[key] == TOTAL).to_numpy()
         sub = df[mask]
-        prov = {k: v for k, v in self._provenance.items() if k in set(sub["indicator"])}
+        kept = set(sub["indicator"].unique())
+        prov = {k: v for k, v in self._provenance.items() if k in kept}
         return Panel(sub, prov)
 
     def concat(self, other: "Panel") -> "Panel":

@@ -95,8 +95,9 @@ def skew(x: Any, na_rm: bool = True) -> float:
         return float("nan")
     n = arr.size
     d = arr - arr.mean()
+    d2 = d * d  # products, not float powers: several times faster on large vectors
     with np.errstate(invalid="ignore", divide="ignore"):
-        y = np.sqrt(n) * np.sum(d**3) / np.sum(d**2) ** 1.5
+        y = np.sqrt(n) * np.dot(d2, d) / np.sum(d2) ** 1.5
         return float(y * np.sqrt(n * (n - 1)) / (n - 2))
 
 
@@ -127,8 +128,9 @@ def kurt(x: Any, na_rm: bool = True) -> float:
         return float("nan")
     n = arr.size
     d = arr - arr.mean()
+    d2 = d * d
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = n * np.sum(d**4) / np.sum(d**2) ** 2
+        r = n * np.dot(d2, d2) / np.sum(d2) ** 2
         return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
 
 
