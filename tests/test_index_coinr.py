@@ -127,8 +127,8 @@ def reference(idata, imeta, *, treat=True, winmax=5, norm=("minmax", 0.0, 100.0)
             den = [float(idata.at[u, r["Denominator"]]) for u in units]
             X[r["iCode"]] = [a / b for a, b in zip(X[r["iCode"]], den)]
     out["Denominated"] = {c: list(v) for c, v in X.items()}
-    # Impute: group mean by GDPpc_group
-    grp = [idata.at[u, "GDPpc_group"] for u in units]
+    # Impute: group mean by EurAsia_group (COINr 1.1 build_example_coin)
+    grp = [idata.at[u, "EurAsia_group"] for u in units]
     for c in codes:
         col = X[c]
         means = {}
@@ -196,7 +196,7 @@ def assert_close(result, units, expected, dataset):
 def test_import_builds_coinr_example_spec(imported):
     spec, data = imported
     assert [s.step for s in spec.steps] == ["denominate", "impute", "screen", "treat", "normalise", "aggregate"]
-    assert spec.steps[1].params == {"group": "GDPpc_group"}
+    assert spec.steps[1].params == {"group": "EurAsia_group"}
     assert len(spec.indicators) == 49
     assert spec.root == "Index" and spec.level("Index") == 4
     assert set(spec.denominators) == {"Area", "Energy", "GDP", "Population"}

@@ -165,7 +165,7 @@ def import_coinr_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for spec.yaml and data.csv."),
     name: str = typer.Option("coinr", "--name", help="Name of the spec."),
     group: Optional[str] = typer.Option(None, "--impute-group",
-                                        help="Group column for group-mean imputation (default GDPpc_group)."),
+                                        help="Group column for group-mean imputation (default EurAsia_group if present, as COINr's build_example_coin, else the first group)."),
 ) -> None:
     """Convert a COINr iData/iMeta pair into DIR/spec.yaml + DIR/data.csv."""
     from humsec.index.coinr import write_coinr_import

@@ -71,18 +71,38 @@ def indicator_stats(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cronbach_alpha(frame: pd.DataFrame) -> float:
-    """Cronbach's alpha of the columns (complete cases):
-    ``k/(k-1) * (1 - sum(var_i) / var(sum_i))``."""
-    x = frame.dropna()
+def cronbach_alpha(frame: pd.DataFrame, use: str = "pairwise") -> float:
+    """Cronbach's alpha of the columns of ``frame`` [Cronbach51]_.
+
+    ``alpha = k^2 * mean(off-diagonal covariances) / sum(all covariances)``, which equals
+    ``k/(k-1) * (1 - sum(var_i) / var(sum_i))`` when no value is missing.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One column per item (indicator), one row per unit.
+    use : {"pairwise", "complete"}
+        ``"pairwise"`` (default, as COINr's ``get_cronbach``) estimates each covariance
+        from the units observed on both columns; ``"complete"`` drops every unit with a
+        missing value first.
+
+    Returns
+    -------
+    float
+        NaN with fewer than 2 columns or 2 usable rows, or zero total covariance.
+    """
+    if use not in ("pairwise", "complete"):
+        raise HumsecError(f"cronbach_alpha: use must be 'pairwise' or 'complete', got {use!r}")
+    x = frame.dropna() if use == "complete" else frame
     k = x.shape[1]
-    if k < 2 or len(x) < 2:
+    if k < 2 or x.dropna(how="all").shape[0] < 2:
         return float("nan")
-    item_var = x.var(ddof=1).sum()
-    total_var = x.sum(axis=1).var(ddof=1)
-    if total_var == 0:
+    cov = x.cov(min_periods=2).to_numpy(dtype=float)  # pandas: pairwise-complete
+    total = np.nansum(cov)
+    if total == 0:
         return float("nan")
-    return float(k / (k - 1) * (1 - item_var / total_var))
+    off_mean = (total - np.nansum(np.diag(cov))) / (k * (k - 1))
+    return float(k * k * off_mean / total)
 
 
 def pca(frame: pd.DataFrame) -> PCAResult:

@@ -53,6 +53,10 @@ def _num(v: str) -> float | None:
     return float(v)
 
 
+#: The group by which COINr's ``build_example_coin()`` imputes (COINr >= 1.1).
+EXAMPLE_IMPUTE_GROUP = "EurAsia_group"
+
+
 def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
                  impute_group: str | None = None) -> tuple[IndexSpec, pd.DataFrame]:
     """Convert COINr ``iData``/``iMeta`` CSV files into a spec and tidy data.
@@ -64,9 +68,11 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
     name : str
         Name of the spec.
     impute_group : str, optional
-        Group column used by group-mean imputation; default ``GDPpc_group`` if present
-        (as in ``build_example_coin``), else the first group; with no groups, plain mean
-        imputation.
+        Group column used by group-mean imputation. Default: ``EurAsia_group`` if
+        present — COINr 1.1's ``build_example_coin()`` runs
+        ``Impute(f_i = "i_mean_grp", use_group = "EurAsia_group")``, and only that group
+        reproduces COINr's published ASEM results and correlations — else the first
+        group of ``iMeta``; with no groups, plain mean imputation.
 
     Returns
     -------
@@ -193,7 +199,8 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
     if impute_group is not None and impute_group not in groups:
         raise HumsecError(f"impute group '{impute_group}' is not a Group in {mfile} "
                           f"(groups: {', '.join(groups) or 'none'})")
-    grp = impute_group or ("GDPpc_group" if "GDPpc_group" in groups else (groups[0] if groups else None))
+    grp = impute_group or (EXAMPLE_IMPUTE_GROUP if EXAMPLE_IMPUTE_GROUP in groups
+                           else (groups[0] if groups else None))
     steps = [dict(s) for s in COINR_EXAMPLE_STEPS]
     if not denoms or not any("denominator" in n for n in tree):
         steps = [s for s in steps if s["step"] != "denominate"]
