@@ -570,3 +570,14 @@ def test_aggregate_weight_errors():
         call(AGGREGATE, "arithmetic", np.ones((2, 2)), np.array([1.0, -1.0]))
     with pytest.raises(HumsecError, match="2 children"):
         call(AGGREGATE, "arithmetic", np.ones((2, 2)), np.array([1.0]))
+
+
+def test_mazziotta_pareto_zero_weight_children_give_nan_not_error():
+    from humsec.index.methods.aggregate import mazziotta_pareto
+
+    v = np.array([[110.0, 95.0], [np.nan, 101.0], [105.0, 100.0]])
+    out = mazziotta_pareto(v, np.array([1.0, 0.0]), units=["A", "B", "C"])
+    # B's only available child has weight 0: no value (as the arithmetic mean gives)
+    assert np.isnan(out[1]) and out[0] == pytest.approx(110.0) and out[2] == pytest.approx(105.0)
+    with pytest.raises(HumsecError, match=r"units B"):
+        mazziotta_pareto(np.array([[1.0, 2.0], [-5.0, 1.0]]), np.array([1.0, 1.0]), units=["A", "B"])

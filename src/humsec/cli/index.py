@@ -13,7 +13,7 @@ import typer
 from humsec.cli.common import FORMATS, console, dump_json, emit
 from humsec.errors import HumsecError
 
-app = typer.Typer(help="Composite indices: build, validate, audit, import from COINr.",
+app = typer.Typer(help="Composite indices: build, validate, audit, uncertainty, import from COINr.",
                   no_args_is_help=True)
 
 SPEC_HELP = "A built-in spec name (hdi, gdi, gii, ihdi, inform) or a spec YAML file."
@@ -156,6 +156,86 @@ def audit(
         if fmt == "csv" and len(tables) > 1:
             typer.echo(f"# {name}")
         emit(t, fmt, title=name.replace("_", " "))
+
+
+@app.command()
+def uncertainty(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    uncertainty_file: Optional[Path] = typer.Option(
+        None, "--uncertainty", "-u",
+        help="Uncertainty spec YAML (default: the 'uncertainty' section of the index spec)."),
+    samples: int = typer.Option(1000, "--samples", "-n", help="Monte Carlo runs (UA) or base sample size (SA)."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="Random seed (required for --samples runs)."),
+    sa: bool = typer.Option(False, "--sa", help="Sensitivity analysis: Sobol' indices (n * (k + 2) runs)."),
+    replay_file: Optional[Path] = typer.Option(None, "--replay", help="Reproduce the runs of this CSV table."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    node: Optional[str] = typer.Option(None, "--node", help="Aggregate to report (default: the root)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Also write summary.csv, runs.csv (replayable) and scores.csv here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Uncertainty (rank intervals) or sensitivity (Sobol' indices) of an index."""
+    from rich.progress import Progress
+
+    from humsec.data.export import atomic_write
+    from humsec.index import uncertainty as unc
+
+    _fmt(fmt)
+    s, df = _load(spec, data)
+    if uncertainty_file is not None:
+        u = unc.UncertaintySpec.from_file(uncertainty_file, spec=s)
+    elif s.uncertainty is not None:
+        u = unc.UncertaintySpec.from_dict(s.uncertainty, file=spec, spec=s)
+    else:
+        raise HumsecError(f"{spec}: no 'uncertainty' section; pass --uncertainty FILE")
+    if sa and replay_file is not None:
+        raise HumsecError("--sa and --replay cannot be combined")
+    if replay_file is None and seed is None:
+        raise HumsecError("--seed is required: every random draw in humsec is reproducible")
+    k = len(u.inputs)
+    total = samples * (k + 2) if sa else samples
+    with Progress(console=console(stderr=True), transient=True, disable=quiet) as bar:
+        task = bar.add_task("runs", total=total if replay_file is None else None)
+        tick = lambda m: bar.advance(task, m)  # noqa: E731
+        if replay_file is not None:
+            res = unc.replay(s, df, u, replay_file, year=year, progress=tick)
+            sens = None
+        elif sa:
+            sens = unc.sensitivity_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick)
+            res = sens.runs
+        else:
+            res = unc.uncertainty_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick)
+            sens = None
+    if node is not None and node not in res.aggregates:
+        raise HumsecError(f"--node '{node}': expected one of {', '.join(res.aggregates)}")
+    summary = res.summary([node or s.root])
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, frame in (("summary.csv", res.summary()), ("runs.csv", res.runs),
+                            ("scores.csv", res.run_scores(node))):
+            atomic_write(out / name, lambda p, f=frame: f.to_csv(p, index=name == "scores.csv"))
+        if sens is not None:
+            atomic_write(out / "sobol.csv", lambda p: sens.indices.to_csv(p))
+        text = u.to_yaml()
+        atomic_write(out / "uncertainty.yaml", lambda p: p.write_text(text, encoding="utf-8"))
+    if res.n_failed:
+        console(stderr=True).print(f"{res.n_failed} of {len(res.runs)} runs failed (see runs.csv with --out); "
+                                   f"first: {res.failures['error'].iloc[0]}")
+    if sens is not None:
+        table = sens.indices.reset_index()
+        if fmt == "json":
+            dump_json({"output": sens.output.model_dump(), "indices": json.loads(table.to_json(orient="records"))})
+        else:
+            emit(table, fmt, title=f"Sobol' indices of {sens.output.stat} ({len(res.runs)} runs)")
+        return
+    if fmt == "json":
+        dump_json({"runs": len(res.runs), "failed": res.n_failed, "seed": res.seed,
+                   "summary": json.loads(summary.to_json(orient="records"))})
+    else:
+        emit(summary, fmt, title=f"Uncertainty of {node or s.root} ({len(res.runs)} runs, "
+                                 f"{res.n_failed} failed)")
 
 
 @app.command("import-coinr")

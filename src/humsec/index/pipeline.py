@@ -35,7 +35,7 @@ from humsec.errors import HumsecError
 from humsec.index.families import registry_for
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 
-__all__ = ["IndexResult", "PanelResult", "StepRecord", "build", "build_panel", "rank_desc", "regenerate"]
+__all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "rank_desc", "regenerate"]
 
 
 def rank_desc(values: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
@@ -241,7 +241,60 @@ def _call(method: Any, *args: Any, extra: Mapping[str, Any] | None = None, **par
     return method.fn(*args, **kw)
 
 
-def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None) -> IndexResult:
+class StepCache:
+    """Explicit memo of pipeline prefixes, shared by many builds of variants of one spec on
+    the same data (uncertainty analysis, leave-one-out): a step's output is reused when
+    the step and everything before it are unchanged.
+
+    A prefix is keyed by the steps up to it and every part of the spec they can read (the
+    tree without weights, groups); ``weight`` and ``aggregate`` steps are never cached, so
+    variants that differ only in weights or aggregation share all earlier work. Results
+    are identical to uncached builds. Bound to one data frame and year: using it with
+    other data is an error.
+    """
+
+    def __init__(self, max_entries: int = 256):
+        self.max_entries = max_entries
+        self._store: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        self._data_id: int | None = None
+        self.hits = 0
+
+    def bind(self, data: pd.DataFrame) -> None:
+        if self._data_id is None:
+            self._data_id = id(data)
+        elif self._data_id != id(data):
+            raise HumsecError("a StepCache is bound to one data frame; use a new cache for other data")
+
+    def keys(self, spec: IndexSpec, year: int | None) -> list[str | None]:
+        import json as _json
+
+        base = _json.dumps({"tree": [n.model_dump(exclude={"weight", "name"}) for n in spec.tree],
+                            "groups": spec.groups, "year": year}, sort_keys=True, default=str)
+        out: list[str | None] = []
+        prefix: list[Any] = []
+        cacheable = True
+        for s in spec.steps:
+            prefix.append(s.model_dump())
+            if s.step in ("weight", "aggregate"):
+                cacheable = False
+            out.append(base + _json.dumps(prefix, sort_keys=True, default=str) if cacheable else None)
+        return out
+
+    def lookup(self, keys: list[str | None]) -> tuple[int, tuple[Any, ...]] | None:
+        for k in reversed(keys):
+            if k is not None and k in self._store:
+                self.hits += 1
+                return self._store[k]
+        return None
+
+    def store(self, key: str, n_steps: int, state: tuple[Any, ...]) -> None:
+        if len(self._store) >= self.max_entries:
+            self._store.pop(next(iter(self._store)))
+        self._store[key] = (n_steps, state)
+
+
+def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
+          cache: StepCache | None = None) -> IndexResult:
     """Build an index for one cross-section.
 
     Parameters
@@ -252,6 +305,9 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None) -> In
         Tidy data with columns ``unit``, ``indicator``, ``value`` and optionally ``year``.
     year : int, optional
         Year to build; required if the data has more than one year.
+    cache : StepCache, optional
+        Reuse the outputs of unchanged leading steps across builds of spec variants on
+        the same ``data`` (results are identical).
 
     Returns
     -------
@@ -278,7 +334,9 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None) -> In
         raise HumsecError("the data has no 'year' column, so --year cannot be used")
     if not spec.steps:
         raise HumsecError(f"spec '{spec.name}' has no steps")
-    return _Builder(spec, tidy, year).run()
+    if cache is not None:
+        cache.bind(data)
+    return _Builder(spec, tidy, year).run(cache)
 
 
 def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None = None) -> PanelResult:
@@ -308,17 +366,33 @@ class _Builder:
             overrides=MappingProxyType({k: MappingProxyType(v.model_dump()) for k, v in step.overrides.items()}),
             exclude=tuple(step.exclude), dataset=dataset, details=MappingProxyType(details)))
 
-    def run(self) -> IndexResult:
+    def _state(self, cur: pd.DataFrame) -> tuple[Any, ...]:
+        return (cur, dict(self.datasets), list(self.log), self.denoms,
+                list(self.raw_direction_leaves), self.weight_step)
+
+    def _restore(self, state: tuple[Any, ...]) -> pd.DataFrame:
+        cur, datasets, log, self.denoms, leaves, self.weight_step = state
+        self.datasets, self.log, self.raw_direction_leaves = dict(datasets), list(log), list(leaves)
+        return cur
+
+    def run(self, cache: StepCache | None = None) -> IndexResult:
         spec = self.spec
         leaves = spec.indicators
         needed = leaves + [d for d in spec.denominators if d not in leaves]
-        wide = _wide(self.tidy, needed, self.year, spec)
-        self.denoms = wide[[d for d in spec.denominators]]
-        cur = wide[leaves]
-        self.datasets["Raw"] = cur
-        self.weight_step: Step | None = None
-        self.raw_direction_leaves: list[str] = list(leaves)
-        for step in spec.steps:
+        keys = cache.keys(spec, self.year) if cache is not None else None
+        start = 0
+        state = cache.lookup(keys) if keys is not None else None
+        if state is not None:
+            start, st = state
+            cur = self._restore(st)
+        else:
+            wide = _wide(self.tidy, needed, self.year, spec)
+            self.denoms = wide[[d for d in spec.denominators]]
+            cur = wide[leaves]
+            self.datasets["Raw"] = cur
+            self.weight_step = None
+            self.raw_direction_leaves = list(leaves)
+        for i, step in enumerate(spec.steps[start:], start=start):
             reg = registry_for(step.step)
             resolved = reg.get(step.method).validate_params(step.params)
             handler = getattr(self, f"_{step.step}")
@@ -327,6 +401,8 @@ class _Builder:
             if ds is not None:
                 self.datasets[ds] = cur
             self._record(step, ds, details, resolved)
+            if keys is not None and keys[i] is not None:
+                cache.store(keys[i], i + 1, self._state(cur))
         if "Aggregated" not in self.datasets:
             raise HumsecError(f"spec '{spec.name}' has no aggregate step")
         aggregated = self.datasets["Aggregated"]
@@ -480,7 +556,7 @@ class _Builder:
             p = m.validate_params(params)
             try:
                 vals = _call(m, frame.to_numpy(dtype=float), w.to_numpy(dtype=float),
-                             extra={"columns": kids, "code": parent}, **p)
+                             extra={"columns": kids, "code": parent, "units": list(frame.index)}, **p)
             except HumsecError as exc:
                 raise HumsecError(f"aggregating '{parent}' ({method_name}): {_unit_names(exc, frame.index)}") from None
             scores[parent] = pd.Series(np.asarray(vals, dtype=float), index=cur.index)

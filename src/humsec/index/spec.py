@@ -160,6 +160,9 @@ class IndexSpec(BaseModel):
         imputation.
     steps : list of Step
         The ordered pipeline.
+    uncertainty : dict, optional
+        The index's uncertain inputs (an
+        :class:`~humsec.index.uncertainty.UncertaintySpec`), validated against the tree.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -173,6 +176,7 @@ class IndexSpec(BaseModel):
     tree: tuple[Node, ...]
     groups: dict[str, dict[str, str]] = Field(default_factory=dict)
     steps: tuple[Step, ...] = ()
+    uncertainty: dict[str, Any] | None = None
 
     # -- tree helpers ------------------------------------------------------------------
     @cached_property
@@ -249,6 +253,8 @@ class IndexSpec(BaseModel):
         d = self.to_dict()
         d["tree"] = [_compact_node(n) for n in d["tree"]]
         d["steps"] = [_compact_step(s) for s in d["steps"]]
+        if d.get("uncertainty") is None:
+            d.pop("uncertainty", None)
         return yaml.dump(d, Dumper=_SafeUnicodeDumper, sort_keys=False, allow_unicode=True)
 
     def write(self, path: str | Path) -> None:
@@ -475,6 +481,16 @@ def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
                 add(f"group '{grp}' is not defined under 'groups' (have: {', '.join(spec.groups) or 'none'})", f"{where}.params.group")
     if spec.steps and "aggregate" not in seen_steps:
         add("no 'aggregate' step: aggregates could not be computed", "steps")
+    if spec.uncertainty is not None and not issues:
+        from humsec.index.uncertainty import UncertaintySpec
+
+        try:
+            UncertaintySpec.from_dict(spec.uncertainty, file=file,
+                                      spec=spec.model_copy(update={"uncertainty": None}))
+        except ValidationError as exc:
+            for i in exc.issues:
+                issues.append(ValidationIssue(i.message, file=file,
+                                              field="uncertainty" + (f".{i.field}" if i.field else "")))
     return issues
 
 

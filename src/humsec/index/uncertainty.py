@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.index.pipeline import IndexResult, build
+from humsec.index.pipeline import IndexResult, StepCache, build
 from humsec.index.spec import IndexSpec
 
 __all__ = [
@@ -391,6 +391,8 @@ def run_changes(spec: IndexSpec, uspec: UncertaintySpec, row: Mapping[str, Any],
     """Dotted spec changes of one run-table row (see :meth:`IndexSpec.with_changes`)."""
     ch: dict[str, Any] = {}
     for inp in uspec.inputs:
+        if not isinstance(inp, (ChoiceInput, UniformInput)):
+            continue
         v = row[inp.name]
         if isinstance(inp, ChoiceInput):
             ch.update(inp.changes(_choice_index(inp, v)))
@@ -449,6 +451,7 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
     rows = table.to_dict("records")
     structural = [json.dumps(run_changes(spec, uspec, r, structural_only=True), sort_keys=True, default=str)
                   for r in rows]
+    cache = StepCache()
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(structural):
         groups.setdefault(key, []).append(i)
@@ -456,7 +459,7 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
         changes = json.loads(key)
         try:
             gspec = spec.with_changes(changes) if changes else spec
-            base = build(gspec, design.nominal.data, year=design.nominal.year)
+            base = build(gspec, design.nominal.data, year=design.nominal.year, cache=cache)
         except HumsecError as exc:
             for i in idx:
                 errors[i] = _first_line(exc)
@@ -474,7 +477,7 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
             for i in idx:
                 try:
                     res = build(spec.with_changes(run_changes(spec, uspec, rows[i])),
-                                design.nominal.data, year=design.nominal.year)
+                                design.nominal.data, year=design.nominal.year, cache=cache)
                     scores[i] = res.scores.reindex(index=units, columns=aggs).to_numpy(dtype=float)
                 except HumsecError as exc:
                     errors[i] = _first_line(exc)

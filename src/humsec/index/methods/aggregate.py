@@ -171,7 +171,8 @@ def harmonic(values: np.ndarray, weights: np.ndarray, *, min_children: int | Non
     v, w, avail, ok = _prep(values, weights, code, "harmonic mean", min_children, min_share)
     _positive(np.where(avail, v, 1.0), "harmonic mean", code, columns, units)
     W = _row_weights(w, avail)
-    out = 1.0 / np.sum(np.nan_to_num(W) / np.where(avail, v, 1.0), axis=1)
+    with np.errstate(divide="ignore"):  # rows whose children all weigh 0 -> NaN below
+        out = 1.0 / np.sum(np.nan_to_num(W) / np.where(avail, v, 1.0), axis=1)
     out[~ok | ~np.isfinite(W.sum(axis=1))] = np.nan
     return out
 
@@ -225,7 +226,7 @@ class MPIParams(AggParams):
 def mazziotta_pareto(values: np.ndarray, weights: np.ndarray, *, penalty: int = -1,
                      standardise: bool = False, min_children: int | None = None,
                      min_share: float | None = None, columns: Sequence[str] | None = None,
-                     code: str | None = None) -> np.ndarray:
+                     code: str | None = None, units: Sequence[Any] | None = None) -> np.ndarray:
     """Mazziotta-Pareto Index [MP16]_: ``MPI = M + penalty * S * cv``, ``cv = S / M``.
 
     For each unit, ``M`` is the (weighted) mean of its children's standardised values,
@@ -250,14 +251,18 @@ def mazziotta_pareto(values: np.ndarray, weights: np.ndarray, *, penalty: int = 
             raise HumsecError(f"Mazziotta-Pareto index{_label(code)}: cannot standardise {sample(bad)} "
                               "(fewer than two values or zero variance)")
         v = 100.0 + 10.0 * (v - mu) / sd
-    W = np.nan_to_num(_row_weights(w, avail))
+    Wr = _row_weights(w, avail)
+    ok &= np.isfinite(Wr.sum(axis=1))  # available children all weighted 0: no value
+    W = np.nan_to_num(Wr)
     z = np.where(avail, v, 0.0)
     M = np.sum(W * z, axis=1)
     S = np.sqrt(np.sum(W * (z - M[:, None]) ** 2 * avail, axis=1))
     bad = ok & (M <= 0)
     if bad.any():
+        rows = list(np.flatnonzero(bad))
+        which = [units[i] for i in rows] if units is not None else [f"row {i}" for i in rows]
         raise HumsecError(f"Mazziotta-Pareto index{_label(code)}: the mean of a unit's children is <= 0 "
-                          f"(rows {sample(list(np.flatnonzero(bad)))}); standardise as 100 + 10 z first")
+                          f"(units {sample(which)}); standardise as 100 + 10 z first")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = M + penalty * S * (S / M)
     out[~ok] = np.nan
