@@ -26,14 +26,20 @@ def _mount_optional() -> None:
     """Mount sub-apps of later layers that exist in this installation."""
     import importlib
 
-    for module, name in (("humsec.cli.index", "index"),):
+    # (module, sub-command name): a module with ``register(app)`` adds top-level commands
+    # (e.g. ``humsec assess``); otherwise its ``app`` is mounted as a command group.
+    for module, name in (("humsec.cli.index", "index"), ("humsec.cli.assess", None),
+                         ("humsec.cli.brief", None), ("humsec.cli.groups", None)):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name == module:
                 continue
             raise
-        app.add_typer(mod.app, name=name)
+        if hasattr(mod, "register"):
+            mod.register(app)
+        else:
+            app.add_typer(mod.app, name=name)
 
 
 _mount_optional()
