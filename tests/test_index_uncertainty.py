@@ -329,7 +329,7 @@ def test_step_cache_gives_identical_results_and_is_bound_to_data():
     assert c.equals(build(spec.with_changes({"tree.a.weight": 3.0}), data))
     assert b.equals(build(spec.with_changes({"steps.aggregate.method": "geometric",
                                              "steps.normalise.params.lo": 1}), data))
-    with pytest.raises(HumsecError, match="bound to one data frame"):
+    with pytest.raises(RuntimeError, match="bound to one data frame"):
         build(spec, small_data(1), cache=cache)
 
 

@@ -17,6 +17,8 @@ app = typer.Typer(help="Composite indices: build, validate, audit, uncertainty, 
                   no_args_is_help=True)
 
 SPEC_HELP = "A built-in spec name (hdi, gdi, gii, ihdi, inform) or a spec YAML file."
+SCHEDULER_HELP = ("Run on Dask: 'local' or 'local:N' starts a local cluster of N workers; "
+                  "otherwise a scheduler address (tcp://host:8786). Same results as without.")
 
 
 def _fmt(fmt: str) -> str:
@@ -76,6 +78,7 @@ def build(
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Also write every data set, ranks, weights and the step log here."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
 ) -> None:
     """Build an index. ``--format csv`` prints rows unit,year,node,score,rank."""
     from humsec.index.pipeline import build as build_index
@@ -84,9 +87,9 @@ def build(
     _fmt(fmt)
     s, df = _load(spec, data)
     if year is not None or "year" not in df.columns or df["year"].nunique() <= 1:
-        results = {year: build_index(s, df, year=year)}
+        results = {year: build_index(s, df, year=year, scheduler=scheduler)}
     else:
-        results = dict(build_panel(s, df).results)
+        results = dict(build_panel(s, df, scheduler=scheduler).results)
     long = pd.concat([r.long() for r in results.values()], ignore_index=True)
     if out is not None:
         for r in results.values():
@@ -175,6 +178,7 @@ def uncertainty(
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Also write summary.csv, runs.csv (replayable) and scores.csv here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
 ) -> None:
     """Uncertainty (rank intervals) or sensitivity (Sobol' indices) of an index."""
     from rich.progress import Progress
@@ -200,13 +204,15 @@ def uncertainty(
         task = bar.add_task("runs", total=total if replay_file is None else None)
         tick = lambda m: bar.advance(task, m)  # noqa: E731
         if replay_file is not None:
-            res = unc.replay(s, df, u, replay_file, year=year, progress=tick)
+            res = unc.replay(s, df, u, replay_file, year=year, progress=tick, scheduler=scheduler)
             sens = None
         elif sa:
-            sens = unc.sensitivity_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick)
+            sens = unc.sensitivity_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick,
+                                               scheduler=scheduler)
             res = sens.runs
         else:
-            res = unc.uncertainty_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick)
+            res = unc.uncertainty_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick,
+                                              scheduler=scheduler)
             sens = None
     if node is not None and node not in res.aggregates:
         raise HumsecError(f"--node '{node}': expected one of {', '.join(res.aggregates)}")

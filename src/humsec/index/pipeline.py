@@ -22,8 +22,9 @@ References
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -228,15 +229,21 @@ def _resolve(step: Step, code: str | None, level: int | None) -> tuple[str, dict
     return ov.method, dict(ov.params)
 
 
+@functools.lru_cache(maxsize=512)
+def _accepted(fn: Callable[..., Any]) -> tuple[bool, frozenset[str]]:
+    """(takes **kwargs, parameter names) of a kernel: signatures are costly to inspect."""
+    sig = inspect.signature(fn)
+    return (any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()), frozenset(sig.parameters))
+
+
 def _call(method: Any, *args: Any, extra: Mapping[str, Any] | None = None, **params: Any) -> Any:
     """Call a kernel, passing the ``extra`` context keywords it accepts."""
-    sig = inspect.signature(method.fn)
-    accepts_var = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    accepts_var, names = _accepted(method.fn)
     kw = dict(params)
     for k, v in (extra or {}).items():
         if v is None or k in kw:
             continue
-        if accepts_var or k in sig.parameters:
+        if accepts_var or k in names:
             kw[k] = v
     return method.fn(*args, **kw)
 
@@ -263,7 +270,8 @@ class StepCache:
         if self._data_id is None:
             self._data_id = id(data)
         elif self._data_id != id(data):
-            raise HumsecError("a StepCache is bound to one data frame; use a new cache for other data")
+            # a programming error, not a user's: never let it pass as a failed run
+            raise RuntimeError("a StepCache is bound to one data frame; use a new cache for other data")
 
     def keys(self, spec: IndexSpec, year: int | None) -> list[str | None]:
         import json as _json
@@ -294,7 +302,7 @@ class StepCache:
 
 
 def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
-          cache: StepCache | None = None) -> IndexResult:
+          cache: StepCache | None = None, scheduler: Any = None) -> IndexResult:
     """Build an index for one cross-section.
 
     Parameters
@@ -308,6 +316,13 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
     cache : StepCache, optional
         Reuse the outputs of unchanged leading steps across builds of spec variants on
         the same ``data`` (results are identical).
+    scheduler : None, str or distributed.Client, optional
+        Run the per-indicator steps (treatment, normalisation: one task per block of
+        indicator columns) and row-wise aggregation (one task per block of units) on a
+        Dask cluster — for very large unit sets (subnational units, grid cells).
+        ``"local"``/``"local:N"`` starts a local cluster; a string is a scheduler address;
+        see :func:`humsec.index.scale.executor_for`. Every number is computed by the same
+        kernel on the same inputs as in a single process, so results are identical.
 
     Returns
     -------
@@ -336,21 +351,65 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
         raise HumsecError(f"spec '{spec.name}' has no steps")
     if cache is not None:
         cache.bind(data)
-    return _Builder(spec, tidy, year).run(cache)
+    if scheduler is None:
+        return _Builder(spec, tidy, year).run(cache)
+    from humsec.index.scale import executor_for
+
+    with executor_for(scheduler) as ex:
+        return _Builder(spec, tidy, year, executor=ex).run(cache)
 
 
-def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None = None) -> PanelResult:
-    """Build every year (or the given ``years``) of a panel, each as its own cross-section."""
+def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None = None,
+                scheduler: Any = None) -> PanelResult:
+    """Build every year (or the given ``years``) of a panel, each as its own cross-section
+    (``scheduler`` as in :func:`build`; a local cluster is started once for all years)."""
+    from humsec.index.scale import executor_for
+
     tidy = _tidy(data)
-    if "year" not in tidy.columns:
-        return PanelResult({None: build(spec, tidy)})
-    have = sorted(int(y) for y in tidy["year"].dropna().unique())
-    years = have if years is None else years
-    return PanelResult({y: build(spec, tidy, year=y) for y in years})
+    with executor_for(scheduler) as ex:
+        sch = None if ex.serial else ex
+        if "year" not in tidy.columns:
+            return PanelResult({None: build(spec, tidy, scheduler=sch)})
+        have = sorted(int(y) for y in tidy["year"].dropna().unique())
+        years = have if years is None else years
+        return PanelResult({y: build(spec, tidy, year=y, scheduler=sch) for y in years})
+
+
+#: Aggregation methods whose value for a unit depends on that unit's children alone, so
+#: blocks of units can be aggregated separately (with weights fixed beforehand).
+ROW_LOCAL_AGGREGATES = ("arithmetic", "geometric", "harmonic", "generalised")
+#: Weighting methods that do not look at the data (weights fixed before aggregation).
+DATA_FREE_WEIGHTS = ("explicit", "equal")
+#: Units per aggregation task on a cluster.
+UNITS_PER_TASK = 100_000
+
+
+def _column_calls(item: list[tuple[str, dict[str, Any], pd.Series, dict[str, Any]]], *,
+                  family: str) -> list[Any]:
+    """Run one block of per-indicator kernel calls (a task; also the serial path)."""
+    reg = registry_for(family)
+    return [_call(reg.get(name), series, extra=extra, **p) for name, p, series, extra in item]
+
+
+def _aggregate_rows(item: tuple[np.ndarray, list[str], list[Any]], *,
+                    plan: list[tuple[str, list[str], str, dict[str, Any], np.ndarray]]) -> dict[str, np.ndarray]:
+    """Aggregate one block of units through the whole tree (a task on a cluster)."""
+    block, leaves, units = item
+    reg = registry_for("aggregate")
+    scores = {c: block[:, j] for j, c in enumerate(leaves)}
+    for parent, kids, method_name, p, w in plan:
+        X = np.column_stack([scores[k] for k in kids])
+        try:
+            vals = _call(reg.get(method_name), X, w, extra={"columns": kids, "code": parent, "units": units}, **p)
+        except HumsecError as exc:
+            raise HumsecError(f"aggregating '{parent}' ({method_name}): {exc}") from None
+        scores[parent] = np.asarray(vals, dtype=float)
+    return {parent: scores[parent] for parent, *_ in plan}
 
 
 class _Builder:
-    def __init__(self, spec: IndexSpec, tidy: pd.DataFrame, year: int | None):
+    def __init__(self, spec: IndexSpec, tidy: pd.DataFrame, year: int | None, executor: Any = None):
+        self.executor = executor
         self.spec = spec
         self.tidy = tidy
         self.year = year
@@ -419,6 +478,22 @@ class _Builder:
             datasets=MappingProxyType(dict(self.datasets)), ranks=ranks,
             weights=MappingProxyType(self.weights), log=tuple(self.log))
 
+    def _distributed(self) -> bool:
+        return self.executor is not None and not self.executor.serial
+
+    def _map_columns(self, family: str, calls: list[tuple[str, dict[str, Any], pd.Series, dict[str, Any]]]
+                     ) -> list[Any]:
+        """Per-indicator kernel calls, here or as blocks of columns on the cluster."""
+        if not self._distributed() or len(calls) < 2:
+            return _column_calls(calls, family=family)
+        n = min(len(calls), 4 * self.executor.n_workers)
+        blocks = [calls[i::n] for i in range(n)]
+        results = self.executor.map(_column_calls, blocks, family=family)
+        out: list[Any] = [None] * len(calls)
+        for i, res in enumerate(results):
+            out[i::n] = res
+        return out
+
     def _targets(self, step: Step) -> list[str]:
         return [c for c in self.spec.indicators if c not in step.exclude]
 
@@ -482,14 +557,16 @@ class _Builder:
         return out, {"removed": dropped, "n_removed": len(dropped)}
 
     def _treat(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-        out = cur.copy()
+        cols = {c: cur[c] for c in cur.columns}
         table = []
+        calls, names = [], []
         for code in self._targets(step):
             method_name, params = _resolve(step, code, 1)
-            m = registry_for("treat").get(method_name)
-            p = m.validate_params(params)
-            res = _call(m, cur[code], extra={"code": code}, **p)
-            out[code] = res.values.reindex(cur.index)
+            p = registry_for("treat").get(method_name).validate_params(params)
+            calls.append((method_name, p, cur[code], {"code": code}))
+            names.append(code)
+        for code, (method_name, *_), res in zip(names, calls, self._map_columns("treat", calls)):
+            cols[code] = res.values.reindex(cur.index)
             row = {"indicator": code, "method": method_name}
             for f in ("treated", "method", "n_winsorised", "skew_before", "kurt_before",
                       "skew_after", "kurt_after"):
@@ -498,16 +575,16 @@ class _Builder:
             if hasattr(res, "winsorised_units"):
                 row["winsorised_units"] = list(res.winsorised_units)
             table.append(row)
-        return out, {"treatment": table}
+        return pd.DataFrame(cols, index=cur.index), {"treatment": table}
 
     def _normalise(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-        out = cur.copy()
+        cols = {c: cur[c] for c in cur.columns}
         used = {}
+        calls, names = [], []
         for code in self._targets(step):
             node = self.spec.nodes[code]
             method_name, params = _resolve(step, code, 1)
             m = registry_for("normalise").get(method_name)
-            extra = {"code": code, "target": node.target}
             if node.goalposts is not None:
                 for k in ("lo", "hi"):
                     if k not in params and k in m.params.model_fields:
@@ -517,25 +594,28 @@ class _Builder:
             if node.log and "log" in m.params.model_fields and "log" not in params:
                 params["log"] = True
             p = m.validate_params(params)
-            vals = _call(m, cur[code], extra={**extra, "direction": node.direction}, **p)
-            out[code] = pd.Series(np.asarray(vals, dtype=float), index=cur.index)
+            extra = {"code": code, "target": node.target, "direction": node.direction}
+            calls.append((method_name, p, cur[code], extra))
+            names.append(code)
+        for code, (method_name, *_), vals in zip(names, calls, self._map_columns("normalise", calls)):
+            cols[code] = np.asarray(vals, dtype=float)
             used[code] = method_name
             if method_name != "identity" and code in self.raw_direction_leaves:
                 self.raw_direction_leaves.remove(code)
-        return out, {"methods": used}
+        return pd.DataFrame(cols, index=cur.index), {"methods": used}
 
     def _weight(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         self.weight_step = step
         return cur, {}
 
-    def _weights_for(self, parent: str, frame: pd.DataFrame) -> pd.Series:
+    def _weights_for(self, parent: str, frame: Callable[[], pd.DataFrame]) -> pd.Series:
         kids = self.spec.children[parent]
-        w = pd.Series({k: self.spec.nodes[k].weight for k in kids}, dtype=float)
+        w = pd.Series([self.spec.nodes[k].weight for k in kids], index=kids, dtype=float)
         if self.weight_step is not None:
             method_name, params = _resolve(self.weight_step, parent, self.spec.level(parent))
             m = registry_for("weight").get(method_name)
             p = m.validate_params(params)
-            w = pd.Series(_call(m, frame[kids], weights=w, extra={"code": parent}, **p), dtype=float)
+            w = pd.Series(_call(m, frame(), weights=w, extra={"code": parent}, **p), dtype=float)
             w = w.reindex(kids)
         total = w.sum()
         if not np.isfinite(total) or total <= 0:
@@ -543,27 +623,71 @@ class _Builder:
         return w / total
 
     def _aggregate(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-        scores = {c: cur[c] for c in cur.columns}
+        # numpy columns throughout (one DataFrame at the end): the pipeline is called
+        # thousands of times by uncertainty analysis, where pandas overhead dominates
+        index = cur.index
+        if self._distributed() and len(index) > UNITS_PER_TASK:
+            done = self._aggregate_distributed(step, cur)
+            if done is not None:
+                return done
+        scores = {c: cur[c].to_numpy(dtype=float) for c in cur.columns}
+        units = list(index)
         self.weights: dict[str, pd.Series] = {}
         methods = {}
         for parent in self.spec.aggregates:
             kids = self.spec.children[parent]
-            frame = pd.DataFrame({k: scores[k] for k in kids}, index=cur.index)
-            w = self._weights_for(parent, frame)
+            block = np.column_stack([scores[k] for k in kids]) if kids else np.empty((len(index), 0))
+            w = self._weights_for(parent, lambda b=block, k=kids: pd.DataFrame(b, index=index, columns=k))
             self.weights[parent] = w
             method_name, params = _resolve(step, parent, self.spec.level(parent))
             m = registry_for("aggregate").get(method_name)
             p = m.validate_params(params)
             try:
-                vals = _call(m, frame.to_numpy(dtype=float), w.to_numpy(dtype=float),
-                             extra={"columns": kids, "code": parent, "units": list(frame.index)}, **p)
+                vals = _call(m, block, w.to_numpy(dtype=float),
+                             extra={"columns": kids, "code": parent, "units": units}, **p)
             except HumsecError as exc:
-                raise HumsecError(f"aggregating '{parent}' ({method_name}): {_unit_names(exc, frame.index)}") from None
-            scores[parent] = pd.Series(np.asarray(vals, dtype=float), index=cur.index)
+                raise HumsecError(f"aggregating '{parent}' ({method_name}): {_unit_names(exc, index)}") from None
+            scores[parent] = np.asarray(vals, dtype=float)
             methods[parent] = method_name
         order = [n.code for n in self.spec.tree]
-        out = pd.DataFrame(scores, index=cur.index)[order]
+        out = pd.DataFrame({c: scores[c] for c in order}, index=index)
         return out, {"methods": methods}
+
+
+    def _aggregate_distributed(self, step: Step, cur: pd.DataFrame
+                               ) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        """Row-block aggregation on the cluster, when every method is row-local and the
+        weights do not depend on the data; None otherwise (aggregate here)."""
+        if self.weight_step is not None and any(
+                _resolve(self.weight_step, a, self.spec.level(a))[0] not in DATA_FREE_WEIGHTS
+                for a in self.spec.aggregates):
+            return None
+        plan = []
+        self.weights = {}
+        methods = {}
+        for parent in self.spec.aggregates:
+            method_name, params = _resolve(step, parent, self.spec.level(parent))
+            if method_name not in ROW_LOCAL_AGGREGATES:
+                return None
+            p = registry_for("aggregate").get(method_name).validate_params(params)
+            w = self._weights_for(parent, lambda: None)  # data-free: the frame is not read
+            self.weights[parent] = w
+            methods[parent] = method_name
+            plan.append((parent, list(self.spec.children[parent]), method_name, p, w.to_numpy(dtype=float)))
+        leaves = list(cur.columns)
+        X = cur.to_numpy(dtype=float)
+        units = list(cur.index)
+        items = [(X[r.start:r.stop], leaves, units[r.start:r.stop]) for r in _row_blocks(len(units))]
+        parts = self.executor.map(_aggregate_rows, items, plan=self.executor.share(plan))
+        scores = {c: X[:, j] for j, c in enumerate(leaves)}
+        for parent, *_ in plan:
+            scores[parent] = np.concatenate([part[parent] for part in parts])
+        order = [n.code for n in self.spec.tree]
+        return pd.DataFrame({c: scores[c] for c in order}, index=cur.index), {"methods": methods}
+
+
+def _row_blocks(n: int) -> list[range]:
+    return [range(i, min(n, i + UNITS_PER_TASK)) for i in range(0, n, UNITS_PER_TASK)]
 
 
 def _unit_names(exc: Exception, index: pd.Index) -> str:

@@ -59,6 +59,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.index.pipeline import IndexResult, StepCache, build
+from humsec.index.scale import Executor, executor_for
 from humsec.index.spec import IndexSpec
 
 __all__ = [
@@ -316,6 +317,17 @@ class _Design:
     weight_sets: np.ndarray | None  # (n_sets, n_nodes) raw node weights
     nodes: list[str]
     table: pd.DataFrame  # one row per run; columns per input (+ weight columns)
+    data: pd.DataFrame | None = None  # the frame every run is built from (StepCache-bound)
+
+    @property
+    def source(self) -> pd.DataFrame:
+        return self.nominal.data if self.data is None else self.data
+
+    def subset(self, idx: Sequence[int]) -> _Design:
+        """The same design with only the runs at positions ``idx`` (renumbered 0..)."""
+        from dataclasses import replace
+
+        return replace(self, table=self.table.iloc[list(idx)].reset_index(drop=True))
 
 
 def _nominal_weights(nominal: IndexResult, nodes: list[str]) -> np.ndarray:
@@ -354,9 +366,9 @@ def noisy_weights(base: np.ndarray, levels: np.ndarray, noise: Mapping[int, floa
 
 
 def _design(spec: IndexSpec, data: pd.DataFrame, uspec: UncertaintySpec, U: np.ndarray,
-            rng: np.random.Generator, year: int | None) -> _Design:
+            rng: np.random.Generator, year: int | None, cache: StepCache | None = None) -> _Design:
     """Concrete run table from unit-cube samples ``U`` (runs x inputs)."""
-    nominal = build(spec, data, year=year)
+    nominal = build(spec, data, year=year, cache=cache)
     nodes = [n.code for n in spec.tree]
     levels = np.array([spec.level(c) for c in nodes])
     base = _nominal_weights(nominal, nodes)
@@ -383,7 +395,7 @@ def _design(spec: IndexSpec, data: pd.DataFrame, uspec: UncertaintySpec, U: np.n
         for i, c in enumerate(nodes):
             if c != spec.root:
                 table[f"w:{c}"] = W[:, i]
-    return _Design(spec, uspec, nominal, wsets, nodes, table)
+    return _Design(spec, uspec, nominal, wsets, nodes, table, data)
 
 
 def run_changes(spec: IndexSpec, uspec: UncertaintySpec, row: Mapping[str, Any],
@@ -441,7 +453,11 @@ class _Runs:
 
 
 def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
-              batch: bool = True) -> _Runs:
+              batch: bool = True, cache: StepCache | None = None,
+              executor: Executor | None = None) -> _Runs:
+    """Every run of ``design``: runs are grouped by their structural inputs and each group
+    is one task (run here, or on a Dask cluster through ``executor``); the numbers do
+    not depend on where a group runs."""
     spec, uspec, table = design.spec, design.uspec, design.table
     units = list(design.nominal.units)
     aggs = list(spec.aggregates)
@@ -451,39 +467,78 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
     rows = table.to_dict("records")
     structural = [json.dumps(run_changes(spec, uspec, r, structural_only=True), sort_keys=True, default=str)
                   for r in rows]
-    cache = StepCache()
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(structural):
         groups.setdefault(key, []).append(i)
-    for key, idx in groups.items():
-        changes = json.loads(key)
-        try:
-            gspec = spec.with_changes(changes) if changes else spec
-            base = build(gspec, design.nominal.data, year=design.nominal.year, cache=cache)
-        except HumsecError as exc:
-            for i in idx:
-                errors[i] = _first_line(exc)
-            if progress:
-                progress(len(idx))
-            continue
-        done = False
-        if batch and _batchable(base):
-            try:
-                _batch_aggregate(base, design, rows, idx, units, aggs, scores, errors, progress)
-                done = True
-            except _NotBatchable:
-                done = False
-        if not done:
-            for i in idx:
-                try:
-                    res = build(spec.with_changes(run_changes(spec, uspec, rows[i])),
-                                design.nominal.data, year=design.nominal.year, cache=cache)
-                    scores[i] = res.scores.reindex(index=units, columns=aggs).to_numpy(dtype=float)
-                except HumsecError as exc:
-                    errors[i] = _first_line(exc)
-                if progress:
-                    progress(1)
+
+    def collect(idx: list[int], block: np.ndarray, errs: dict[int, str]) -> None:
+        scores[idx] = block
+        for r, msg in errs.items():
+            errors[idx[r]] = msg
+
+    if executor is None or executor.serial:
+        cache = cache if cache is not None else StepCache()
+        for key, idx in groups.items():
+            sub = design.subset(idx)
+            block, errs = _evaluate_group(sub, key, batch=batch, cache=cache, progress=progress)
+            collect(idx, block, errs)
+        return _Runs(units, aggs, scores, errors)
+    # distributed: the design without its run table is shared once; each task gets its rows
+    shared = executor.share(design.subset([]))
+    items = [(key, idx, table.iloc[idx].reset_index(drop=True)) for key, idx in groups.items()]
+    for (key, idx, _), (block, errs) in executor.map_unordered(
+            _remote_group, items, shared=shared, batch=batch):
+        collect(idx, block, errs)
+        if progress:
+            progress(len(idx))
     return _Runs(units, aggs, scores, errors)
+
+
+def _remote_group(item: tuple[str, list[int], pd.DataFrame], *, shared: _Design, batch: bool
+                  ) -> tuple[np.ndarray, dict[int, str]]:
+    key, _, table = item
+    from dataclasses import replace
+
+    return _evaluate_group(replace(shared, table=table), key, batch=batch, cache=StepCache())
+
+
+def _evaluate_group(design: _Design, key: str, *, batch: bool, cache: StepCache,
+                    progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict[int, str]]:
+    """The runs of one structural group (``design.table`` holds just them): scores
+    ``(runs, units, aggregates)`` and errors by run position."""
+    spec, uspec = design.spec, design.uspec
+    units = list(design.nominal.units)
+    aggs = list(spec.aggregates)
+    rows = design.table.to_dict("records")
+    n = len(rows)
+    scores = np.full((n, len(units), len(aggs)), np.nan)
+    errors: dict[int, str] = {}
+    idx = list(range(n))
+    changes = json.loads(key)
+    try:
+        gspec = spec.with_changes(changes) if changes else spec
+        base = build(gspec, design.source, year=design.nominal.year, cache=cache)
+    except HumsecError as exc:
+        msg = _first_line(exc)
+        if progress:
+            progress(n)
+        return scores, dict.fromkeys(idx, msg)
+    if batch and _batchable(base):
+        try:
+            _batch_aggregate(base, design, rows, idx, units, aggs, scores, errors, progress)
+            return scores, errors
+        except _NotBatchable:
+            pass
+    for i in idx:
+        try:
+            res = build(spec.with_changes(run_changes(spec, uspec, rows[i])),
+                        design.source, year=design.nominal.year, cache=cache)
+            scores[i] = res.scores.reindex(index=units, columns=aggs).to_numpy(dtype=float)
+        except HumsecError as exc:
+            errors[i] = _first_line(exc)
+        if progress:
+            progress(1)
+    return scores, errors
 
 
 class _NotBatchable(Exception):
@@ -683,7 +738,7 @@ def _coerce_rng(seed: int | np.random.Generator | None) -> tuple[np.random.Gener
 def uncertainty_analysis(spec: IndexSpec, data: pd.DataFrame, uncertainty: UncertaintySpec, *,
                          n: int, seed: int | np.random.Generator, year: int | None = None,
                          progress: Callable[[int], None] | None = None,
-                         batch: bool = True) -> UncertaintyResult:
+                         batch: bool = True, scheduler: Any = None) -> UncertaintyResult:
     """Monte Carlo uncertainty analysis: ``n`` runs, each input drawn independently.
 
     Parameters
@@ -702,6 +757,10 @@ def uncertainty_analysis(spec: IndexSpec, data: pd.DataFrame, uncertainty: Uncer
     batch : bool
         Vectorise aggregation over runs (default); False builds every run separately
         (the reference path, for checks and benchmarks).
+    scheduler : None, str or distributed.Client, optional
+        Run the groups of runs on a Dask cluster: ``"local"``/``"local:N"`` starts one
+        here, a string is a scheduler address (see :func:`humsec.index.scale.executor_for`).
+        Results are identical to the single-process path for the same seed.
 
     Returns
     -------
@@ -714,8 +773,10 @@ def uncertainty_analysis(spec: IndexSpec, data: pd.DataFrame, uncertainty: Uncer
     _validate(uncertainty, spec)
     rng, s = _coerce_rng(seed)
     U = rng.random((n, len(uncertainty.inputs)))
-    design = _design(spec, data, uncertainty, U, rng, year)
-    runs = _evaluate(design, progress=progress, batch=batch)
+    cache = StepCache()
+    design = _design(spec, data, uncertainty, U, rng, year, cache)
+    with executor_for(scheduler) as ex:
+        runs = _evaluate(design, progress=progress, batch=batch, cache=cache, executor=ex)
     return _finish(design, runs, s, {"kind": "uncertainty", "n": n})
 
 
@@ -727,7 +788,8 @@ def _validate(uncertainty: UncertaintySpec, spec: IndexSpec) -> None:
 
 def replay(spec: IndexSpec, data: pd.DataFrame, uncertainty: UncertaintySpec,
            runs: pd.DataFrame | str | Path, *, year: int | None = None,
-           progress: Callable[[int], None] | None = None, batch: bool = True) -> UncertaintyResult:
+           progress: Callable[[int], None] | None = None, batch: bool = True,
+           scheduler: Any = None) -> UncertaintyResult:
     """Reproduce given runs exactly from a table of concrete parameter values.
 
     Parameters
@@ -794,9 +856,11 @@ def replay(spec: IndexSpec, data: pd.DataFrame, uncertainty: UncertaintySpec,
         raise ValidationError(issues)
     if "run" not in table.columns:
         table.insert(0, "run", np.arange(len(table)))
-    nominal = build(spec, data, year=year)
-    design = _Design(spec, uncertainty, nominal, None, nodes, table)
-    runs_ = _evaluate(design, progress=progress, batch=batch)
+    cache = StepCache()
+    nominal = build(spec, data, year=year, cache=cache)
+    design = _Design(spec, uncertainty, nominal, None, nodes, table, data)
+    with executor_for(scheduler) as ex:
+        runs_ = _evaluate(design, progress=progress, batch=batch, cache=cache, executor=ex)
     return _finish(design, runs_, None, {"kind": "replay", "n": len(table)})
 
 
@@ -870,20 +934,23 @@ def sensitivity_analysis(spec: IndexSpec, data: pd.DataFrame, uncertainty: Uncer
                          n: int, seed: int, year: int | None = None,
                          num_resamples: int = 1000, conf_level: float = 0.95,
                          progress: Callable[[int], None] | None = None,
-                         batch: bool = True) -> SensitivityResult:
+                         batch: bool = True, scheduler: Any = None) -> SensitivityResult:
     """Variance-based sensitivity analysis of the spec's output (first-order and total
     Sobol' indices with bootstrap confidence intervals), ``n * (k + 2)`` runs.
 
     Each input is one dimension of the unit hypercube (see the module docstring); the
     output is ``uncertainty.output`` (default: mean absolute rank shift of the root).
+    ``scheduler`` runs the runs on a Dask cluster, as in :func:`uncertainty_analysis`.
     """
     _validate(uncertainty, spec)
     rng = np.random.default_rng(seed)
     holder: dict[str, UncertaintyResult] = {}
 
     def func(X: np.ndarray) -> np.ndarray:
-        design = _design(spec, data, uncertainty, X, rng, year)
-        runs = _evaluate(design, progress=progress, batch=batch)
+        cache = StepCache()
+        design = _design(spec, data, uncertainty, X, rng, year, cache)
+        with executor_for(scheduler) as ex:
+            runs = _evaluate(design, progress=progress, batch=batch, cache=cache, executor=ex)
         res = _finish(design, runs, seed, {"kind": "sensitivity", "n": n})
         holder["res"] = res
         if res.n_failed:

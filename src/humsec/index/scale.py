@@ -1,0 +1,157 @@
+"""Where independent pieces of index work run: here, or on a Dask cluster.
+
+An :class:`Executor` maps a top-level function over items. :class:`SerialExecutor`
+runs them in this process; :class:`DaskExecutor` sends them to a ``dask.distributed``
+cluster (a scheduler address, or a :class:`~distributed.LocalCluster` started for the
+call). Work is split so that every piece is computed by the same code on the same
+inputs wherever it runs, so results are identical to the single-process path.
+
+Use :func:`executor_for` to get one from what a user passes (``None``, ``"local"``,
+``"local:4"``, ``"tcp://host:8786"`` or a :class:`distributed.Client`); it closes what it
+opened.
+
+References
+----------
+.. [Dask] Rocklin, M. (2015). Dask: Parallel computation with blocked algorithms and
+   task scheduling. *Proc. 14th Python in Science Conf.*, 130-136.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from humsec.errors import HumsecError
+
+__all__ = ["DaskExecutor", "Executor", "SerialExecutor", "executor_for"]
+
+
+class Executor:
+    """Protocol of the executors (also a usable base: serial)."""
+
+    serial: bool = True
+
+    def share(self, obj: Any) -> Any:
+        """A handle on ``obj`` to pass to every task (sent once to each worker)."""
+        return obj
+
+    def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any
+                      ) -> Iterator[tuple[Any, Any]]:
+        """``(item, fn(item, **kwargs))`` for every item, in order of completion."""
+        for item in items:
+            yield item, fn(item, **kwargs)
+
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any) -> list[Any]:
+        """``[fn(item, **kwargs) for item in items]`` in the order of ``items``."""
+        pos = {id(it): i for i, it in enumerate(items)}
+        out: list[Any] = [None] * len(items)
+        for item, res in self.map_unordered(fn, items, **kwargs):
+            out[pos[id(item)]] = res
+        return out
+
+    @property
+    def n_workers(self) -> int:
+        return 1
+
+
+class SerialExecutor(Executor):
+    """Everything in this process, one item after another."""
+
+
+class DaskExecutor(Executor):
+    """Items as tasks on a ``dask.distributed`` cluster.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    """
+
+    serial = False
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def share(self, obj: Any) -> Any:
+        return self.client.scatter(obj, broadcast=True, hash=False)
+
+    def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any
+                      ) -> Iterator[tuple[Any, Any]]:
+        from distributed import as_completed
+
+        if not items:
+            return
+        futures = self.client.map(fn, list(items), pure=False, **kwargs)
+        where = {f.key: i for i, f in enumerate(futures)}
+        for fut, res in as_completed(futures, with_results=True):
+            yield items[where[fut.key]], res
+
+    @property
+    def n_workers(self) -> int:
+        return max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
+
+
+def _require_distributed() -> Any:
+    try:
+        import distributed
+    except ModuleNotFoundError:  # pragma: no cover - dask is a dependency
+        raise HumsecError("running on a Dask cluster needs 'dask[distributed]' "
+                          "(pip install 'dask[distributed]')") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def executor_for(scheduler: Any = None) -> Iterator[Executor]:
+    """An executor for what the user asked for; closes what it opened.
+
+    Parameters
+    ----------
+    scheduler : None, str, distributed.Client or Executor
+        ``None``: this process. ``"local"`` or ``"local:N"``: a local cluster of N worker
+        processes (default: the number of cores), one thread each, started here and shut
+        down afterwards. Any other string: the address of a running Dask scheduler
+        (e.g. ``"tcp://10.0.0.5:8786"``). A ``distributed.Client``: used as it is.
+    """
+    if scheduler is None:
+        yield SerialExecutor()
+        return
+    if isinstance(scheduler, Executor):
+        yield scheduler
+        return
+    distributed = _require_distributed()
+    if isinstance(scheduler, distributed.Client):
+        yield DaskExecutor(scheduler)
+        return
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise HumsecError(f"scheduler: expected 'local', 'local:N' or a Dask scheduler address, got {scheduler!r}")
+    s = scheduler.strip()
+    if s == "local" or s.startswith("local:"):
+        import os
+
+        n = os.cpu_count() or 1
+        if s.startswith("local:"):
+            try:
+                n = int(s.split(":", 1)[1])
+            except ValueError:
+                raise HumsecError(f"scheduler '{s}': expected local:N with N a whole number of workers") from None
+            if n < 1:
+                raise HumsecError(f"scheduler '{s}': expected at least 1 worker")
+        with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                      dashboard_address=":0", silence_logs=40) as cluster, \
+                distributed.Client(cluster) as client:
+            yield DaskExecutor(client)
+        return
+    try:
+        client = distributed.Client(s, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise HumsecError(f"cannot reach the Dask scheduler at '{s}': {exc}") from None
+    try:
+        yield DaskExecutor(client)
+    finally:
+        client.close()
+
+
+def chunks(n: int, size: int) -> Iterable[range]:
+    """Ranges ``[0, size), [size, 2 size), ...`` covering ``range(n)``."""
+    for start in range(0, n, max(1, size)):
+        yield range(start, min(n, start + size))

@@ -1,0 +1,160 @@
+"""Scale-out on Dask: index builds, uncertainty and sensitivity analysis on a
+``LocalCluster`` give exactly the single-process numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from humsec.errors import HumsecError
+from humsec.index import pipeline
+from humsec.index.pipeline import build
+from humsec.index.scale import SerialExecutor, executor_for
+from humsec.index.spec import IndexSpec
+from humsec.index.uncertainty import UncertaintySpec, replay, sensitivity_analysis, uncertainty_analysis
+
+distributed = pytest.importorskip("distributed")
+
+SPEC = """
+spec_version: 1
+name: grid
+tree:
+  - {code: top}
+  - {code: p1, parent: top}
+  - {code: p2, parent: top, weight: 2}
+  - {code: a, parent: p1}
+  - {code: b, parent: p1, direction: -1}
+  - {code: c, parent: p2}
+  - {code: d, parent: p2, weight: 2}
+  - {code: e, parent: p2}
+steps:
+  - {step: impute, method: mean}
+  - {step: treat, method: coinr, params: {winmax: 5}}
+  - {step: normalise, method: minmax, params: {lo: 1, hi: 100}, overrides: {c: {method: zscore, params: {mean: 50, sd: 10}}}}
+  - {step: aggregate, method: arithmetic, overrides: {"level:2": {method: geometric}}}
+"""
+
+UNC = """
+inputs:
+  - {name: winmax, type: choice, path: steps.treat.params.winmax, values: [1, 3, 5]}
+  - {name: norm, type: choice, path: steps.normalise.params.hi, values: [100, 10]}
+  - {name: weights, type: weights, noise: {1: 0.25, 2: 0.25}, n_sets: 20}
+  - {name: drop, type: exclude, candidates: [a, e]}
+"""
+
+
+def grid_data(n: int, seed: int = 0) -> pd.DataFrame:
+    """Skewed synthetic indicators for ``n`` units (grid cells), with gaps."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in "abcde":
+        x = rng.lognormal(mean=1.0, sigma=1.2, size=n)
+        x[rng.random(n) < 0.05] = np.nan
+        frames.append(pd.DataFrame({"unit": [f"C{i:07d}" for i in range(n)], "indicator": k, "value": x}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=40) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def assert_same_result(a, b) -> None:
+    assert a.datasets.keys() == b.datasets.keys()
+    for k in a.datasets:
+        pd.testing.assert_frame_equal(a.datasets[k], b.datasets[k], check_exact=True)
+    pd.testing.assert_frame_equal(a.ranks, b.ranks, check_exact=True)
+    for p in a.weights:
+        pd.testing.assert_series_equal(a.weights[p], b.weights[p], check_exact=True)
+    assert [r.details for r in a.log] == [r.details for r in b.log]
+
+
+def test_distributed_build_equals_single_process(client, monkeypatch):
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(5000)
+    # small row blocks so that aggregation really is split across tasks
+    monkeypatch.setattr(pipeline, "UNITS_PER_TASK", 700)
+    one = build(spec, data)
+    many = build(spec, data, scheduler=client)
+    assert_same_result(one, many)
+    assert one.scores["top"].notna().all()
+
+
+def test_distributed_build_falls_back_for_non_row_local_methods(client, monkeypatch):
+    spec = IndexSpec.from_yaml(SPEC).with_changes({"steps.aggregate.method": "copeland",
+                                                    "steps.aggregate.overrides": {}})
+    data = grid_data(1500, seed=3)
+    monkeypatch.setattr(pipeline, "UNITS_PER_TASK", 400)
+    assert_same_result(build(spec, data), build(spec, data, scheduler=client))
+
+
+def test_distributed_errors_are_the_users_errors(client, monkeypatch):
+    spec = IndexSpec.from_yaml(SPEC).with_changes({"steps.normalise.params.lo": 0})
+    data = grid_data(1200, seed=1)
+    monkeypatch.setattr(pipeline, "UNITS_PER_TASK", 500)
+    with pytest.raises(HumsecError, match="geometric mean") as serial:
+        build(spec, data)
+    with pytest.raises(HumsecError, match="geometric mean") as remote:
+        build(spec, data, scheduler=client)
+    assert "aggregating 'p" in str(remote.value) and "aggregating 'p" in str(serial.value)
+
+
+def test_distributed_uncertainty_sensitivity_and_replay_match(client):
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(400, seed=2)
+    u = UncertaintySpec.from_yaml(UNC, spec=spec)
+    one = uncertainty_analysis(spec, data, u, n=120, seed=9)
+    many = uncertainty_analysis(spec, data, u, n=120, seed=9, scheduler=client)
+    np.testing.assert_array_equal(one.scores, many.scores)
+    np.testing.assert_array_equal(one.ranks, many.ranks)
+    pd.testing.assert_frame_equal(one.runs, many.runs)
+    pd.testing.assert_frame_equal(one.summary(), many.summary())
+    rp = replay(spec, data, u, one.runs.drop(columns=["status", "error", "weights"]), scheduler=client)
+    np.testing.assert_array_equal(rp.scores, one.scores)
+    s1 = sensitivity_analysis(spec, data, u, n=16, seed=4, num_resamples=50)
+    s2 = sensitivity_analysis(spec, data, u, n=16, seed=4, num_resamples=50, scheduler=client)
+    pd.testing.assert_frame_equal(s1.indices, s2.indices)
+
+
+def test_executor_for_rejects_bad_schedulers():
+    with executor_for(None) as ex:
+        assert isinstance(ex, SerialExecutor)
+        assert ex.map(lambda x, k: x * k, [1, 2, 3], k=2) == [2, 4, 6]
+    for bad, msg in [("local:x", "whole number"), ("local:0", "at least 1"), (42, "expected 'local'")]:
+        with pytest.raises(HumsecError, match=msg):
+            with executor_for(bad):
+                pass
+
+
+def test_local_cluster_by_name():
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(300, seed=5)
+    u = UncertaintySpec.from_yaml(UNC, spec=spec)
+    one = uncertainty_analysis(spec, data, u, n=30, seed=1)
+    many = uncertainty_analysis(spec, data, u, n=30, seed=1, scheduler="local:1")
+    np.testing.assert_array_equal(one.scores, many.scores)
+
+
+def test_cli_scheduler_option_gives_the_same_output(tmp_path, capsys):
+    from humsec.cli.main import main
+
+    spec_f, data_f, unc_f = tmp_path / "spec.yaml", tmp_path / "data.csv", tmp_path / "u.yaml"
+    spec_f.write_text(SPEC)
+    grid_data(250, seed=7).to_csv(data_f, index=False)
+    unc_f.write_text(UNC)
+    outputs = []
+    for extra in ([], ["--scheduler", "local:1"]):
+        capsys.readouterr()
+        assert main(["index", "build", str(spec_f), "-d", str(data_f), "--format", "csv", *extra]) == 0
+        built = capsys.readouterr().out
+        assert main(["index", "uncertainty", str(spec_f), "-d", str(data_f), "-u", str(unc_f), "-n", "20",
+                     "-s", "3", "--format", "csv", "-q", *extra]) == 0
+        outputs.append((built, capsys.readouterr().out))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].startswith("unit,year,node,score,rank")
+    assert main(["index", "build", str(spec_f), "-d", str(data_f), "--scheduler", "local:zero"]) == 2
+    assert "whole number of workers" in capsys.readouterr().err
