@@ -1,0 +1,135 @@
+"""Benchmark of uncertainty and sensitivity analysis against the issue's targets.
+
+Run:  python benchmarks/bench_uncertainty.py [--samples 1000] [--units 2000] [--naive-runs 40]
+                                              [--scheduler local:2] [--seed 1]
+
+Cases (COINr's sensitivity-vignette design on its ASEM example: winmax in 1..5, min-max
+[1,100] vs z-score (10,2), 100 noisy weight sets with noise 0.25 at levels 2 and 3,
+arithmetic vs geometric mean):
+
+* ASEM (51 x 49) uncertainty analysis, N runs          target <= 1 s   (N = 1,000)
+* ASEM sensitivity analysis, N * (k + 2) = 6 N runs    target <= 5 s
+* synthetic 2,000 units x 49 UA, N runs                target <= 30 s
+
+Every time is printed with the ratio ``naive / humsec``, where *naive* rebuilds the whole
+index for every run (``build(spec.with_changes(run))``, no cache, no batching — what
+COINr's ``get_sensitivity`` does). The naive time is measured in this same run on the
+first ``--naive-runs`` runs of the same design and scaled to N (its cost per run is
+constant). Peak memory is traced in a separate run (tracemalloc slows allocation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_index import asem_paths, synthetic  # noqa: E402
+
+from humsec.index.coinr import import_coinr  # noqa: E402
+from humsec.index.pipeline import build  # noqa: E402
+from humsec.index.uncertainty import (  # noqa: E402
+    UncertaintySpec,
+    run_changes,
+    sensitivity_analysis,
+    uncertainty_analysis,
+)
+
+DESIGN = """
+inputs:
+  - {name: winmax, type: choice, path: steps.treat.params.winmax, values: [1, 2, 3, 4, 5]}
+  - name: normalisation
+    type: choice
+    path: steps.normalise
+    values:
+      - {method: minmax, params: {lo: 1, hi: 100}}
+      - {method: zscore, params: {mean: 10, sd: 2}}
+  - {name: weights, type: weights, noise: {2: 0.25, 3: 0.25}, n_sets: 100}
+  - {name: aggregation, type: choice, path: steps.aggregate.method, values: [arithmetic, geometric]}
+"""
+
+
+def best_of(fn, repeat: int) -> tuple[float, object]:
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def peak_mib(fn) -> float:
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def naive_per_run(spec, data, u, runs, k: int) -> float:
+    rows = runs.head(k).to_dict("records")
+    t = time.perf_counter()
+    for r in rows:
+        build(spec.with_changes(run_changes(spec, u, r)), data)
+    return (time.perf_counter() - t) / len(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--units", type=int, default=2000)
+    ap.add_argument("--naive-runs", type=int, default=40)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--scheduler", default=None, help="also time the UA cases on Dask (e.g. local:2)")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    N = a.samples
+
+    spec, data = import_coinr(*asem_paths(), name="asem")
+    u = UncertaintySpec.from_yaml(DESIGN, spec=spec)
+    big_spec, big = synthetic(spec, data, a.units, np.random.default_rng(a.seed))
+    k = len(u.inputs)
+
+    rows = []
+
+    def case(name, target, fn, spec_, data_, n_runs, repeat):
+        t, res = best_of(fn, repeat)
+        runs = res.runs if hasattr(res, "runs") and not hasattr(res, "indices") else res.runs.runs
+        naive = naive_per_run(spec_, data_, u, runs, a.naive_runs) * n_runs
+        mem = peak_mib(fn)
+        failed = int((runs["status"] != "ok").sum())
+        rows.append((name, t, target, naive / t, mem, failed))
+
+    case(f"ASEM UA, {N:,} runs", 1.0,
+         lambda: uncertainty_analysis(spec, data, u, n=N, seed=a.seed), spec, data, N, a.repeat)
+    case(f"ASEM SA, {N:,} x (k+2) = {N * (k + 2):,} runs", 5.0,
+         lambda: sensitivity_analysis(spec, data, u, n=N, seed=a.seed, num_resamples=100),
+         spec, data, N * (k + 2), a.repeat)
+    case(f"synthetic {a.units:,} x 49 UA, {N:,} runs", 30.0,
+         lambda: uncertainty_analysis(big_spec, big, u, n=N, seed=a.seed), big_spec, big, N, 1)
+    if a.scheduler:
+        from humsec.index.scale import executor_for
+
+        with executor_for(a.scheduler) as ex:
+            case(f"synthetic {a.units:,} x 49 UA on Dask ({a.scheduler})", 30.0,
+                 lambda: uncertainty_analysis(big_spec, big, u, n=N, seed=a.seed, scheduler=ex),
+                 big_spec, big, N, 1)
+
+    print(f"{'case':<52} {'seconds':>8} {'target':>7} {'naive/humsec':>13} {'peak MiB':>9} {'failed':>7}")
+    for name, t, target, ratio, mem, failed in rows:
+        flag = "" if t <= target else "  (over target)"
+        print(f"{name:<52} {t:>8.3f} {target:>7.1f} {ratio:>13.1f} {mem:>9.1f} {failed:>7}{flag}")
+    print(f"naive = full rebuild per run, measured on {a.naive_runs} runs and scaled")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
