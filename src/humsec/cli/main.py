@@ -29,7 +29,9 @@ def _mount_optional() -> None:
     # (module, sub-command name): a module with ``register(app)`` adds top-level commands
     # (e.g. ``humsec assess``); otherwise its ``app`` is mounted as a command group.
     for module, name in (("humsec.cli.index", "index"), ("humsec.cli.assess", None),
-                         ("humsec.cli.brief", None), ("humsec.cli.groups", None)):
+                         ("humsec.cli.brief", None), ("humsec.cli.groups", None),
+                         ("humsec.cli.export", None), ("humsec.cli.spill", None),
+                         ("humsec.cli.warn", None)):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
