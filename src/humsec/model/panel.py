@@ -93,14 +93,16 @@ def content_hash(df: pd.DataFrame) -> str:
     have the same hash iff they hold the same numbers for the same keys.
     """
     df = _normalise_frame(df)
-    h = hashlib.sha256()
-    for row in zip(*(df[c].to_numpy() for c in KEY_COLUMNS), df["value"].to_numpy()):
-        *keys, value = row
-        h.update("\x1f".join(str(k) for k in keys).encode())
-        h.update(b"\x1e")
-        h.update(("nan" if np.isnan(value) else repr(float(value))).encode())
-        h.update(b"\n")
-    return h.hexdigest()
+    if df.empty:
+        return hashlib.sha256().hexdigest()
+    # one byte stream "k1\x1fk2...\x1evalue\n" per row, built column-wise (SHA-256 is
+    # streaming, so hashing it whole equals hashing it row by row)
+    line = df[KEY_COLUMNS[0]].astype(str)
+    for c in KEY_COLUMNS[1:]:
+        line = line + "\x1f" + df[c].astype(str)
+    vals = pd.Series(["nan" if v != v else repr(v) for v in df["value"].tolist()], index=df.index)
+    line = line + "\x1e" + vals + "\n"
+    return hashlib.sha256("".join(line.tolist()).encode()).hexdigest()
 
 
 class Panel:
