@@ -363,3 +363,12 @@ def test_cli_uncertainty_sa_and_replay(asem, shared_data, tmp_path, capsys):
     # no seed: a clear error, exit 2
     assert main(["index", "uncertainty", sp, "-d", dp, "-u", str(uf), "-n", "5", "-q"]) == 2
     assert "--seed is required" in capsys.readouterr().err
+
+
+def test_spec_with_integer_noise_levels_round_trips_through_yaml():
+    with_u = IndexSpec.from_yaml(
+        SMALL + "uncertainty:\n  inputs:\n    - {name: w, type: weights, noise: {1: 0.2}, n_sets: 5}\n")
+    again = IndexSpec.from_yaml(with_u.to_yaml())
+    assert again == with_u
+    u = UncertaintySpec.from_dict(again.uncertainty, spec=again)
+    assert u.inputs[0].noise == {1: 0.2}

@@ -12,7 +12,7 @@ __all__ = ["builtin_names", "load_spec"]
 
 
 def builtin_names() -> list[str]:
-    """Names of the built-in specs (``hdi``, ``gdi``, ``gii``, ``ihdi``, ``inform`` ...)."""
+    """Names of the built-in specs (``hdi``, ``gdi``, ``gii``, ``ihdi``, ``inform``, ``hsi`` ...)."""
     root = resources.files("humsec.index") / "specs"
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 

@@ -178,6 +178,13 @@ class IndexSpec(BaseModel):
     steps: tuple[Step, ...] = ()
     uncertainty: dict[str, Any] | None = None
 
+    @field_validator("uncertainty")
+    @classmethod
+    def _json_form(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        # held in its JSON form (mapping keys as strings, e.g. noise levels), so that
+        # spec -> YAML -> spec gives an equal spec
+        return None if v is None else json.loads(json.dumps(v, default=str))
+
     # -- tree helpers ------------------------------------------------------------------
     @cached_property
     def nodes(self) -> dict[str, Node]:

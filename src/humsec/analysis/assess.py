@@ -1,0 +1,578 @@
+"""Country assessments with the Human Security Index (or any variant of its spec).
+
+:func:`assess` builds an index spec (by default the built-in ``hsi``) on a panel for one
+year, once for every country, and runs the spec's uncertainty analysis, giving an
+immutable :class:`Assessment`: the ranking of all countries with rank and score intervals,
+the vintage (year observed, age) and provenance of every number used, and the data
+coverage. :meth:`Assessment.country` extracts one country's :class:`CountryAssessment`
+(HSI and dimension scores, ranks with intervals, its weakest dimensions and indicators -
+its "main threats" - and the numbers behind them). :func:`history` builds the index for
+a range of years with the same fixed goalposts, the input of the trend and co-movement
+analyses (:mod:`humsec.analysis.trends`, :mod:`humsec.analysis.threats`), and
+:func:`compare` sets a user's variant of the spec (e.g. national re-weighting) beside the
+global one.
+
+The data of a year are what the spec's own ``impute`` step makes of the panel (for the
+HSI: each country's latest observation at or before the year, at most 20 years old), so
+the assessment is reproducible with ``humsec index build`` on an export of the panel.
+
+References
+----------
+.. [HDR94] UNDP (1994). *Human Development Report 1994: New dimensions of human security*.
+.. [SDR23] Sachs, J. D., Lafortune, G., Fuller, G., Drumm, E. (2023). *Sustainable
+   Development Report 2023*, Methodology (bounded rescaling, dashboards, trends).
+.. [OECD08] OECD/JRC (2008). *Handbook on Constructing Composite Indicators*, Step 7
+   (uncertainty analysis: rank intervals over Monte Carlo runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from humsec.errors import HumsecError
+from humsec.index.pipeline import IndexResult, build
+from humsec.index.spec import IndexSpec
+from humsec.model.catalogue import Catalogue
+from humsec.model.panel import Panel, Provenance
+
+__all__ = [
+    "Assessment", "CountryAssessment", "DEFAULT_RUNS", "DEFAULT_SEED", "assess", "compare",
+    "default_year", "history", "index_data", "vintage",
+]
+
+#: Monte Carlo runs of the uncertainty analysis behind the rank intervals.
+DEFAULT_RUNS = 200
+#: Seed of the uncertainty analysis (explicit, so assessments are reproducible).
+DEFAULT_SEED = 20240101
+#: Number of weakest dimensions / indicators reported as a country's main threats.
+N_THREATS = 3
+
+
+# ---------------------------------------------------------------------------- input
+
+
+def index_data(panel: Panel, spec: IndexSpec) -> pd.DataFrame:
+    """Tidy ``unit, year, indicator, value`` observations of the spec's indicators.
+
+    Only totals (no sex/age/group breakdowns) and non-missing values are kept.
+
+    Raises
+    ------
+    HumsecError
+        If the panel holds none of the spec's indicators.
+    """
+    needed = list(dict.fromkeys([*spec.indicators, *spec.denominators]))
+    sub = panel.filter(indicators=needed, totals_only=True).data
+    sub = sub.dropna(subset=["value"])
+    if sub.empty:
+        raise HumsecError(f"the data hold none of the indicators of spec '{spec.name}' "
+                          f"({', '.join(spec.indicators[:5])} ...)")
+    return sub[["unit", "year", "indicator", "value"]].reset_index(drop=True)
+
+
+def default_year(spec: IndexSpec, data: pd.DataFrame) -> int:
+    """The latest year in which at least half of the spec's indicators were observed.
+
+    Parameters
+    ----------
+    spec : IndexSpec
+    data : pandas.DataFrame
+        Tidy data as from :func:`index_data`.
+    """
+    per_year = data[data["indicator"].isin(spec.indicators)].groupby("year")["indicator"].nunique()
+    ok = per_year[per_year >= len(spec.indicators) / 2]
+    if ok.empty:
+        raise HumsecError(f"no year has observations of at least half of the {len(spec.indicators)} "
+                          f"indicators of '{spec.name}'; choose a year explicitly")
+    return int(ok.index.max())
+
+
+def vintage(data: pd.DataFrame, indicators: Sequence[str], year: int,
+            max_age: int | None = None) -> pd.DataFrame:
+    """The observation behind each (unit, indicator) number of a year's index.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Tidy observations (``unit, year, indicator, value``).
+    indicators : sequence of str
+    year : int
+        Assessment year: the latest observation at or before it is used.
+    max_age : int, optional
+        Observations older than ``year - max_age`` are not used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit, indicator, value, observed`` (the year of the observation) and ``age``
+        (``year - observed``).
+    """
+    d = data[data["indicator"].isin(list(indicators)) & (data["year"] <= year)]
+    if max_age is not None:
+        d = d[d["year"] >= year - max_age]
+    d = d.sort_values("year").groupby(["unit", "indicator"], as_index=False).last()
+    out = d.rename(columns={"year": "observed"})[["unit", "indicator", "value", "observed"]]
+    out["observed"] = out["observed"].astype(int)
+    out["age"] = year - out["observed"]
+    return out.reset_index(drop=True)
+
+
+def _max_age(spec: IndexSpec) -> int | None:
+    i = spec.step_index("impute")
+    if i is None:
+        return 0
+    step = spec.steps[i]
+    if step.method != "locf":
+        return 0
+    return step.params.get("max_gap")
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class CountryAssessment:
+    """One country in one year.
+
+    Attributes
+    ----------
+    unit, name : str
+        ISO3 code and name.
+    year : int
+    root : str
+        Code of the index (``hsi``).
+    score, rank : float
+        Index score (0-100) and rank (1 = most secure) among ``n_ranked`` countries.
+    rank_interval, score_interval : (float, float)
+        5th-95th percentile over the uncertainty runs (NaN without uncertainty analysis).
+    dimensions : pandas.DataFrame
+        One row per dimension: ``dimension, name, score, rank, rank_q05, rank_q95,
+        indicators, available, coverage``.
+    indicators : pandas.DataFrame
+        One row per indicator: ``indicator, name, dimension, value, unit, observed, age,
+        score`` (normalised 0-100), ``rank``, ``source, edition, licence``.
+    threats : pandas.DataFrame
+        The weakest dimensions (lowest scores): ``dimension, name, score, rank``.
+    threat_indicators : pandas.DataFrame
+        The weakest indicators (lowest normalised scores) with their values and vintage.
+    coverage : float
+        Share of the index's indicators with a number for this country.
+    peers : Mapping[str, list of str]
+        Comparison groups (M49 region, sub-region, APPF, ...) -> ISO3 codes of scored members.
+    """
+
+    unit: str
+    name: str
+    year: int
+    root: str
+    score: float
+    rank: float
+    n_ranked: int
+    rank_interval: tuple[float, float]
+    score_interval: tuple[float, float]
+    dimensions: pd.DataFrame
+    indicators: pd.DataFrame
+    threats: pd.DataFrame
+    threat_indicators: pd.DataFrame
+    coverage: float
+    peers: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        import json
+
+        def recs(df: pd.DataFrame) -> list[dict[str, Any]]:
+            return json.loads(df.to_json(orient="records"))
+
+        return {
+            "unit": self.unit, "name": self.name, "year": self.year, "index": self.root,
+            "score": _num(self.score), "rank": _num(self.rank), "n_ranked": self.n_ranked,
+            "rank_interval": [_num(v) for v in self.rank_interval],
+            "score_interval": [_num(v) for v in self.score_interval],
+            "coverage": _num(self.coverage),
+            "dimensions": recs(self.dimensions), "threats": recs(self.threats),
+            "threat_indicators": recs(self.threat_indicators), "indicators": recs(self.indicators),
+            "peers": {k: list(v) for k, v in self.peers.items()},
+        }
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(f) else f
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Every country's index, ranks with intervals and data vintage for one year.
+
+    Attributes
+    ----------
+    spec : IndexSpec
+    year : int
+    result : IndexResult
+        The nominal build.
+    intervals : pandas.DataFrame
+        ``unit, node, nominal_score, nominal_rank, rank_q05, rank_q95, score_q05,
+        score_q95, n_runs`` for the root and every dimension (from
+        :meth:`UncertaintyResult.summary`; without uncertainty analysis the intervals
+        are NaN).
+    vintage : pandas.DataFrame
+        See :func:`vintage`.
+    provenance : Mapping[str, Provenance]
+        Provenance of every indicator used.
+    catalogue : Catalogue or None
+    runs, seed : int, int or None
+        Uncertainty runs and seed (0 / None when not run).
+    """
+
+    spec: IndexSpec
+    year: int
+    result: IndexResult
+    intervals: pd.DataFrame
+    vintage: pd.DataFrame
+    provenance: Mapping[str, Provenance]
+    catalogue: Catalogue | None = None
+    runs: int = 0
+    seed: int | None = None
+    n_failed: int = 0
+
+    @property
+    def root(self) -> str:
+        return self.spec.root
+
+    @property
+    def dimensions(self) -> list[str]:
+        """Children of the root (the HSI's seven dimensions)."""
+        return list(self.spec.children[self.spec.root])
+
+    @property
+    def units(self) -> list[str]:
+        """Countries with an index score, best first."""
+        sc = self.result.scores[self.root].dropna()
+        rk = self.result.ranks[self.root].reindex(sc.index)
+        return list(rk.sort_values(kind="stable").index)
+
+    def node_name(self, code: str) -> str:
+        n = self.spec.nodes[code]
+        if n.name:
+            return n.name
+        if self.catalogue is not None and code in self.catalogue:
+            return self.catalogue[code].name
+        return code
+
+    # -- tables ------------------------------------------------------------------------
+    def ranking(self) -> pd.DataFrame:
+        """All scored countries, best first: ``rank, unit, name, score, rank_q05, rank_q95,
+        score_q05, score_q95`` and the dimension scores."""
+        from humsec.data.countries import CountryRegistry
+
+        reg = CountryRegistry.default()
+        root = self.root
+        iv = self.intervals[self.intervals["node"] == root].set_index("unit")
+        sc = self.result.scores
+        rows = []
+        for u in self.units:
+            row = {"rank": int(self.result.ranks.at[u, root]), "unit": u, "name": _name(reg, u),
+                   "score": float(sc.at[u, root])}
+            for k in ("rank_q05", "rank_q95", "score_q05", "score_q95"):
+                row[k] = float(iv.at[u, k]) if u in iv.index else float("nan")
+            for d in self.dimensions:
+                row[d] = float(sc.at[u, d])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def country(self, unit: str) -> CountryAssessment:
+        """The assessment of one country (ISO3, case-insensitive).
+
+        Raises
+        ------
+        HumsecError
+            Unknown code, or a country without an index score this year (with its data
+            coverage in the message).
+        """
+        from humsec.data.countries import CountryRegistry
+
+        reg = CountryRegistry.default()
+        code = str(unit).strip().upper()
+        if code not in reg.codes:
+            code = reg.to_iso3(code) if len(code) != 3 or code.isdigit() else code
+        sc = self.result.scores
+        root = self.root
+        if code not in sc.index or np.isnan(sc.at[code, root]):
+            have = self.vintage[self.vintage["unit"] == code]
+            n = len(self.spec.indicators)
+            if code not in reg.codes and have.empty:
+                reg.info(code)  # raises with a "did you mean"
+            raise HumsecError(
+                f"{code} ({_name(reg, code)}) has no {self.spec.name.upper()} score for {self.year}: "
+                f"{have['indicator'].nunique()} of {n} indicators have data "
+                f"(the index needs {_need(self.spec, n)}); try another --year")
+        iv = self.intervals.set_index(["unit", "node"]) if len(self.intervals) else None
+
+        def interval(node: str, a: str, b: str) -> tuple[float, float]:
+            if iv is None or (code, node) not in iv.index:
+                return (float("nan"), float("nan"))
+            return (float(iv.at[(code, node), a]), float(iv.at[(code, node), b]))
+
+        ranks = self.result.ranks
+        vin = self.vintage[self.vintage["unit"] == code].set_index("indicator")
+        norm = sc.loc[code]
+        ind_rows = []
+        for ind in self.spec.indicators:
+            dim = self.spec.nodes[ind].parent
+            cat = self.catalogue.get(ind) if self.catalogue is not None else None
+            prov = self.provenance.get(ind)
+            has = ind in vin.index
+            ind_rows.append({
+                "indicator": ind, "name": self.node_name(ind), "dimension": dim,
+                "value": float(vin.at[ind, "value"]) if has else float("nan"),
+                "unit": (cat.unit if cat is not None else self.spec.nodes[ind].unit),
+                "observed": int(vin.at[ind, "observed"]) if has else None,
+                "age": int(vin.at[ind, "age"]) if has else None,
+                "score": float(norm[ind]) if has else float("nan"),
+                "rank": float(ranks.at[code, ind]) if has else float("nan"),
+                "source": prov.source if prov is not None else "",
+                "edition": prov.edition if prov is not None else "",
+                "licence": prov.licence if prov is not None else "",
+            })
+        indicators = pd.DataFrame(ind_rows)
+        indicators["observed"] = indicators["observed"].astype("Int64")
+        indicators["age"] = indicators["age"].astype("Int64")
+        dim_rows = []
+        for d in self.dimensions:
+            kids = self.spec.children[d]
+            avail = int(indicators[indicators["dimension"] == d]["value"].notna().sum())
+            q05, q95 = interval(d, "rank_q05", "rank_q95")
+            dim_rows.append({"dimension": d, "name": self.node_name(d), "score": float(sc.at[code, d]),
+                             "rank": float(ranks.at[code, d]), "rank_q05": q05, "rank_q95": q95,
+                             "indicators": len(kids), "available": avail,
+                             "coverage": avail / len(kids) if kids else float("nan")})
+        dims = pd.DataFrame(dim_rows)
+        threats = (dims.dropna(subset=["score"]).sort_values(["score", "dimension"], kind="stable")
+                   .head(N_THREATS)[["dimension", "name", "score", "rank"]].reset_index(drop=True))
+        t_ind = (indicators.dropna(subset=["score"]).sort_values(["score", "indicator"], kind="stable")
+                 .head(N_THREATS)[["indicator", "name", "dimension", "value", "unit", "observed", "score"]]
+                 .reset_index(drop=True))
+        n_ranked = int(sc[root].notna().sum())
+        return CountryAssessment(
+            unit=code, name=_name(reg, code), year=self.year, root=root,
+            score=float(sc.at[code, root]), rank=float(ranks.at[code, root]), n_ranked=n_ranked,
+            rank_interval=interval(root, "rank_q05", "rank_q95"),
+            score_interval=interval(root, "score_q05", "score_q95"),
+            dimensions=dims, indicators=indicators, threats=threats, threat_indicators=t_ind,
+            coverage=float(indicators["value"].notna().mean()),
+            peers=MappingProxyType(self.peers(code)))
+
+    def peers(self, unit: str) -> dict[str, list[str]]:
+        """Comparison groups of ``unit`` -> scored members (the unit included): its M49
+        sub-region and region and every curated grouping it belongs to (APPF first)."""
+        from humsec.data.countries import CountryRegistry
+
+        reg = CountryRegistry.default()
+        scored = set(self.units)
+        out: dict[str, list[str]] = {}
+        if unit not in reg.codes:
+            return out
+        info = reg.info(unit)
+        groups = [g for g in reg.groups_of(unit)]
+        groups.sort(key=lambda g: (g != "APPF", g))
+        for g in groups:
+            out[g] = sorted(scored & set(reg.members(g)))
+        if info.subregion:
+            out[info.subregion] = sorted(scored & set(reg.members(f"subregion:{info.subregion}")))
+        if info.region:
+            out[info.region] = sorted(scored & set(reg.members(f"region:{info.region}")))
+        return {k: v for k, v in out.items() if len(v) > 1}
+
+    def coverage(self) -> pd.DataFrame:
+        """Per indicator: countries with a number, median and maximum age of the numbers."""
+        v = self.vintage
+        g = v.groupby("indicator").agg(countries=("unit", "nunique"), median_age=("age", "median"),
+                                       oldest=("observed", "min"), newest=("observed", "max"))
+        return g.reindex(self.spec.indicators).reset_index()
+
+
+def _name(reg: Any, code: str) -> str:
+    try:
+        return reg.name(code)
+    except HumsecError:
+        return code
+
+
+def _need(spec: IndexSpec, n: int) -> str:
+    i = spec.step_index("screen")
+    if i is None:
+        return "data for every dimension"
+    share = spec.steps[i].params.get("min_availability", 0.66)
+    return f"at least {int(np.ceil(share * n - 1e-9))}"
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def assess(spec: IndexSpec, panel: Panel, *, year: int | None = None, catalogue: Catalogue | None = None,
+           runs: int = DEFAULT_RUNS, seed: int = DEFAULT_SEED,
+           data: pd.DataFrame | None = None) -> Assessment:
+    """Assess every country with ``spec`` for one year.
+
+    Parameters
+    ----------
+    spec : IndexSpec
+        The index (``load_spec("hsi")`` or a user's variant).
+    panel : Panel
+        Observations and provenance (e.g. the default panel).
+    year : int, optional
+        Assessment year (default: :func:`default_year`).
+    catalogue : Catalogue, optional
+        For indicator names and units.
+    runs : int
+        Monte Carlo runs of the spec's ``uncertainty`` section (0 = no rank intervals).
+    seed : int
+        Seed of the uncertainty analysis.
+    data : pandas.DataFrame, optional
+        Pre-computed :func:`index_data` (saves time when assessing several years).
+
+    Returns
+    -------
+    Assessment
+
+    Raises
+    ------
+    HumsecError
+        No data for the year, or a spec that cannot be built on the data.
+    """
+    data = index_data(panel, spec) if data is None else data
+    years = sorted(int(y) for y in data["year"].unique())
+    year = default_year(spec, data) if year is None else int(year)
+    if year not in years:
+        raise HumsecError(f"no observations in {year}; the data cover {years[0]}-{years[-1]} "
+                          f"(default year for '{spec.name}': {default_year(spec, data)})")
+    result = build(spec, data, year=year)
+    if not result.scores[spec.root].notna().any():
+        raise HumsecError(f"'{spec.name}' scores no country in {year}")
+    n_failed = 0
+    if runs > 0 and spec.uncertainty is not None:
+        from humsec.index.uncertainty import UncertaintySpec, uncertainty_analysis
+
+        u = UncertaintySpec.from_dict(spec.uncertainty, file=spec.name, spec=spec)
+        ua = uncertainty_analysis(spec, data, u, n=runs, seed=seed, year=year)
+        intervals = ua.summary([spec.root, *spec.children[spec.root]])
+        n_failed = ua.n_failed
+    else:
+        runs = 0
+        intervals = _no_intervals(result, [spec.root, *spec.children[spec.root]])
+    vin = vintage(data, spec.indicators, year, _max_age(spec))
+    prov = {k: v for k, v in panel.provenance.items() if k in set(spec.indicators)}
+    return Assessment(spec=spec, year=year, result=result, intervals=intervals, vintage=vin,
+                      provenance=MappingProxyType(prov), catalogue=catalogue, runs=runs,
+                      seed=seed if runs else None, n_failed=n_failed)
+
+
+def _no_intervals(result: IndexResult, nodes: Iterable[str]) -> pd.DataFrame:
+    frames = []
+    for node in nodes:
+        frames.append(pd.DataFrame({
+            "unit": result.units, "node": node,
+            "nominal_score": result.scores[node].to_numpy(),
+            "nominal_rank": result.ranks[node].to_numpy(),
+            "rank_q05": np.nan, "rank_q95": np.nan, "score_q05": np.nan, "score_q95": np.nan,
+            "n_runs": 0}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def history(spec: IndexSpec, data: pd.DataFrame, years: Iterable[int]) -> pd.DataFrame:
+    """Root and dimension scores of every country for several years.
+
+    Every year is built as its own cross-section with the spec's fixed goalposts, so
+    scores of different years are comparable. Years the spec cannot build (too little
+    data) are skipped.
+
+    Parameters
+    ----------
+    spec : IndexSpec
+    data : pandas.DataFrame
+        Tidy observations (:func:`index_data`).
+    years : iterable of int
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(unit, year)``, columns the root and its children.
+    """
+    nodes = [spec.root, *spec.children[spec.root]]
+    frames = []
+    have = set(int(y) for y in data["year"].unique())
+    for y in sorted(set(int(y) for y in years)):
+        if y not in have:
+            continue
+        try:
+            r = build(spec, data, year=y)
+        except HumsecError:
+            continue
+        f = r.scores[nodes].copy()
+        f = f[f[spec.root].notna()]
+        f["year"] = y
+        frames.append(f.reset_index())
+    if not frames:
+        return pd.DataFrame(columns=["unit", "year", *nodes]).set_index(["unit", "year"])
+    out = pd.concat(frames, ignore_index=True)
+    return out.set_index(["unit", "year"]).sort_index()
+
+
+# ---------------------------------------------------------------------------- variants
+
+
+def compare(base: Assessment, variant: Assessment) -> pd.DataFrame:
+    """Two assessments side by side (e.g. the global HSI and a national re-weighting).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per country scored by either: ``unit, name, score_<a>, rank_<a>,
+        score_<b>, rank_<b>, rank_change`` (positive = the variant ranks it higher),
+        where ``<a>``/``<b>`` are the spec names (``variant`` when both are equal).
+    """
+    from humsec.data.countries import CountryRegistry
+
+    if base.year != variant.year:
+        raise HumsecError(f"cannot compare assessments of different years ({base.year}, {variant.year})")
+    a = base.spec.name
+    b = variant.spec.name if variant.spec.name != a else "variant"
+    reg = CountryRegistry.default()
+
+    def part(x: Assessment, tag: str) -> pd.DataFrame:
+        return pd.DataFrame({f"score_{tag}": x.result.scores[x.root],
+                             f"rank_{tag}": x.result.ranks[x.root]})
+
+    out = part(base, a).join(part(variant, b), how="outer")
+    out = out[out[f"score_{a}"].notna() | out[f"score_{b}"].notna()]
+    out["rank_change"] = out[f"rank_{a}"] - out[f"rank_{b}"]
+    out.index.name = "unit"
+    out = out.reset_index()
+    out.insert(1, "name", [_name(reg, u) for u in out["unit"]])
+    for c in (f"rank_{a}", f"rank_{b}", "rank_change"):
+        out[c] = out[c].astype("Int64")
+    return out.sort_values([f"rank_{b}", "unit"], kind="stable", na_position="last").reset_index(drop=True)
+
+
+def weight_changes(base: IndexSpec, variant: IndexSpec) -> pd.DataFrame:
+    """Nodes whose weight, direction or goalposts differ between two specs."""
+    rows = []
+    for code in dict.fromkeys([*base.nodes, *variant.nodes]):
+        x, y = base.nodes.get(code), variant.nodes.get(code)
+        if x is None or y is None:
+            rows.append({"node": code, "change": "only in " + ("variant" if x is None else "base")})
+            continue
+        for attr in ("weight", "direction", "goalposts", "parent", "target"):
+            if getattr(x, attr) != getattr(y, attr):
+                rows.append({"node": code, "change": f"{attr}: {getattr(x, attr)} -> {getattr(y, attr)}"})
+    return pd.DataFrame(rows, columns=["node", "change"])

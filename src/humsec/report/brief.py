@@ -1,0 +1,306 @@
+"""Country briefs: a 2-4 page HTML or PDF summary of a country's human security.
+
+Usage::
+
+    b = prepare_briefing(load_spec("hsi"), panel, catalogue=cat)   # once (a few seconds)
+    html = brief_html(b, "KEN")                                    # per country (fast)
+    pdf = brief_pdf(b, "KEN")                                      # WeasyPrint
+
+:func:`prepare_briefing` does everything shared by all countries once - the assessment
+with rank intervals, the index history for the trend analyses and the co-movement of
+dimensions - so rendering every country's brief costs little more than its charts.
+HTML comes from the Jinja2 templates shipped in ``humsec/report/templates``; charts are
+PNG images rendered by :mod:`humsec.report.charts` and embedded as data URIs, so a brief
+is one self-contained file. PDF is laid out by WeasyPrint from the same HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from humsec import __version__
+from humsec.analysis import threats as T
+from humsec.analysis import trends as TR
+from humsec.analysis.assess import (DEFAULT_RUNS, DEFAULT_SEED, Assessment, CountryAssessment, assess,
+                                    history, index_data)
+from humsec.errors import HumsecError
+from humsec.index.spec import IndexSpec
+from humsec.model.catalogue import Catalogue
+from humsec.model.panel import Panel
+from humsec.report import charts
+
+__all__ = ["Briefing", "brief_context", "brief_html", "brief_pdf", "prepare_briefing", "render_pdf"]
+
+#: Years of history before the assessment year used for trends (SDR: since 2015).
+TREND_YEARS = 10
+#: At most this many peers in the regional comparison chart.
+MAX_PEERS = 20
+
+
+@dataclass(frozen=True)
+class Briefing:
+    """Everything shared by the briefs of one index and year.
+
+    Attributes
+    ----------
+    assessment : Assessment
+    history : pandas.DataFrame
+        Root and dimension scores by ``(unit, year)`` up to the assessment year.
+    data : pandas.DataFrame
+        Tidy observations of the index's indicators.
+    co_movement : pandas.DataFrame
+        :func:`humsec.analysis.threats.co_movement` of the dimensions.
+    base_year : int
+        Start of the trend period.
+    """
+
+    assessment: Assessment
+    history: pd.DataFrame
+    data: pd.DataFrame
+    co_movement: pd.DataFrame
+    base_year: int
+
+    @property
+    def units(self) -> list[str]:
+        return self.assessment.units
+
+
+def prepare_briefing(spec: IndexSpec, panel: Panel, *, year: int | None = None,
+                     catalogue: Catalogue | None = None, runs: int = DEFAULT_RUNS,
+                     seed: int = DEFAULT_SEED, base_year: int | None = None) -> Briefing:
+    """Assess every country and compute the shared trend inputs (see :class:`Briefing`).
+
+    Parameters
+    ----------
+    spec : IndexSpec
+    panel : Panel
+    year : int, optional
+        Assessment year (default: :func:`humsec.analysis.assess.default_year`).
+    catalogue : Catalogue, optional
+    runs, seed : int
+        Uncertainty analysis (rank intervals).
+    base_year : int, optional
+        Start of the trend period (default: the first year within ``TREND_YEARS`` before
+        the assessment year in which the index scores any country).
+    """
+    data = index_data(panel, spec)
+    a = assess(spec, panel, year=year, catalogue=catalogue, runs=runs, seed=seed, data=data)
+    first = a.year - TREND_YEARS if base_year is None else int(base_year)
+    if first > a.year:
+        raise HumsecError(f"base year {first} is after the assessment year {a.year}")
+    h = history(spec, data, range(first, a.year + 1))
+    if a.year not in set(h.index.get_level_values(1)):
+        h = pd.concat([h, _current(a)]).sort_index()
+    yrs = sorted(set(int(y) for y in h.index.get_level_values(1)))
+    base = yrs[0] if base_year is None else int(base_year)
+    co = T.co_movement(h, a.dimensions)
+    return Briefing(assessment=a, history=h, data=data, co_movement=co, base_year=base)
+
+
+def _current(a: Assessment) -> pd.DataFrame:
+    f = a.result.scores[[a.root, *a.dimensions]].dropna(subset=[a.root]).copy()
+    f["year"] = a.year
+    return f.reset_index().set_index(["unit", "year"])
+
+
+# ---------------------------------------------------------------------------- context
+
+
+def _fmt(v: Any, nd: int = 0) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(f):
+        return "–"
+    return f"{f:,.{nd}f}"
+
+
+def _value(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(f):
+        return "–"
+    a = abs(f)
+    if a >= 1000:
+        return f"{f:,.0f}"
+    if a >= 100:
+        return f"{f:.0f}"
+    if a >= 10:
+        return f"{f:.1f}"
+    return f"{f:.2f}"
+
+
+def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None) -> dict[str, Any]:
+    """The data a brief template shows for one country (JSON-like; charts as data URIs)."""
+    a = b.assessment
+    c: CountryAssessment = a.country(unit)
+    spec = a.spec
+    dims = a.dimensions
+    names = {d: a.node_name(d) for d in [a.root, *dims]}
+    scores = a.result.scores
+    # peers -----------------------------------------------------------------------
+    peer_groups = dict(c.peers)
+    main_group = next(iter(peer_groups), None)
+    refs: dict[str, list[float]] = {}
+    if main_group is not None:
+        refs[f"{main_group} median"] = [float(scores.loc[peer_groups[main_group], d].median()) for d in dims]
+    refs["median of all countries"] = [float(scores[d].median()) for d in dims]
+    dim_iv = a.intervals[(a.intervals["unit"] == c.unit)].set_index("node")
+    intervals = [(float(dim_iv.at[d, "score_q05"]), float(dim_iv.at[d, "score_q95"])) if d in dim_iv.index
+                 else (np.nan, np.nan) for d in dims]
+    profile = charts.profile_chart([names[d] for d in dims], [float(scores.at[c.unit, d]) for d in dims],
+                                   intervals=intervals, references=refs)
+    # trends -------------------------------------------------------------------------
+    hist_u = b.history.xs(c.unit, level=0) if c.unit in b.history.index.get_level_values(0) else None
+    dtr = TR.dimension_trends(b.history, c.unit, base_year=b.base_year, year=a.year)
+    itr = TR.indicator_trends(spec, b.data, c.unit, base_year=b.base_year, year=a.year).set_index("indicator")
+    trend_png = charts.trend_chart(hist_u, names, root=a.root) if hist_u is not None and len(hist_u) > 1 else None
+    dtr_rows = [{"name": names.get(r.node, r.node), "base": _fmt(r.base_value), "latest": _fmt(r.latest_value),
+                 "period": f"{r.base_year}–{r.latest_year}" if pd.notna(r.base_year) else "–",
+                 "arrow": TR.TREND_ARROWS[r.trend], "trend": TR.TREND_LABELS[r.trend],
+                 "progress": r.progress_label, "status": r.progress, "root": r.node == a.root}
+                for r in dtr.itertuples()]
+    root_trend = dtr.set_index("node").loc[a.root]
+    # threats ------------------------------------------------------------------------
+    statements = T.threat_statements(b.co_movement, b.history, c.unit, names)
+    # regional comparison ------------------------------------------------------------
+    peer_png, peer_rows = None, []
+    if main_group is not None:
+        members = peer_groups[main_group]
+        iv = a.intervals[a.intervals["node"] == a.root].set_index("unit")
+        tab = pd.DataFrame({"unit": members, "score": [float(scores.at[u, a.root]) for u in members]})
+        tab = tab.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+        if len(tab) > MAX_PEERS:
+            pos = int(tab.index[tab["unit"] == c.unit][0])
+            lo = max(0, min(pos - MAX_PEERS // 2, len(tab) - MAX_PEERS))
+            tab = tab.iloc[lo:lo + MAX_PEERS]
+        ivs = [(float(iv.at[u, "score_q05"]), float(iv.at[u, "score_q95"])) if u in iv.index
+               else (np.nan, np.nan) for u in tab["unit"]]
+        peer_png = charts.peer_chart(list(tab["unit"]), list(tab["score"]), ivs, highlight=c.unit)
+        peer_rows = [{"group": g, "n": len(m), "rank": int((scores.loc[m, a.root] > c.score).sum()) + 1,
+                      "median": _fmt(scores.loc[m, a.root].median()),
+                      "best": _fmt(scores.loc[m, a.root].max())} for g, m in peer_groups.items()]
+    # indicators ---------------------------------------------------------------------
+    ind_rows = []
+    for r in c.indicators.itertuples():
+        t = itr.loc[r.indicator] if r.indicator in itr.index else None
+        ind_rows.append({
+            "code": r.indicator, "name": r.name, "dimension": names.get(r.dimension, r.dimension),
+            "value": _value(r.value), "unit": r.unit, "observed": "–" if pd.isna(r.observed) else int(r.observed),
+            "stale": (not pd.isna(r.age)) and int(r.age) > 5, "score": _fmt(r.score),
+            "arrow": TR.TREND_ARROWS[t["trend"]] if t is not None else "·",
+            "progress": t["progress_label"] if t is not None else "",
+            "weak": r.indicator in set(c.threat_indicators["indicator"]),
+        })
+    stale = [r for r in ind_rows if r["stale"]]
+    # sources ------------------------------------------------------------------------
+    src: dict[tuple[str, str], dict[str, Any]] = {}
+    for code in spec.indicators:
+        p = a.provenance.get(code)
+        if p is None:
+            continue
+        key = (p.source, p.edition)
+        e = src.setdefault(key, {"source": p.source, "edition": p.edition, "licence": p.licence,
+                                 "via": p.via, "url": p.url, "accessed": str(p.accessed),
+                                 "indicators": [], "hash": p.content_hash[:12]})
+        e["indicators"].append(code)
+    uinputs = []
+    for inp in (spec.uncertainty or {}).get("inputs", []):
+        if inp.get("type") == "weights":
+            lv = ", ".join(f"level {k}: ±{float(v):.0%}" for k, v in inp.get("noise", {}).items())
+            uinputs.append(f"weights perturbed at random ({lv}; {inp.get('n_sets', 100)} weight sets)")
+        elif inp.get("type") == "choice":
+            uinputs.append(f"{inp.get('name')}: one of {', '.join(map(str, inp.get('values', [])))} "
+                           f"({inp.get('path')})")
+        elif inp.get("type") == "exclude":
+            uinputs.append(f"leaving out one of {', '.join(inp.get('candidates', []))}")
+        elif inp.get("type") == "uniform":
+            uinputs.append(f"{inp.get('name')}: uniform in [{inp.get('low')}, {inp.get('high')}]")
+    lo, hi = c.rank_interval
+    threats_txt = ", ".join(f"{r.name.lower()} ({r.score:.0f})" for r in c.threats.itertuples())
+    summary = (f"{c.name}'s {spec.name.upper()} is {c.score:.0f} out of 100 in {c.year}, rank {c.rank:.0f} of "
+               f"{c.n_ranked}" + (f" (between {lo:.0f} and {hi:.0f} in 90% of {a.runs} uncertainty runs)"
+                                  if np.isfinite(lo) else "")
+               + f". People are least secure in {threats_txt}.")
+    if root_trend["progress"] != "insufficient_data":
+        summary += (f" Since {int(root_trend['base_year'])} the index has been "
+                    f"{TR.TREND_LABELS[root_trend['trend']].lower()} ({TR.TREND_ARROWS[root_trend['trend']]}).")
+    return {
+        "title": f"Human security brief: {c.name}",
+        "index_title": spec.title or spec.name, "index_name": spec.name.upper(), "spec_version": spec.version,
+        "c": c, "unit": c.unit, "name": c.name, "year": c.year,
+        "score": _fmt(c.score), "rank": _fmt(c.rank), "n_ranked": c.n_ranked,
+        "rank_lo": _fmt(lo), "rank_hi": _fmt(hi), "has_interval": bool(np.isfinite(lo)),
+        "score_lo": _fmt(c.score_interval[0]), "score_hi": _fmt(c.score_interval[1]),
+        "coverage": f"{c.coverage:.0%}", "summary": summary,
+        "root_arrow": TR.TREND_ARROWS[root_trend["trend"]], "root_trend": TR.TREND_LABELS[root_trend["trend"]],
+        "profile_png": charts.data_uri(profile),
+        "trend_png": charts.data_uri(trend_png) if trend_png else None,
+        "peer_png": charts.data_uri(peer_png) if peer_png else None,
+        "main_group": main_group, "peer_rows": peer_rows,
+        "dimensions": [{"name": names[r.dimension], "score": _fmt(r.score), "rank": _fmt(r.rank),
+                        "rank_lo": _fmt(r.rank_q05), "rank_hi": _fmt(r.rank_q95),
+                        "coverage": f"{r.available}/{r.indicators}"} for r in c.dimensions.itertuples()],
+        "threat_dims": [{"name": r.name, "score": _fmt(r.score), "rank": _fmt(r.rank)} for r in c.threats.itertuples()],
+        "threat_inds": [{"name": r.name, "dimension": names.get(r.dimension, r.dimension), "value": _value(r.value),
+                         "unit": r.unit, "observed": "–" if pd.isna(r.observed) else int(r.observed),
+                         "score": _fmt(r.score)} for r in c.threat_indicators.itertuples()],
+        "dim_trends": dtr_rows, "base_year": b.base_year, "statements": statements,
+        "indicators": ind_rows, "stale": stale, "sources": list(src.values()),
+        "runs": a.runs, "seed": a.seed, "uncertainty_inputs": uinputs,
+        "spec_source": spec.source, "generated": (today or _dt.date.today()).isoformat(),
+        "humsec_version": __version__,
+    }
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def _env():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("humsec.report", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def brief_html(b: Briefing, unit: str, *, today: _dt.date | None = None) -> str:
+    """The brief of ``unit`` as one self-contained HTML page.
+
+    Raises
+    ------
+    HumsecError
+        Unknown code or a country without an index score.
+    """
+    env = _env()
+    ctx = brief_context(b, unit, today=today)
+    css = env.loader.get_source(env, "brief.css")[0]  # type: ignore[union-attr]
+    return env.get_template("brief.html.j2").render(css=css, **ctx)
+
+
+def render_pdf(html: str) -> bytes:
+    """Lay out HTML as PDF with WeasyPrint.
+
+    Raises
+    ------
+    HumsecError
+        WeasyPrint (or its Pango libraries) is not installed.
+    """
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:
+        raise HumsecError(f"PDF output needs WeasyPrint and its Pango libraries ({exc}); "
+                          "install weasyprint or use --format html") from None
+    return HTML(string=html).write_pdf()
+
+
+def brief_pdf(b: Briefing, unit: str, *, today: _dt.date | None = None) -> bytes:
+    """The brief of ``unit`` as PDF (see :func:`brief_html`)."""
+    return render_pdf(brief_html(b, unit, today=today))

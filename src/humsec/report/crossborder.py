@@ -1,0 +1,275 @@
+"""Cross-border reports: spill-overs and joint action for a country or region, and
+peers to learn from — the HSI's dimension scores (:mod:`humsec.analysis.assess`) put
+through the spatial layer (:mod:`humsec.spatial`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from humsec.errors import HumsecError
+
+__all__ = ["PeerReport", "SpillReport", "build_graph", "peer_report", "read_flows", "resolve_target",
+           "score_history", "spill_report"]
+
+GRAPHS = ("borders", "knn", "borders+knn", "distance")
+
+
+def resolve_target(registry: Any, target: str) -> tuple[str, list[str], bool]:
+    """(label, member ISO3 codes, is_region) for an ISO3 code, a grouping (APPF, ASEAN,
+    APEC, EU, OECD, G20, LDC, SIDS …) or a UN M49 region / sub-region name."""
+    t = target.strip()
+    if registry.is_iso3(t.upper()):
+        return t.upper(), [t.upper()], False
+    for g in registry.groupings():
+        if g.lower() == t.lower():
+            return g, sorted(registry.members(g)), True
+    for attr in ("region", "subregion", "intermediate_region"):
+        m = sorted(c for c in registry.codes if (getattr(registry.info(c), attr) or "").lower() == t.lower())
+        if m:
+            return t, m, True
+    code = registry.match(t)
+    if code:
+        return code, [code], False
+    raise HumsecError(f"'{target}': expected an ISO3 code, a country name, a grouping "
+                      f"({', '.join(registry.groupings())}) or a UN M49 region such as 'South-eastern Asia'")
+
+
+def build_graph(registry: Any, kind: str = "borders+knn", *, k: int = 3, km: float = 1000.0) -> Any:
+    """The connection graph named ``kind`` over the registry's countries."""
+    from humsec.spatial.graph import ConnectionGraph
+
+    if kind not in GRAPHS:
+        raise HumsecError(f"graph '{kind}': expected one of {', '.join(GRAPHS)}")
+    coords = ConnectionGraph.registry_coordinates(registry)
+    if kind == "borders":
+        return ConnectionGraph.from_borders(registry)
+    if kind == "knn":
+        return ConnectionGraph.knn(coords, k)
+    if kind == "distance":
+        return ConnectionGraph.distance_band(coords, km)
+    return ConnectionGraph.from_borders(registry).union(ConnectionGraph.knn(coords, k))
+
+
+def read_flows(path: str | Path, known: Sequence[str] | None = None) -> pd.DataFrame:
+    """Bilateral displacement from a UNHCR-layout table (CSV or Parquet): ``year,
+    coo_iso, coa_iso`` and population columns (refugees, asylum_seekers, oip …)."""
+    from humsec.spatial.spill import displacement
+
+    p = Path(path)
+    try:
+        raw = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+    except FileNotFoundError:
+        raise HumsecError(f"{p}: flows file not found") from None
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the user's file
+        raise HumsecError(f"{p}: cannot read the flows table ({exc})") from None
+    try:
+        return displacement(raw, known=known)
+    except HumsecError as exc:
+        raise HumsecError(f"{p}: {exc}") from None
+
+
+def score_history(spec: Any, data: pd.DataFrame, years: Sequence[int]) -> pd.DataFrame:
+    """Long ``unit, year, node, score`` of the spec's root and dimensions."""
+    from humsec.analysis.assess import history
+
+    h = history(spec, data, years)
+    if h.empty:
+        return pd.DataFrame(columns=["unit", "year", "node", "score"])
+    return (h.reset_index().melt(id_vars=["unit", "year"], var_name="node", value_name="score")
+            .dropna(subset=["score"]))
+
+
+def _latest(panel: Any, indicator: str, year: int) -> pd.Series:
+    d = panel.filter(indicators=[indicator], totals_only=True).data
+    d = d[d["year"] <= year].dropna(subset=["value"]).sort_values("year")
+    return d.groupby("unit")["value"].last()
+
+
+@dataclass(frozen=True)
+class SpillReport:
+    """Spill-overs and joint action around ``focus`` (see :func:`spill_report`)."""
+
+    label: str
+    focus: list[str]
+    is_region: bool
+    year: int
+    base_year: int
+    graph: str
+    exposure: pd.DataFrame
+    shared: pd.DataFrame
+    evidence: list[str]
+    hotspots: pd.DataFrame
+    regional: pd.DataFrame | None = None
+    displacement: pd.DataFrame | None = None
+    flows: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        def rec(df: pd.DataFrame | None) -> Any:
+            if df is None:
+                return None
+            return df.replace({np.nan: None}).to_dict(orient="records")
+
+        return {"target": self.label, "focus": self.focus, "is_region": self.is_region, "year": self.year,
+                "base_year": self.base_year, "graph": self.graph, "exposure": rec(self.exposure),
+                "shared_rising_threats": rec(self.shared), "evidence": self.evidence,
+                "hotspots": rec(self.hotspots), "regional": rec(self.regional),
+                "displacement": rec(self.displacement), "notes": self.notes}
+
+
+def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int | None = None,
+                 base_year: int | None = None, graph: str = "borders+knn", k: int = 3,
+                 disp: pd.DataFrame | None = None, seed: int = 20240101, permutations: int = 499,
+                 data: pd.DataFrame | None = None) -> SpillReport:
+    """Which threats cross the borders of a country or region.
+
+    For the focus units: exposure to neighbours' insecurity per dimension (spatial lag,
+    worst neighbour), rising threats shared with neighbours between ``base_year`` and
+    ``year`` with evidence, membership of significant LISA hotspots of insecurity
+    (seeded permutations), displacement hosted and sent (with ``disp``), and for a
+    region its population-weighted scores.
+    """
+    from humsec.analysis.assess import default_year, index_data
+    from humsec.spatial.spill import flow_exposure, joint_action, neighbour_exposure
+    from humsec.spatial.stats import hotspots, regional_aggregate
+
+    label, focus, is_region = resolve_target(registry, target)
+    data = index_data(panel, spec) if data is None else data
+    year = default_year(spec, data) if year is None else int(year)
+    base_year = year - 5 if base_year is None else int(base_year)
+    if base_year >= year:
+        raise HumsecError(f"--base-year ({base_year}) must be before --year ({year})")
+    hist = score_history(spec, data, [base_year, year])
+    now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
+    if now.empty:
+        raise HumsecError(f"'{spec.name}' scores no country in {year}")
+    dims = [c for c in spec.children[spec.root] if c in now.columns]
+    notes = []
+    missing = [u for u in focus if u not in now.index]
+    if len(missing) == len(focus):
+        raise HumsecError(f"{label}: no {spec.name} scores in {year} (too little data)")
+    if missing:
+        notes.append(f"no scores in {year} for: {', '.join(missing)}")
+    g = build_graph(registry, graph, k=k)
+    names = {c: registry.name(c) for c in registry.codes}
+    ex = neighbour_exposure(now[dims], g)
+    ex = ex[ex["unit"].isin(focus)].reset_index(drop=True)
+    if base_year not in set(hist["year"]):
+        notes.append(f"no scores in {base_year}: trends not compared")
+        ja = {"shared": pd.DataFrame(columns=["unit", "neighbour", "threat", "unit_change", "neighbour_change"]),
+              "flows": pd.DataFrame(), "evidence": []}
+    else:
+        ja = joint_action(focus, hist[hist["node"].isin(dims)], g, base_year=base_year, year=year, disp=disp,
+                          names=names, node_names={d: spec.nodes[d].name or d for d in dims})
+    # hotspots of insecurity: high-high clusters of the negated scores, reported as scores
+    hs = hotspots(-now[dims], g, seed=seed, permutations=permutations)
+    hs = hs.assign(score=-hs["value"], neighbours=-hs["lag"]).drop(columns=["value", "lag"])
+    near = set(focus) | {n for u in focus if u in set(g.units) for n in g.neighbours(u).index}
+    hs = hs[hs["unit"].isin(near)].reset_index(drop=True)[["unit", "threat", "score", "neighbours", "p_sim",
+                                                            "n_threats"]]
+    regional = None
+    if is_region:
+        pop = _latest(panel, "pop_total", year)
+        regional = regional_aggregate(now[spec.root], pop, {label: focus}).assign(node=spec.root)
+        for d in dims:
+            regional = pd.concat([regional, regional_aggregate(now[d], pop, {label: focus}).assign(node=d)],
+                                 ignore_index=True)
+    dsp = None
+    if disp is not None:
+        years = sorted(set(disp["year"]))
+        fy = year if year in years else max([y for y in years if y <= year], default=None)
+        if fy is None:
+            notes.append(f"the flows table has no year up to {year}")
+        else:
+            pop = _latest(panel, "pop_total", fy)
+            fe = flow_exposure(disp, fy, population=pop, neighbours=g)
+            dsp = fe[fe["unit"].isin(focus)].assign(year=fy).reset_index(drop=True)
+            if fy != year:
+                notes.append(f"displacement shown for {fy}, the latest year of the flows table")
+    return SpillReport(label, focus, is_region, year, base_year, g.kind, ex, ja["shared"], list(ja["evidence"]),
+                       hs, regional, dsp, ja["flows"] if len(ja["flows"]) else None, notes)
+
+
+@dataclass(frozen=True)
+class PeerReport:
+    unit: str
+    year: int
+    base_year: int
+    similar: pd.DataFrame
+    threat: str
+    unit_change: float
+    deviants: pd.DataFrame
+    changes: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        def rec(df: pd.DataFrame) -> Any:
+            return df.replace({np.nan: None}).to_dict(orient="records")
+
+        return {"unit": self.unit, "year": self.year, "base_year": self.base_year, "similar": rec(self.similar),
+                "threat": self.threat, "unit_change": None if np.isnan(self.unit_change) else self.unit_change,
+                "positive_deviants": rec(self.deviants), "what_changed": rec(self.changes)}
+
+
+def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: Any = None,
+                dimension: str | None = None, year: int | None = None, base_year: int | None = None,
+                k: int = 5, same: str | None = None, data: pd.DataFrame | None = None) -> PeerReport:
+    """Similar countries (dimension profile in ``year``) and positive deviants on the
+    unit's weakest dimension (or ``dimension``) since ``base_year``."""
+    from humsec.analysis.assess import default_year, index_data
+    from humsec.spatial.peers import positive_deviants, similar_peers
+
+    code = unit.strip().upper()
+    if not registry.is_iso3(code):
+        raise HumsecError(f"'{unit}': expected an ISO3 country code")
+    data = index_data(panel, spec) if data is None else data
+    year = default_year(spec, data) if year is None else int(year)
+    if base_year is not None and int(base_year) >= year:
+        raise HumsecError(f"--base-year ({base_year}) must be before --year ({year})")
+    dims = list(spec.children[spec.root])
+    if dimension is not None and dimension not in dims:
+        raise HumsecError(f"--dimension '{dimension}': expected one of {', '.join(dims)}")
+    keyf = None
+    if same is not None:
+        attr = {"region": "region", "subregion": "subregion", "income": "income_group"}.get(same)
+        if attr is None:
+            raise HumsecError(f"--same '{same}': expected region, subregion or income")
+
+        def keyf(c: str, _a: str = attr) -> Any:
+            try:
+                return getattr(registry.info(c), _a)
+            except HumsecError:
+                return None
+    # default base year: the earliest of the previous ten years in which the unit has scores
+    candidates = [int(base_year)] if base_year is not None else list(range(year - 10, year - 2))
+    hist = score_history(spec, data, [*candidates, year])
+    now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
+    if code not in now.index:
+        raise HumsecError(f"{code}: no {spec.name} scores in {year} (too little data)")
+    scored = sorted(set(hist.loc[(hist["unit"] == code) & (hist["year"] < year), "year"]))
+    if not scored:
+        raise HumsecError(f"{code}: no {spec.name} scores in {', '.join(map(str, candidates))}; "
+                          "choose another --base-year")
+    base_year = int(scored[0])
+    hist = hist[hist["year"].isin([base_year, year])]
+    similar = similar_peers(now[[d for d in dims if d in now.columns]], code, k=k, same=keyf)
+    leaves = {d: [c for c in spec.indicators if _under(spec, c, d)] for d in dims}
+    directions = {c: spec.nodes[c].direction for c in spec.indicators}
+    pd_ = positive_deviants(hist, code, base_year=base_year, year=year, threat=dimension, profile_nodes=dims,
+                            indicators=data, threat_indicators=leaves, k=k, same=keyf, directions=directions)
+    return PeerReport(code, year, base_year, similar, pd_["threat"], pd_["unit_change"], pd_["deviants"],
+                      pd_["changes"])
+
+
+def _under(spec: Any, code: str, ancestor: str) -> bool:
+    p = spec.nodes[code].parent
+    while p is not None:
+        if p == ancestor:
+            return True
+        p = spec.nodes[p].parent
+    return False
