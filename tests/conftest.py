@@ -39,3 +39,15 @@ def settings(tmp_path):
     from humsec.settings import Settings
 
     return Settings(home=tmp_path / "home", progress=False)
+
+
+@pytest.fixture(scope="session")
+def default_env(tmp_path_factory):
+    """(settings, panel, catalogue) of the embedded default panel, built once per test
+    session into a temporary home (a few seconds); read-only for the tests."""
+    from humsec.data import service
+    from humsec.settings import Settings
+
+    settings = Settings(home=tmp_path_factory.mktemp("default_home"), progress=False)
+    panel, _ = service.current_panel(settings)
+    return settings, panel, service.catalogue(settings)

@@ -125,7 +125,8 @@ def _times(r: float) -> str:
 
 def _names(codes: Sequence[str], names: Mapping[str, str] | None) -> str:
     ns = [names.get(c, c) if names else c for c in codes]
-    return ns[0] if len(ns) == 1 else ", ".join(ns[:-1]) + " and " + ns[-1]
+    sep = "; " if any("," in n for n in ns) else ", "  # "China, Hong Kong SAR" stays one name
+    return ns[0] if len(ns) == 1 else sep.join(ns[:-1]) + " and " + ns[-1]
 
 
 def neighbour_exposure(scores: pd.DataFrame, graph: ConnectionGraph) -> pd.DataFrame:
