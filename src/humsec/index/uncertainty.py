@@ -638,6 +638,14 @@ def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, An
 # ---------------------------------------------------------------------------- results
 
 
+def _rank_q(ranks: np.ndarray, q: float) -> np.ndarray:
+    """Percentile of ranks over runs (axis 0) as an observed rank (inverse of the
+    empirical CDF), so a rank interval reads as whole ranks, not 5.95."""
+    if ranks.shape[0] == 0:
+        return np.full(ranks.shape[1:], np.nan)
+    return np.nanquantile(ranks, q, axis=0, method="inverted_cdf")
+
+
 def _ranks(scores: np.ndarray, signs: np.ndarray) -> np.ndarray:
     """Ranks over units (axis 1) for every run and aggregate: 1 = best, ties share the
     lowest rank, NaN stays NaN."""
@@ -700,7 +708,7 @@ class UncertaintyResult:
                     "nominal_score": self.nominal.scores[node].reindex(self.units).to_numpy(),
                     "nominal_rank": self.nominal.ranks[node].reindex(self.units).to_numpy(),
                     "mean_rank": np.nanmean(Rk, axis=0), "median_rank": np.nanmedian(Rk, axis=0),
-                    "rank_q05": np.nanquantile(Rk, 0.05, axis=0), "rank_q95": np.nanquantile(Rk, 0.95, axis=0),
+                    "rank_q05": _rank_q(Rk, 0.05), "rank_q95": _rank_q(Rk, 0.95),
                     "mean_score": np.nanmean(S, axis=0),
                     "score_q05": np.nanquantile(S, 0.05, axis=0), "score_q95": np.nanquantile(S, 0.95, axis=0),
                     "n_runs": (~np.isnan(S)).sum(axis=0),
