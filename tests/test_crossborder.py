@@ -89,3 +89,18 @@ def test_cli_spill_and_peers(default_env, capsys):
     assert "expected an ISO3 code" in capsys.readouterr().err
     assert main([*home, "spill", "KEN", "--graph", "rivers"]) == 2
     assert "expected one of borders" in capsys.readouterr().err
+
+
+def test_brief_has_the_spill_over_component(default_env):
+    from humsec.report.brief import brief_html, prepare_briefing
+
+    _, panel, cat = default_env
+    b = prepare_briefing(load_spec("hsi"), panel, catalogue=cat, runs=0)
+    ex = b.spill[b.spill["unit"] == "SYR"].set_index("threat")
+    assert ex.loc["personal", "n_neighbours"] >= 5
+    html = brief_html(b, "SYR")
+    assert "Across borders" in html and "Least secure neighbour" in html
+    worst = ex.loc["personal", "worst_neighbour"]
+    from humsec.data.countries import CountryRegistry
+
+    assert CountryRegistry.default().name(worst) in html

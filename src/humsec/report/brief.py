@@ -28,6 +28,7 @@ from humsec.analysis import threats as T
 from humsec.analysis import trends as TR
 from humsec.analysis.assess import (DEFAULT_RUNS, DEFAULT_SEED, Assessment, CountryAssessment, assess,
                                     history, index_data)
+from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
 from humsec.index.spec import IndexSpec
 from humsec.model.catalogue import Catalogue
@@ -64,6 +65,10 @@ class Briefing:
     data: pd.DataFrame
     co_movement: pd.DataFrame
     base_year: int
+    #: :func:`humsec.spatial.spill.neighbour_exposure` of the dimension scores (the
+    #: spill-over component: neighbours' mean and worst score per dimension)
+    spill: pd.DataFrame | None = None
+    spill_graph: str = ""
 
     @property
     def units(self) -> list[str]:
@@ -99,7 +104,22 @@ def prepare_briefing(spec: IndexSpec, panel: Panel, *, year: int | None = None,
     yrs = sorted(set(int(y) for y in h.index.get_level_values(1)))
     base = yrs[0] if base_year is None else int(base_year)
     co = T.co_movement(h, a.dimensions)
-    return Briefing(assessment=a, history=h, data=data, co_movement=co, base_year=base)
+    spill, kind = _spill(a)
+    return Briefing(assessment=a, history=h, data=data, co_movement=co, base_year=base, spill=spill,
+                    spill_graph=kind)
+
+
+def _spill(a: Assessment) -> tuple[pd.DataFrame | None, str]:
+    """Neighbour exposure of every country: land borders plus the 3 nearest capitals (so
+    island states have neighbours)."""
+    from humsec.data.countries import CountryRegistry
+    from humsec.spatial.graph import ConnectionGraph
+    from humsec.spatial.spill import neighbour_exposure
+
+    reg = CountryRegistry.default()
+    g = ConnectionGraph.from_borders(reg).union(ConnectionGraph.knn(ConnectionGraph.registry_coordinates(reg), 3))
+    scores = a.result.scores[a.dimensions]
+    return neighbour_exposure(scores, g), g.kind
 
 
 def _current(a: Assessment) -> pd.DataFrame:
@@ -188,6 +208,25 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None) -> d
         peer_rows = [{"group": g, "n": len(m), "rank": int((scores.loc[m, a.root] > c.score).sum()) + 1,
                       "median": _fmt(scores.loc[m, a.root].median()),
                       "best": _fmt(scores.loc[m, a.root].max())} for g, m in peer_groups.items()]
+    # across borders -----------------------------------------------------------------
+    spill_rows, neighbours = [], []
+    reg = CountryRegistry.default()
+
+    def _name(code: str) -> str:
+        return reg.name(code) if reg.is_iso3(code) else code
+
+    if b.spill is not None:
+        ex = b.spill[b.spill["unit"] == c.unit].set_index("threat")
+        for d in dims:
+            if d not in ex.index or pd.isna(ex.at[d, "neighbours"]):
+                continue
+            r = ex.loc[d]
+            wn = r["worst_neighbour"]
+            spill_rows.append({"name": names[d], "own": _fmt(r["own"]), "neighbours": _fmt(r["neighbours"]),
+                               "worst": f"{_name(wn)} ({_fmt(r['worst_score'])})" if wn else "–",
+                               "exposed": bool(pd.notna(r["gap"]) and r["gap"] > 10)})
+        nb = b.spill.loc[(b.spill["unit"] == c.unit), "n_neighbours"]
+        neighbours = int(nb.max()) if len(nb) else 0
     # indicators ---------------------------------------------------------------------
     ind_rows = []
     for r in c.indicators.itertuples():
@@ -246,6 +285,7 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None) -> d
         "trend_png": charts.data_uri(trend_png) if trend_png else None,
         "peer_png": charts.data_uri(peer_png) if peer_png else None,
         "main_group": main_group, "peer_rows": peer_rows,
+        "spill_rows": spill_rows, "n_neighbours": neighbours, "spill_graph": b.spill_graph,
         "dimensions": [{"name": names[r.dimension], "score": _fmt(r.score), "rank": _fmt(r.rank),
                         "rank_lo": _fmt(r.rank_q05), "rank_hi": _fmt(r.rank_q95),
                         "coverage": f"{r.available}/{r.indicators}"} for r in c.dimensions.itertuples()],
