@@ -179,3 +179,148 @@ def snapshots(
         "origin": s.origin or "", "sha256": s.content_hash[:16]} for s in snaps],
         columns=["snapshot", "kind", "created", "observations", "origin", "sha256"])
     emit(df, fmt, title=f"Snapshots in {store.path}")
+
+
+# -- live sources: fetch, vintages, diff (issue 10) ------------------------------------------
+def _split(values: Optional[list[str]]) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out += [p.strip() for p in v.split(",") if p.strip()]
+    return out
+
+
+@app.command("sources")
+def sources(
+    ctx: typer.Context,
+    source: Optional[str] = typer.Argument(None, help="Show the indicators of this source."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """The live data sources humsec can fetch from (the connector registry)."""
+    from humsec.data.connectors import Registry
+
+    reg = Registry.default()
+    if source is None:
+        df = pd.DataFrame([{
+            "source": s.id, "title": s.title, "indicators": len(s.indicators),
+            "catalogue codes": ", ".join(sorted({m.code for m in s.indicators.values()})),
+            "licence": s.licence, "host": s.host} for s in reg])
+        emit(df, fmt, title="Live data sources (humsec data fetch SOURCE)")
+        return
+    spec = reg[source]
+    df = pd.DataFrame([{"series": k, "indicator": m.code, "sex": m.sex or "",
+                        "scale": m.scale, "description": m.description}
+                       for k, m in spec.indicators.items()])
+    emit(df, fmt, title=f"{spec.id}: {spec.title} — {spec.homepage or spec.base_url}")
+
+
+@app.command("fetch")
+def fetch_cmd(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="Source id (see `humsec data sources`)."),
+    indicators: Optional[list[str]] = typer.Argument(
+        None, help="Source series or catalogue codes (default: every mapped indicator)."),
+    countries: Optional[list[str]] = typer.Option(
+        None, "--countries", "-c", help="ISO3 codes or names, comma-separated or repeated."),
+    since: Optional[int] = typer.Option(None, "--since", help="First year."),
+    until: Optional[int] = typer.Option(None, "--until", help="Last year."),
+    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the source id)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests; send nothing."),
+) -> None:
+    """Fetch from a live source and store the answer as a new immutable vintage."""
+    from humsec.data import vintages
+    from humsec.data.connectors import Registry, plan, resolve_query
+
+    settings = settings_from(ctx)
+    reg = Registry.default()
+    spec = reg[source]
+    query = resolve_query(spec, _split(indicators), countries=_split(countries) or None,
+                          since=since, until=until)
+    c = console()
+    if dry_run:
+        reqs = plan(spec, query, settings)
+        c.print(f"dry run: {len(reqs)} request(s) to {spec.host} "
+                f"({spec.title}); nothing is sent", markup=False)
+        for r in reqs:
+            typer.echo(r.display())
+        typer.echo(f"would store dataset "
+                   f"'{name or vintages.dataset_name(spec, query.codes)}' "
+                   f"in {settings.db_path}")
+        return
+    with _progress(settings) as progress:
+        snap, created, result = vintages.fetch_to_store(
+            settings, source, _split(indicators), countries=_split(countries) or None,
+            since=since, until=until, name=name, registry=reg, progress=progress)
+    p = result.panel
+    years = f"years {p.years[0]}–{p.years[-1]}" if len(p) else "no years"
+    msg = (f"{len(p)} observations of {len(p.indicators)} indicator(s) "
+           f"({', '.join(p.indicators)}) for {len(p.units)} countries, {years}; "
+           f"edition {result.edition}; {len(result.urls)} request(s)")
+    if created:
+        c.print(f"fetched {spec.id} as vintage {snap.ref}: {msg}", markup=False)
+    else:
+        c.print(f"unchanged: {spec.id} equals vintage {snap.ref}; no new vintage created ({msg})",
+                markup=False)
+    for line in result.report.lines():
+        console(stderr=True).print(f"note: {line}", markup=False)
+
+
+class _progress:
+    """A rich progress bar on stderr (or nothing when progress is off)."""
+
+    def __init__(self, settings):
+        self.enabled = bool(settings.progress)
+        self.bar = None
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            console=console(stderr=True), transient=True)
+        self.bar.__enter__()
+        return self.update
+
+    def update(self, label: str, done: int, total: int | None) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.bar.add_task(str(label), total=total)
+        self.bar.update(self.tasks[label], completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="Dataset name (e.g. worldbank, hdr)."),
+    from_version: Optional[int] = typer.Option(None, "--from", help="Older version (default: the one before --to)."),
+    to_version: Optional[int] = typer.Option(None, "--to", help="Newer version (default: the latest)."),
+    indicator: Optional[str] = typer.Option(None, "--indicator", help="Only this indicator."),
+    tolerance: float = typer.Option(0.0, "--tolerance", help="Ignore revisions up to this size."),
+    summary: bool = typer.Option(False, "--summary", help="Counts per indicator only."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """Revisions between two vintages: values added, removed and changed (old -> new)."""
+    from humsec.data import vintages
+
+    settings = settings_from(ctx)
+    store = service.open_store(settings)
+    if "@" in dataset:
+        raise HumsecError("give the dataset name without @VERSION and use --from/--to")
+    rev = vintages.diff_snapshots(store, dataset, from_version=from_version,
+                                  to_version=to_version, tolerance=tolerance)
+    table = rev.table
+    if indicator:
+        table = table[table["indicator"] == indicator]
+    title = (f"Revisions {rev.old_ref} -> {rev.new_ref}: {len(table)} value(s) revised, "
+             f"{rev.unchanged} unchanged")
+    if summary:
+        s = rev.summary()
+        emit(s[s["indicator"] == indicator] if indicator else s, fmt, title=title)
+    else:
+        emit(table.reset_index(drop=True), fmt, title=title,
+             max_rows=200 if fmt == "table" else None)
