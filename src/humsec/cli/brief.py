@@ -40,7 +40,7 @@ def brief_cmd(
     settings = settings_from(ctx)
     s, panel, cat = load_inputs(settings, spec)
     b = prepare_briefing(s, panel, year=year, catalogue=cat, runs=runs, seed=seed, base_year=base_year)
-    html = brief_html(b, unit)
+    html = brief_html(b, unit, chart_format="png" if fmt == "pdf" else "svg")
     if fmt == "html":
         if out is None:
             sys.stdout.write(html)

@@ -21,7 +21,7 @@ INK = "#1f2d3d"
 ACCENT = "#c0392b"
 MUTED = "#8a99a8"
 PALETTE = ("#1b6ca8", "#e08e0b", "#2e9d5b", "#7a4fa3", "#c0392b", "#10908f", "#8d6e63", "#555555")
-DPI = 100
+DPI = 150  # PNG charts (PDF briefs): print quality
 
 
 def _fig(w: float, h: float):
@@ -62,7 +62,7 @@ def data_uri(image: bytes) -> str:
 
 def profile_chart(names: Sequence[str], scores: Sequence[float], *,
                   intervals: Sequence[tuple[float, float]] | None = None,
-                  references: Mapping[str, Sequence[float]] | None = None) -> bytes:
+                  references: Mapping[str, Sequence[float]] | None = None, fmt: str = "svg") -> bytes:
     """Horizontal bars of the dimension scores (0-100) with reference markers.
 
     Parameters
@@ -103,10 +103,10 @@ def profile_chart(names: Sequence[str], scores: Sequence[float], *,
                         top=1 - 0.35 / fig.get_figheight())
     if references:
         ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
-    return _png(fig)
+    return _png(fig, fmt)
 
 
-def trend_chart(history: pd.DataFrame, names: Mapping[str, str], *, root: str) -> bytes:
+def trend_chart(history: pd.DataFrame, names: Mapping[str, str], *, root: str, fmt: str = "svg") -> bytes:
     """Lines of the index and its dimensions over the years of one country.
 
     Parameters
@@ -137,11 +137,11 @@ def trend_chart(history: pd.DataFrame, names: Mapping[str, str], *, root: str) -
     ax.grid(axis="y", color="#e3e8ee", linewidth=0.6)
     ax.legend(fontsize=6.5, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.subplots_adjust(left=0.08, right=0.72, bottom=0.12, top=0.96)
-    return _png(fig)
+    return _png(fig, fmt)
 
 
 def peer_chart(labels: Sequence[str], scores: Sequence[float], intervals: Sequence[tuple[float, float]],
-               *, highlight: str) -> bytes:
+               *, highlight: str, fmt: str = "svg") -> bytes:
     """Index scores of a peer group with score intervals, the country highlighted."""
     n = len(labels)
     fig = _fig(6.4, max(1.4, 0.14 * n + 0.5))
@@ -161,4 +161,4 @@ def peer_chart(labels: Sequence[str], scores: Sequence[float], intervals: Sequen
     _style(ax)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.3 / fig.get_figheight(),
                         top=1 - 0.08 / fig.get_figheight())
-    return _png(fig)
+    return _png(fig, fmt)
