@@ -314,3 +314,22 @@ def test_positive_deviants_pick_the_peers_that_improved_most():
     assert list(dev["unit"]) == ["B", "C"] and dev["better_than_unit"].all()
     ch = out["changes"].set_index("unit")
     assert ch.loc["B", "improved"] and not ch.loc["C", "improved"]
+
+
+@pytest.mark.shared
+def test_time_varying_migrant_stock_graph(reg, shared_data):
+    """UN DESA bilateral migrant stocks (origin -> destination, both sexes summed) as a
+    flow-weighted graph for two years: the largest corridors are the known ones."""
+    p = shared_data / "iom_gdidata" / "undesa_stocks.parquet"
+    if not p.is_file():
+        pytest.skip(f"UN DESA migrant stocks not found at {p}")
+    stocks = pd.read_parquet(p)
+    graphs = {y: ConnectionGraph.from_flows(stocks, source="from", target="geo", weight="n", year=y,
+                                            year_column="t", units=sorted(reg.codes)) for y in (1990, 2020)}
+    mex = graphs[2020].neighbours("MEX").sort_values(ascending=False)
+    assert mex.index[0] == "USA" and mex.iloc[0] > 10_000_000  # ~10.9 million in 2020
+    syr_1990 = graphs[1990].neighbours("SYR").get("TUR", 0.0)
+    syr_2020 = graphs[2020].neighbours("SYR").get("TUR", 0.0)
+    assert syr_2020 > 20 * max(syr_1990, 1.0)  # the Syrian displacement into Türkiye
+    r = graphs[2020].row_standardise()
+    assert r.neighbours("IND").sum() == pytest.approx(1.0)
