@@ -343,18 +343,8 @@ class Store:
             panels[snap.id] = self.load_panel(snap.ref)
             for code in panels[snap.id].indicators:
                 chosen[code] = snap
-        frames = []
-        prov: dict[str, Provenance] = {}
-        for code, snap in chosen.items():
-            p = panels[snap.id]
-            df = p.data
-            frames.append(df[df["indicator"] == code])
-            if code in p.provenance:
-                prov[code] = p.provenance[code]
-        data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=list(COLUMNS)
-        )
-        return Panel(data, prov), {c: s.ref for c, s in chosen.items()}
+        panel = Panel.union_of({code: panels[snap.id] for code, snap in chosen.items()})
+        return panel, {c: s.ref for c, s in chosen.items()}
 
 
 __all__ = ["DISAGG_KEYS", "Snapshot", "Store", "StoreBusyError"]

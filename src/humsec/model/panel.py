@@ -86,6 +86,15 @@ def _normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def _lines(df: pd.DataFrame) -> pd.Series:
+    """One ``k1\x1fk2...\x1evalue\n`` string per row of a normalised frame."""
+    line = df[KEY_COLUMNS[0]].astype(str)
+    for c in KEY_COLUMNS[1:]:
+        line = line + "\x1f" + df[c].astype(str)
+    vals = pd.Series(["nan" if v != v else repr(v) for v in df["value"].tolist()], index=df.index)
+    return line + "\x1e" + vals + "\n"
+
+
 def content_hash(df: pd.DataFrame) -> str:
     """SHA-256 of observations, independent of row order and of the DataFrame's dtypes.
 
@@ -95,14 +104,18 @@ def content_hash(df: pd.DataFrame) -> str:
     df = _normalise_frame(df)
     if df.empty:
         return hashlib.sha256().hexdigest()
-    # one byte stream "k1\x1fk2...\x1evalue\n" per row, built column-wise (SHA-256 is
-    # streaming, so hashing it whole equals hashing it row by row)
-    line = df[KEY_COLUMNS[0]].astype(str)
-    for c in KEY_COLUMNS[1:]:
-        line = line + "\x1f" + df[c].astype(str)
-    vals = pd.Series(["nan" if v != v else repr(v) for v in df["value"].tolist()], index=df.index)
-    line = line + "\x1e" + vals + "\n"
-    return hashlib.sha256("".join(line.tolist()).encode()).hexdigest()
+    # the byte stream is built column-wise and hashed whole (SHA-256 is streaming, so
+    # this equals hashing it row by row)
+    return hashlib.sha256("".join(_lines(df).tolist()).encode()).hexdigest()
+
+
+def _hashes_by_indicator(df: pd.DataFrame) -> dict[str, str]:
+    """:func:`content_hash` of every indicator's rows of an already normalised, key-sorted
+    frame, in one pass (the rows of one indicator keep the key order)."""
+    if df.empty:
+        return {}
+    joined = _lines(df).groupby(df["indicator"], sort=True).agg("".join)
+    return {str(k): hashlib.sha256(v.encode()).hexdigest() for k, v in joined.items()}
 
 
 class Panel:
@@ -138,10 +151,9 @@ class Panel:
                 arr.flags.writeable = False
         prov = dict(provenance or {})
         fixed = {}
-        for code, group in df.groupby("indicator", sort=True):
-            p = prov.get(code)
-            if p is not None:
-                fixed[code] = p.model_copy(update={"content_hash": content_hash(group)})
+        hashes = _hashes_by_indicator(df[df["indicator"].isin(list(prov))]) if prov else {}
+        for code, h in hashes.items():
+            fixed[code] = prov[code].model_copy(update={"content_hash": h})
         self._data = df
         self._provenance = MappingProxyType(fixed)
 
@@ -213,6 +225,33 @@ class Panel:
         kept = set(sub["indicator"].unique())
         prov = {k: v for k, v in self._provenance.items() if k in kept}
         return Panel(sub, prov)
+
+    @classmethod
+    def union_of(cls, parts: Mapping[str, "Panel"]) -> "Panel":
+        """Whole indicators taken from several panels (``indicator -> source panel``).
+
+        Every indicator keeps all of its rows, so its provenance and content hash carry
+        over unchanged: nothing is re-validated or re-hashed (the store assembles the
+        current panel this way on every command).
+        """
+        frames, prov = [], {}
+        for code, panel in parts.items():
+            df = panel._data
+            frames.append(df[df["indicator"] == code])
+            if code in panel._provenance:
+                prov[code] = panel._provenance[code]
+        if not frames:
+            return cls(pd.DataFrame(columns=list(COLUMNS)))
+        data = pd.concat(frames, ignore_index=True).sort_values(list(KEY_COLUMNS), kind="mergesort")
+        data = data.reset_index(drop=True)
+        for col in data.columns:
+            arr = data[col].to_numpy()
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+        out = cls.__new__(cls)
+        out._data = data
+        out._provenance = MappingProxyType(prov)
+        return out
 
     def concat(self, other: "Panel") -> "Panel":
         """Union of two panels; overlapping keys are an error (never silently overwritten)."""
