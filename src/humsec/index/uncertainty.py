@@ -651,8 +651,11 @@ def _ranks(scores: np.ndarray, signs: np.ndarray) -> np.ndarray:
     lowest rank, NaN stays NaN."""
     from scipy.stats import rankdata
 
-    x = -scores * signs[None, None, :]
-    return rankdata(x, method="min", axis=1, nan_policy="omit")
+    out = np.empty(scores.shape, dtype=float)
+    # one aggregate at a time: rankdata's temporaries stay the size of one slice
+    for j in range(scores.shape[2]):
+        out[:, :, j] = rankdata(-signs[j] * scores[:, :, j], method="min", axis=1, nan_policy="omit")
+    return out
 
 
 @dataclass(frozen=True)
