@@ -31,7 +31,8 @@ def _mount_optional() -> None:
     for module, name in (("humsec.cli.index", "index"), ("humsec.cli.assess", None),
                          ("humsec.cli.brief", None), ("humsec.cli.groups", None),
                          ("humsec.cli.export", None), ("humsec.cli.spill", None),
-                         ("humsec.cli.warn", None)):
+                         ("humsec.cli.warn", None), ("humsec.cli.oversight", None),
+                         ("humsec.cli.serve", None)):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,184 @@
+"""Status of commitment targets, computed from the data.
+
+Each target is classified with the Open SDG progress rule, reused unchanged from
+:func:`humsec.analysis.trends.progress_status`: the compound annual growth rate (CAGR)
+observed since the baseline year is compared with the CAGR needed to go from the
+baseline value to the target value by the deadline's year, giving *target achieved*,
+*on track* (ratio >= 0.95), *progress made, acceleration needed* (0.60-0.95), *limited
+progress* (0-0.60), *deterioration* (< 0) or *insufficient data* (fewer than two
+observations from the baseline year on, or a base value <= 0).
+
+The series is the indicator's national totals for the target's country from the
+baseline year up to ``as_of`` (default: the latest observation). A baseline value given
+in the commitment replaces the observation of the baseline year; otherwise the first
+observation at or after the baseline year is the baseline. Every status carries its
+evidence: the (year, value) pairs used, the content hash of the indicator's data and the
+growth rates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from humsec.analysis.trends import PROGRESS_LABELS, progress_status
+from humsec.model.catalogue import Catalogue
+from humsec.model.panel import Panel
+from humsec.oversight.models import Commitment, Target
+
+__all__ = ["STATUS_ORDER", "TargetStatus", "commitment_status", "status_table", "target_status"]
+
+#: Statuses from worst to best, for reports (keys of ``PROGRESS_LABELS``).
+STATUS_ORDER = ("deterioration", "limited_progress", "fair_progress", "on_track", "target_achieved",
+                "insufficient_data")
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """The computed status of one target, with its evidence.
+
+    Attributes
+    ----------
+    commitment_id : str
+    commitment_version : int
+    target_key, unit, indicator : str
+    status : str
+        A key of :data:`humsec.analysis.trends.PROGRESS_LABELS`.
+    as_of : int or None
+        Year of the latest observation used.
+    base_year, base_value, latest_value : baseline and latest point used
+    target_value : float
+    deadline : datetime.date
+    cagr_observed, cagr_required, ratio : float
+        As in :class:`humsec.analysis.trends.ProgressResult`.
+    baseline_source : {"given", "data", "none"}
+    evidence : tuple of (int, float)
+        The observations the status rests on.
+    data_hash : str
+        Content hash of the indicator's data (provenance), to trace the numbers.
+    note : str
+    """
+
+    commitment_id: str
+    commitment_version: int
+    target_key: str
+    unit: str
+    indicator: str
+    direction: int
+    status: str
+    as_of: int | None
+    base_year: int | None
+    base_value: float
+    latest_value: float
+    target_value: float | None
+    deadline: _dt.date
+    cagr_observed: float
+    cagr_required: float
+    ratio: float
+    baseline_source: str
+    evidence: tuple[tuple[int, float], ...] = field(default_factory=tuple)
+    data_hash: str = ""
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return PROGRESS_LABELS[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN -> None)."""
+        d = asdict(self)
+        d["deadline"] = self.deadline.isoformat()
+        d["evidence"] = [[int(y), float(v)] for y, v in self.evidence]
+        d["label"] = self.label
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+
+
+def _series(panel: Panel, unit: str, indicator: str) -> pd.Series:
+    sub = panel.filter(indicators=[indicator], units=[unit], totals_only=True).data.dropna(subset=["value"])
+    s = pd.Series(sub["value"].to_numpy(dtype=float), index=sub["year"].to_numpy(dtype=int))
+    return s[~s.index.duplicated(keep="last")].sort_index()
+
+
+def target_status(target: Target, panel: Panel, catalogue: Catalogue, *, commitment_id: str = "",
+                  commitment_version: int = 0, as_of: int | None = None) -> TargetStatus:
+    """Status of one target from the panel.
+
+    Parameters
+    ----------
+    target : Target
+    panel : Panel
+        Observations (e.g. the default panel with the user's imports).
+    catalogue : Catalogue
+        Gives the indicator's direction (+1 higher is better, -1 lower is better).
+    commitment_id, commitment_version : str, int
+        Recorded with the result.
+    as_of : int, optional
+        Use observations up to this year only (default: all).
+
+    Returns
+    -------
+    TargetStatus
+    """
+    ind = catalogue[target.indicator]
+    s = _series(panel, target.unit, target.indicator)
+    s = s[s.index >= target.baseline_year]
+    if as_of is not None:
+        s = s[s.index <= as_of]
+    source = "data"
+    if target.baseline_value is not None:
+        s.loc[target.baseline_year] = float(target.baseline_value)
+        s = s.sort_index()
+        source = "given"
+    notes = []
+    if s.empty:
+        source = "none"
+        notes.append(f"no observations of {target.indicator} for {target.unit} from {target.baseline_year}"
+                     + (f" to {as_of}" if as_of is not None else ""))
+    elif source == "data" and int(s.index[0]) != target.baseline_year:
+        notes.append(f"no observation in the baseline year {target.baseline_year}: the first one after it "
+                     f"({int(s.index[0])}) is the baseline")
+    r = progress_status(s.to_numpy(), s.index.to_numpy(), direction=ind.direction, target=target.target_value,
+                        base_year=target.baseline_year, year=as_of, target_year=target.deadline.year)
+    if r.note:
+        notes.append(r.note)
+    prov = panel.provenance.get(target.indicator)
+    return TargetStatus(
+        commitment_id=commitment_id, commitment_version=commitment_version, target_key=target.key,
+        unit=target.unit, indicator=target.indicator, direction=ind.direction, status=r.status,
+        as_of=r.latest_year if r.latest_year is not None else (int(s.index[-1]) if len(s) else None),
+        base_year=r.base_year if r.base_year is not None else (int(s.index[0]) if len(s) else None),
+        base_value=r.base_value if len(s) != 1 else float(s.iloc[0]), latest_value=r.latest_value,
+        target_value=target.target_value, deadline=target.deadline, cagr_observed=r.cagr_observed,
+        cagr_required=r.cagr_required, ratio=r.ratio, baseline_source=source,
+        evidence=tuple((int(y), float(v)) for y, v in s.items()),
+        data_hash=prov.content_hash if prov is not None else "", note="; ".join(notes))
+
+
+def commitment_status(commitment: Commitment, panel: Panel, catalogue: Catalogue, *, version: int = 0,
+                      as_of: int | None = None) -> list[TargetStatus]:
+    """Status of every target of a commitment (see :func:`target_status`)."""
+    return [target_status(t, panel, catalogue, commitment_id=commitment.id, commitment_version=version,
+                          as_of=as_of) for t in commitment.targets]
+
+
+def status_table(statuses: list[TargetStatus], commitments: dict[str, Commitment] | None = None) -> pd.DataFrame:
+    """A table of statuses: ``commitment, title, target, unit, indicator, status, label,
+    base_year, base_value, as_of, latest_value, target_value, deadline, ratio, note``."""
+    rows = []
+    for s in statuses:
+        c = (commitments or {}).get(s.commitment_id)
+        rows.append({"commitment": s.commitment_id, "title": c.title if c is not None else "",
+                     "target": s.target_key, "unit": s.unit, "indicator": s.indicator, "status": s.status,
+                     "label": s.label, "base_year": s.base_year, "base_value": s.base_value, "as_of": s.as_of,
+                     "latest_value": s.latest_value, "target_value": s.target_value,
+                     "deadline": s.deadline.isoformat(), "ratio": s.ratio, "note": s.note})
+    cols = ["commitment", "title", "target", "unit", "indicator", "status", "label", "base_year", "base_value",
+            "as_of", "latest_value", "target_value", "deadline", "ratio", "note"]
+    out = pd.DataFrame(rows, columns=cols)
+    for c in ("base_year", "as_of"):
+        out[c] = out[c].astype("Int64")
+    return out

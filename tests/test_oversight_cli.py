@@ -1,0 +1,156 @@
+"""The oversight CLI end to end (init, users, tokens, commitments, budgets, report) and
+the oversight report (HTML and PDF)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from humsec.cli.main import main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "oversight" / "budget_illustrative_phl.csv"
+
+
+@pytest.fixture(scope="module")
+def home(default_env, tmp_path_factory):
+    """A data directory holding a copy of the default panel's store (not rebuilt)."""
+    settings, _, _ = default_env
+    h = tmp_path_factory.mktemp("oversight_home")
+    shutil.copy(settings.db_path, h / "humsec.duckdb")
+    return h
+
+
+def run(capsys, home, *args, token=None):
+    argv = ["--home", str(home), *args]
+    if token is not None:
+        argv += ["--token", token]
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_end_to_end(capsys, home, monkeypatch, tmp_path):
+    monkeypatch.delenv("HUMSEC_TOKEN", raising=False)
+    code, out, err = run(capsys, home, "oversight", "init", "--user", "clerk")
+    assert code == 0 and "shown once" in err
+    admin = out.strip()
+    assert admin.startswith("hsk_")
+    assert run(capsys, home, "oversight", "init")[0] == 2            # only once
+    # users and tokens
+    assert run(capsys, home, "oversight", "user", "add", "ed", "--role", "editor", token=admin)[0] == 0
+    assert run(capsys, home, "oversight", "user", "add", "vi", "--role", "viewer", token=admin)[0] == 0
+    editor = run(capsys, home, "oversight", "token", "create", "--user", "ed", token=admin)[1].strip()
+    viewer = run(capsys, home, "oversight", "token", "create", "--user", "vi", token=admin)[1].strip()
+    code, out, err = run(capsys, home, "oversight", "user", "add", "x", "--role", "admin", token=editor)
+    assert code == 3 and "needs the admin role" in err and "Traceback" not in err
+    # the token may come from the environment
+    monkeypatch.setenv("HUMSEC_TOKEN", editor)
+    code, out, err = run(capsys, home, "commitments", "import", "appf2021", "--unit", "PHL")
+    assert code == 0 and "6 commitment(s)" in err
+    # located errors, exit code 2, no traceback
+    code, out, err = run(capsys, home, "commitments", "add", "--id", "c9", "--instrument", "appf29-human-security",
+                         "--title", "x", "--indicator", "u5mrr", "--unit", "PHL", "--deadline", "2020")
+    assert code == 2 and "targets[0].indicator: unknown indicator 'u5mrr'" in err
+    assert "targets[0].deadline: deadline 2020-12-31 is in the past" in err and "Traceback" not in err
+    code, out, err = run(capsys, home, "commitments", "add", "--id", "c9", "--instrument", "appf29-human-security",
+                         "--title", "x", "--indicator", "u5mr", "--unit", "PHX", "--deadline", "2030")
+    assert code == 2 and "targets[0].unit: unknown unit 'PHX'" in err
+    code, out, err = run(capsys, home, "commitments", "add", "--id", "ke-u5", "--instrument", "ke-health",
+                         "--instrument-title", "Kenya Health Act", "--title", "Child survival", "--indicator", "u5mr",
+                         "--unit", "KEN", "--target", "25", "--deadline", "2030", "--baseline-year", "2000")
+    assert code == 0, err
+    # a viewer reads but cannot write
+    code, out, err = run(capsys, home, "commitments", "list", "--format", "json", token=viewer)
+    rows = json.loads(out)
+    assert code == 0 and len({r["id"] for r in rows}) == 7 and len(rows) == 13
+    code, out, err = run(capsys, home, "commitments", "note", "ke-u5", "hearing", token=viewer)
+    assert code == 3 and "needs the editor role" in err
+    assert run(capsys, home, "commitments", "note", "ke-u5", "hearing on 3 March")[0] == 0
+    # status from the data, recorded into the history
+    code, out, err = run(capsys, home, "commitments", "status", "--unit", "PHL", "--record", "--format", "json")
+    st = json.loads(out)
+    assert code == 0 and len(st) == 12 and "recorded 12" in err
+    by = {(s["commitment_id"], s["target_key"]): s for s in st}
+    assert by[("appf2021-r4", "mmr")]["status"] == "insufficient_data"    # MMR: one year of data
+    assert by[("appf2021-r3", "u5mr")]["base_year"] == 2000 and by[("appf2021-r3", "u5mr")]["evidence"]
+    code, out, err = run(capsys, home, "commitments", "history", "ke-u5", "--format", "json")
+    h = json.loads(out)
+    assert [v["version"] for v in h["versions"]] == [1, 2] and h["versions"][1]["by"] == "ed"
+    code, out, err = run(capsys, home, "commitments", "history", "appf2021-r4", "--format", "json")
+    assert {s["status"] for s in json.loads(out)["statuses"]} >= {"insufficient_data"}
+    # budgets: located errors, import, tag, review, align
+    bad = tmp_path / "bad.csv"
+    bad.write_text("programme,ministry,amount,year,description,country\nRoads,Works,1.2.3,2024,x,PHL\n")
+    code, out, err = run(capsys, home, "budget", "import", str(bad))
+    assert code == 2 and "bad.csv, row 2, column 'amount': malformed amount '1.2.3'" in err
+    code, out, err = run(capsys, home, "budget", "import", str(FIXTURE))
+    assert code == 0 and "imported 37 budget line(s)" in err
+    code, out, err = run(capsys, home, "budget", "tag", "--seed", "5")
+    assert code == 0 and "classifier trained on 35 lines (seed 5)" in err
+    code, out, err = run(capsys, home, "budget", "review", "--format", "json")
+    pending = json.loads(out)
+    assert len(pending) == 37 and pending[0]["source"] == "classifier"     # least confident first
+    code, out, err = run(capsys, home, "budget", "review", "36", "--dimension", "economic", "--sdg", "2.3")
+    assert code == 0 and "corrected" in err
+    code, out, err = run(capsys, home, "budget", "review", "36", "--dimension", "wellbeing")
+    assert code == 2 and "unknown dimension(s) wellbeing" in err
+    code, out, err = run(capsys, home, "budget", "review", "1", "--confirm", token=viewer)
+    assert code == 3
+    code, out, err = run(capsys, home, "budget", "align", "PHL", "--format", "json")
+    a = json.loads(out)
+    assert code == 0 and [s["year"] for s in a["summary"]] == [2022, 2023, 2024]
+    assert len(a["largest_gaps"]) == 5 and -1 <= a["summary"][0]["rho"] <= 1
+    # the report
+    out_html = tmp_path / "phl.html"
+    code, out, err = run(capsys, home, "oversight", "report", "PHL", "--out", str(out_html), token=viewer)
+    assert code == 0, err
+    html = out_html.read_text()
+    assert "Commitments by status" in html and "largest gaps" in html and "Barangay" not in html
+    assert "Put people at the centre of law and policy" in html and "paraphrase" in html
+    # revoking a token stops it at once; the audit log holds every write
+    code, out, err = run(capsys, home, "oversight", "token", "revoke", editor.split("_")[1], token=admin)
+    assert code == 0
+    code, out, err = run(capsys, home, "commitments", "list")
+    assert code == 3 and "revoked" in err
+    code, out, err = run(capsys, home, "oversight", "audit", "--format", "json", token=viewer)
+    log = json.loads(out)
+    actions = [(e["actor"], e["action"], e["entity"]) for e in log]
+    assert ("ed", "import", "budget") in actions and ("ed", "review", "budget_line") in actions
+    assert ("clerk", "revoke", "token") in actions
+    assert sum(1 for a in actions if a[1] == "record_status") == 12
+    assert run(capsys, home, "commitments", "list", token="hsk_nope")[0] == 3
+
+
+def test_report_pdf(default_env, settings):
+    import pypdf
+
+    from humsec.oversight.align import hsi_history
+    from humsec.oversight.budget import read_budget
+    from humsec.oversight.db import OversightDB
+    from humsec.oversight.io import read_commitments
+    from humsec.oversight.tagging import TaggingRules, suggest_tags
+    from humsec.report.oversight import oversight_report
+
+    _, panel, cat = default_env
+    db = OversightDB.open(settings)
+    tok = db.init("admin")
+    inst, items = read_commitments("appf2021", catalogue=cat, unit="PHL")
+    db.import_commitments(tok, inst, items)
+    b = read_budget(FIXTURE)
+    db.add_budget(tok, b.lines, file_name=b.name, sha256=b.sha256)
+    db.save_tags(tok, suggest_tags(db.budget_lines(tok), TaggingRules.default())[0])
+    hist = hsi_history(panel)
+    pdf = oversight_report(db, tok, "PHL", panel=panel, catalogue=cat, fmt="pdf", history=hist)
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert 2 <= len(reader.pages) <= 6
+    text = " ".join(p.extract_text() for p in reader.pages)
+    for needle in ("Philippines", "Commitments by status", "Budget alignment", "The 5 largest gaps",
+                   "Political security", "Deterioration"):
+        assert needle in text, needle
+    # a country without budget lines still gets a report (HTML)
+    html = oversight_report(db, tok, "KEN", panel=panel, catalogue=cat, history=hist)
+    assert "no budget lines for KEN" in html and "No commitments with targets in Kenya" in html
