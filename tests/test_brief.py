@@ -105,7 +105,7 @@ def test_charts_are_images():
     svg = charts.profile_chart(["a", "b"], [10.0, 80.0], references={"m": [20.0, 30.0]})
     assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
     assert charts.data_uri(svg).startswith("data:image/svg+xml;base64,")
-    png = charts._png(charts._fig(1, 1), fmt="png")
+    png = charts.render(charts.figure(1, 1), fmt="png")
     assert charts.data_uri(png).startswith("data:image/png;base64,")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["data_uri", "peer_chart", "profile_chart", "trend_chart"]
+__all__ = ["data_uri", "figure", "peer_chart", "profile_chart", "render", "style", "trend_chart"]
 
 INK = "#1f2d3d"
 ACCENT = "#c0392b"
@@ -24,7 +24,8 @@ PALETTE = ("#1b6ca8", "#e08e0b", "#2e9d5b", "#7a4fa3", "#c0392b", "#10908f", "#8
 DPI = 150  # PNG charts (PDF briefs): print quality
 
 
-def _fig(w: float, h: float):
+def figure(w: float, h: float):
+    """A pyplot-free Matplotlib figure of ``w`` x ``h`` inches on an Agg canvas."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -33,8 +34,9 @@ def _fig(w: float, h: float):
     return fig
 
 
-def _png(fig, fmt: str = "svg") -> bytes:
-    """Render (fixed margins: ``bbox_inches="tight"`` would draw the figure twice)."""
+def render(fig, fmt: str = "svg") -> bytes:
+    """The figure as SVG (default; deterministic ids) or PNG bytes (fixed margins:
+    ``bbox_inches="tight"`` would draw the figure twice)."""
     import matplotlib
 
     buf = io.BytesIO()
@@ -46,7 +48,8 @@ def _png(fig, fmt: str = "svg") -> bytes:
     return buf.getvalue()
 
 
-def _style(ax) -> None:
+def style(ax) -> None:
+    """humsec's chart style: no top/right spines, light vertical grid."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(colors=INK, labelsize=8)
@@ -76,7 +79,7 @@ def profile_chart(names: Sequence[str], scores: Sequence[float], *,
         E.g. the regional and global medians, drawn as markers.
     """
     n = len(names)
-    fig = _fig(6.4, 0.3 * n + 0.7)
+    fig = figure(6.4, 0.3 * n + 0.7)
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
     sc = np.asarray(scores, dtype=float)
@@ -98,12 +101,12 @@ def profile_chart(names: Sequence[str], scores: Sequence[float], *,
     ax.set_yticks(y, list(names))
     ax.set_xlim(0, 105)
     ax.set_xlabel("score (0 = lower bound, 100 = optimum)", fontsize=8, color=INK)
-    _style(ax)
+    style(ax)
     fig.subplots_adjust(left=0.25, right=0.98, bottom=0.7 / fig.get_figheight(),
                         top=1 - 0.35 / fig.get_figheight())
     if references:
         ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
-    return _png(fig, fmt)
+    return render(fig, fmt)
 
 
 def trend_chart(history: pd.DataFrame, names: Mapping[str, str], *, root: str, fmt: str = "svg") -> bytes:
@@ -117,7 +120,7 @@ def trend_chart(history: pd.DataFrame, names: Mapping[str, str], *, root: str, f
     root : str
         The index column, drawn bold.
     """
-    fig = _fig(6.4, 2.4)
+    fig = figure(6.4, 2.4)
     ax = fig.add_subplot()
     years = np.asarray(history.index, dtype=int)
     k = 0
@@ -133,18 +136,18 @@ def trend_chart(history: pd.DataFrame, names: Mapping[str, str], *, root: str, f
     ax.set_ylabel("score", fontsize=8, color=INK)
     if len(years):
         ax.set_xticks(years, [str(y) for y in years], fontsize=7)
-    _style(ax)
+    style(ax)
     ax.grid(axis="y", color="#e3e8ee", linewidth=0.6)
     ax.legend(fontsize=6.5, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.subplots_adjust(left=0.08, right=0.72, bottom=0.12, top=0.96)
-    return _png(fig, fmt)
+    return render(fig, fmt)
 
 
 def peer_chart(labels: Sequence[str], scores: Sequence[float], intervals: Sequence[tuple[float, float]],
                *, highlight: str, fmt: str = "svg") -> bytes:
     """Index scores of a peer group with score intervals, the country highlighted."""
     n = len(labels)
-    fig = _fig(6.4, max(1.4, 0.14 * n + 0.5))
+    fig = figure(6.4, max(1.4, 0.14 * n + 0.5))
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
     sc = np.asarray(scores, dtype=float)
@@ -158,7 +161,7 @@ def peer_chart(labels: Sequence[str], scores: Sequence[float], intervals: Sequen
                     fmt="none", ecolor=INK, elinewidth=0.7, capsize=1.5)
     ax.set_yticks(y, list(labels), fontsize=6.5 if n > 20 else 7.5)
     ax.set_xlim(0, 100)
-    _style(ax)
+    style(ax)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.3 / fig.get_figheight(),
                         top=1 - 0.08 / fig.get_figheight())
-    return _png(fig, fmt)
+    return render(fig, fmt)

@@ -120,7 +120,7 @@ def prepare_oversight(db: OversightDB, token: str | None, unit: str, *, panel: P
 
 def status_chart(counts: dict[str, int], *, fmt: str = "svg") -> bytes:
     """One horizontal stacked bar of the targets by status."""
-    fig = charts._fig(6.4, 0.9)
+    fig = charts.figure(6.4, 0.9)
     ax = fig.add_subplot()
     left = 0
     total = max(sum(counts.values()), 1)
@@ -138,12 +138,12 @@ def status_chart(counts: dict[str, int], *, fmt: str = "svg") -> bytes:
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1, top=0.9)
-    return charts._png(fig, fmt)
+    return charts.render(fig, fmt)
 
 
 def alignment_chart(table: pd.DataFrame, *, fmt: str = "svg") -> bytes:
     """Spending share beside insecurity share per dimension (percent), one budget year."""
-    fig = charts._fig(6.4, 2.5)
+    fig = charts.figure(6.4, 2.5)
     ax = fig.add_subplot()
     n = len(table)
     y = np.arange(n)[::-1]
@@ -153,10 +153,10 @@ def alignment_chart(table: pd.DataFrame, *, fmt: str = "svg") -> bytes:
     ax.barh(y - 0.18, np.nan_to_num(spend), height=0.34, color="#1b6ca8", label="share of tagged spending")
     ax.set_yticks(y, [DIM_NAMES.get(d, d) for d in table["dimension"]])
     ax.set_xlabel("percent", fontsize=8, color=charts.INK)
-    charts._style(ax)
+    charts.style(ax)
     ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     fig.subplots_adjust(left=0.27, right=0.98, bottom=0.17, top=0.88)
-    return charts._png(fig, fmt)
+    return charts.render(fig, fmt)
 
 
 # ---------------------------------------------------------------------------- context
