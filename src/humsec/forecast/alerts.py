@@ -1,0 +1,497 @@
+"""Alert rules declared in YAML, and the alerts they raise.
+
+A rules file (see the shipped ``rules.yaml`` for the format and every option) lists
+rules such as "the political dimension falls by more than 4 points in one year" or "new
+refugee outflow more than doubles". :func:`load_rules` validates a file and reports every
+problem at once with its line and path (``rules[2].below``); :func:`default_rules` gives
+the shipped rules and :func:`merge_rules` adds a user's (a user rule with the id of a
+default one replaces it).
+
+:func:`evaluate` applies rules to a ``(unit, year)`` panel of series and returns
+:class:`Alert` s, each with its severity and a plain-language reason; for an aggregate
+of an index spec (the HSI or a dimension) the reason names the children that drove the
+change - their contribution ``w_i * (s_i,t - s_i,t-1) / sum(w)`` to the aggregate's
+change under arithmetic aggregation (exact when the same children are available in both
+years).
+
+References
+----------
+.. [Killick12] Killick, R., Fearnhead, P., Eckley, I. A. (2012). Optimal detection of
+   changepoints with a linear computational cost. *JASA* 107(500), 1590-1598.
+.. [Hegre19] Hegre, H. et al. (2019). ViEWS: A political violence early-warning system.
+   *Journal of Peace Research* 56(2), 155-174 (early warning as a system of explicit,
+   evaluated rules and models).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from humsec.errors import HumsecError, ValidationError, ValidationIssue
+from humsec.forecast.detect import change_points, deterioration_table
+
+__all__ = [
+    "Alert", "MEASURES", "Rule", "SEVERITIES", "alerts_frame", "default_rules", "evaluate", "load_rules",
+    "merge_rules", "parse_rules",
+]
+
+MEASURES = ("change", "pct_change", "ratio", "level", "own_z", "peer_z", "change_point")
+SEVERITIES = ("low", "medium", "high")
+KEYWORDS = ("index", "dimensions", "indicators")
+_KEYS = {"id", "title", "series", "exclude", "measure", "below", "above", "severity", "min_level", "window",
+         "min_history"}
+_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validated alert rule.
+
+    Attributes
+    ----------
+    id, title : str
+    series : tuple of str
+        Series codes or keywords (``index``, ``dimensions``, ``indicators``).
+    exclude : tuple of str
+    measure : str
+        One of :data:`MEASURES`.
+    op : {"below", "above"}
+    thresholds : tuple of (str, float)
+        (severity, threshold) from least to most severe.
+    min_level : float or None
+    window : int
+        Years a change point stays recent.
+    min_history : int
+        Earlier changes needed for ``own_z``.
+    """
+
+    id: str
+    title: str
+    series: tuple[str, ...]
+    measure: str
+    op: str
+    thresholds: tuple[tuple[str, float], ...]
+    exclude: tuple[str, ...] = ()
+    min_level: float | None = None
+    window: int = 2
+    min_history: int = 4
+
+    def severity_of(self, value: float) -> str | None:
+        """The most severe level whose threshold ``value`` crosses (None: no alert)."""
+        if not np.isfinite(value):
+            return None
+        hit = None
+        for sev, thr in self.thresholds:
+            if (value < thr) if self.op == "below" else (value > thr):
+                if hit is None or SEVERITIES.index(sev) > SEVERITIES.index(hit):
+                    hit = sev
+        return hit
+
+    def threshold_of(self, severity: str) -> float:
+        return dict(self.thresholds)[severity]
+
+    def expand(self, available: Iterable[str], spec: Any = None) -> list[str]:
+        """Concrete series codes of the rule among ``available`` columns."""
+        avail = list(available)
+        out: list[str] = []
+        for s in self.series:
+            if s in KEYWORDS:
+                if spec is None:
+                    continue
+                codes = ([spec.root] if s == "index" else spec.children[spec.root] if s == "dimensions"
+                         else spec.indicators)
+                out += [c for c in codes if c in avail]
+            elif s in avail:
+                out.append(s)
+        return [c for c in dict.fromkeys(out) if c not in self.exclude]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A rule that fired for one country, year and series.
+
+    Attributes
+    ----------
+    unit, year, rule, series, measure : str/int
+    value : float
+        The measure's value.
+    threshold : float
+        The threshold of the severity reached.
+    severity : str
+    reason : str
+        Plain-language explanation.
+    drivers : tuple of dict
+        For aggregates: the children that moved most (``code, name, change,
+        contribution``), worst first.
+    previous, current : float
+        ``y_(t-1)`` and ``y_t``.
+    """
+
+    unit: str
+    year: int
+    rule: str
+    title: str
+    series: str
+    measure: str
+    value: float
+    threshold: float
+    severity: str
+    reason: str
+    previous: float = float("nan")
+    current: float = float("nan")
+    drivers: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["drivers"] = [dict(x) for x in self.drivers]
+        for k in ("value", "threshold", "previous", "current"):
+            d[k] = None if not np.isfinite(d[k]) else float(d[k])
+        return d
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def _line_map(text: str) -> dict[tuple[Any, ...], int]:
+    """Path (``("rules", 2, "below")``) -> 1-based line of every node of a YAML text."""
+    out: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        out[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value
+                out[(*path, key)] = k.start_mark.line + 1
+                walk(v, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, i))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def parse_rules(text: str, *, file: str = "<rules>") -> tuple[Rule, ...]:
+    """Validate a rules YAML text.
+
+    Raises
+    ------
+    ValidationError
+        Every problem found, each located by line and path in the file.
+    """
+    try:
+        raw = yaml.safe_load(text)
+        lines = _line_map(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}, line {mark.line + 1}" if mark is not None else file
+        raise ValidationError(ValidationIssue(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=where)) from None
+    issues: list[ValidationIssue] = []
+
+    def add(msg: str, path: tuple[Any, ...]) -> None:
+        line = None
+        for k in range(len(path), -1, -1):
+            if path[:k] in lines:
+                line = lines[path[:k]]
+                break
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
+        issues.append(ValidationIssue(msg, file=f"{file}, line {line}" if line else file, field=dotted or None))
+
+    if not isinstance(raw, dict) or "rules" not in raw:
+        add("expected a mapping with a 'rules' list (and rules_version: 1)", ())
+        raise ValidationError(issues)
+    if raw.get("rules_version", 1) != 1:
+        add(f"rules_version {raw.get('rules_version')!r} is not supported (expected 1)", ("rules_version",))
+    extra = set(raw) - {"rules", "rules_version"}
+    for k in sorted(extra):
+        add(f"unknown key '{k}' (expected rules_version, rules)", (k,))
+    items = raw["rules"]
+    if not isinstance(items, list):
+        add("'rules' must be a list of rules", ("rules",))
+        raise ValidationError(issues)
+    rules = []
+    seen: dict[str, int] = {}
+    for i, r in enumerate(items):
+        p = ("rules", i)
+        if not isinstance(r, dict):
+            add("a rule must be a mapping (id, series, measure, below/above ...)", p)
+            continue
+        n_before = len(issues)
+        for k in sorted(set(r) - _KEYS):
+            add(f"unknown key '{k}' (expected one of {', '.join(sorted(_KEYS))})", (*p, k))
+        rid = r.get("id")
+        if not isinstance(rid, str) or not _ID.match(rid):
+            add("'id' is required: letters, digits, '_' or '-'", (*p, "id"))
+        elif rid in seen:
+            add(f"duplicate id '{rid}' (first at rules[{seen[rid]}])", (*p, "id"))
+        else:
+            seen[rid] = i
+        series = r.get("series")
+        if isinstance(series, str):
+            series = [series]
+        if not (isinstance(series, list) and series and all(isinstance(s, str) and s for s in series)):
+            add("'series' is required: a series code, a list of codes, or index/dimensions/indicators", (*p, "series"))
+            series = []
+        exclude = r.get("exclude", [])
+        if isinstance(exclude, str):
+            exclude = [exclude]
+        if not isinstance(exclude, list):
+            add("'exclude' must be a list of series codes", (*p, "exclude"))
+            exclude = []
+        measure = r.get("measure")
+        if measure not in MEASURES:
+            add(f"'measure' {measure!r}: expected one of {', '.join(MEASURES)}", (*p, "measure"))
+        ops = [o for o in ("below", "above") if o in r]
+        thresholds: list[tuple[str, float]] = []
+        op = ops[0] if ops else "below"
+        if len(ops) != 1:
+            add("exactly one of 'below' or 'above' is required", p if not ops else (*p, ops[1]))
+        else:
+            t = r[op]
+            if isinstance(t, dict):
+                if "severity" in r:
+                    add("'severity' is given by the keys of the threshold mapping; remove it", (*p, "severity"))
+                for sev, v in t.items():
+                    if sev not in SEVERITIES:
+                        add(f"severity '{sev}': expected one of {', '.join(SEVERITIES)}", (*p, op, sev))
+                    elif isinstance(v, bool) or not isinstance(v, (int, float)):
+                        add(f"threshold for '{sev}' must be a number, got {v!r}", (*p, op, sev))
+                    else:
+                        thresholds.append((sev, float(v)))
+                if not t:
+                    add("the threshold mapping is empty", (*p, op))
+                order = sorted(thresholds, key=lambda x: SEVERITIES.index(x[0]))
+                vals = [v for _, v in order]
+                mono = all(a >= b for a, b in zip(vals, vals[1:])) if op == "below" else \
+                    all(a <= b for a, b in zip(vals, vals[1:]))
+                if len(vals) > 1 and not mono:
+                    add(f"more severe levels must have more extreme thresholds ({'lower' if op == 'below' else 'higher'})",
+                        (*p, op))
+                thresholds = order
+            elif isinstance(t, bool) or not isinstance(t, (int, float)):
+                add(f"'{op}' must be a number or a mapping severity -> number, got {t!r}", (*p, op))
+            else:
+                sev = r.get("severity", "medium")
+                if sev not in SEVERITIES:
+                    add(f"'severity' {sev!r}: expected one of {', '.join(SEVERITIES)}", (*p, "severity"))
+                else:
+                    thresholds = [(sev, float(t))]
+        if measure == "ratio" and op == "below" and thresholds and any(v < 0 for _, v in thresholds):
+            add("a ratio is never negative; the threshold can never be crossed", (*p, op))
+        min_level = r.get("min_level")
+        if min_level is not None and (isinstance(min_level, bool) or not isinstance(min_level, (int, float))):
+            add(f"'min_level' must be a number, got {min_level!r}", (*p, "min_level"))
+            min_level = None
+        window = r.get("window", 2)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            add(f"'window' must be a whole number of years >= 1, got {window!r}", (*p, "window"))
+            window = 2
+        if "window" in r and measure != "change_point":
+            add("'window' applies to measure change_point only", (*p, "window"))
+        mh = r.get("min_history", 4)
+        if isinstance(mh, bool) or not isinstance(mh, int) or mh < 2:
+            add(f"'min_history' must be a whole number >= 2, got {mh!r}", (*p, "min_history"))
+            mh = 4
+        title = r.get("title", rid if isinstance(rid, str) else "")
+        if not isinstance(title, str):
+            add("'title' must be text", (*p, "title"))
+        if len(issues) == n_before:
+            rules.append(Rule(id=rid, title=str(title), series=tuple(series), measure=measure, op=op,
+                              thresholds=tuple(thresholds), exclude=tuple(exclude),
+                              min_level=None if min_level is None else float(min_level), window=window,
+                              min_history=mh))
+    if issues:
+        raise ValidationError(issues)
+    return tuple(rules)
+
+
+def load_rules(path: str | Path) -> tuple[Rule, ...]:
+    """Read and validate a rules file (see :func:`parse_rules`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise HumsecError(f"rules file {p} not found")
+    return parse_rules(p.read_text(encoding="utf-8"), file=str(p))
+
+
+def default_rules() -> tuple[Rule, ...]:
+    """The rules shipped in ``humsec/forecast/rules.yaml``."""
+    text = (resources.files("humsec.forecast") / "rules.yaml").read_text(encoding="utf-8")
+    return parse_rules(text, file="built-in rules.yaml")
+
+
+def merge_rules(base: Sequence[Rule], extra: Sequence[Rule]) -> tuple[Rule, ...]:
+    """``base`` followed by ``extra``; a rule of ``extra`` replaces the base rule with its id."""
+    ids = {r.id for r in extra}
+    return tuple([r for r in base if r.id not in ids] + list(extra))
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[str, Any] | None,
+                   cache: dict[Any, pd.DataFrame]) -> pd.DataFrame:
+    """``unit, year, previous, current, value`` of a rule's measure on one series."""
+    s = panel[col].dropna()
+    frame = s.rename("current").reset_index()
+    frame = frame.sort_values(["unit", "year"])
+    prev = frame.groupby("unit")["current"].shift(1)
+    gap = frame["year"] - frame.groupby("unit")["year"].shift(1)
+    frame["previous"] = prev.where(gap == 1)
+    m = rule.measure
+    if m == "change":
+        frame["value"] = frame["current"] - frame["previous"]
+    elif m == "pct_change":
+        frame["value"] = 100.0 * (frame["current"] / frame["previous"].where(frame["previous"] != 0) - 1.0)
+    elif m == "ratio":
+        frame["value"] = frame["current"] / frame["previous"].where(frame["previous"] > 0)
+    elif m == "level":
+        frame["value"] = frame["current"]
+    elif m in ("own_z", "peer_z"):
+        key = (col, rule.min_history, groups is not None)
+        if key not in cache:
+            cache[key] = deterioration_table(panel[[col]], [col], groups=groups, min_history=rule.min_history)
+        t = cache[key][["unit", "year", m]]
+        frame = frame.merge(t, on=["unit", "year"], how="left").rename(columns={m: "value"})
+    elif m == "change_point":
+        vals = []
+        for unit, g in frame.groupby("unit", sort=False):
+            ser = pd.Series(g["current"].to_numpy(), index=g["year"].to_numpy())
+            out = []
+            for i, y in enumerate(ser.index):
+                cps = change_points(ser.iloc[: i + 1], method="pelt", min_size=1) if i >= 3 else []
+                recent = [c for c in cps if c.year is not None and y - rule.window < c.year <= y]
+                out.append(recent[-1].shift if recent else np.nan)
+            vals.append(pd.Series(out, index=g.index))
+        frame["value"] = pd.concat(vals) if vals else np.nan
+    return frame
+
+
+def _drivers(panel: pd.DataFrame, spec: Any, code: str, unit: str, year: int, *, depth: int = 2,
+             n: int = 3) -> tuple[dict[str, Any], ...]:
+    if spec is None or code not in spec.children or depth <= 0:
+        return ()
+    kids = [k for k in spec.children[code] if k in panel.columns]
+    if (unit, year) not in panel.index or (unit, year - 1) not in panel.index:
+        return ()
+    now, before = panel.loc[(unit, year), kids], panel.loc[(unit, year - 1), kids]
+    both = now.notna() & before.notna()
+    w = pd.Series({k: float(spec.nodes[k].weight) for k in kids})
+    if not both.any():
+        return ()
+    delta = (now - before)[both]
+    contrib = w[both] * delta / w[both].sum()
+    rows = []
+    for k in contrib.sort_values(kind="stable").index[:n]:
+        if contrib[k] >= 0:
+            break
+        node = spec.nodes[k]
+        d = {"code": k, "name": node.name or k, "change": round(float(delta[k]), 2),
+             "contribution": round(float(contrib[k]), 2)}
+        sub = _drivers(panel, spec, k, unit, year, depth=depth - 1, n=1)
+        if sub:
+            d["via"] = sub[0]["code"]
+        rows.append(d)
+    return tuple(rows)
+
+
+def _label(code: str, spec: Any, names: Mapping[str, str] | None) -> str:
+    if names and code in names:
+        return names[code]
+    if spec is not None and code in spec.nodes and spec.nodes[code].name:
+        return spec.nodes[code].name
+    return code
+
+
+_MEASURE_TEXT = {
+    "change": "changed by {v:+.2f}", "pct_change": "changed by {v:+.1f} %", "ratio": "was {v:.2f} times last year's",
+    "level": "stood at {v:.3g}", "own_z": "moved {v:+.1f} robust SDs from its own past changes",
+    "peer_z": "moved {v:+.1f} robust SDs from the region's changes", "change_point": "shifted level by {v:+.2f}",
+}
+
+
+def evaluate(rules: Sequence[Rule], panel: pd.DataFrame, *, spec: Any = None, year: int | None = None,
+             units: Iterable[str] | None = None, groups: Mapping[str, Any] | None = None,
+             names: Mapping[str, str] | None = None) -> list[Alert]:
+    """Apply rules to a ``(unit, year)`` panel of series.
+
+    Parameters
+    ----------
+    rules : sequence of Rule
+    panel : pandas.DataFrame
+        Index ``(unit, year)``, one column per series (e.g. :func:`node_history`, with
+        extra columns such as ``refugee_outflow``). Rules whose series are absent are
+        skipped.
+    spec : IndexSpec, optional
+        Resolves the keywords ``index``/``dimensions``/``indicators`` and explains
+        aggregates by their children.
+    year : int, optional
+        Only alerts of this year (default: every year).
+    units : iterable of str, optional
+        Only these units.
+    groups : mapping, optional
+        Unit -> peer group for ``peer_z``.
+    names : mapping, optional
+        Series code -> display name.
+
+    Returns
+    -------
+    list of Alert
+        Most severe first, then by unit and rule.
+    """
+    if list(panel.index.names) != ["unit", "year"]:
+        raise HumsecError("alert rules need a panel indexed by (unit, year)")
+    keep = set(units) if units is not None else None
+    cache: dict[Any, pd.DataFrame] = {}
+    alerts: list[Alert] = []
+    for rule in rules:
+        for col in rule.expand(panel.columns, spec):
+            fr = _measure_frame(panel, col, rule, groups, cache)
+            if year is not None:
+                fr = fr[fr["year"] == year]
+            if keep is not None:
+                fr = fr[fr["unit"].isin(keep)]
+            if rule.min_level is not None:
+                fr = fr[fr["current"] >= rule.min_level]
+            for r in fr.itertuples(index=False):
+                sev = rule.severity_of(float(r.value))
+                if sev is None:
+                    continue
+                thr = rule.threshold_of(sev)
+                what = _MEASURE_TEXT[rule.measure].format(v=float(r.value))
+                reason = (f"{_label(col, spec, names)} {what} in {int(r.year)} "
+                          f"({'below' if rule.op == 'below' else 'above'} {thr:g}: {rule.title})")
+                drivers = _drivers(panel, spec, col, r.unit, int(r.year))
+                if drivers:
+                    reason += "; driven by " + ", ".join(
+                        f"{d['name']} {d['change']:+.1f}" + (f" (mainly {_label(d['via'], spec, names)})" if "via" in d else "")
+                        for d in drivers)
+                alerts.append(Alert(unit=str(r.unit), year=int(r.year), rule=rule.id, title=rule.title, series=col,
+                                    measure=rule.measure, value=float(r.value), threshold=thr, severity=sev,
+                                    reason=reason, previous=float(r.previous) if pd.notna(r.previous) else float("nan"),
+                                    current=float(r.current), drivers=drivers))
+    alerts.sort(key=lambda a: (-SEVERITIES.index(a.severity), a.unit, a.year, a.rule, a.series))
+    return alerts
+
+
+def alerts_frame(alerts: Sequence[Alert]) -> pd.DataFrame:
+    """Alerts as a table: ``unit, year, severity, rule, series, measure, value, threshold,
+    previous, current, reason, drivers`` (drivers as ``code:contribution`` text)."""
+    cols = ["unit", "year", "severity", "rule", "series", "measure", "value", "threshold", "previous", "current",
+            "reason", "drivers"]
+    rows = []
+    for a in alerts:
+        d = a.to_dict()
+        d["drivers"] = "; ".join(f"{x['code']}:{x['contribution']:+.2f}" for x in a.drivers)
+        rows.append({c: d[c] for c in cols})
+    return pd.DataFrame(rows, columns=cols)

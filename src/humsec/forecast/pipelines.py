@@ -1,0 +1,202 @@
+"""Named forecasting models: data, task, estimator and default origins in one place.
+
+A model name is ``<task>`` or ``<task>-<estimator>`` (e.g. ``conflict``, ``conflict-gbm``,
+``hsi-qlinear``); :data:`MODELS` lists the tasks. Tasks on real data (``conflict``,
+``war``, ``displacement``) read the shared-data directory; ``hsi`` and ``terror`` run on
+the embedded default panel (any :class:`~humsec.model.panel.Panel` passed in).
+
+:func:`run_backtest` runs the rolling-origin backtest(s) of a model and scores them
+(:mod:`humsec.forecast.backtest`); :func:`forecast_unit` fits the model on every
+observed year and forecasts one country's next year, beside the baselines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from humsec.errors import HumsecError
+from humsec.forecast import models as M
+from humsec.forecast.backtest import Backtest, Ledger, backtest, ledger
+from humsec.forecast.tasks import Task
+
+__all__ = ["DEFAULT_SEED", "MODELS", "TaskInfo", "forecast_unit", "make_tasks", "parse_model", "run_backtest"]
+
+DEFAULT_SEED = 20240101
+#: Threshold of the embedded ``terror`` event: deaths from terrorism per 100,000 people.
+TERROR_THRESHOLD = 1.0
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A named task: where its data come from, its default estimator and origins."""
+
+    name: str
+    kind: str
+    source: str  # "shared" or "embedded"
+    estimator: str
+    origins: tuple[int, int]
+    min_train_years: int
+    description: str
+
+
+MODELS: dict[str, TaskInfo] = {
+    "conflict": TaskInfo("conflict", "event", "shared", "logit", (2000, 2023), 10,
+                         "armed conflict in t+1 (UCDP/PRIO ACD), country-year"),
+    "war": TaskInfo("war", "event", "shared", "logit", (2000, 2023), 10,
+                    "war (>= 1,000 battle deaths) in t+1 (UCDP/PRIO ACD)"),
+    "displacement": TaskInfo("displacement", "event", "shared", "gbm", (2006, 2023), 5,
+                             "displacement surge in t+1 (UNHCR flows; conflict features from UCDP)"),
+    "hsi": TaskInfo("hsi", "quantity", "embedded", "qgbm", (2011, 2015), 3,
+                    "next-year HSI and dimension scores (embedded default panel)"),
+    "terror": TaskInfo("terror", "event", "embedded", "logit", (2000, 2019), 10,
+                       f"deaths from terrorism > {TERROR_THRESHOLD:g} per 100,000 in t+1 (embedded panel, GTD)"),
+}
+
+
+def parse_model(name: str) -> tuple[TaskInfo, str]:
+    """``conflict`` / ``conflict-gbm`` -> (task info, estimator)."""
+    task, _, est = str(name).strip().lower().partition("-")
+    if task not in MODELS:
+        raise HumsecError(f"unknown model '{name}': expected one of "
+                          + ", ".join(f"{k}[-{'|'.join(M.EVENT_MODELS if v.kind == 'event' else M.QUANTITY_MODELS)}]"
+                                      for k, v in MODELS.items()))
+    info = MODELS[task]
+    est = est or info.estimator
+    allowed = M.EVENT_MODELS if info.kind == "event" else M.QUANTITY_MODELS
+    if est not in allowed:
+        raise HumsecError(f"model '{name}': '{est}' is not a{'n event' if info.kind == 'event' else ' quantity'} "
+                          f"estimator ({', '.join(allowed)})")
+    return info, est
+
+
+def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any = None, spec: Any = None,
+               registry: Any = None, nodes: Sequence[str] | None = None) -> list[Task]:
+    """Build the task(s) of a named model from its data.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        Shared-data directory (resolved by :func:`~humsec.forecast.series.resolve_data_dir`).
+    panel, spec : optional
+        Panel and index spec for embedded tasks (``hsi``, ``terror``).
+    nodes : sequence of str, optional
+        ``hsi`` only: the nodes to forecast (default: the index and every dimension).
+    """
+    from humsec.data.countries import CountryRegistry
+    from humsec.forecast import series as SE
+    from humsec.forecast import tasks as T
+
+    reg = registry or CountryRegistry.default()
+    borders = reg.border_graph()
+    if info.source == "shared":
+        need = ["peacesciencer/ucdp_acd.csv", "peacesciencer/gw_states.csv"]
+        if info.name == "displacement":
+            need += ["unhcr_refugees/flows.parquet", "unhcr_refugees/population.parquet"]
+        root = SE.resolve_data_dir(data_dir, need=need)
+        cp = SE.conflict_panel(root, reg)
+        if info.name == "displacement":
+            dp = SE.displacement_panel(root, known=sorted(reg.codes))
+            return [T.displacement_task(dp, cpanel=cp, borders=borders)]
+        return [T.conflict_task(cp, borders, target=info.name)]
+    if panel is None or spec is None:
+        raise HumsecError(f"model '{info.name}' needs the panel and index spec")
+    from humsec.analysis.assess import default_year, history, index_data
+
+    data = index_data(panel, spec)
+    if info.name == "terror":
+        from humsec.model.panel import Panel  # noqa: F401  (type only)
+
+        tidy = panel.filter(indicators=["terror_deaths"], totals_only=True).data.dropna(subset=["value"])
+        return [T.indicator_event_task(tidy, "terror_deaths", TERROR_THRESHOLD, borders=borders, name="terror")]
+    last = default_year(spec, data)
+    years = sorted(int(y) for y in data["year"].unique())
+    hist = history(spec, data, [y for y in years if last - 12 <= y <= last])
+    regions = {u: reg.region(u) for u in hist.index.get_level_values("unit").unique() if reg.is_iso3(u)}
+    nodes = list(nodes) if nodes is not None else list(hist.columns)
+    return [T.hsi_task(hist, n, regions=regions, borders=borders, last_year=last) for n in nodes]
+
+
+def run_backtest(name: str, *, data_dir: str | Path | None = None, panel: Any = None, spec: Any = None,
+                 origins: Sequence[int] | None = None, seed: int = DEFAULT_SEED, nodes: Sequence[str] | None = None,
+                 tasks: Sequence[Task] | None = None) -> list[tuple[Backtest, Ledger]]:
+    """Backtest a named model (every task of it) and score it against the baselines.
+
+    Parameters
+    ----------
+    name : str
+        ``<task>[-<estimator>]`` (see :data:`MODELS`).
+    origins : sequence of int, optional
+        Forecast origins (default: the model's range).
+    seed : int
+    tasks : sequence of Task, optional
+        Pre-built tasks (skip :func:`make_tasks`).
+    """
+    info, est = parse_model(name)
+    tasks = list(tasks) if tasks is not None else make_tasks(info, data_dir=data_dir, panel=panel, spec=spec,
+                                                              nodes=nodes)
+    origins = list(origins) if origins is not None else list(range(info.origins[0], info.origins[1] + 1))
+    out = []
+    for t in tasks:
+        bt = backtest(t, est, origins, seed=seed, min_train_years=info.min_train_years)
+        out.append((bt, ledger(bt)))
+    return out
+
+
+def forecast_unit(name: str, unit: str, *, data_dir: str | Path | None = None, panel: Any = None, spec: Any = None,
+                  seed: int = DEFAULT_SEED, registry: Any = None) -> pd.DataFrame:
+    """Forecast one country's next year with a model fitted on every observed year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Events: ``target, unit, year, target_year, current, model, probability,
+        persistence, climatology``; quantities: ``target, unit, year, target_year,
+        current, model, q05 ... q95`` (median ``q50`` interpolated), one row per node, with
+        the baselines' 90 % intervals.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from humsec.data.countries import CountryRegistry
+
+    reg = registry or CountryRegistry.default()
+    code = str(unit).strip().upper()
+    if not reg.is_iso3(code):
+        reg.info(code)
+    info, est = parse_model(name)
+    tasks = make_tasks(info, data_dir=data_dir, panel=panel, spec=spec, registry=reg)
+    rows = []
+    with threadpool_limits(limits=1):
+        for t in tasks:
+            f = t.frame
+            mine = f[f["unit"] == code]
+            if mine.empty:
+                raise HumsecError(f"{code} ({reg.name(code)}) has no data for '{t.name}'")
+            last = int(mine["year"].max())
+            row = mine[mine["year"] == last]
+            train = t.known[t.known["target_year"] <= last]
+            feats = list(t.features)
+            base = {"target": t.name, "unit": code, "year": last, "target_year": last + 1,
+                    "current": float(row["current"].iloc[0]), "model": est}
+            if t.kind == "event":
+                fit = M.fit_event(est, train[feats], train["y"].astype(int), seed=seed)
+                base["probability"] = float(fit.predict(row[feats])[0])
+                base["persistence"] = float(M.persistence_event(train["current"], train["y"], row["current"])[0])
+                base["climatology"] = float(M.climatology_event(train["y"], 1)[0])
+            else:
+                fit = M.fit_quantity(est, train[feats], train["y"], train["current"], seed=seed)
+                q = fit.predict(row[feats], row["current"])[0]
+                for tau, v in zip(M.LEVELS, q):
+                    base[f"q{int(round(tau * 100)):02d}"] = float(v)
+                base["q50"] = float(np.interp(0.5, M.LEVELS, q))
+                pq = M.persistence_quantiles(train["current"], train["y"], row["current"])[0]
+                cq = M.climatology_quantiles(train["y"], 1)[0]
+                base["persistence_90"] = f"{pq[0]:.1f}-{pq[-1]:.1f}"
+                base["climatology_90"] = f"{cq[0]:.1f}-{cq[-1]:.1f}"
+            rows.append(base)
+    return pd.DataFrame(rows)

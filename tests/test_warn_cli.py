@@ -1,0 +1,120 @@
+"""``humsec warn``, ``humsec warn backtest`` and ``humsec forecast`` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from humsec.cli.main import main
+
+FAST_RULES = """rules_version: 1
+rules:
+  - id: hsi_fall
+    title: The index falls
+    series: index
+    measure: change
+    below: {medium: -2, high: -4}
+  - id: dim_fall
+    series: dimensions
+    measure: change
+    below: -5
+    severity: medium
+"""
+
+
+def _run(capsys, home, *args) -> tuple[int, str, str]:
+    code = main(["--home", str(home), "--quiet", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_warn_country_json_with_reasons(default_env, capsys, tmp_path):
+    settings, _, _ = default_env
+    rules = tmp_path / "r.yaml"
+    rules.write_text(FAST_RULES)
+    code, out, _ = _run(capsys, settings.home, "warn", "SYR", "--year", "2012", "--rules", str(rules),
+                        "--only-rules", "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["year"] == 2012
+    hf = [a for a in d["alerts"] if a["rule"] == "hsi_fall"]
+    assert hf and hf[0]["unit"] == "SYR" and hf[0]["severity"] == "high" and "driven by" in hf[0]["reason"]
+
+
+def test_warn_rule_errors_exit_2_with_location(default_env, capsys, tmp_path):
+    settings, _, _ = default_env
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: x\n    series: political\n    measure: fall\n    below: -3\n")
+    code, _, err = _run(capsys, settings.home, "warn", "--rules", str(bad))
+    assert code == 2
+    assert "line 4" in err and "rules[0].measure" in err and "Traceback" not in err
+
+
+def test_warn_unknown_country_exit_2(default_env, capsys):
+    settings, _, _ = default_env
+    code, _, err = _run(capsys, settings.home, "warn", "XXX", "--format", "csv")
+    assert code == 2 and "XXX" in err
+
+
+def test_warn_backtest_embedded_writes_ledger_and_plots(default_env, capsys, tmp_path):
+    settings, _, _ = default_env
+    out = tmp_path / "bt"
+    code, stdout, _ = _run(capsys, settings.home, "warn", "backtest", "--model", "terror", "--origins", "2014-2015",
+                           "--out", str(out))
+    assert code == 0
+    assert "persistence" in stdout and "climatology" in stdout
+    assert ("BEATS" in stdout) or ("does NOT beat" in stdout)
+    assert (out / "ledger_terror_logit.csv").is_file() and (out / "calibration_terror_logit.png").is_file()
+    led = json.loads((out / "ledger_terror_logit.json").read_text())
+    said = " ".join(led["verdict"])
+    assert ("does NOT beat persistence" in said) == (not led["beats_persistence"])
+
+
+def test_warn_backtest_needs_data_dir(default_env, capsys, tmp_path):
+    settings, _, _ = default_env
+    code, _, err = _run(capsys, settings.home, "warn", "backtest", "--model", "conflict",
+                        "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "nowhere" in err and "--data-dir" in err
+
+
+def test_warn_backtest_unknown_model(default_env, capsys, tmp_path):
+    settings, _, _ = default_env
+    code, _, err = _run(capsys, settings.home, "warn", "backtest", "--model", "conflict-qgbm", "--out", str(tmp_path))
+    assert code == 2 and "not an event estimator" in err
+
+
+def test_warn_backtest_conflict_real_data(default_env, capsys, tmp_path, shared_data):
+    settings, _, _ = default_env
+    code, out, _ = _run(capsys, settings.home, "warn", "backtest", "--model", "conflict", "--data-dir",
+                        str(shared_data), "--origins", "2019-2020", "--out", str(tmp_path), "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    led = d["ledgers"][0]
+    assert led["origins"] == [2019, 2020]
+    assert isinstance(led["beats_persistence"], bool)
+
+
+def test_forecast_conflict_real_data(default_env, capsys, shared_data):
+    settings, _, _ = default_env
+    code, out, _ = _run(capsys, settings.home, "forecast", "SYR", "--target", "conflict", "--data-dir",
+                        str(shared_data), "--format", "json")
+    assert code == 0
+    f = json.loads(out)["forecasts"][0]
+    assert f["unit"] == "SYR" and f["target_year"] == f["year"] + 1
+    assert 0 <= f["probability"] <= 1 and 0 <= f["persistence"] <= 1
+
+
+def test_forecast_embedded_event(default_env, capsys):
+    settings, _, _ = default_env
+    code, out, _ = _run(capsys, settings.home, "forecast", "IRQ", "--target", "terror", "--format", "csv")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("target,unit,year,target_year") and "IRQ" in lines[1]
+
+
+@pytest.mark.parametrize("target", ["nonsense"])
+def test_forecast_unknown_target(default_env, capsys, target):
+    settings, _, _ = default_env
+    code, _, err = _run(capsys, settings.home, "forecast", "KEN", "--target", target)
+    assert code == 2 and "unknown model" in err
