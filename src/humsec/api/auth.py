@@ -1,0 +1,166 @@
+"""Who may write: API tokens for the write endpoints (the *editor* role).
+
+This module is the only place the service decides authentication. By default tokens are
+those of the oversight database (:meth:`humsec.oversight.db.OversightDB.authenticate`:
+``hsk_<id>_<secret>`` tokens with viewer < editor < admin roles, created with
+``humsec oversight token create``). A deployment without the oversight database can
+instead give ``humsec serve --token-file FILE``: one token per line as ::
+
+    ROLE  SHA256-HEX-OF-THE-TOKEN  [NAME]
+
+(``#`` starts a comment; the file holds hashes, never the tokens themselves;
+``python -c "import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())" TOKEN``).
+
+Clients send ``Authorization: Bearer <token>`` (or ``X-API-Token: <token>``). A missing
+or unknown token is ``401``, a token whose role is too low ``403``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import Request
+from fastapi.security import HTTPBearer
+
+from humsec.errors import HumsecError
+from humsec.settings import Settings
+
+try:  # the oversight package owns users, roles and tokens
+    from humsec.oversight.auth import ROLES, AuthError, Identity, PermissionDenied, require
+except ModuleNotFoundError as exc:  # pragma: no cover - only without humsec.oversight
+    if not (exc.name or "").startswith("humsec.oversight"):
+        raise
+    ROLES = ("viewer", "editor", "admin")
+
+    class AuthError(HumsecError):  # type: ignore[no-redef]
+        exit_code = 3
+
+    class PermissionDenied(HumsecError):  # type: ignore[no-redef]
+        exit_code = 3
+
+    @dataclass(frozen=True)
+    class Identity:  # type: ignore[no-redef]
+        user_id: str
+        name: str
+        role: str
+        token_id: str
+
+        def can(self, role: str) -> bool:
+            return ROLES.index(self.role) >= ROLES.index(role)
+
+    def require(identity: Identity, role: str, action: str) -> None:  # type: ignore[no-redef]
+        if not identity.can(role):
+            raise PermissionDenied(f"{identity.name} ({identity.role}) may not {action}: "
+                                   f"it needs the {role} role")
+
+__all__ = ["AuthError", "Authenticator", "Identity", "OversightTokens", "PermissionDenied", "TokenFile",
+           "authenticator_for", "bearer_token", "require"]
+
+
+#: Declares ``Authorization: Bearer`` in the OpenAPI document (the check itself is
+#: :func:`identity` / the oversight database, so the scheme never rejects on its own).
+BEARER = HTTPBearer(auto_error=False, scheme_name="apiToken",
+                    description="An API token: oversight database tokens (hsk_...) or the service's token file.")
+
+
+class Authenticator(Protocol):
+    def authenticate(self, token: str | None) -> Identity: ...
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of a request: ``Authorization: Bearer …`` or ``X-API-Token``."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthError("the Authorization header must be 'Bearer <token>'")
+        return value.strip()
+    token = request.headers.get("x-api-token")
+    return token.strip() if token else None
+
+
+def required_token(request: Request) -> str:
+    """The request's token, or a 401 telling how to send one."""
+    token = bearer_token(request)
+    if not token:
+        raise AuthError("this endpoint needs an API token: send 'Authorization: Bearer <token>'")
+    return token
+
+
+class OversightTokens:
+    """Tokens, users and roles of the oversight database of ``settings``."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._db: Any = None
+
+    def db(self) -> Any:
+        if self._db is None:
+            try:
+                from humsec.oversight.db import OversightDB
+            except ModuleNotFoundError:  # pragma: no cover - only without humsec.oversight
+                raise AuthError("this installation has no token database; start the service with "
+                                "--token-file") from None
+            self._db = OversightDB.open(self.settings)
+        return self._db
+
+    def authenticate(self, token: str | None) -> Identity:
+        if not token:
+            raise AuthError("this endpoint needs an API token: send 'Authorization: Bearer <token>'")
+        return self.db().authenticate(token)
+
+
+_LINE = re.compile(r"^(?P<role>[a-z]+)\s+(?P<hash>[0-9a-fA-F]{64})(?:\s+(?P<name>\S.*))?$")
+
+
+class TokenFile:
+    """Service tokens from a file of ``ROLE SHA256 [NAME]`` lines (see the module doc)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.entries: list[tuple[str, str, str]] = []
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise HumsecError(f"cannot read the token file {self.path}: {exc.strerror}") from None
+        for n, raw in enumerate(text.splitlines(), start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            m = _LINE.fullmatch(line)
+            if m is None or m["role"] not in ROLES:
+                raise HumsecError(f"{self.path}, line {n}: expected 'ROLE SHA256 [NAME]' with ROLE one of "
+                                  f"{', '.join(ROLES)} and a 64-digit hex SHA-256 of the token")
+            self.entries.append((m["role"], m["hash"].lower(), m["name"] or f"token-file line {n}"))
+        if not self.entries:
+            raise HumsecError(f"the token file {self.path} holds no token")
+
+    def authenticate(self, token: str | None) -> Identity:
+        if not token:
+            raise AuthError("this endpoint needs an API token: send 'Authorization: Bearer <token>'")
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        found = None
+        for role, h, name in self.entries:  # compare with every entry: no early exit
+            if hmac.compare_digest(digest, h):
+                found = (role, h, name)
+        if found is None:
+            raise AuthError("unknown API token")
+        role, h, name = found
+        return Identity(user_id=name, name=name, role=role, token_id=h[:16])
+
+
+def authenticator_for(settings: Settings, token_file: Path | None) -> Authenticator:
+    """The token file's tokens when given, else the oversight database's."""
+    return TokenFile(token_file) if token_file is not None else OversightTokens(settings)
+
+
+def identity(request: Request, role: str, action: str) -> Identity:
+    """Authenticate the request's token and require ``role`` (401 / 403 otherwise)."""
+    ident = request.app.state.authenticator.authenticate(bearer_token(request))
+    require(ident, role, action)
+    return ident

@@ -1,0 +1,57 @@
+"""Configuration of the observatory service (beside :class:`humsec.settings.Settings`,
+which says where the data live)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from humsec.analysis.assess import DEFAULT_RUNS, DEFAULT_SEED
+
+
+class ServiceConfig(BaseModel):
+    """How the REST API and dashboard serve the library.
+
+    Parameters
+    ----------
+    host, port : str, int
+        Where ``humsec serve`` listens (loopback by default).
+    token_file : Path, optional
+        Service tokens for the write endpoints instead of the oversight database's
+        tokens: one ``ROLE SHA256-OF-TOKEN [NAME]`` per line (see :mod:`humsec.api.auth`).
+    runs, seed : int
+        Monte Carlo runs and seed of the rank intervals of assessments.
+    max_runs : int
+        Largest ``runs`` a client may ask for.
+    trend_runs : int
+        Runs per year behind the uncertainty bands of trend charts.
+    trend_years : int
+        Years of history in trends (before the assessment year).
+    max_age : int
+        ``Cache-Control: max-age`` (seconds) of read endpoints.
+    cache_entries : int
+        Results kept in the per-app cache (least recently used dropped first).
+    refresh_seconds : float
+        How often the store is checked for new snapshots (which invalidate the cache).
+    max_upload_bytes : int
+        Largest data file accepted by ``POST /api/v1/datasets``.
+    preload : bool
+        Compute the default assessment in the background at start-up.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    token_file: Path | None = None
+    runs: int = Field(default=DEFAULT_RUNS, ge=0)
+    seed: int = DEFAULT_SEED
+    max_runs: int = Field(default=1000, ge=0)
+    trend_runs: int = Field(default=50, ge=0)
+    trend_years: int = Field(default=10, ge=1, le=50)
+    max_age: int = Field(default=300, ge=0)
+    cache_entries: int = Field(default=4096, ge=16)
+    refresh_seconds: float = Field(default=5.0, ge=0)
+    max_upload_bytes: int = Field(default=20 * 2**20, gt=0)
+    preload: bool = False

@@ -1,0 +1,44 @@
+"""Shared parameters and dependencies of the routers (validation lives here, once)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from fastapi import Path, Query, Request
+
+from humsec.api.state import Observatory
+from humsec.errors import HumsecError
+
+ISO3_PATTERN = r"^[A-Za-z]{3}$"
+MIN_YEAR, MAX_YEAR = 1800, 2100
+
+
+class NotFound(HumsecError):
+    """A resource that does not exist (404)."""
+
+
+def observatory(request: Request) -> Observatory:
+    return request.app.state.observatory
+
+
+ISO3 = Annotated[str, Path(pattern=ISO3_PATTERN, description="ISO 3166-1 alpha-3 country code, e.g. KEN.",
+                           examples=["KEN"])]
+Year = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR,
+                                   description="Assessment year (default: the latest year with data for "
+                                               "at least half of the index's indicators).")]
+BaseYear = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Start of the trend period.")]
+
+
+def country_code(obs: Observatory, iso3: str) -> str:
+    """Upper-cased ISO3 code known to the country registry, else 404."""
+    code = iso3.upper()
+    reg = obs.registry()
+    if not reg.is_iso3(code):
+        raise NotFound(f"unknown country code '{code}': expected an ISO 3166-1 alpha-3 code such as KEN")
+    return code
+
+
+def spec_enum(names: list[str]) -> type[enum.Enum]:
+    """An enum of the built-in index names (so OpenAPI lists them)."""
+    return enum.Enum("IndexName", {n: n for n in names}, type=str)  # type: ignore[return-value]

@@ -1,0 +1,67 @@
+"""Early-warning alerts (:func:`humsec.forecast.warn.current_alerts`), computed once per
+index and year for every country and filtered per request."""
+
+
+import enum
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from humsec.api.config import ServiceConfig
+from humsec.api.deps import ISO3, Year, country_code, observatory, spec_enum
+from humsec.api.http import Body, Format, cached, safe_filename
+from humsec.api.state import Observatory
+
+
+def _severity_enum() -> type[enum.Enum]:
+    from humsec.forecast.alerts import SEVERITIES
+
+    return enum.Enum("Severity", {s: s for s in SEVERITIES}, type=str)  # type: ignore[return-value]
+
+
+def router(config: ServiceConfig, names: list[str]) -> APIRouter:
+    r = APIRouter(tags=["alerts"])
+    Severity = _severity_enum()
+    IndexName = spec_enum(names)
+    Obs = Annotated[Observatory, Depends(observatory)]
+    Fmt = Annotated[Format | None, Query(alias="format", description="json or csv (else the Accept header).")]
+    Spec = Annotated[IndexName, Query(description="Index spec (built-in).")]  # type: ignore[valid-type]
+    default_spec = IndexName("hsi") if "hsi" in names else IndexName(names[0])
+
+    def warn(obs: Observatory, spec: str, year: int | None):
+        from humsec.forecast.warn import current_alerts
+
+        y = obs.resolve_year(spec, year)
+        return obs.memo(("alerts", spec, y), lambda: current_alerts(
+            obs.inputs().panel, obs.spec(spec), year=y, registry=obs.registry()))
+
+    def body(obs: Observatory, spec: str, year: int | None, unit: str | None, severity: enum.Enum | None) -> Body:
+        w = warn(obs, spec, year)
+        alerts = [a for a in w.alerts if (unit is None or a.unit == unit)
+                  and (severity is None or a.severity == severity.value)]
+        rows = [a.to_dict() for a in alerts]
+        reg = obs.registry()
+        for row in rows:
+            row["name"] = reg.name(row["unit"]) if reg.is_iso3(row["unit"]) else row["unit"]
+        table = pd.DataFrame([{k: v for k, v in row.items() if k != "drivers"} for row in rows])
+        return Body(json={"index": spec, "year": w.year, "unit": unit, "n_alerts": len(rows), "alerts": rows,
+                          "rules": [ru.id for ru in w.rules], "skipped": list(w.skipped)},
+                    table=table, filename=safe_filename("humsec_alerts", unit, w.year, suffix="csv"))
+
+    @r.get("/alerts", summary="Current alerts of every country (severity, reason, drivers)")
+    def alerts(request: Request, obs: Obs, year: Year = None, severity: Severity | None = None,  # type: ignore[valid-type]
+               index: Spec = default_spec, fmt: Fmt = None) -> Response:
+        return cached(request, obs, lambda _f: body(obs, index.value, year, None, severity), fmt=fmt,
+                      allowed=("json", "csv"))
+
+    @r.get("/countries/{iso3}/alerts", summary="Current alerts of one country")
+    def country_alerts(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
+                       severity: Severity | None = None,  # type: ignore[valid-type]
+                       index: Spec = default_spec, fmt: Fmt = None) -> Response:
+        code = country_code(obs, iso3)
+        return cached(request, obs, lambda _f: body(obs, index.value, year, code, severity), fmt=fmt,
+                      allowed=("json", "csv"))
+
+    return r

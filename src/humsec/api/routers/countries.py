@@ -1,0 +1,192 @@
+"""One country: assessment, trends (with uncertainty bands), vulnerable groups, peers,
+spill-overs and the brief (HTML/PDF)."""
+
+
+import enum
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from humsec.api.config import ServiceConfig
+from humsec.api.deps import ISO3, BaseYear, NotFound, Year, country_code, observatory, spec_enum
+from humsec.api.http import Body, Format, cached, records, safe_filename
+from humsec.api.state import Observatory
+from humsec.errors import HumsecError
+
+
+class BriefFormat(str, enum.Enum):
+    html = "html"
+    pdf = "pdf"
+
+
+class Same(str, enum.Enum):
+    region = "region"
+    subregion = "subregion"
+    income = "income"
+
+
+class Graph(str, enum.Enum):
+    borders = "borders"
+    knn = "knn"
+    borders_knn = "borders+knn"
+    distance = "distance"
+
+
+def router(config: ServiceConfig, names: list[str]) -> APIRouter:
+    r = APIRouter(tags=["countries"])
+    IndexName = spec_enum(names)
+    Obs = Annotated[Observatory, Depends(observatory)]
+    Fmt = Annotated[Format | None, Query(alias="format", description="json or csv (else the Accept header).")]
+    Spec = Annotated[IndexName, Query(description="Index spec (built-in).")]  # type: ignore[valid-type]
+    default_spec = IndexName("hsi") if "hsi" in names else IndexName(names[0])
+
+    @r.get("/countries/{iso3}/assessment", summary="A country's assessment: scores, ranks with intervals, "
+                                                   "main threats, indicators with vintage and provenance")
+    def assessment(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
+                   index: Spec = default_spec, fmt: Fmt = None) -> Response:
+        code = country_code(obs, iso3)
+
+        def compute(_f: str) -> Body:
+            d = obs.country(index.value, code, year)
+            return Body(json=d, table=pd.DataFrame(d["indicators"]),
+                        filename=safe_filename(index.value, code, d["year"], suffix="csv"))
+        return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
+
+    @r.get("/countries/{iso3}/trends", summary="Index and dimension history with uncertainty bands; "
+                                               "progress status and trend arrows")
+    def trends(request: Request, obs: Obs, iso3: ISO3, year: Year = None, base_year: BaseYear = None,
+               index: Spec = default_spec) -> Response:
+        code = country_code(obs, iso3)
+
+        def compute(_f: str) -> Body:
+            from humsec.analysis import trends as TR
+
+            a = obs.assessment(index.value, year)
+            if code not in a.units:
+                a.country(code)  # raises the library's message (no score, coverage)
+            first = a.year - config.trend_years if base_year is None else int(base_year)
+            if first > a.year:
+                raise HumsecError(f"base_year {first} is after the assessment year {a.year}")
+            nodes = [a.root, *a.dimensions]
+            hist = obs.history(index.value, first, a.year)
+            rows = []
+            if code in hist.index.get_level_values(0):
+                h = hist.xs(code, level=0)
+                have = set(obs.years(index.value)[0])
+                for y in h.index:
+                    iv = None
+                    if y in have and config.trend_runs > 0:
+                        try:
+                            iv = obs.assessment(index.value, int(y), config.trend_runs).intervals
+                        except HumsecError:
+                            iv = None
+                    ivu = iv[iv["unit"] == code].set_index("node") if iv is not None else None
+                    for n in nodes:
+                        lo = hi = np.nan
+                        if ivu is not None and n in ivu.index:
+                            lo, hi = ivu.at[n, "score_q05"], ivu.at[n, "score_q95"]
+                        rows.append({"year": int(y), "node": n, "score": float(h.at[y, n]),
+                                     "score_q05": float(lo), "score_q95": float(hi)})
+            dtr = TR.dimension_trends(hist, code, base_year=base_year, year=a.year)
+            itr = TR.indicator_trends(a.spec, obs.index_data(index.value), code, base_year=base_year, year=a.year)
+            dtr["name"] = [a.node_name(n) for n in dtr["node"]]
+            itr["name"] = [a.node_name(n) for n in itr["indicator"]]
+            series = pd.DataFrame(rows, columns=["year", "node", "score", "score_q05", "score_q95"])
+            return Body(json={"unit": code, "index": index.value, "year": a.year, "first_year": first,
+                              "band_runs": config.trend_runs, "series": records(series),
+                              "node_names": {n: a.node_name(n) for n in nodes},
+                              "dimension_trends": records(dtr), "indicator_trends": records(itr)})
+        return cached(request, obs, compute)
+
+    @r.get("/countries/{iso3}/groups", summary="Who is left behind: group gaps, furthest behind, demography")
+    def groups(request: Request, obs: Obs, iso3: ISO3, year: Year = None) -> Response:
+        code = country_code(obs, iso3)
+
+        def compute(_f: str) -> Body:
+            from humsec.analysis.groups import demography, furthest_behind, gaps
+
+            panel = obs.inputs().panel
+            if code not in panel.units:
+                raise NotFound(f"{code}: no data for this country in the panel")
+            full = panel.data
+            g = gaps(full, units=[code], year=year, latest=True)
+            fb = furthest_behind(full, code, year=year)
+            demo = demography(full, units=[code])
+            if year is not None:
+                demo = demo[demo["year"] <= year]
+            demo = demo.sort_values("year").tail(1)
+            return Body(json={"unit": code, "year": year, "gaps": records(g), "furthest_behind": records(fb),
+                              "demography": records(demo)[0] if len(demo) else None})
+        return cached(request, obs, compute)
+
+    @r.get("/countries/{iso3}/peers", summary="Similar countries and positive deviants")
+    def peers(request: Request, obs: Obs, iso3: ISO3, year: Year = None, base_year: BaseYear = None,
+              dimension: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$",
+                                                     description="Dimension to learn about "
+                                                                 "(default: the weakest).")] = None,
+              k: Annotated[int, Query(ge=1, le=20)] = 5, same: Same | None = None,
+              index: Spec = default_spec) -> Response:
+        code = country_code(obs, iso3)
+
+        def compute(_f: str) -> Body:
+            from humsec.report.crossborder import peer_report
+
+            inp = obs.inputs()
+            y = obs.resolve_year(index.value, year)
+            rep = peer_report(code, panel=inp.panel, spec=obs.spec(index.value), registry=obs.registry(),
+                              catalogue=inp.catalogue, dimension=dimension, year=y, base_year=base_year, k=k,
+                              same=same.value if same else None, data=obs.index_data(index.value))
+            out = rep.to_dict()
+            reg = obs.registry()
+            for key in ("similar", "positive_deviants"):
+                for row in out[key]:
+                    row["name"] = reg.name(row["unit"]) if reg.is_iso3(row["unit"]) else row["unit"]
+            out["threat_name"] = obs.spec(index.value).nodes[rep.threat].name or rep.threat
+            return Body(json=out)
+        return cached(request, obs, compute)
+
+    @r.get("/spill/{target}", summary="Spill-overs around a country, grouping (APPF, ASEAN ...) or UN region")
+    def spill(request: Request, obs: Obs,
+              target: Annotated[str, Path(min_length=1, max_length=80, description="ISO3 code, grouping (APPF, ASEAN, EU ...) or UN M49 region name.")],
+              year: Year = None, base_year: BaseYear = None, graph: Graph = Graph.borders_knn,
+              k: Annotated[int, Query(ge=1, le=10)] = 3, index: Spec = default_spec) -> Response:
+        if not (1 <= len(target) <= 80) or not all(ch.isalnum() or ch in " -,.'()&" for ch in target):
+            raise HumsecError(f"target {target[:80]!r}: expected an ISO3 code, a grouping or a UN region name")
+
+        def compute(_f: str) -> Body:
+            from humsec.report.crossborder import spill_report
+
+            y = obs.resolve_year(index.value, year)
+            rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index.value),
+                               registry=obs.registry(), year=y, base_year=base_year, graph=graph.value, k=k,
+                               seed=config.seed, data=obs.index_data(index.value))
+            out = rep.to_dict()
+            reg = obs.registry()
+            out["names"] = {c: reg.name(c) for c in sorted(set(rep.exposure["unit"]) | set(
+                rep.exposure["worst_neighbour"].dropna())) if reg.is_iso3(c)}
+            a = obs.assessment(index.value, y, 0)
+            out["node_names"] = {n: a.node_name(n) for n in [a.root, *a.dimensions]}
+            return Body(json=out)
+        return cached(request, obs, compute)
+
+    @r.get("/countries/{iso3}/brief", summary="Country brief for parliamentarians (HTML or PDF)",
+           responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
+    def brief(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
+              format: BriefFormat = BriefFormat.pdf, index: Spec = default_spec) -> Response:
+        code = country_code(obs, iso3)
+
+        def compute(_f: str) -> Body:
+            from humsec.report.brief import brief_html, render_pdf
+
+            b = obs.briefing(index.value, year)
+            html = brief_html(b, code)
+            name = safe_filename("humsec_brief", code, b.assessment.year, suffix=format.value)
+            if format is BriefFormat.html:
+                return Body(raw=html.encode("utf-8"), media_type="text/html; charset=utf-8", filename=name)
+            return Body(raw=render_pdf(html), media_type="application/pdf", filename=name)
+        return cached(request, obs, compute, extra=format.value)
+
+    return r

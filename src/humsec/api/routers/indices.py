@@ -1,0 +1,94 @@
+"""Index specs and results with uncertainty (rankings, intervals) — the Human Security
+Index and the other built-in specs, assessed on the current panel."""
+
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from humsec.api.config import ServiceConfig
+from humsec.api.deps import ISO3_PATTERN, Year, observatory, spec_enum
+from humsec.api.http import Body, Format, cached, records, safe_filename
+from humsec.api.state import Observatory
+from humsec.errors import HumsecError
+
+
+def router(config: ServiceConfig, names: list[str]) -> APIRouter:
+    r = APIRouter(tags=["indices"])
+    IndexName = spec_enum(names)
+    Obs = Annotated[Observatory, Depends(observatory)]
+    Fmt = Annotated[Format | None, Query(alias="format", description="json or csv (else the Accept header).")]
+    Runs = Annotated[int | None, Query(ge=0, le=config.max_runs,
+                                       description=f"Monte Carlo runs for the intervals (default {config.runs}).")]
+
+    @r.get("/indices", summary="Built-in index specs")
+    def indices(request: Request, obs: Obs) -> Response:
+        def compute(_f: str) -> Body:
+            out = []
+            for n in names:
+                s = obs.spec(n)
+                out.append({"name": n, "title": s.title, "version": s.version, "root": s.root,
+                            "dimensions": list(s.children[s.root]), "indicators": len(s.indicators),
+                            "uncertainty": s.uncertainty is not None})
+            return Body(json=out)
+        return cached(request, obs, compute)
+
+    @r.get("/indices/{name}", summary="One index spec (tree, steps, uncertainty design)")
+    def spec(request: Request, obs: Obs, name: IndexName) -> Response:  # type: ignore[valid-type]
+        return cached(request, obs, lambda _f: Body(json=obs.spec(name.value).to_dict()))
+
+    @r.get("/indices/{name}/years", summary="Years with data and the default assessment year")
+    def years(request: Request, obs: Obs, name: IndexName) -> Response:  # type: ignore[valid-type]
+        def compute(_f: str) -> Body:
+            ys, default = obs.years(name.value)
+            return Body(json={"index": name.value, "years": ys, "default_year": default})
+        return cached(request, obs, compute)
+
+    @r.get("/indices/{name}/ranking", summary="Ranking of all countries with rank and score intervals")
+    def ranking(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
+                runs: Runs = None, fmt: Fmt = None,
+                unit: Annotated[list[str] | None, Query(description="Only these countries (ISO3, repeatable).")]
+                = None) -> Response:
+        import re
+
+        bad = [u for u in unit or [] if not re.fullmatch(ISO3_PATTERN, u)]
+        if bad:
+            raise HumsecError(f"unit {bad[0][:20]!r}: expected an ISO3 code such as KEN")
+        units = sorted({u.upper() for u in unit}) if unit else None
+
+        def compute(_f: str) -> Body:
+            a = obs.assessment(name.value, year, runs)
+            rk = a.ranking()
+            if units is not None:
+                rk = rk[rk["unit"].isin(units)].reset_index(drop=True)
+            dims = [{"code": d, "name": a.node_name(d)} for d in a.dimensions]
+            return Body(json={"index": name.value, "title": a.spec.title, "year": a.year, "runs": a.runs,
+                              "seed": a.seed, "n_failed": a.n_failed, "dimensions": dims,
+                              "countries": records(rk)},
+                        table=rk, filename=safe_filename(name.value, "ranking", a.year, suffix="csv"))
+        return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
+
+    @r.get("/indices/{name}/uncertainty",
+           summary="Uncertainty analysis: nominal, 5th-95th percentile ranks and scores of every node")
+    def uncertainty(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
+                    runs: Runs = None, fmt: Fmt = None) -> Response:
+        def compute(_f: str) -> Body:
+            a = obs.assessment(name.value, year, runs)
+            iv = a.intervals
+            return Body(json={"index": name.value, "year": a.year, "runs": a.runs, "seed": a.seed,
+                              "n_failed": a.n_failed, "intervals": records(iv)},
+                        table=iv, filename=safe_filename(name.value, "uncertainty", a.year, suffix="csv"))
+        return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
+
+    @r.get("/indices/{name}/coverage", summary="Per indicator: countries with data and the age of the data")
+    def coverage(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
+                 fmt: Fmt = None) -> Response:
+        def compute(_f: str) -> Body:
+            a = obs.assessment(name.value, year, 0)
+            cov = a.coverage()
+            return Body(json={"index": name.value, "year": a.year, "indicators": records(cov)}, table=cov,
+                        filename=safe_filename(name.value, "coverage", a.year, suffix="csv"))
+        return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
+
+    return r

@@ -1,0 +1,62 @@
+"""Fuzzing the REST API from its own OpenAPI document (schemathesis): no input, valid or
+invalid, may cause a server error. Every read operation and every write operation (sent
+with an editor token, on a copy of the store) is exercised with a bounded number of
+generated requests."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytest.importorskip("fastapi")
+schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+MAX_EXAMPLES = 25
+
+
+@pytest.fixture(scope="module")
+def fuzz_env(default_env, tmp_path_factory):
+    """The app on a copy of the default store, and an editor token of its oversight database."""
+    from humsec.api import create_app
+    from humsec.api.config import ServiceConfig
+
+    settings = default_env[0]
+    home = tmp_path_factory.mktemp("fuzz_home")
+    shutil.copy(settings.db_path, home / settings.db_path.name)
+    settings = settings.model_copy(update={"home": home})
+    editor = None
+    try:
+        from humsec.oversight.db import OversightDB
+    except ModuleNotFoundError:
+        OversightDB = None
+    if OversightDB is not None:
+        db = OversightDB.open(settings)
+        admin = db.init("fuzz-admin")
+        db.add_user(admin, "fuzz-editor", role="editor")
+        editor = db.create_token(admin, "fuzz-editor")
+    # few uncertainty runs: the point is the inputs, not the statistics
+    app = create_app(settings, ServiceConfig(runs=5, max_runs=5, trend_runs=0, trend_years=3))
+    return app, editor
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_env):
+    return schemathesis.openapi.from_asgi("/api/v1/openapi.json", fuzz_env[0])
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_no_server_errors(case, fuzz_env):
+    _, editor = fuzz_env
+    headers = {"Authorization": f"Bearer {editor}"} if editor and case.method.upper() != "GET" else None
+    response = case.call(headers=headers)
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} {case.query or ''} -> {response.status_code}: {response.text[:500]}")
+    case.validate_response(response, checks=[not_a_server_error])

@@ -1,0 +1,176 @@
+"""The dashboard in a real browser (issue 11): Playwright drives the system's headless
+Chromium against ``humsec serve`` started on 127.0.0.1; screenshots go to the pytest
+tmp dir. Skips with a reason when Playwright or Chromium is missing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright (Python) is not installed")
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def chromium_path() -> str | None:
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(default_env, tmp_path_factory, chromium):
+    """``humsec serve`` on a copy of the default store, stopped after the tests."""
+    settings = default_env[0]
+    home = tmp_path_factory.mktemp("serve_home")
+    shutil.copy(settings.db_path, home / settings.db_path.name)
+    port = free_port()
+    log = (home / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "humsec.cli.main", "serve", "--home", str(home), "--host",
+                             "127.0.0.1", "--port", str(port), "--runs", "10", "--log-level", "warning"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"humsec serve exited with {proc.returncode}: "
+                                   f"{(home / 'serve.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("humsec serve did not answer within 90 s")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 860}, accept_downloads=True)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    pg.on("request", lambda r: errors.append(f"off-host request: {r.url}")
+          if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    pg.errors = errors
+    yield pg
+    ctx.close()
+
+
+def test_map_page(server, page, tmp_path):
+    ranking = httpx.get(f"{server}/api/v1/indices/hsi/ranking", timeout=120).json()
+    page.goto(f"{server}/")
+    page.wait_for_selector("#map a[data-unit]", timeout=60_000)
+    scored = page.locator("#map a[data-unit]")
+    assert scored.count() >= 150
+    assert page.locator("#ranking-table tbody tr").count() == len(ranking["countries"])
+    best = ranking["countries"][0]
+    assert best["name"] in page.locator("#map-summary").inner_text()
+    fill = page.locator(f'#map a[data-unit="{best["unit"]}"] path, #map a[data-unit="{best["unit"]}"] circle')
+    assert fill.first.get_attribute("fill") == "#0c2c84"  # darkest class = most secure
+    # every scored country is a labelled link; the label carries the number shown
+    label = page.locator('#map a[data-unit="KEN"]').get_attribute("aria-label")
+    ken = next(c for c in ranking["countries"] if c["unit"] == "KEN")
+    assert label.startswith("Kenya: ") and f"{ken['score']:.1f}" in label
+    page.screenshot(path=str(tmp_path / "map.png"))
+    # another dimension re-colours the map and relabels the legend
+    page.select_option("#measure", "health")
+    assert "Health" in page.locator("#legend").inner_text()
+    page.screenshot(path=str(tmp_path / "map_health.png"))
+    # keyboard: a focused country opens with Enter
+    page.focus('#map a[data-unit="KEN"]')
+    assert page.locator("#tooltip").inner_text().startswith("Kenya")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/country/KEN")
+    assert not page.errors, page.errors
+    assert (tmp_path / "map.png").stat().st_size > 10_000
+
+
+def test_country_page(server, page, tmp_path):
+    a = httpx.get(f"{server}/api/v1/countries/KEN/assessment", timeout=120).json()
+    page.goto(f"{server}/country/KEN")
+    page.wait_for_function("document.querySelector('#headline').textContent.includes('rank')", timeout=60_000)
+    assert f"rank {a['rank']:.0f} of {a['n_ranked']}" in page.locator("#headline").inner_text()
+    for sec in ("profile", "trends", "threats", "groups", "spill", "peers", "indicators"):
+        page.wait_for_selector(f"#{sec} table", state="attached", timeout=90_000)
+    # charts are labelled images with the same numbers in a table behind them
+    for sec in ("profile", "trends", "spill"):
+        svg = page.locator(f"#{sec} svg.chart")
+        assert svg.get_attribute("role") == "img" and svg.get_attribute("aria-label")
+        assert page.locator(f"#{sec} details table").count() == 1
+    assert page.locator("#indicators tbody tr").count() == len(a["indicators"])
+    weakest = a["threats"][0]["name"]
+    assert weakest in page.locator("#threats").inner_text()
+    assert page.locator("#commitments").inner_text()  # token form or the list
+    page.screenshot(path=str(tmp_path / "country.png"), full_page=True)
+    assert not [e for e in page.errors if "off-host" in e or "pageerror" in e], page.errors
+
+
+def test_downloads(server, page, tmp_path):
+    page.goto(f"{server}/country/KEN")
+    page.wait_for_function("document.querySelector('#headline').textContent.includes('rank')", timeout=60_000)
+    with page.expect_download() as info:
+        page.click("#dl-csv")
+    path = Path(info.value.path())
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert info.value.suggested_filename.startswith("hsi_KEN_") and len(rows) > 10
+    assert {"indicator", "value", "observed", "source"} <= set(rows[0])
+    assert all(not str(v).startswith(("=", "+", "@")) for r in rows for v in r.values())
+    with page.expect_download(timeout=120_000) as info:
+        page.click("#dl-pdf")
+    pdf = Path(info.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF") and info.value.suggested_filename.endswith(".pdf")
+    # comparison view and its download
+    page.goto(f"{server}/compare?units=KEN,UGA,NZL")
+    page.wait_for_selector("#compare-figure svg.chart", timeout=60_000)
+    assert page.locator("#compare-table tbody tr").count() == 3
+    page.screenshot(path=str(tmp_path / "compare.png"))
+    with page.expect_download() as info:
+        page.click("#dl-compare")
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert sorted(r["unit"] for r in rows) == ["KEN", "NZL", "UGA"]
