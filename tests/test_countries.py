@@ -327,3 +327,29 @@ def test_natural_earth_names(reg, shared_data):
              if reg.is_iso3(f["properties"]["ISO_A3"])}
     wrong = [(n, c, reg.match(n)) for n, c in pairs if reg.match(n) != c]
     assert len(wrong) / len(pairs) <= 0.02, wrong
+
+
+def test_default_registry_is_built_once_across_threads():
+    """hdx-python-country fills class-level tables on first use: concurrent first calls
+    (e.g. the API's worker threads) must get one registry and no error."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import threading
+        from humsec.data.countries import CountryRegistry
+        out, errors = [], []
+        def get():
+            try:
+                out.append(CountryRegistry.default())
+            except Exception as exc:  # noqa: BLE001
+                errors.append(repr(exc))
+        ts = [threading.Thread(target=get) for _ in range(8)]
+        [t.start() for t in ts]; [t.join() for t in ts]
+        assert not errors, errors
+        assert len(out) == 8 and len({id(x) for x in out}) == 1
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

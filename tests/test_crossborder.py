@@ -100,6 +100,8 @@ def test_brief_has_the_spill_over_component(default_env):
     assert ex.loc["personal", "n_neighbours"] >= 5
     html = brief_html(b, "SYR")
     assert "Across borders" in html and "Least secure neighbour" in html
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert "&#34;" not in style and "&quot;" not in style  # the stylesheet is not HTML-escaped
     worst = ex.loc["personal", "worst_neighbour"]
     from humsec.data.countries import CountryRegistry
 

@@ -36,6 +36,7 @@ import difflib
 import functools
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -266,10 +267,11 @@ class CountryRegistry:
         raise AttributeError("CountryRegistry is immutable")
 
     @classmethod
-    @functools.cache
     def default(cls) -> CountryRegistry:
-        """The registry built from the installed packages and shipped YAML (cached)."""
-        return cls()
+        """The registry built from the installed packages and shipped YAML (built once,
+        thread-safe: hdx-python-country fills class-level tables on first use, which two
+        threads must not do at the same time)."""
+        return _default_registry(cls)
 
     # -- codes ---------------------------------------------------------------------------
     @property
@@ -471,6 +473,19 @@ class CountryRegistry:
     def border_graph(self) -> dict[str, frozenset[str]]:
         """Symmetric land-border adjacency for every known code (empty set: no land border)."""
         return {c: self._borders.get(c, frozenset()) for c in self._info}
+
+
+_DEFAULT_LOCK = threading.Lock()
+
+
+def _default_registry(cls: type) -> CountryRegistry:
+    with _DEFAULT_LOCK:
+        return _cached_default(cls)
+
+
+@functools.cache
+def _cached_default(cls: type) -> CountryRegistry:
+    return cls()
 
 
 # -- loaders ------------------------------------------------------------------------------
