@@ -242,6 +242,21 @@ def test_writes_need_the_editor_role(writable):
     assert r.status_code == 403 and "needs the editor role" in r.json()["detail"]
 
 
+def test_uploads_are_authenticated_before_their_body_is_read(writable):
+    """An anonymous or under-privileged upload is refused before the body is parsed: a
+    broken multipart body gets 401/403, not a parsing error."""
+    client, tokens = writable
+    garbage = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    r = client.post("/api/v1/datasets", content=b"--not really multipart", headers=garbage)
+    assert r.status_code == 401 and "needs an API token" in r.json()["detail"]
+    r = client.post("/api/v1/datasets", content=b"--not really multipart",
+                    headers={**garbage, "Authorization": f"Bearer {tokens['viewer']}"})
+    assert r.status_code == 403
+    big = {**garbage, "Authorization": f"Bearer {tokens['editor']}", "Content-Length": str(10**12)}
+    r = client.post("/api/v1/datasets", content=b"x", headers=big)
+    assert r.status_code == 413
+
+
 def test_editor_import_creates_a_snapshot_and_changes_etags(writable):
     client, tokens = writable
     before = client.get("/api/v1/panel", params={"indicator": "u5mr", "unit": "KEN"})

@@ -114,6 +114,7 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     app.state.observatory = Observatory(settings, config)
     app.state.authenticator = auth.authenticator_for(settings, config.token_file)
     install_error_handlers(app)
+    _guard_uploads(app, config)
     names = builtin_names()
     app.include_router(data.router(config), prefix=API_PREFIX)
     app.include_router(indices.router(config, names), prefix=API_PREFIX)
@@ -132,6 +133,34 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
 
         mount(app)
     return app
+
+
+#: Write endpoints whose request body is a file: authenticated before the body is read.
+UPLOAD_PATHS = (f"{API_PREFIX}/datasets",)
+
+
+def _guard_uploads(app: FastAPI, config: ServiceConfig) -> None:
+    """Check the token and the declared size of an upload *before* its body is parsed:
+    FastAPI reads (and spools to disk) a multipart body before any dependency runs, so
+    without this an anonymous client could make the server store a large file only to
+    be told 401."""
+    from starlette.concurrency import run_in_threadpool
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if request.method == "POST" and request.url.path.rstrip("/") in UPLOAD_PATHS:
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > config.max_upload_bytes + 64 * 1024:
+                return _error(413, f"the file is larger than {config.max_upload_bytes} bytes")
+            try:
+                await run_in_threadpool(auth.identity, request, "editor", "import data")
+            except auth.AuthError as exc:
+                resp = _error(401, str(exc))
+                resp.headers["WWW-Authenticate"] = 'Bearer realm="humsec"'
+                return resp
+            except auth.PermissionDenied as exc:
+                return _error(403, str(exc))
+        return await call_next(request)
 
 
 def _mount_docs(app: FastAPI) -> None:
