@@ -65,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
+from humsec.yamlio import load_yaml, read_text
 
 __all__ = [
     "AFResult",
@@ -325,25 +326,11 @@ class MPISpec(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str, *, file: str = "<mpi spec>") -> "MPISpec":
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ValidationError(ValidationIssue(
-                f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file,
-                row=mark.line + 1 if mark is not None else None)) from None
-        return cls.from_dict(raw, file=file)
+        return cls.from_dict(load_yaml(text, file), file=file)
 
     @classmethod
     def from_file(cls, path: str | Path) -> "MPISpec":
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise HumsecError(f"{p}: MPI spec file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise HumsecError(f"{p}: cannot read MPI spec ({exc})") from None
-        return cls.from_yaml(text, file=str(p))
+        return cls.from_yaml(read_text(path, "MPI spec file"), file=str(Path(path)))
 
     def with_cutoff(self, k: float) -> "MPISpec":
         """The same spec with another poverty cut-off (validated). A vulnerability
@@ -680,7 +667,6 @@ class _Reader:
 
     def _csv_chunks(self) -> Iterator[_Chunk]:
         import pyarrow as pa
-        import pyarrow.csv as pacsv
 
         # typed fast path; on a conversion error re-read as text to locate every problem
         types: dict[str, Any] = {c: pa.float64() for c in self.cols.numeric}

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from humsec.errors import HumsecError
 from humsec.model.catalogue import Catalogue, Indicator

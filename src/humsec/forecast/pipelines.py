@@ -110,8 +110,6 @@ def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any
 
     data = index_data(panel, spec)
     if info.name == "terror":
-        from humsec.model.panel import Panel  # noqa: F401  (type only)
-
         tidy = panel.filter(indicators=["terror_deaths"], totals_only=True).data.dropna(subset=["value"])
         return [T.indicator_event_task(tidy, "terror_deaths", TERROR_THRESHOLD, borders=borders, name="terror")]
     last = default_year(spec, data)

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
+from humsec.yamlio import load_yaml, read_text
 
 SPEC_VERSION = 1
 
@@ -280,26 +281,11 @@ class IndexSpec(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str, *, file: str = "<spec>") -> IndexSpec:
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            row = mark.line + 1 if mark is not None else None
-            raise ValidationError(
-                ValidationIssue(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file, row=row)
-            ) from None
-        return cls.from_dict(raw, file=file)
+        return cls.from_dict(load_yaml(text, file), file=file)
 
     @classmethod
     def from_file(cls, path: str | Path) -> IndexSpec:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise HumsecError(f"{p}: spec file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise HumsecError(f"{p}: cannot read spec ({exc})") from None
-        return cls.from_yaml(text, file=str(p))
+        return cls.from_yaml(read_text(path, "spec file"), file=str(Path(path)))
 
     @staticmethod
     def json_schema() -> dict[str, Any]:

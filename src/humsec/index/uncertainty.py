@@ -61,6 +61,7 @@ from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.index.pipeline import IndexResult, StepCache, build
 from humsec.index.scale import Executor, executor_for
 from humsec.index.spec import IndexSpec
+from humsec.yamlio import load_yaml, read_text
 
 __all__ = [
     "ChoiceInput", "ExcludeInput", "SensitivityResult", "UncertaintyResult", "UncertaintySpec",
@@ -231,24 +232,14 @@ class UncertaintySpec(BaseModel):
     @classmethod
     def from_yaml(cls, text: str, *, file: str = "<uncertainty>", spec: IndexSpec | None = None
                   ) -> UncertaintySpec:
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValidationError(ValidationIssue(f"not valid YAML: {exc}", file=file)) from None
+        raw = load_yaml(text, file)
         if isinstance(raw, dict) and "uncertainty" in raw and "inputs" not in raw:
             raw = raw["uncertainty"]  # an index spec file with an uncertainty section
         return cls.from_dict(raw, file=file, spec=spec)
 
     @classmethod
     def from_file(cls, path: str | Path, *, spec: IndexSpec | None = None) -> UncertaintySpec:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise HumsecError(f"{p}: uncertainty spec not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise HumsecError(f"{p}: cannot read uncertainty spec ({exc})") from None
-        return cls.from_yaml(text, file=str(p), spec=spec)
+        return cls.from_yaml(read_text(path, "uncertainty spec"), file=str(Path(path)), spec=spec)
 
     # -- validation against an index spec ----------------------------------------------
     def check(self, spec: IndexSpec, *, file: str = "<uncertainty>") -> list[ValidationIssue]:

@@ -13,6 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.model.panel import DIMENSIONS
+from humsec.yamlio import load_yaml
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SDG = re.compile(r"^\d{1,2}\.[0-9a-z]{1,2}(\.\d{1,2})?$")
@@ -179,10 +180,7 @@ class Catalogue:
 
     @classmethod
     def from_yaml(cls, text: str, *, file: str = "<catalogue>") -> "Catalogue":
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValidationError(ValidationIssue(f"not valid YAML: {exc}", file=file)) from None
+        raw = load_yaml(text, file)
         return cls.from_dict(raw, file=file)
 
     @classmethod

@@ -29,11 +29,11 @@ import datetime as _dt
 from importlib import resources
 from pathlib import Path
 
-import yaml
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
 from humsec.oversight.models import Commitment, Instrument, validate_commitment, validate_instrument
+from humsec.yamlio import load_yaml
 
 __all__ = ["EXAMPLES", "example_path", "read_commitments"]
 
@@ -79,10 +79,7 @@ def read_commitments(source: str | Path, *, catalogue: Catalogue, today: _dt.dat
         if not path.is_file():
             raise HumsecError(f"no commitments file '{path}'")
         text, file = path.read_text(encoding="utf-8"), path.name
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValidationError(ValidationIssue(f"not valid YAML: {exc}", file=file)) from None
+    raw = load_yaml(text, file)
     if not isinstance(raw, dict) or not isinstance(raw.get("commitments"), list):
         raise ValidationError(ValidationIssue("expected a mapping with 'instrument' and a list under "
                                               "'commitments'", file=file))

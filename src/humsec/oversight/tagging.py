@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.panel import DIMENSIONS
 from humsec.oversight.models import Tag
+from humsec.yamlio import load_yaml
 
 __all__ = ["DEFAULT_SEED", "RuleTarget", "Suggestion", "TagClassifier", "TaggingRules", "line_text",
            "suggest_tags"]
@@ -141,10 +141,7 @@ class TaggingRules:
 
     @staticmethod
     def _load(text: str, file: str) -> Any:
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValidationError(ValidationIssue(f"not valid YAML: {exc}", file=file)) from None
+        return load_yaml(text, file)
 
     @classmethod
     def default(cls) -> "TaggingRules":

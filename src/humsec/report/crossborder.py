@@ -234,17 +234,7 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
     dims = list(spec.children[spec.root])
     if dimension is not None and dimension not in dims:
         raise HumsecError(f"--dimension '{dimension}': expected one of {', '.join(dims)}")
-    keyf = None
-    if same is not None:
-        attr = {"region": "region", "subregion": "subregion", "income": "income_group"}.get(same)
-        if attr is None:
-            raise HumsecError(f"--same '{same}': expected region, subregion or income")
-
-        def keyf(c: str, _a: str = attr) -> Any:
-            try:
-                return getattr(registry.info(c), _a)
-            except HumsecError:
-                return None
+    keyf = None if same is None else _same_key(registry, same)
     # default base year: the earliest of the previous ten years in which the unit has scores
     candidates = [int(base_year)] if base_year is not None else list(range(year - 10, year - 2))
     hist = score_history(spec, data, [*candidates, year])
@@ -264,6 +254,20 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
                             indicators=data, threat_indicators=leaves, k=k, same=keyf, directions=directions)
     return PeerReport(code, year, base_year, similar, pd_["threat"], pd_["unit_change"], pd_["deviants"],
                       pd_["changes"])
+
+
+def _same_key(registry: Any, same: str) -> Any:
+    """Key function for ``--same region|subregion|income``."""
+    attr = {"region": "region", "subregion": "subregion", "income": "income_group"}.get(same)
+    if attr is None:
+        raise HumsecError(f"--same '{same}': expected region, subregion or income")
+
+    def key(c: str) -> Any:
+        try:
+            return getattr(registry.info(c), attr)
+        except HumsecError:
+            return None
+    return key
 
 
 def _under(spec: Any, code: str, ancestor: str) -> bool:

@@ -257,7 +257,6 @@ def joint_action(focus: Sequence[str], history: pd.DataFrame, graph: ConnectionG
                 rows.append({"unit": u, "neighbour": nb, "threat": node, "unit_change": float(cu),
                              "neighbour_change": float(cn)})
     shared = pd.DataFrame(rows, columns=["unit", "neighbour", "threat", "unit_change", "neighbour_change"])
-    nm = (lambda c: names.get(c, c)) if names else (lambda c: c)
     tn = (lambda c: node_names.get(c, c)) if node_names else (lambda c: c)
     evidence: list[str] = []
     for threat, grp in shared.groupby("threat", sort=True):

@@ -15,12 +15,12 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 
-import yaml
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.data.connectors.base import SourceSpec
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
+from humsec.yamlio import load_yaml
 
 __all__ = ["Registry"]
 
@@ -52,10 +52,7 @@ class Registry:
     def from_yaml(cls, text: str, *, file: str = "<sources>",
                   catalogue: Catalogue | None = None) -> "Registry":
         """Parse a registry file; every problem is reported with its location."""
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValidationError(ValidationIssue(f"not valid YAML: {exc}", file=file)) from None
+        raw = load_yaml(text, file)
         if not isinstance(raw, dict) or not isinstance(raw.get("sources"), dict):
             raise ValidationError(ValidationIssue("expected a mapping under 'sources'", file=file))
         issues: list[ValidationIssue] = []
