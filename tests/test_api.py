@@ -23,8 +23,10 @@ CONFIG = dict(runs=RUNS, trend_runs=3, max_runs=50, trend_years=4)
 
 @pytest.fixture(scope="module")
 def env(default_env):
+    from humsec.web import create_site
+
     settings, panel, cat = default_env
-    app = create_app(settings, ServiceConfig(**CONFIG))
+    app = create_site(settings, ServiceConfig(**CONFIG))
     with TestClient(app) as client:
         yield client, settings, panel, cat, app
 

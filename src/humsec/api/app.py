@@ -128,10 +128,6 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
 
         app.include_router(commitments.router(config), prefix=API_PREFIX)
     _mount_docs(app)
-    if _available("humsec.web"):
-        from humsec.web import mount
-
-        mount(app)
     return app
 
 

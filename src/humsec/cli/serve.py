@@ -28,8 +28,8 @@ def serve_cmd(
     web dashboard at / — on the embedded default data unless you imported your own."""
     import uvicorn
 
-    from humsec.api import create_app
     from humsec.api.config import ServiceConfig
+    from humsec.web import create_site
 
     if not 0 < port < 65536:
         raise HumsecError(f"--port {port}: expected 1-65535")
@@ -40,7 +40,7 @@ def serve_cmd(
         settings = settings.model_copy(update={"home": home.expanduser()})
     config = ServiceConfig(host=host, port=port, token_file=token_file, runs=runs, trend_runs=min(50, runs),
                            preload=not no_preload)
-    app = create_app(settings, config)
+    app = create_site(settings, config)
     shown = f"[{host}]" if ":" in host else host
     console(stderr=True).print(f"humsec observatory on http://{shown}:{port}/ (API docs: /api/v1/docs; "
                                f"data in {settings.home})", markup=False)
