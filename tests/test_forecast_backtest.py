@@ -222,3 +222,16 @@ def test_known_crisis_recall_on_real_data(shared_data):
     a = r.alarms.set_index("signal")
     assert ((a["false_alarm_rate"] >= 0) & (a["false_alarm_rate"] <= 1)).all()
     assert a.at["war_forecast", "false_alarms"] <= a.at["war_forecast", "flags"]
+
+
+def test_quantity_forecasts_are_clipped_to_the_outcome_range():
+    import numpy as np
+    import pandas as pd
+
+    from humsec.forecast.tasks import Task
+
+    t = Task("hsi:x", "quantity", pd.DataFrame(), (), "score", bounds=(0.0, 100.0))
+    q = np.array([[-3.0, 50.0, 104.0]])
+    np.testing.assert_array_equal(t.clip(q), [[0.0, 50.0, 100.0]])
+    free = Task("x", "quantity", pd.DataFrame(), (), "")
+    np.testing.assert_array_equal(free.clip(q), q)

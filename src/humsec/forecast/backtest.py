@@ -184,6 +184,7 @@ def _backtest(task: Task, model: str, origins: Sequence[int], *, seed: int, min_
             qs = {model: fitted.predict(test[feats], test["current"]),
                   "persistence": M.persistence_quantiles(train["current"], train["y"], test["current"]),
                   "climatology": M.climatology_quantiles(train["y"], len(test))}
+            qs = {who: task.clip(q) for who, q in qs.items()}  # the same treatment for all
             for who, q in qs.items():
                 for j, tau in enumerate(M.LEVELS):
                     out[_qcol(tau, who)] = q[:, j]

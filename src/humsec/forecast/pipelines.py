@@ -188,12 +188,12 @@ def forecast_unit(name: str, unit: str, *, data_dir: str | Path | None = None, p
                 base["climatology"] = float(M.climatology_event(train["y"], 1)[0])
             else:
                 fit = M.fit_quantity(est, train[feats], train["y"], train["current"], seed=seed)
-                q = fit.predict(row[feats], row["current"])[0]
+                q = t.clip(fit.predict(row[feats], row["current"]))[0]
                 for tau, v in zip(M.LEVELS, q):
                     base[f"q{int(round(tau * 100)):02d}"] = float(v)
                 base["q50"] = float(np.interp(0.5, M.LEVELS, q))
-                pq = M.persistence_quantiles(train["current"], train["y"], row["current"])[0]
-                cq = M.climatology_quantiles(train["y"], 1)[0]
+                pq = t.clip(M.persistence_quantiles(train["current"], train["y"], row["current"]))[0]
+                cq = t.clip(M.climatology_quantiles(train["y"], 1))[0]
                 base["persistence_90"] = f"{pq[0]:.1f}-{pq[-1]:.1f}"
                 base["climatology_90"] = f"{cq[0]:.1f}-{cq[-1]:.1f}"
             rows.append(base)

@@ -49,6 +49,9 @@ class Task:
         ``unit, year, target_year, y, current`` and the features.
     features : tuple of str
     description : str
+    bounds : (float or None, float or None)
+        Range of a quantity outcome (e.g. 0-100 for index scores): every forecaster's
+        quantiles are clipped into it, so none is scored on impossible values.
     """
 
     name: str
@@ -56,6 +59,14 @@ class Task:
     frame: pd.DataFrame
     features: tuple[str, ...]
     description: str
+    bounds: tuple[float | None, float | None] = (None, None)
+
+    def clip(self, q: np.ndarray) -> np.ndarray:
+        """Quantile forecasts clipped into :attr:`bounds`."""
+        lo, hi = self.bounds
+        if lo is None and hi is None:
+            return q
+        return np.clip(q, -np.inf if lo is None else lo, np.inf if hi is None else hi)
 
     @property
     def known(self) -> pd.DataFrame:
@@ -82,11 +93,12 @@ def _lag(frame: pd.DataFrame, col: str, k: int = 1) -> pd.Series:
     return pd.Series(m[col].to_numpy(), index=frame.index)
 
 
-def _finish(name: str, kind: str, frame: pd.DataFrame, features: Sequence[str], description: str) -> Task:
+def _finish(name: str, kind: str, frame: pd.DataFrame, features: Sequence[str], description: str,
+            bounds: tuple[float | None, float | None] = (None, None)) -> Task:
     frame = frame.sort_values(["year", "unit"]).reset_index(drop=True)
     frame["target_year"] = frame["year"] + 1
     cols = ["unit", "year", "target_year", "y", "current", *features]
-    return Task(name, kind, frame[cols], tuple(features), description)
+    return Task(name, kind, frame[cols], tuple(features), description, bounds)
 
 
 # ---------------------------------------------------------------------------- conflict
@@ -172,7 +184,7 @@ def hsi_task(history: pd.DataFrame, node: str, *, regions: Mapping[str, Any] | N
         feats.append("nb_mean")
     f["y"] = _next(f, node)
     f["current"] = f[node]
-    return _finish(f"hsi:{node}", "quantity", f, feats, f"score of '{node}' (0-100) in t+1")
+    return _finish(f"hsi:{node}", "quantity", f, feats, f"score of '{node}' (0-100) in t+1", bounds=(0.0, 100.0))
 
 
 # ---------------------------------------------------------------------------- displacement
