@@ -35,7 +35,12 @@ def emit(df: pd.DataFrame, fmt: str, *, title: str | None = None, max_rows: int 
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
     if fmt == "csv":
         buf = io.StringIO()
-        safe_frame(df).to_csv(buf, index=False, lineterminator="\n")
+        safe = safe_frame(df)
+        # "\n" line ends as a terminal expects; but a cell holding a carriage return is
+        # only quoted when it is part of the line terminator, so then use CRLF (RFC 4180)
+        has_cr = any(safe[c].astype(str).str.contains("\r", regex=False).any()
+                     for c in safe.columns if safe[c].dtype == object or pd.api.types.is_string_dtype(safe[c]))
+        safe.to_csv(buf, index=False, lineterminator="\r\n" if has_cr else "\n")
         sys.stdout.write(buf.getvalue())
         return
     if fmt == "json":
