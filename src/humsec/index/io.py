@@ -22,7 +22,12 @@ _MAX = 200
 
 
 def read_index_data(path: str | Path) -> pd.DataFrame:
-    """Read a tidy index data file (CSV/TSV/XLSX/Parquet).
+    """Read an index data file (CSV/TSV/XLSX/Parquet), tidy or wide.
+
+    A *wide* file has a ``unit`` column and one column per indicator (one cross-section,
+    optionally a single-valued ``year`` column): the natural form for very many units
+    (grid cells), built without the tidy round trip (see
+    :func:`humsec.index.pipeline.build`).
 
     Parameters
     ----------
@@ -48,6 +53,8 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     cols = {c.lower(): c for c in raw.columns}
     if "unit" not in cols and "iso3" in cols:
         cols["unit"] = cols["iso3"]
+    if "unit" in cols and "indicator" not in cols and "value" not in cols and len(raw.columns) > 1:
+        return _read_wide(raw, cols, file)
     missing = [c for c in ("unit", "indicator", "value") if c not in cols]
     if missing:
         raise ValidationError(ValidationIssue(
@@ -93,3 +100,40 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     if issues:
         raise ValidationError(issues)
     return out[["unit", *(["year"] if "year" in out.columns else []), "indicator", "value"]]
+
+
+def _read_wide(raw: pd.DataFrame, cols: dict[str, str], file: str) -> pd.DataFrame:
+    """A wide ``unit, <indicator>...`` table, every cell checked and located."""
+    if raw.empty:
+        raise ValidationError(ValidationIssue("the file has no data rows", file=file))
+    issues: list[ValidationIssue] = []
+    rows = np.arange(len(raw)) + 2
+    ucol = cols["unit"]
+    units = raw[ucol].str.strip()
+    for r in rows[(units == "").to_numpy()][:_MAX]:
+        issues.append(ValidationIssue("empty unit code: expected a unit identifier", file=file, row=int(r), field=ucol))
+    dup = units.duplicated(keep="first") & (units != "")
+    for r, u in zip(rows[dup.to_numpy()][:50], units[dup][:50]):
+        issues.append(ValidationIssue(f"duplicate unit '{u}': expected one row per unit", file=file, row=int(r),
+                                      field=ucol))
+    out = {"unit": units}
+    ycol = cols.get("year")
+    for c in raw.columns:
+        if c in (ucol, ycol):
+            continue
+        vs = raw[c].str.strip()
+        miss = vs.str.lower().isin(MISSING_MARKERS)
+        num = vs.str.fullmatch(_NUMBER.pattern)
+        for r, v in zip(rows[(~miss & ~num).to_numpy()][: max(0, _MAX - len(issues))], vs[~miss & ~num]):
+            issues.append(ValidationIssue(
+                f"non-numeric value '{v}': expected a number with '.' as decimal point, or empty/NA",
+                file=file, row=int(r), field=c))
+        out[str(c).strip()] = pd.to_numeric(vs.where(num), errors="coerce").astype(float)
+    if ycol is not None:
+        ys = pd.to_numeric(raw[ycol].str.strip(), errors="coerce")
+        if ys.dropna().nunique() > 1:
+            issues.append(ValidationIssue("a wide file holds one year; found several: use a tidy "
+                                          "unit, year, indicator, value file for panels", file=file, field=ycol))
+    if issues:
+        raise ValidationError(issues)
+    return pd.DataFrame(out)

@@ -36,7 +36,8 @@ from humsec.errors import HumsecError
 from humsec.index.families import registry_for
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 
-__all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "rank_desc", "regenerate"]
+__all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
+           "regenerate"]
 
 
 def rank_desc(values: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
@@ -184,6 +185,43 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
         else:
             out["year"] = out["year"].astype("Int64")
     return out
+
+
+def is_wide(data: pd.DataFrame) -> bool:
+    """True for a units x indicators table (a ``unit`` column and one column per
+    indicator, no ``indicator``/``value`` columns) rather than tidy observations."""
+    return "unit" in data.columns and "indicator" not in data.columns and "value" not in data.columns
+
+
+def _wide_input(data: pd.DataFrame) -> pd.DataFrame:
+    """A wide input table as the pipeline's units x indicators frame (one cross-section).
+
+    For very large unit sets (subnational units, grid cells) this skips the tidy
+    round trip, which at a million units x 49 indicators costs most of a build's time
+    and memory.
+    """
+    if "year" in data.columns:
+        years = pd.unique(data["year"].dropna())
+        if len(years) > 1:
+            raise HumsecError(f"wide index data must hold one year (found {len(years)}); "
+                              "pass tidy unit, year, indicator, value data for panels")
+        data = data.drop(columns="year")
+    units = data["unit"].astype(str)
+    dup = units.duplicated()
+    if dup.any():
+        raise HumsecError(f"duplicate unit '{units[dup].iloc[0]}' in the wide index data; expected one row per unit")
+    cols = [c for c in data.columns if c != "unit"]
+    values = {}
+    for c in cols:
+        v = pd.to_numeric(data[c], errors="coerce")
+        bad = v.isna() & data[c].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise HumsecError(f"wide index data, column '{c}', unit {units.iloc[i]}: "
+                              f"{data[c].iloc[i]!r} is not a number")
+        values[str(c)] = v.to_numpy(dtype=float)
+    out = pd.DataFrame(values, index=pd.Index(units.to_numpy(), name="unit"))
+    return out.sort_index()
 
 
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
@@ -340,6 +378,14 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
         Missing indicators, ambiguous years, or a method that cannot apply (e.g. a
         geometric mean meeting a value <= 0) — with the node and units named.
     """
+    if not spec.steps:
+        raise HumsecError(f"spec '{spec.name}' has no steps")
+    if is_wide(data):
+        if year is not None:
+            raise HumsecError("wide index data hold one cross-section; --year does not apply")
+        if cache is not None:
+            cache.bind(data)
+        return _run_builder(_Builder(spec, None, None, wide=_wide_input(data), source=data), cache, scheduler)
     tidy = _tidy(data)
     if "year" in tidy.columns:
         years = sorted(int(y) for y in tidy["year"].dropna().unique())
@@ -353,16 +399,19 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
                               + (" ..." if len(years) > 10 else ""))
     elif year is not None:
         raise HumsecError("the data has no 'year' column, so --year cannot be used")
-    if not spec.steps:
-        raise HumsecError(f"spec '{spec.name}' has no steps")
     if cache is not None:
         cache.bind(data)
+    return _run_builder(_Builder(spec, tidy, year), cache, scheduler)
+
+
+def _run_builder(b: _Builder, cache: StepCache | None, scheduler: Any) -> IndexResult:
     if scheduler is None:
-        return _Builder(spec, tidy, year).run(cache)
+        return b.run(cache)
     from humsec.index.scale import executor_for
 
     with executor_for(scheduler) as ex:
-        return _Builder(spec, tidy, year, executor=ex).run(cache)
+        b.executor = ex
+        return b.run(cache)
 
 
 def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None = None,
@@ -371,6 +420,8 @@ def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None 
     (``scheduler`` as in :func:`build`; a local cluster is started once for all years)."""
     from humsec.index.scale import executor_for
 
+    if is_wide(data):
+        return PanelResult({None: build(spec, data, scheduler=scheduler)})
     tidy = _tidy(data)
     with executor_for(scheduler) as ex:
         sch = None if ex.serial else ex
@@ -414,10 +465,13 @@ def _aggregate_rows(item: tuple[np.ndarray, list[str], list[Any]], *,
 
 
 class _Builder:
-    def __init__(self, spec: IndexSpec, tidy: pd.DataFrame, year: int | None, executor: Any = None):
+    def __init__(self, spec: IndexSpec, tidy: pd.DataFrame | None, year: int | None, executor: Any = None, *,
+                 wide: pd.DataFrame | None = None, source: pd.DataFrame | None = None):
         self.executor = executor
         self.spec = spec
         self.tidy = tidy
+        self.wide_input = wide
+        self.source = tidy if source is None else source
         self.year = year
         self.datasets: dict[str, pd.DataFrame] = {}
         self.log: list[StepRecord] = []
@@ -451,7 +505,14 @@ class _Builder:
             start, st = state
             cur = self._restore(st)
         else:
-            wide = _wide(self.tidy, needed, self.year, spec)
+            if self.wide_input is not None:
+                absent = [c for c in needed if c not in self.wide_input.columns]
+                if absent:
+                    raise HumsecError(f"spec '{spec.name}' needs indicator(s) absent from the data: "
+                                      f"{', '.join(absent)}")
+                wide = self.wide_input[needed]
+            else:
+                wide = _wide(self.tidy, needed, self.year, spec)
             self.denoms = wide[[d for d in spec.denominators]]
             cur = wide[leaves]
             self.datasets["Raw"] = cur
@@ -480,7 +541,7 @@ class _Builder:
         ranks = rank_desc(aggregated * sign)
         resolved_spec = spec.model_copy(update={"steps": tuple(r.as_step() for r in self.log)})
         return IndexResult(
-            spec=resolved_spec, data=self.tidy, year=self.year,
+            spec=resolved_spec, data=self.source, year=self.year,
             datasets=MappingProxyType(dict(self.datasets)), ranks=ranks,
             weights=MappingProxyType(self.weights), log=tuple(self.log))
 
@@ -525,7 +586,7 @@ class _Builder:
         p = m.validate_params(step.params)
         before = cur.isna()
         if step.method in PANEL_METHODS:
-            if "year" not in self.tidy.columns:
+            if self.tidy is None or "year" not in self.tidy.columns:
                 raise HumsecError(f"imputation '{step.method}' needs panel data with a 'year' column")
             hist = self.tidy[(self.tidy["year"] <= self.year) & self.tidy["indicator"].isin(cur.columns)]
             panel = hist.pivot_table(index=["unit", "year"], columns="indicator", values="value",
@@ -637,7 +698,7 @@ class _Builder:
             if done is not None:
                 return done
         scores = {c: cur[c].to_numpy(dtype=float) for c in cur.columns}
-        units = list(index)
+        units = index  # indexed only to name units in errors (a list of a million strings is costly)
         self.weights: dict[str, pd.Series] = {}
         methods = {}
         for parent in self.spec.aggregates:
