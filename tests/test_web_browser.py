@@ -134,7 +134,7 @@ def test_map_page(server, page, tmp_path):
 def test_country_page(server, page, tmp_path):
     a = httpx.get(f"{server}/api/v1/countries/KEN/assessment", timeout=120).json()
     page.goto(f"{server}/country/KEN")
-    page.wait_for_function("document.querySelector('#headline').textContent.includes('rank')", timeout=60_000)
+    _wait_for_text(page, "#headline", "rank")
     assert f"rank {a['rank']:.0f} of {a['n_ranked']}" in page.locator("#headline").inner_text()
     for sec in ("profile", "trends", "threats", "groups", "spill", "peers", "indicators"):
         page.wait_for_selector(f"#{sec} table", state="attached", timeout=90_000)
@@ -153,7 +153,7 @@ def test_country_page(server, page, tmp_path):
 
 def test_downloads(server, page, tmp_path):
     page.goto(f"{server}/country/KEN")
-    page.wait_for_function("document.querySelector('#headline').textContent.includes('rank')", timeout=60_000)
+    _wait_for_text(page, "#headline", "rank")
     with page.expect_download() as info:
         page.click("#dl-csv")
     path = Path(info.value.path())
@@ -174,3 +174,10 @@ def test_downloads(server, page, tmp_path):
         page.click("#dl-compare")
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
     assert sorted(r["unit"] for r in rows) == ["KEN", "NZL", "UGA"]
+
+
+def _wait_for_text(page, selector: str, text: str, timeout: float = 60_000) -> None:
+    """Wait until ``selector`` shows ``text`` — with a locator, not a JavaScript string
+    predicate: the pages' Content Security Policy (script-src 'self') forbids the eval
+    that string predicates may need."""
+    page.locator(selector).filter(has_text=text).first.wait_for(state="visible", timeout=timeout)
