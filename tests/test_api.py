@@ -348,3 +348,24 @@ def test_openapi_and_dashboard_routes(env):
     if docs.status_code == 200:
         assert "http://" not in docs.text and "https://" not in docs.text
         assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_regions_endpoint_equals_the_library(env):
+    import numpy as np
+    import pandas as pd
+
+    from humsec.data.countries import CountryRegistry
+    from humsec.index.builtin import load_spec
+    from humsec.report.crossborder import regional_table
+
+    client, _, panel, _, _ = env
+    r = client.get("/api/v1/indices/hsi/regions")
+    assert r.status_code == 200 and "etag" in r.headers
+    body = r.json()
+    lib = regional_table(panel=panel, spec=load_spec("hsi"), registry=CountryRegistry.default(), year=body["year"])
+    got = pd.DataFrame(body["regions"])
+    assert len(got) == len(lib) and list(got["group"]) == list(lib["group"])
+    np.testing.assert_allclose(got["value"].to_numpy(dtype=float), lib["value"].to_numpy(dtype=float))
+    csv = client.get("/api/v1/indices/hsi/regions", params={"format": "csv"})
+    assert csv.status_code == 200 and csv.text.startswith("year,kind,group,node,value")
+    assert client.get("/api/v1/indices/hsi/regions", params={"year": 1700}).status_code == 422

@@ -106,3 +106,23 @@ def test_brief_has_the_spill_over_component(default_env):
     from humsec.data.countries import CountryRegistry
 
     assert CountryRegistry.default().name(worst) in html
+
+
+def test_regional_table_of_every_grouping(default_env, reg, capsys):
+    from humsec.report.crossborder import regional_table
+
+    settings, panel, _ = default_env
+    spec = load_spec("hsi")
+    t = regional_table(panel=panel, spec=spec, registry=reg)
+    groups = set(t["group"])
+    assert {"APPF", "ASEAN", "APEC", "EU", "OECD", "Africa", "Asia", "Europe"} <= groups
+    appf = t[(t["group"] == "APPF") & (t["node"] == "hsi")].iloc[0]
+    assert appf["n_units"] == 27 and appf["kind"] == "grouping" and 0 < appf["value"] < 100
+    # the same numbers as the single-region report
+    r = spill_report("ASEAN", panel=panel, spec=spec, registry=reg, permutations=19)
+    mine = t[t["group"] == "ASEAN"].set_index("node")["value"]
+    theirs = r.regional.set_index("node")["value"]
+    assert mine.reindex(theirs.index).to_numpy() == pytest.approx(theirs.to_numpy())
+    assert main(["--home", str(settings.home), "-q", "regions", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("year,kind,group,node,value") and ",APPF,hsi," in out

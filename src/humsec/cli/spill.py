@@ -115,7 +115,31 @@ def peers_cmd(
         emit(r.changes, "table", title="What changed in their indicators")
 
 
+def regions_cmd(
+    ctx: typer.Context,
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+    spec: str = typer.Option("hsi", "--spec", "-s", help=SPEC_HELP),
+) -> None:
+    """Population-weighted scores of every grouping (APPF, ASEAN, APEC, EU, OECD, G20,
+    LDC, LLDC, SIDS) and UN M49 region, with the population share covered."""
+    from humsec.report.crossborder import regional_table
+
+    s, panel, _, reg = _inputs(ctx, spec, fmt)
+    t = regional_table(panel=panel, spec=s, registry=reg, year=year)
+    if fmt != "table":
+        emit(t, fmt)
+        return
+    wide = t.pivot_table(index=["kind", "group"], columns="node", values="value", sort=False)
+    nodes = [n for n in [s.root, *s.children[s.root]] if n in wide.columns]
+    cov = t[t["node"] == s.root].set_index(["kind", "group"])[["n_with_data", "n_units", "coverage"]]
+    wide = wide[nodes].join(cov).reset_index().rename(columns={n: n[:4] for n in nodes[1:]})
+    emit(wide, "table", title=f"{s.title or s.name} by region — {int(t['year'].iloc[0])} "
+                              "(population-weighted; coverage = population share with a score)")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``humsec spill`` and ``humsec peers`` to the root command."""
+    """Add ``humsec spill``, ``humsec peers`` and ``humsec regions`` to the root command."""
     app.command("spill")(spill_cmd)
     app.command("peers")(peers_cmd)
+    app.command("regions")(regions_cmd)

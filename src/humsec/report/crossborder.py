@@ -14,8 +14,8 @@ import pandas as pd
 
 from humsec.errors import HumsecError
 
-__all__ = ["PeerReport", "SpillReport", "build_graph", "peer_report", "read_flows", "resolve_target",
-           "score_history", "spill_report"]
+__all__ = ["PeerReport", "SpillReport", "build_graph", "peer_report", "read_flows", "regional_table",
+           "resolve_target", "score_history", "spill_report"]
 
 GRAPHS = ("borders", "knn", "borders+knn", "distance")
 
@@ -194,6 +194,47 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
                 notes.append(f"displacement shown for {fy}, the latest year of the flows table")
     return SpillReport(label, focus, is_region, year, base_year, g.kind, ex, ja["shared"], list(ja["evidence"]),
                        hs, regional, dsp, ja["flows"] if len(ja["flows"]) else None, notes)
+
+
+def regional_table(*, panel: Any, spec: Any, registry: Any, year: int | None = None,
+                   data: pd.DataFrame | None = None, m49: bool = True) -> pd.DataFrame:
+    """Population-weighted index and dimension scores of every grouping (APPF, ASEAN,
+    APEC, EU, OECD, G20, LDC, LLDC, SIDS) and, with ``m49``, every UN M49 region.
+
+    Returns one row per (group, node): ``kind, group, node, value, n_units,
+    n_with_data, population, coverage`` (coverage: share of the group's population
+    living in countries with a score), sorted by kind, group and the spec's node order.
+    """
+    from humsec.analysis.assess import default_year, index_data
+    from humsec.spatial.stats import regional_aggregate
+
+    data = index_data(panel, spec) if data is None else data
+    year = default_year(spec, data) if year is None else int(year)
+    hist = score_history(spec, data, [year])
+    now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
+    if now.empty:
+        raise HumsecError(f"'{spec.name}' scores no country in {year}")
+    groups: dict[str, tuple[str, list[str]]] = {g: ("grouping", sorted(registry.members(g)))
+                                                for g in registry.groupings()}
+    if m49:
+        for c in sorted(registry.codes):
+            r = registry.info(c).region
+            if r:
+                groups.setdefault(r, ("M49 region", []))[1].append(c)
+    pop = _latest(panel, "pop_total", year)
+    nodes = [spec.root, *spec.children[spec.root]]
+    frames = []
+    for node in nodes:
+        if node not in now.columns:
+            continue
+        t = regional_aggregate(now[node], pop, {g: m for g, (_, m) in groups.items()})
+        frames.append(t.assign(node=node, kind=[groups[g][0] for g in t["group"]]))
+    out = pd.concat(frames, ignore_index=True)
+    order = {n: i for i, n in enumerate(nodes)}
+    out = out.assign(_o=out["node"].map(order)).sort_values(["kind", "group", "_o"]).drop(columns="_o")
+    out.insert(0, "year", year)
+    return out[["year", "kind", "group", "node", "value", "n_units", "n_with_data", "population", "coverage"]
+               ].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,20 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                         table=rk, filename=safe_filename(name.value, "ranking", a.year, suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
+    @r.get("/indices/{name}/regions",
+           summary="Population-weighted scores of every grouping (APPF, ASEAN, APEC, EU ...) and UN M49 region")
+    def regions(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
+                fmt: Fmt = None) -> Response:
+        def compute(_f: str) -> Body:
+            from humsec.report.crossborder import regional_table
+
+            y = obs.resolve_year(name.value, year)
+            t = regional_table(panel=obs.inputs().panel, spec=obs.spec(name.value), registry=obs.registry(),
+                               year=y, data=obs.index_data(name.value))
+            return Body(json={"index": name.value, "year": y, "regions": records(t)}, table=t,
+                        filename=safe_filename(name.value, "regions", y, suffix="csv"))
+        return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
+
     @r.get("/indices/{name}/uncertainty",
            summary="Uncertainty analysis: nominal, 5th-95th percentile ranks and scores of every node")
     def uncertainty(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
