@@ -187,6 +187,8 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
     trend_png = (charts.trend_chart(hist_u, names, root=a.root, fmt=chart_format)
                  if hist_u is not None and len(hist_u) > 1 else None)
     dtr_rows = [{"name": names.get(r.node, r.node), "base": _fmt(r.base_value), "latest": _fmt(r.latest_value),
+                 "change": (f"{r.latest_value - r.base_value:+.1f}".replace("-", "−")
+                            if pd.notna(r.base_value) and pd.notna(r.latest_value) else "–"),
                  "period": f"{r.base_year}–{r.latest_year}" if pd.notna(r.base_year) else "–",
                  "arrow": TR.TREND_ARROWS[r.trend], "trend": TR.TREND_LABELS[r.trend],
                  "progress": r.progress_label, "status": r.progress, "root": r.node == a.root}
