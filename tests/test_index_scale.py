@@ -224,3 +224,25 @@ def test_cli_reads_wide_files_with_located_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.csv, row 3, column 'unit': duplicate unit 'X1'" in err
     assert "row 3, column 'c': non-numeric value 'abc'" in err
+
+
+def test_keep_only_some_data_sets():
+    from humsec.index.pipeline import StepCache, regenerate
+
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(300, seed=8)
+    full = build(spec, data)
+    lean = build(spec, data, keep=["Normalised"])
+    assert set(lean.datasets) == {"Normalised", "Aggregated"}
+    pd.testing.assert_frame_equal(lean.scores, full.scores, check_exact=True)
+    pd.testing.assert_frame_equal(lean.ranks, full.ranks, check_exact=True)
+    assert set(regenerate(lean).datasets) == set(full.datasets)  # the log rebuilds everything
+    with pytest.raises(HumsecError, match="no data set 'Treated'"):
+        lean.dataset("Treated")
+    with pytest.raises(HumsecError, match="unknown data set\\(s\\) Cooked"):
+        build(spec, data, keep=["Cooked"])
+    # a step cache never hands a lean build's state to a full one (or back)
+    cache = StepCache()
+    a = build(spec, data, keep=["Raw"], cache=cache)
+    b = build(spec, data, cache=cache)
+    assert set(a.datasets) == {"Raw", "Aggregated"} and set(b.datasets) == set(full.datasets)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -317,11 +317,12 @@ class StepCache:
             # a programming error, not a user's: never let it pass as a failed run
             raise RuntimeError("a StepCache is bound to one data frame; use a new cache for other data")
 
-    def keys(self, spec: IndexSpec, year: int | None) -> list[str | None]:
+    def keys(self, spec: IndexSpec, year: int | None, keep: Collection[str] | None = None) -> list[str | None]:
         import json as _json
 
         base = _json.dumps({"tree": [n.model_dump(exclude={"weight", "name"}) for n in spec.tree],
-                            "groups": spec.groups, "year": year}, sort_keys=True, default=str)
+                            "groups": spec.groups, "year": year,
+                            "keep": sorted(keep) if keep is not None else None}, sort_keys=True, default=str)
         out: list[str | None] = []
         prefix: list[Any] = []
         cacheable = True
@@ -346,7 +347,8 @@ class StepCache:
 
 
 def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
-          cache: StepCache | None = None, scheduler: Any = None) -> IndexResult:
+          cache: StepCache | None = None, scheduler: Any = None,
+          keep: Collection[str] | None = None) -> IndexResult:
     """Build an index for one cross-section.
 
     Parameters
@@ -367,6 +369,12 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
         ``"local"``/``"local:N"`` starts a local cluster; a string is a scheduler address;
         see :func:`humsec.index.scale.executor_for`. Every number is computed by the same
         kernel on the same inputs as in a single process, so results are identical.
+    keep : collection of str, optional
+        Intermediate data sets to keep in the result (``Raw``, ``Denominated``,
+        ``Imputed``, ``Screened``, ``Treated``, ``Normalised``); ``Aggregated`` is always
+        kept. Default: all. Keeping only what is needed bounds the memory of builds over
+        very many units (each data set is units x nodes floats); the step log still
+        regenerates every data set.
 
     Returns
     -------
@@ -380,12 +388,14 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
     """
     if not spec.steps:
         raise HumsecError(f"spec '{spec.name}' has no steps")
+    keep = _check_keep(keep)
     if is_wide(data):
         if year is not None:
             raise HumsecError("wide index data hold one cross-section; --year does not apply")
         if cache is not None:
             cache.bind(data)
-        return _run_builder(_Builder(spec, None, None, wide=_wide_input(data), source=data), cache, scheduler)
+        return _run_builder(_Builder(spec, None, None, wide=_wide_input(data), source=data, keep=keep),
+                            cache, scheduler)
     tidy = _tidy(data)
     if "year" in tidy.columns:
         years = sorted(int(y) for y in tidy["year"].dropna().unique())
@@ -401,7 +411,17 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
         raise HumsecError("the data has no 'year' column, so --year cannot be used")
     if cache is not None:
         cache.bind(data)
-    return _run_builder(_Builder(spec, tidy, year), cache, scheduler)
+    return _run_builder(_Builder(spec, tidy, year, keep=keep), cache, scheduler)
+
+
+def _check_keep(keep: Collection[str] | None) -> frozenset[str] | None:
+    if keep is None:
+        return None
+    names = {"Raw", *DATASET_OF.values()}
+    bad = sorted(set(keep) - names)
+    if bad:
+        raise HumsecError(f"keep: unknown data set(s) {', '.join(bad)}; expected some of {', '.join(sorted(names))}")
+    return frozenset(keep) | {"Aggregated"}
 
 
 def _run_builder(b: _Builder, cache: StepCache | None, scheduler: Any) -> IndexResult:
@@ -466,8 +486,10 @@ def _aggregate_rows(item: tuple[np.ndarray, list[str], list[Any]], *,
 
 class _Builder:
     def __init__(self, spec: IndexSpec, tidy: pd.DataFrame | None, year: int | None, executor: Any = None, *,
-                 wide: pd.DataFrame | None = None, source: pd.DataFrame | None = None):
+                 wide: pd.DataFrame | None = None, source: pd.DataFrame | None = None,
+                 keep: frozenset[str] | None = None):
         self.executor = executor
+        self.keep = keep
         self.spec = spec
         self.tidy = tidy
         self.wide_input = wide
@@ -498,7 +520,7 @@ class _Builder:
         spec = self.spec
         leaves = spec.indicators
         needed = leaves + [d for d in spec.denominators if d not in leaves]
-        keys = cache.keys(spec, self.year) if cache is not None else None
+        keys = cache.keys(spec, self.year, self.keep) if cache is not None else None
         start = 0
         state = cache.lookup(keys) if keys is not None else None
         if state is not None:
@@ -515,7 +537,8 @@ class _Builder:
                 wide = _wide(self.tidy, needed, self.year, spec)
             self.denoms = wide[[d for d in spec.denominators]]
             cur = wide[leaves]
-            self.datasets["Raw"] = cur
+            if self.keep is None or "Raw" in self.keep:
+                self.datasets["Raw"] = cur
             self.weight_step = None
             self.raw_direction_leaves = list(leaves)
         for i, step in enumerate(spec.steps[start:], start=start):
@@ -524,7 +547,7 @@ class _Builder:
             handler = getattr(self, f"_{step.step}")
             cur, details = handler(step, cur)
             ds = DATASET_OF.get(step.step)
-            if ds is not None:
+            if ds is not None and (self.keep is None or ds in self.keep):
                 self.datasets[ds] = cur
             self._record(step, ds, details, resolved)
             if keys is not None and keys[i] is not None:
