@@ -2,7 +2,8 @@
 
 A missing or unreadable file, or YAML that does not parse, is a
 :class:`~humsec.errors.HumsecError` naming the file (and for YAML the line) — never a
-traceback.
+traceback. :func:`model_issues` turns a pydantic validation error of a parsed YAML
+document into located issues (``tree[3] (LPI).weight``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import yaml
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 
-__all__ = ["load_yaml", "read_text"]
+__all__ = ["field_path", "load_yaml", "model_issues", "read_text"]
 
 
 def read_text(path: str | Path, what: str) -> str:
@@ -40,3 +41,29 @@ def load_yaml(text: str, file: str) -> Any:
         row = mark.line + 1 if mark is not None else None
         raise ValidationError(ValidationIssue(f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
                                               file=file, row=row)) from None
+
+
+def field_path(raw: Any, loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a path a user finds in the YAML file: list items are
+    labelled with their ``code`` or ``step`` when they have one (``tree[3] (LPI).weight``)."""
+    parts: list[str] = []
+    cur = raw
+    for p in loc:
+        if isinstance(p, int):
+            label = f"[{p}]"
+            if isinstance(cur, list) and p < len(cur) and isinstance(cur[p], dict):
+                tag = cur[p].get("code") or cur[p].get("step")
+                if tag:
+                    label = f"[{p}] ({tag})"
+            parts.append(label)
+            cur = cur[p] if isinstance(cur, list) and p < len(cur) else None
+        else:
+            parts.append(("." if parts else "") + str(p))
+            cur = cur.get(p) if isinstance(cur, dict) else None
+    return "".join(parts)
+
+
+def model_issues(exc: Any, raw: Any, file: str) -> list[ValidationIssue]:
+    """Every error of a ``pydantic.ValidationError`` raised on ``raw``, located."""
+    return [ValidationIssue(str(e["msg"]), file=file, field=field_path(raw, e["loc"]) or None)
+            for e in exc.errors()]

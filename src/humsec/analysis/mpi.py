@@ -65,7 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.yamlio import load_yaml, read_text
+from humsec.yamlio import load_yaml, model_issues, read_text
 
 __all__ = [
     "AFResult",
@@ -316,9 +316,7 @@ class MPISpec(BaseModel):
         try:
             spec = cls.model_validate(raw)
         except PydanticValidationError as exc:
-            issues = [ValidationIssue(str(e["msg"]), file=file, field=_loc(raw, e["loc"]) or None)
-                      for e in exc.errors()]
-            raise ValidationError(issues) from None
+            raise ValidationError(model_issues(exc, raw, file)) from None
         issues = _semantic_issues(spec, file)
         if issues:
             raise ValidationError(issues)
@@ -342,22 +340,6 @@ class MPISpec(BaseModel):
         if self.severe_cutoff is not None and self.severe_cutoff < k:
             d.pop("severe_cutoff")
         return MPISpec.from_dict(d, file=f"<{self.name} with k={k}>")
-
-
-def _loc(raw: Any, loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    cur = raw
-    for p in loc:
-        if isinstance(p, int):
-            label = f"[{p}]"
-            if isinstance(cur, list) and p < len(cur) and isinstance(cur[p], dict) and cur[p].get("code"):
-                label = f"[{p}] ({cur[p]['code']})"
-            parts.append(label)
-            cur = cur[p] if isinstance(cur, list) and p < len(cur) else None
-        else:
-            parts.append(("." if parts else "") + str(p))
-            cur = cur.get(p) if isinstance(cur, dict) else None
-    return "".join(parts)
 
 
 def _resolve_weights(spec: MPISpec) -> dict[str, float]:

@@ -49,6 +49,15 @@ def _location(loc: tuple) -> str:
     return f"{head} '{rest}'" if rest else head
 
 
+def _auth_error(exc: Exception) -> JSONResponse:
+    """401 (with the Bearer challenge) for a missing or unknown token, 403 for a role too low."""
+    if isinstance(exc, auth.PermissionDenied):
+        return _error(403, str(exc))
+    resp = _error(401, str(exc))
+    resp.headers["WWW-Authenticate"] = 'Bearer realm="humsec"'
+    return resp
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """User errors are 4xx JSON ``{"detail": message, "status": code}``; nothing a client
     sends may cause a 5xx (an unexpected exception is a bug and surfaces as one)."""
@@ -61,14 +70,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(422, "; ".join(msgs) or "invalid request", errors=details)
 
     @app.exception_handler(auth.AuthError)
-    async def unauthorised(_request: Request, exc: Exception) -> JSONResponse:
-        resp = _error(401, str(exc))
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="humsec"'
-        return resp
-
     @app.exception_handler(auth.PermissionDenied)
-    async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
-        return _error(403, str(exc))
+    async def auth_failed(_request: Request, exc: Exception) -> JSONResponse:
+        return _auth_error(exc)
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
@@ -150,12 +154,8 @@ def _guard_uploads(app: FastAPI, config: ServiceConfig) -> None:
                 return _error(413, f"the file is larger than {config.max_upload_bytes} bytes")
             try:
                 await run_in_threadpool(auth.identity, request, "editor", "import data")
-            except auth.AuthError as exc:
-                resp = _error(401, str(exc))
-                resp.headers["WWW-Authenticate"] = 'Bearer realm="humsec"'
-                return resp
-            except auth.PermissionDenied as exc:
-                return _error(403, str(exc))
+            except (auth.AuthError, auth.PermissionDenied) as exc:
+                return _auth_error(exc)
         return await call_next(request)
 
 

@@ -146,14 +146,7 @@ def export(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: NAME.FORMAT here)."),
 ) -> None:
     """Export a stored dataset (tidy rows with provenance columns)."""
-    settings = settings_from(ctx)
-    store = service.open_store(settings)
-    if name == "current":
-        panel, _ = service.current_panel(settings, store)
-    else:
-        if name.split("@")[0] == service.DEFAULT_DATASET:
-            service.ensure_default(settings, store)
-        panel = store.load_panel(name)
+    panel = service.panel_for(settings_from(ctx), name)
     df = panel.data
     prov = pd.DataFrame([
         {"indicator": k, "source": v.source, "edition": v.edition, "licence": v.licence,

@@ -74,14 +74,7 @@ def data(
 
     if fmt not in DATA_FORMATS:
         raise HumsecError(f"--format '{fmt}': expected one of {', '.join(DATA_FORMATS)}")
-    settings = settings_from(ctx)
-    store = service.open_store(settings)
-    if dataset == "current":
-        panel, _ = service.current_panel(settings, store)
-    else:
-        if dataset.split("@")[0] == service.DEFAULT_DATASET:
-            service.ensure_default(settings, store)
-        panel = store.load_panel(dataset)
+    panel = service.panel_for(settings_from(ctx), dataset)
     if indicator:
         unknown = sorted(set(indicator) - set(panel.indicators))
         if unknown:

@@ -85,6 +85,17 @@ def current_panel(settings: Settings, store: Store | None = None) -> tuple[Panel
     return store.current_panel()
 
 
+def panel_for(settings: Settings, name: str, store: Store | None = None) -> Panel:
+    """The panel of a dataset reference: ``NAME``, ``NAME@VERSION`` or ``current`` (the
+    latest version of every dataset, layered); the embedded default is built on first use."""
+    store = store or open_store(settings)
+    if name == "current":
+        return current_panel(settings, store)[0]
+    if name.split("@")[0] == DEFAULT_DATASET:
+        ensure_default(settings, store)
+    return store.load_panel(name)
+
+
 def dataset_name_for(path: str | Path) -> str:
     """A safe dataset name from an untrusted file name."""
     stem = Path(path).stem

@@ -19,7 +19,7 @@ References
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from humsec.errors import HumsecError
@@ -37,17 +37,16 @@ class Executor:
         return obj
 
     def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any
-                      ) -> Iterator[tuple[Any, Any]]:
-        """``(item, fn(item, **kwargs))`` for every item, in order of completion."""
-        for item in items:
-            yield item, fn(item, **kwargs)
+                      ) -> Iterator[tuple[int, Any]]:
+        """``(i, fn(items[i], **kwargs))`` for every item, in order of completion."""
+        for i, item in enumerate(items):
+            yield i, fn(item, **kwargs)
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any) -> list[Any]:
         """``[fn(item, **kwargs) for item in items]`` in the order of ``items``."""
-        pos = {id(it): i for i, it in enumerate(items)}
         out: list[Any] = [None] * len(items)
-        for item, res in self.map_unordered(fn, items, **kwargs):
-            out[pos[id(item)]] = res
+        for i, res in self.map_unordered(fn, items, **kwargs):
+            out[i] = res
         return out
 
     @property
@@ -76,7 +75,7 @@ class DaskExecutor(Executor):
         return self.client.scatter(obj, broadcast=True, hash=False)
 
     def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any
-                      ) -> Iterator[tuple[Any, Any]]:
+                      ) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed
 
         if not items:
@@ -84,7 +83,7 @@ class DaskExecutor(Executor):
         futures = self.client.map(fn, list(items), pure=False, **kwargs)
         where = {f.key: i for i, f in enumerate(futures)}
         for fut, res in as_completed(futures, with_results=True):
-            yield items[where[fut.key]], res
+            yield where[fut.key], res
 
     @property
     def n_workers(self) -> int:
@@ -150,8 +149,3 @@ def executor_for(scheduler: Any = None) -> Iterator[Executor]:
     finally:
         client.close()
 
-
-def chunks(n: int, size: int) -> Iterable[range]:
-    """Ranges ``[0, size), [size, 2 size), ...`` covering ``range(n)``."""
-    for start in range(0, n, max(1, size)):
-        yield range(start, min(n, start + size))

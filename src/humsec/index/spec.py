@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.yamlio import load_yaml, read_text
+from humsec.yamlio import load_yaml, model_issues, read_text
 
 SPEC_VERSION = 1
 
@@ -370,29 +370,7 @@ def _parse(raw: object, file: str) -> IndexSpec:
     try:
         return IndexSpec.model_validate(raw)
     except PydanticValidationError as exc:
-        issues = []
-        for err in exc.errors():
-            loc = _loc(raw, err["loc"])
-            issues.append(ValidationIssue(f"{err['msg']}", file=file, field=loc or None))
-        raise ValidationError(issues) from None
-
-
-def _loc(raw: Any, loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    cur = raw
-    for p in loc:
-        if isinstance(p, int):
-            label = f"[{p}]"
-            if isinstance(cur, list) and p < len(cur) and isinstance(cur[p], dict):
-                tag = cur[p].get("code") or cur[p].get("step")
-                if tag:
-                    label = f"[{p}] ({tag})"
-            parts.append(label)
-            cur = cur[p] if isinstance(cur, list) and p < len(cur) else None
-        else:
-            parts.append(("." if parts else "") + str(p))
-            cur = cur.get(p) if isinstance(cur, dict) else None
-    return "".join(parts)
+        raise ValidationError(model_issues(exc, raw, file)) from None
 
 
 def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:

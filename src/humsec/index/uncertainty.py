@@ -47,7 +47,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -316,8 +316,6 @@ class _Design:
 
     def subset(self, idx: Sequence[int]) -> _Design:
         """The same design with only the runs at positions ``idx`` (renumbered 0..)."""
-        from dataclasses import replace
-
         return replace(self, table=self.table.iloc[list(idx)].reset_index(drop=True))
 
 
@@ -477,8 +475,8 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
     # distributed: the design without its run table is shared once; each task gets its rows
     shared = executor.share(design.subset([]))
     items = [(key, idx, table.iloc[idx].reset_index(drop=True)) for key, idx in groups.items()]
-    for (key, idx, _), (block, errs) in executor.map_unordered(
-            _remote_group, items, shared=shared, batch=batch):
+    for i, (block, errs) in executor.map_unordered(_remote_group, items, shared=shared, batch=batch):
+        idx = items[i][1]
         collect(idx, block, errs)
         if progress:
             progress(len(idx))
@@ -488,8 +486,6 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
 def _remote_group(item: tuple[str, list[int], pd.DataFrame], *, shared: _Design, batch: bool
                   ) -> tuple[np.ndarray, dict[int, str]]:
     key, _, table = item
-    from dataclasses import replace
-
     return _evaluate_group(replace(shared, table=table), key, batch=batch, cache=StepCache())
 
 

@@ -112,12 +112,10 @@ def prepare_briefing(spec: IndexSpec, panel: Panel, *, year: int | None = None,
 def _spill(a: Assessment) -> tuple[pd.DataFrame | None, str]:
     """Neighbour exposure of every country: land borders plus the 3 nearest capitals (so
     island states have neighbours)."""
-    from humsec.data.countries import CountryRegistry
-    from humsec.spatial.graph import ConnectionGraph
+    from humsec.report.crossborder import build_graph
     from humsec.spatial.spill import neighbour_exposure
 
-    reg = CountryRegistry.default()
-    g = ConnectionGraph.from_borders(reg).union(ConnectionGraph.knn(ConnectionGraph.registry_coordinates(reg), 3))
+    g = build_graph(CountryRegistry.default(), "borders+knn", k=3)
     scores = a.result.scores[a.dimensions]
     return neighbour_exposure(scores, g), g.kind
 
