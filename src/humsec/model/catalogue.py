@@ -190,8 +190,9 @@ class Catalogue:
 
     @classmethod
     def default(cls) -> "Catalogue":
-        """The catalogue that ships with humsec (``humsec/data/catalogue.yaml``)."""
+        """The catalogue of the data release that ships with humsec
+        (``humsec/data/shipped/catalogue.yaml``, written by ``humsec data release build``)."""
         from importlib.resources import files
 
-        res = files("humsec.data").joinpath("catalogue.yaml")
-        return cls.from_yaml(res.read_text(encoding="utf-8"), file="humsec/data/catalogue.yaml")
+        res = files("humsec.data").joinpath("shipped", "catalogue.yaml")
+        return cls.from_yaml(res.read_text(encoding="utf-8"), file="humsec/data/shipped/catalogue.yaml")

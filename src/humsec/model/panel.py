@@ -58,6 +58,11 @@ class Provenance(BaseModel):
         Canonical address of the source.
     content_hash : str
         SHA-256 over the indicator's observations (see :func:`content_hash`).
+    publisher : str
+        The organisation that publishes the data (data releases).
+    file, series : str
+        The publisher's file (relative to the release's source directory) and the series
+        in it (data releases).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -70,6 +75,9 @@ class Provenance(BaseModel):
     via: str = ""
     url: str = ""
     content_hash: str = ""
+    publisher: str = ""
+    file: str = ""
+    series: str = ""
 
 
 def _normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -86,13 +94,22 @@ def _normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _lines(df: pd.DataFrame) -> pd.Series:
-    """One ``k1\x1fk2...\x1evalue\n`` string per row of a normalised frame."""
-    line = df[KEY_COLUMNS[0]].astype(str)
-    for c in KEY_COLUMNS[1:]:
-        line = line + "\x1f" + df[c].astype(str)
-    vals = pd.Series(["nan" if v != v else repr(v) for v in df["value"].tolist()], index=df.index)
-    return line + "\x1e" + vals + "\n"
+def _lines(df: pd.DataFrame) -> np.ndarray:
+    """One ``k1\x1fk2...\x1evalue\n`` string per row of a normalised frame (object array).
+
+    Keys are joined in Arrow (vectorised); values use Python's ``repr(float)`` (computed
+    once per distinct value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if df.empty:
+        return np.empty(0, dtype=object)
+    keys = [pc.cast(pa.array(df[c]), pa.string()) for c in KEY_COLUMNS]
+    uniq, inverse = np.unique(df["value"].to_numpy(dtype="float64"), return_inverse=True)
+    texts = pa.array(["nan" if v != v else repr(v) for v in uniq.tolist()], type=pa.string())
+    vals = texts.take(pa.array(inverse.ravel()))
+    line = pc.binary_join_element_wise(pc.binary_join_element_wise(*keys, "\x1f"), vals, "\x1e")
+    return np.asarray(line.to_numpy(zero_copy_only=False), dtype=object) + "\n"
 
 
 def content_hash(df: pd.DataFrame) -> str:
@@ -101,21 +118,30 @@ def content_hash(df: pd.DataFrame) -> str:
     Values are hashed with ``repr(float)`` (shortest round-trip form), so two panels
     have the same hash iff they hold the same numbers for the same keys.
     """
-    df = _normalise_frame(df)
-    if df.empty:
-        return hashlib.sha256().hexdigest()
+    return _normalised_hash(_normalise_frame(df))
+
+
+def _normalised_hash(df: pd.DataFrame, lines: np.ndarray | None = None) -> str:
     # the byte stream is built column-wise and hashed whole (SHA-256 is streaming, so
     # this equals hashing it row by row)
-    return hashlib.sha256("".join(_lines(df).tolist()).encode()).hexdigest()
+    lines = _lines(df) if lines is None else lines
+    return hashlib.sha256("".join(lines.tolist()).encode()).hexdigest()
 
 
-def _hashes_by_indicator(df: pd.DataFrame) -> dict[str, str]:
+def _hashes_by_indicator(df: pd.DataFrame, lines: np.ndarray | None = None) -> dict[str, str]:
     """:func:`content_hash` of every indicator's rows of an already normalised, key-sorted
     frame, in one pass (the rows of one indicator keep the key order)."""
     if df.empty:
         return {}
-    joined = _lines(df).groupby(df["indicator"], sort=True).agg("".join)
-    return {str(k): hashlib.sha256(v.encode()).hexdigest() for k, v in joined.items()}
+    lines = _lines(df) if lines is None else lines
+    codes, uniques = pd.factorize(df["indicator"], sort=True)
+    order = np.argsort(codes, kind="stable")
+    lines = lines[order]
+    counts = np.bincount(codes, minlength=len(uniques))
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    return {str(uniques[i]): hashlib.sha256("".join(lines[a:b].tolist()).encode()).hexdigest()
+            for i, (a, b) in enumerate(zip(starts, ends)) if b > a}
 
 
 class Panel:
@@ -134,7 +160,7 @@ class Panel:
     underlying frame is copied and its arrays are set read-only.
     """
 
-    __slots__ = ("_data", "_provenance")
+    __slots__ = ("_data", "_provenance", "_hash")
 
     def __init__(self, data: pd.DataFrame, provenance: Mapping[str, Provenance] | None = None):
         missing = {"unit", "year", "indicator", "value"} - set(data.columns)
@@ -151,11 +177,18 @@ class Panel:
                 arr.flags.writeable = False
         prov = dict(provenance or {})
         fixed = {}
-        hashes = _hashes_by_indicator(df[df["indicator"].isin(list(prov))]) if prov else {}
+        whole = None
+        if prov and set(df["indicator"].unique()) <= set(prov):  # one pass gives both hashes
+            lines = _lines(df)
+            hashes = _hashes_by_indicator(df, lines)
+            whole = _normalised_hash(df, lines)
+        else:
+            hashes = _hashes_by_indicator(df[df["indicator"].isin(list(prov))]) if prov else {}
         for code, h in hashes.items():
             fixed[code] = prov[code].model_copy(update={"content_hash": h})
         self._data = df
         self._provenance = MappingProxyType(fixed)
+        self._hash: str | None = whole
 
     # -- read access ---------------------------------------------------------------
     @property
@@ -199,7 +232,9 @@ class Panel:
         return hash(self.content_hash())
 
     def content_hash(self) -> str:
-        return content_hash(self._data)
+        if self._hash is None:  # the frame is immutable (read-only arrays): compute once
+            self._hash = _normalised_hash(self._data)
+        return self._hash
 
     # -- derived panels ------------------------------------------------------------
     def filter(
@@ -251,6 +286,7 @@ class Panel:
         out = cls.__new__(cls)
         out._data = data
         out._provenance = MappingProxyType(prov)
+        out._hash = None
         return out
 
     def concat(self, other: "Panel") -> "Panel":

@@ -1,0 +1,174 @@
+"""What every release reader shares: the source's files, located errors, country codes.
+
+A *reader* is a small module with two functions::
+
+    load(files: SourceFiles) -> Any
+        Read and check the source's files once (columns present, types as documented).
+    extract(loaded, series: str, options: dict, codes: CodeMapper) -> Extract
+        The observations of one series: ``unit, year, sex, age, group, value``.
+
+Readers never guess: a code that is neither a country known to the registry nor listed
+as an aggregate / historical / pseudo code stops the build with a located error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from humsec.errors import ValidationError, ValidationIssue
+from humsec.model.panel import TOTAL
+
+__all__ = ["CodeMapper", "Extract", "SourceFiles", "file_sha256", "require_columns", "tidy"]
+
+OUT_COLUMNS = ("unit", "year", "sex", "age", "group", "value")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """The files of one source under the release's source directory."""
+
+    source_id: str
+    root: Path
+    names: tuple[str, ...]
+
+    def path(self, name: str) -> Path:
+        if name not in self.names:
+            raise KeyError(f"{name} is not declared for source {self.source_id}")
+        return self.root / name
+
+    def label(self, name: str) -> str:
+        return str(self.root / name)
+
+    def missing(self) -> list[str]:
+        return [n for n in self.names if not (self.root / n).is_file()]
+
+
+@dataclass
+class Extract:
+    """Observations of one series and what was left out (reason -> number of rows)."""
+
+    frame: pd.DataFrame
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], file: str) -> None:
+    """A changed column layout is a located error naming the missing columns."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValidationError(ValidationIssue(
+            f"expected column(s) {', '.join(missing)} (found: {', '.join(map(str, list(df.columns)[:12]))}"
+            f"{' ...' if len(df.columns) > 12 else ''}); the publisher's layout may have changed",
+            file=file, row=1))
+
+
+def tidy(df: pd.DataFrame, *, sex=TOTAL, age=TOTAL, group=TOTAL) -> pd.DataFrame:
+    """``df`` (``unit, year, value`` and optional disaggregations) in reader output form."""
+    out = df.copy()
+    for col, default in (("sex", sex), ("age", age), ("group", group)):
+        if col not in out.columns:
+            out[col] = default
+    out["year"] = out["year"].astype("int64")
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
+    return out[list(OUT_COLUMNS)]
+
+
+class CodeMapper:
+    """Country codes of a source -> ISO3 units of the release, never guessed.
+
+    Parameters
+    ----------
+    registry : CountryRegistry
+        Known ISO3 codes (plus Kosovo ``XKX``) and legacy codes (``ROM``, ``ZAR`` ...).
+    """
+
+    def __init__(self, registry):
+        import pycountry
+
+        self.registry = registry
+        self._codes = registry.codes
+        #: ISO 3166-3 codes of former countries (ANT, SCG, YUG, SUN ...): dropped, named.
+        self.historic = {c.alpha_3: f"former country (ISO 3166-3): {c.name}"
+                         for c in pycountry.historic_countries if c.alpha_3 not in self._codes}
+
+    def map(self, codes: pd.Series, *, file: str, field: str, drop: Mapping[str, str] | None = None,
+            rows: pd.Series | None = None, extra: Mapping[str, str] | None = None) -> tuple[pd.Series, dict[str, int]]:
+        """Map source codes to ISO3.
+
+        Parameters
+        ----------
+        codes : Series of str
+        drop : mapping code -> reason
+            Codes that are known not to be countries of the release (aggregates,
+            historical states, pseudo codes): mapped to NA, counted per reason.
+        rows : Series of int, optional
+            File row numbers (for the error message); default: position + 2 (CSV header).
+        extra : mapping code -> ISO3
+            Source-specific codes (``OWID_KOS`` -> ``XKX``).
+
+        Returns
+        -------
+        (Series, dict)
+            ISO3 codes (NA where dropped) and the number of rows dropped per reason.
+
+        Raises
+        ------
+        ValidationError
+            Codes that are neither known nor declared in ``drop``, located by file, row
+            and field.
+        """
+        drop = dict(drop or {})
+        extra = dict(extra or {})
+        uniq = pd.Series(codes.dropna().astype(str).unique())
+        table: dict[str, str | None] = {}
+        bad = []
+        for c in uniq:
+            key = c.strip()
+            if key in extra:
+                table[c] = extra[key]
+            elif key in drop:
+                table[c] = None
+            elif key in self.historic:
+                drop[key] = self.historic[key]
+                table[c] = None
+            elif key.upper() in self._codes:
+                table[c] = key.upper()
+            else:
+                try:
+                    table[c] = self.registry.to_iso3(key) if not key.isdigit() else self.registry.to_iso3(key)
+                except Exception:
+                    bad.append(c)
+        if bad:
+            issues = []
+            where = rows if rows is not None else pd.Series(range(2, len(codes) + 2), index=codes.index)
+            for c in sorted(bad)[:20]:
+                first = int(where[codes.astype(str) == c].iloc[0])
+                issues.append(ValidationIssue(
+                    f"unknown country code '{c}': expected an ISO 3166-1 code known to humsec or a "
+                    "code the recipe declares as an aggregate/historical/pseudo code", file=file,
+                    row=first, field=field))
+            if len(bad) > 20:
+                issues.append(ValidationIssue(f"... and {len(bad) - 20} more unknown codes", file=file))
+            raise ValidationError(issues)
+        mapped = codes.astype(str).map(table)
+        counts: dict[str, int] = {}
+        gone = codes.notna() & mapped.isna()
+        if gone.any():
+            for c, n in codes[gone].astype(str).value_counts().sort_index().items():
+                reason = drop.get(str(c).strip(), "not a country")
+                counts[f"{c}: {reason}"] = counts.get(f"{c}: {reason}", 0) + int(n)
+        if codes.isna().any():
+            counts["no code"] = int(codes.isna().sum())
+        return mapped, counts
