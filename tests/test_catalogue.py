@@ -20,29 +20,35 @@ def shipped() -> Catalogue:
 
 
 def test_shipped_catalogue_loads(shipped):
-    assert shipped.version == "1"
-    assert len(shipped) >= 14
-    assert {"pop", "pop_total", "u5mr", "hfi_homicide"} <= set(shipped.codes)
+    # the shipped catalogue is the data release's: versioned by the release
+    from humsec.data.release import load_recipe
+
+    assert shipped.version == load_recipe().release
+    assert len(shipped) >= 60
+    assert {"pop", "pop_total", "u5mr", "homicide_rate", "conflict_deaths", "undernourishment"} <= set(shipped.codes)
+    assert not any(c.startswith(("hfi_", "esi_")) for c in shipped.codes)   # stale 2016 panel gone
 
 
 @pytest.mark.parametrize("dimension", DIMENSIONS)
-def test_every_dimension_has_two_indicators(shipped, dimension):
-    assert len(shipped.by_dimension(dimension)) >= 2
+def test_every_dimension_has_six_indicators(shipped, dimension):
+    assert len(shipped.by_dimension(dimension)) >= 6
 
 
 def test_shipped_entries_are_documented(shipped):
     for ind in shipped:
         assert ind.source and ind.licence and ind.notes, ind.code
         assert ind.direction in (1, -1)
-    # HFI scores: 0-10 where 10 = most secure, hence direction +1
+    # percentages are bounded, rates of deaths are not negative
     for ind in shipped:
-        if ind.code.startswith("hfi_"):
-            assert ind.direction == 1 and (ind.valid_min, ind.valid_max) == (0, 10)
+        if ind.unit.startswith("percent of") and "Can exceed 100" not in ind.notes:
+            assert (ind.valid_min, ind.valid_max) == (0, 100), ind.code
+        if "deaths" in ind.unit:
+            assert ind.valid_min == 0 and ind.direction == -1, ind.code
     assert shipped["u5mr"].sdg == "3.2.1"
     assert shipped["mmr"].sdg == "3.1.1"
-    assert shipped["hfi_homicide"].sdg == "16.1.1"
-    assert "Global Hunger Index" in shipped["u5mr"].notes
-    assert "undernourish" in shipped["esi_sustenance"].notes
+    assert shipped["homicide_rate"].sdg == "16.1.1"
+    assert shipped["undernourishment"].sdg == "2.1.1"
+    assert "<2.5" in shipped["undernourishment"].notes        # the censored FAO floor is disclosed
 
 
 def test_shipped_round_trip(shipped):

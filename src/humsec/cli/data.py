@@ -16,6 +16,12 @@ from humsec.model.panel import DIMENSIONS, TOTAL
 
 app = typer.Typer(help="Indicator catalogue, local store, imports and exports.", no_args_is_help=True)
 
+from humsec.cli import release as _release  # noqa: E402  (sub-commands live in their own module)
+
+app.add_typer(_release.app, name="release")
+app.command("status")(_release.status)
+app.command("update")(_release.update)
+
 
 @app.command("list")
 def list_indicators(
@@ -290,6 +296,9 @@ class _progress:
 def diff(
     ctx: typer.Context,
     dataset: str = typer.Argument(..., help="Dataset name (e.g. worldbank, hdr)."),
+    against: Optional[str] = typer.Option(
+        None, "--against", help="Compare DATASET's latest vintage with this dataset (NAME or NAME@VERSION, "
+                                "e.g. default = the shipped release), on the indicators both hold."),
     from_version: Optional[int] = typer.Option(None, "--from", help="Older version (default: the one before --to)."),
     to_version: Optional[int] = typer.Option(None, "--to", help="Newer version (default: the latest)."),
     indicator: Optional[str] = typer.Option(None, "--indicator", help="Only this indicator."),
@@ -304,8 +313,18 @@ def diff(
     store = service.open_store(settings)
     if "@" in dataset:
         raise HumsecError("give the dataset name without @VERSION and use --from/--to")
-    rev = vintages.diff_snapshots(store, dataset, from_version=from_version,
-                                  to_version=to_version, tolerance=tolerance)
+    if against is not None:
+        base = service.panel_for(settings, against, store)
+        new = store.load_panel(dataset if to_version is None else f"{dataset}@{to_version}")
+        common = sorted(set(base.indicators) & set(new.indicators))
+        if not common:
+            raise HumsecError(f"'{dataset}' and '{against}' share no indicator")
+        new_ref = store.resolve(dataset if to_version is None else f"{dataset}@{to_version}").ref
+        rev = vintages.diff_panels(base.filter(indicators=common), new.filter(indicators=common),
+                                   old_ref=against, new_ref=new_ref, tolerance=tolerance)
+    else:
+        rev = vintages.diff_snapshots(store, dataset, from_version=from_version,
+                                      to_version=to_version, tolerance=tolerance)
     table = rev.table
     if indicator:
         table = table[table["indicator"] == indicator]

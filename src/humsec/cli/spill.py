@@ -34,20 +34,24 @@ def spill_cmd(
                               help="Connections: borders, knn, borders+knn (default; islands get neighbours), distance."),
     k: int = typer.Option(3, "--k", help="Nearest neighbours for knn graphs."),
     flows: Optional[Path] = typer.Option(None, "--flows",
-                                         help="UNHCR-layout displacement table (CSV/Parquet: year, coo_iso, coa_iso, "
-                                              "refugees, asylum_seekers, oip …)."),
+                                         help="UNHCR-layout displacement flows (CSV/Parquet: year, coo_iso, coa_iso, "
+                                              "refugees, asylum_seekers, oip …). Default: the data release's UNHCR "
+                                              "stocks (refugees, asylum seekers and OIP at the end of the year)."),
     seed: int = typer.Option(20240101, "--seed", help="Seed of the LISA permutation tests."),
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
     spec: str = typer.Option("hsi", "--spec", "-s", help=SPEC_HELP),
 ) -> None:
     """Spill-overs: exposure to neighbours' insecurity, rising threats shared with
     neighbours (with evidence), hotspots and displacement, for a country or region."""
-    from humsec.report.crossborder import read_flows, spill_report
+    from humsec.report.crossborder import read_flows, release_displacement, spill_report
 
     s, panel, _, reg = _inputs(ctx, spec, fmt)
-    disp = read_flows(flows, known=sorted(reg.codes)) if flows is not None else None
+    if flows is not None:
+        disp, measure = read_flows(flows, known=sorted(reg.codes)), "flow"
+    else:
+        disp, measure = release_displacement(measure="stock", known=sorted(reg.codes)), "stock"
     r = spill_report(target, panel=panel, spec=s, registry=reg, year=year, base_year=base_year, graph=graph,
-                     k=k, disp=disp, seed=seed)
+                     k=k, disp=disp, disp_measure=measure, seed=seed)
     if fmt == "json":
         dump_json(r.to_dict())
         return
@@ -67,7 +71,10 @@ def spill_cmd(
     if len(r.hotspots):
         emit(r.hotspots, "table", title="Hotspots of insecurity (significant high-high LISA clusters)")
     if r.displacement is not None:
-        emit(r.displacement, "table", title="Cross-border displacement (persons)")
+        title = ("Cross-border displacement in the year (UNHCR flows, persons)" if r.displacement_measure == "flow"
+                 else "Refugees, asylum seekers and OIP at the end of the year (UNHCR stocks, persons): "
+                      "inflow = hosted, outflow = from the country abroad")
+        emit(r.displacement, "table", title=title)
     for line in r.evidence:
         out.print(f"• {line}")
     for n in r.notes:

@@ -67,7 +67,7 @@ def warn_cmd(
 ) -> None:
     """Current alerts with reasons: `humsec warn [ISO3] [--year Y] [--rules FILE]`.
 
-    Deteriorations of the index, its dimensions and indicators on the embedded panel
+    Deteriorations of the index, its dimensions and indicators on the data release
     (falls, robust anomalies against the country's own past and its region, change
     points), each with severity and the indicators that drove it."""
     if ctx.invoked_subcommand is not None:
@@ -126,11 +126,14 @@ def _read_table(path: Path) -> pd.DataFrame:
 def backtest_cmd(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m",
-                              help="conflict, war, displacement (UCDP/UNHCR), hsi, terror (embedded panel); "
-                                   "add -<estimator>: logit|gbm (events), qgbm|qlinear (quantities)."),
+                              help="conflict, war, displacement (UCDP/PRIO, UNHCR in --data-dir), hsi, "
+                                   "conflict_deaths (data release: HSI scores; UCDP deaths in organised violence "
+                                   "> 1 per 100,000); add -<estimator>: logit|gbm (events), qgbm|qlinear (quantities)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
     out: Path = typer.Option(Path("humsec_backtest"), "--out", "-o", help="Directory for the ledger and plots."),
-    origins: Optional[str] = typer.Option(None, "--origins", help="First-last forecast origin, e.g. 2005-2020."),
+    origins: Optional[str] = typer.Option(None, "--origins", help="First-last forecast origin, e.g. 2005-2020 "
+                                                                "(default: the model's range; hsi: the last 5 years "
+                                                                "with an observed outcome)."),
     seed: int = typer.Option(20240101, "--seed", help="Seed of the models."),
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json (the ledger on stdout)"),
     spec: str = typer.Option("hsi", "--spec", "-s", help=SPEC_HELP),
@@ -145,7 +148,7 @@ def backtest_cmd(
     info, _ = parse_model(model)
     orig = _origins(origins)
     panel = s = None
-    if info.source == "embedded":
+    if info.source == "release":
         from humsec.cli.assess import load_inputs
 
         s, panel, _ = load_inputs(settings_from(ctx), spec)
@@ -223,7 +226,7 @@ def crises_cmd(
 def forecast_cmd(
     ctx: typer.Context,
     unit: str = typer.Argument(..., help="ISO3 code of a country."),
-    target: str = typer.Option("conflict", "--target", "-t", help="conflict|war|displacement|hsi|terror"),
+    target: str = typer.Option("conflict", "--target", "-t", help="conflict|war|displacement|hsi|conflict_deaths"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Estimator (default per target)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
     seed: int = typer.Option(20240101, "--seed"),
@@ -231,14 +234,15 @@ def forecast_cmd(
     spec: str = typer.Option("hsi", "--spec", "-s", help=SPEC_HELP),
 ) -> None:
     """Next-year forecast for a country: probability of conflict / war / a displacement
-    surge, or predictive quantiles of the HSI and its dimensions, beside the baselines."""
+    surge / deaths in organised violence above 1 per 100,000, or predictive quantiles of
+    the HSI and its dimensions, beside the baselines."""
     from humsec.forecast.pipelines import forecast_unit, parse_model
 
     _fmt(fmt)
     name = target if model is None else f"{target}-{model}"
     info, est = parse_model(name)
     panel = s = None
-    if info.source == "embedded":
+    if info.source == "release":
         from humsec.cli.assess import load_inputs
 
         s, panel, _ = load_inputs(settings_from(ctx), spec)

@@ -11,7 +11,8 @@ results; nothing is tuned on them. Signals:
 * ``outflow_rule`` — the default rule "new refugee outflow more than doubles" (at least
   10,000 persons) applied to UNHCR flows in year ``t`` (concurrent detection);
 * ``hsi_alerts`` — the default alert rules at medium or high severity on the HSI and
-  its dimensions from the embedded panel (covers 2009-2016 only);
+  its dimensions built from the data release (year by year from :data:`HSI_FIRST_YEAR`
+  to the index's latest year, so that every crisis window is covered);
 * ``hdi_detector`` — robust change detector on UNDP's HDI: own-history z of the
   year-on-year change ``<= HDI_Z`` (HDR 2023/24, 1990-2022).
 
@@ -43,7 +44,8 @@ import pandas as pd
 
 from humsec.errors import HumsecError
 
-__all__ = ["CRISES", "Crisis", "CrisisRecall", "FORECAST_THRESHOLD", "SIGNALS", "crisis_recall", "flag_recall"]
+__all__ = ["CRISES", "Crisis", "CrisisRecall", "FORECAST_THRESHOLD", "HSI_FIRST_YEAR", "SIGNALS", "crisis_recall",
+           "flag_recall"]
 
 #: Probability at or above which a forecast counts as a warning (fixed a priori).
 FORECAST_THRESHOLD = 0.3
@@ -51,6 +53,10 @@ FORECAST_THRESHOLD = 0.3
 HDI_Z = -3.0
 #: Years before a crisis' start in which a flag counts as a (early) warning.
 LOOKBACK = 3
+#: First year of the HSI history built for ``hsi_alerts``: four years of changes before the
+#: earliest crisis window (Syria and Libya 2011, lookback from 2008), which the own-history
+#: z-scores need.
+HSI_FIRST_YEAR = 2003
 #: Every signal of :func:`crisis_recall`.
 SIGNALS = ("war_forecast", "displacement_forecast", "outflow_rule", "hsi_alerts", "hdi_detector")
 
@@ -77,9 +83,9 @@ CRISES: tuple[Crisis, ...] = (
            "Houthi takeover of Sana'a 2014, Saudi-led intervention from March 2015"),
     Crisis("Venezuela 2013-19", "VEN", 2013, 2019, ("displacement_forecast", "outflow_rule", "hsi_alerts", "hdi_detector"),
            "economic collapse and political crisis; over 4 million left by 2019"),
-    Crisis("Ukraine 2022", "UKR", 2022, 2022, ("war_forecast", "displacement_forecast", "outflow_rule"),
+    Crisis("Ukraine 2022", "UKR", 2022, 2022, ("war_forecast", "displacement_forecast", "outflow_rule", "hsi_alerts"),
            "full-scale Russian invasion, 24 February 2022"),
-    Crisis("Sudan 2023", "SDN", 2023, 2023, ("war_forecast", "displacement_forecast", "outflow_rule"),
+    Crisis("Sudan 2023", "SDN", 2023, 2023, ("war_forecast", "displacement_forecast", "outflow_rule", "hsi_alerts"),
            "war between the SAF and the RSF from 15 April 2023"),
     Crisis("COVID-19 HDI fall 2019-21", "*", 2020, 2021, ("hdi_detector",),
            "the global HDI fell in 2020 and 2021 for the first time (HDR 2021/22); units: every country whose HDI "
@@ -174,7 +180,8 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
     data_dir : path, optional
         Shared-data directory (UCDP, UNHCR, UNDP HDR).
     panel, spec : optional
-        The embedded panel and the HSI spec for ``hsi_alerts`` (left out when absent).
+        The panel (the data release) and the HSI spec for ``hsi_alerts`` (left out when
+        absent).
     seed : int
         Seed of the forecasting models.
     signals : sequence of str, optional
@@ -237,7 +244,7 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
                        **detector_stats(fl, base, "armed conflict or displacement surge in t or t+1")})
         covered["outflow_rule"] = (int(base["year"].min()), int(base["year"].max()))
 
-    # HSI alerts on the embedded panel
+    # HSI alerts on the data release
     if "hsi_alerts" not in use:
         pass
     elif panel is not None and spec is not None:
@@ -245,7 +252,7 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
 
         data = index_data(panel, spec)
         last = default_year(spec, data)
-        hist = SE.node_history(spec, data, range(last - 12, last + 1))
+        hist = SE.node_history(spec, data, range(min(HSI_FIRST_YEAR, last - 12), last + 1))
         ids = ("hsi_fall", "political_fall", "dimension_fall", "dimension_anomaly", "dimension_peer_anomaly", "hsi_shift")
         groups = {u: reg.region(u) for u in hist.index.get_level_values("unit").unique() if reg.is_iso3(u)}
         al = evaluate([rules[i] for i in ids if i in rules], hist, spec=spec, groups=groups)
@@ -259,8 +266,8 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
         alarms.append({"signal": "hsi_alerts", "threshold": "default rules, medium+ (index and dimensions)",
                        **detector_stats(fl, base, "armed conflict or displacement surge in t or t+1")})
         covered["hsi_alerts"] = (int(base["year"].min()), last)
-        notes.append(f"hsi_alerts: embedded panel, changes {int(base['year'].min())}-{last} "
-                     "(the Human Freedom Index indicators cover 2008-2016)")
+        notes.append(f"hsi_alerts: {spec.name} built from the panel year by year, changes "
+                     f"{int(base['year'].min())}-{last} ({last} = the index's latest year)")
     else:
         notes.append("hsi_alerts: no panel given; left out")
 

@@ -1,9 +1,15 @@
 """Named forecasting models: data, task, estimator and default origins in one place.
 
 A model name is ``<task>`` or ``<task>-<estimator>`` (e.g. ``conflict``, ``conflict-gbm``,
-``hsi-qlinear``); :data:`MODELS` lists the tasks. Tasks on real data (``conflict``,
-``war``, ``displacement``) read the shared-data directory; ``hsi`` and ``terror`` run on
-the embedded default panel (any :class:`~humsec.model.panel.Panel` passed in).
+``hsi-qlinear``); :data:`MODELS` lists the tasks. ``conflict``, ``war`` and
+``displacement`` read the shared-data directory (UCDP/PRIO ACD via peacesciencer, UNHCR);
+``hsi`` and ``conflict_deaths`` run on a panel - the data release (the default panel, or
+any :class:`~humsec.model.panel.Panel` passed in, e.g. with the user's imports).
+``conflict_deaths`` needs only the panel and reads the shipped release when none is given.
+
+Forecast origins follow the data where a model gives no fixed range (``hsi``: the last
+:data:`RECENT_ORIGINS` feature years whose outcome is observed, i.e. ending the year
+before the index's latest year).
 
 :func:`run_backtest` runs the rolling-origin backtest(s) of a model and scores them
 (:mod:`humsec.forecast.backtest`); :func:`forecast_unit` fits the model on every
@@ -25,11 +31,16 @@ from humsec.forecast import models as M
 from humsec.forecast.backtest import Backtest, Ledger, backtest, ledger
 from humsec.forecast.tasks import Task
 
-__all__ = ["DEFAULT_SEED", "MODELS", "TaskInfo", "forecast_unit", "make_tasks", "parse_model", "run_backtest"]
+__all__ = ["CONFLICT_DEATHS_THRESHOLD", "DEFAULT_SEED", "MODELS", "RECENT_ORIGINS", "TaskInfo", "default_origins",
+           "forecast_unit", "make_tasks", "parse_model", "run_backtest"]
 
 DEFAULT_SEED = 20240101
-#: Threshold of the embedded ``terror`` event: deaths from terrorism per 100,000 people.
-TERROR_THRESHOLD = 1.0
+#: Threshold of the ``conflict_deaths`` event: deaths in organised violence (UCDP, state-based,
+#: non-state and one-sided, where they occurred) per 100,000 people in a year. About one
+#: country-year in nine of 1990-2024 is above it (10-26 countries a year since 2000).
+CONFLICT_DEATHS_THRESHOLD = 1.0
+#: Origins of a model without a fixed range: this many latest feature years with an observed outcome.
+RECENT_ORIGINS = 5
 
 
 @dataclass(frozen=True)
@@ -38,9 +49,10 @@ class TaskInfo:
 
     name: str
     kind: str
-    source: str  # "shared" or "embedded"
+    source: str  # "shared" (shared-data directory) or "release" (a panel: the data release)
     estimator: str
-    origins: tuple[int, int]
+    #: first and last forecast origin; None (or a None end) = follow the data (see :func:`default_origins`)
+    origins: tuple[int | None, int | None] | None
     min_train_years: int
     description: str
 
@@ -52,11 +64,23 @@ MODELS: dict[str, TaskInfo] = {
                     "war (>= 1,000 battle deaths) in t+1 (UCDP/PRIO ACD)"),
     "displacement": TaskInfo("displacement", "event", "shared", "gbm", (2006, 2023), 5,
                              "displacement surge in t+1 (UNHCR flows; conflict features from UCDP)"),
-    "hsi": TaskInfo("hsi", "quantity", "embedded", "qgbm", (2011, 2015), 3,
-                    "next-year HSI and dimension scores (embedded default panel)"),
-    "terror": TaskInfo("terror", "event", "embedded", "logit", (2000, 2019), 10,
-                       f"deaths from terrorism > {TERROR_THRESHOLD:g} per 100,000 in t+1 (embedded panel, GTD)"),
+    "hsi": TaskInfo("hsi", "quantity", "release", "qgbm", None, 3,
+                    "next-year HSI and dimension scores (data release)"),
+    "conflict_deaths": TaskInfo("conflict_deaths", "event", "release", "logit", (2000, None), 10,
+                                f"deaths in organised violence > {CONFLICT_DEATHS_THRESHOLD:g} per 100,000 in t+1 "
+                                "(UCDP country-year v25.1, data release)"),
 }
+
+
+def default_origins(info: TaskInfo, tasks: Sequence[Task]) -> list[int]:
+    """Forecast origins of a model: its fixed range, with a missing end (or no range at all)
+    taken from the data - the latest feature year whose outcome is observed, and
+    :data:`RECENT_ORIGINS` years back from it when there is no start either."""
+    last = max(int(t.known["year"].max()) for t in tasks if len(t.known))
+    lo, hi = info.origins if info.origins is not None else (None, None)
+    hi = last if hi is None else int(hi)
+    lo = hi - RECENT_ORIGINS + 1 if lo is None else int(lo)
+    return list(range(lo, hi + 1))
 
 
 def parse_model(name: str) -> tuple[TaskInfo, str]:
@@ -84,7 +108,8 @@ def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any
     data_dir : path, optional
         Shared-data directory (resolved by :func:`~humsec.forecast.series.resolve_data_dir`).
     panel, spec : optional
-        Panel and index spec for embedded tasks (``hsi``, ``terror``).
+        Panel and index spec of the release tasks: ``hsi`` needs both; ``conflict_deaths``
+        only the panel (default: the shipped data release).
     nodes : sequence of str, optional
         ``hsi`` only: the nodes to forecast (default: the index and every dimension).
     """
@@ -104,14 +129,22 @@ def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any
             dp = SE.displacement_panel(root, known=sorted(reg.codes))
             return [T.displacement_task(dp, cpanel=cp, borders=borders)]
         return [T.conflict_task(cp, borders, target=info.name)]
+    if info.name == "conflict_deaths":
+        if panel is None:
+            from humsec.data.release.load import load_release
+
+            panel = load_release().panel
+        tidy = panel.filter(indicators=["conflict_deaths"], totals_only=True).data.dropna(subset=["value"])
+        if tidy.empty:
+            raise HumsecError("model 'conflict_deaths': the panel holds no observations of conflict_deaths "
+                              "(UCDP deaths in organised violence per 100,000)")
+        return [T.indicator_event_task(tidy, "conflict_deaths", CONFLICT_DEATHS_THRESHOLD, borders=borders,
+                                       name="conflict_deaths")]
     if panel is None or spec is None:
         raise HumsecError(f"model '{info.name}' needs the panel and index spec")
     from humsec.analysis.assess import default_year, history, index_data
 
     data = index_data(panel, spec)
-    if info.name == "terror":
-        tidy = panel.filter(indicators=["terror_deaths"], totals_only=True).data.dropna(subset=["value"])
-        return [T.indicator_event_task(tidy, "terror_deaths", TERROR_THRESHOLD, borders=borders, name="terror")]
     last = default_year(spec, data)
     years = sorted(int(y) for y in data["year"].unique())
     hist = history(spec, data, [y for y in years if last - 12 <= y <= last])
@@ -130,7 +163,8 @@ def run_backtest(name: str, *, data_dir: str | Path | None = None, panel: Any = 
     name : str
         ``<task>[-<estimator>]`` (see :data:`MODELS`).
     origins : sequence of int, optional
-        Forecast origins (default: the model's range).
+        Forecast origins (default: the model's range, following the data where it has
+        none - :func:`default_origins`).
     seed : int
     tasks : sequence of Task, optional
         Pre-built tasks (skip :func:`make_tasks`).
@@ -138,7 +172,7 @@ def run_backtest(name: str, *, data_dir: str | Path | None = None, panel: Any = 
     info, est = parse_model(name)
     tasks = list(tasks) if tasks is not None else make_tasks(info, data_dir=data_dir, panel=panel, spec=spec,
                                                               nodes=nodes)
-    origins = list(origins) if origins is not None else list(range(info.origins[0], info.origins[1] + 1))
+    origins = list(origins) if origins is not None else default_origins(info, tasks)
     out = []
     for t in tasks:
         bt = backtest(t, est, origins, seed=seed, min_train_years=info.min_train_years)

@@ -16,7 +16,7 @@ Builders:
 * :func:`displacement_task` — a surge of new cross-border displacement in ``t + 1``
   (outflow more than doubles and grows by at least :data:`SURGE_MIN` persons);
 * :func:`indicator_event_task` — an indicator crossing a threshold in ``t + 1`` (e.g.
-  deaths from terrorism on the embedded panel).
+  UCDP deaths in organised violence per 100,000, ``conflict_deaths`` of the data release).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Spending per dimension
     used is the reviewer's, else the rule tag, else a classifier suggestion at or above
     its confidence threshold; lines without a dimension are reported as *untagged*.
     Per-capita spending divides by the UN WPP total population (``pop_total``,
-    interpolated linearly between its five-year points).
+    interpolated linearly between observed years).
 
 Threat severity and trend
     *Insecurity* of a dimension is ``100 - score`` of the Human Security Index dimension

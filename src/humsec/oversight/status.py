@@ -8,6 +8,16 @@ baseline value to the target value by the deadline's year, giving *target achiev
 progress* (0-0.60), *deterioration* (< 0) or *insufficient data* (fewer than two
 observations from the baseline year on, or a base value <= 0).
 
+Indicators on a *signed scale* - whose catalogue range admits negative values
+(``valid_min < 0``: the World Bank WGI estimates in standard-normal units, growth and
+inflation rates) - have an arbitrary or meaningful zero and values on both sides of it,
+where a compound growth rate is undefined or meaningless. Their targets are judged by
+the same rule on *linear* rates (:func:`linear_progress_status`): the observed change per
+year since the baseline against the change per year needed to reach the target by the
+deadline, ``R = d * slope_obs / |slope_req|``, with the same thresholds (the SDSN SDR also
+measures trends linearly). Without a target value such a target cannot be judged
+(*insufficient data*, with a note): there are no fixed linear cut-offs in arbitrary units.
+
 The series is the indicator's national totals for the target's country from the
 baseline year up to ``as_of`` (default: the latest observation). A baseline value given
 in the commitment replaces the observation of the baseline year; otherwise the first
@@ -25,12 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from humsec.analysis.trends import PROGRESS_LABELS, progress_status
+from humsec.analysis.trends import FAIR_RATIO, ON_TRACK_RATIO, PROGRESS_LABELS, ProgressResult, progress_status
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel
 from humsec.oversight.models import Commitment, Target
 
-__all__ = ["STATUS_ORDER", "TargetStatus", "commitment_status", "status_table", "target_status"]
+__all__ = ["STATUS_ORDER", "TargetStatus", "commitment_status", "linear_progress_status", "signed_scale",
+           "status_table", "target_status"]
 
 #: Statuses from worst to best, for reports (keys of ``PROGRESS_LABELS``).
 STATUS_ORDER = ("deterioration", "limited_progress", "fair_progress", "on_track", "target_achieved",
@@ -54,13 +65,17 @@ class TargetStatus:
     target_value : float
     deadline : datetime.date
     cagr_observed, cagr_required, ratio : float
-        As in :class:`humsec.analysis.trends.ProgressResult`.
+        As in :class:`humsec.analysis.trends.ProgressResult` when ``rate`` is
+        ``"compound"``; with ``rate == "linear"`` the observed and required changes per
+        year in the indicator's unit.
     baseline_source : {"given", "data", "none"}
     evidence : tuple of (int, float)
         The observations the status rests on.
     data_hash : str
         Content hash of the indicator's data (provenance), to trace the numbers.
     note : str
+    rate : {"compound", "linear"}
+        Compound growth rates (Open SDG), or linear rates for signed-scale indicators.
     """
 
     commitment_id: str
@@ -83,6 +98,7 @@ class TargetStatus:
     evidence: tuple[tuple[int, float], ...] = field(default_factory=tuple)
     data_hash: str = ""
     note: str = ""
+    rate: str = "compound"
 
     @property
     def label(self) -> str:
@@ -101,6 +117,58 @@ def _series(panel: Panel, unit: str, indicator: str) -> pd.Series:
     sub = panel.filter(indicators=[indicator], units=[unit], totals_only=True).data.dropna(subset=["value"])
     s = pd.Series(sub["value"].to_numpy(dtype=float), index=sub["year"].to_numpy(dtype=int))
     return s[~s.index.duplicated(keep="last")].sort_index()
+
+
+def signed_scale(indicator: Any) -> bool:
+    """True when the catalogue range of ``indicator`` admits negative values (``valid_min
+    < 0``): growth rates are then undefined, progress is measured linearly."""
+    lo = getattr(indicator, "valid_min", None)
+    return lo is not None and float(lo) < 0
+
+
+def linear_progress_status(values: Any, years: Any, *, direction: int, target: float | None,
+                           base_year: int | None = None, year: int | None = None,
+                           target_year: int = 2030) -> ProgressResult:
+    """The Open SDG progress rule on linear rates (for signed-scale indicators).
+
+    The base is the first observation at or after ``base_year``, the latest the last at
+    or before ``year``. A latest value at or beyond the target (in the good direction) is
+    *target achieved*; otherwise ``R = d * slope_obs / |slope_req|`` with ``slope_obs =
+    (y_t - y_0) / (t - t_0)`` and ``slope_req = (target - y_0) / (T - t_0)`` gives on track
+    (``R >= 0.95``), fair progress (0.60-0.95), limited progress (0-0.60) or deterioration
+    (< 0). ``cagr_observed``/``cagr_required`` of the result hold the two slopes.
+
+    Examples
+    --------
+    >>> linear_progress_status([-0.6, -0.4], [2020, 2022], direction=1, target=0.4, target_year=2030).status
+    'on_track'
+    """
+    s = pd.Series(np.asarray(values, dtype=float), index=np.asarray(years, dtype=int)).dropna()
+    s = s[~s.index.duplicated(keep="last")].sort_index()
+    if year is not None:
+        s = s[s.index <= year]
+    if base_year is not None:
+        s = s[s.index >= base_year]
+    if len(s) < 2:
+        return ProgressResult("insufficient_data", target=target, note="fewer than two observations in the period")
+    t0, y0, t1, y1 = int(s.index[0]), float(s.iloc[0]), int(s.index[-1]), float(s.iloc[-1])
+    d = 1 if direction >= 0 else -1
+    slope = (y1 - y0) / (t1 - t0)
+    base = dict(base_year=t0, latest_year=t1, base_value=y0, latest_value=y1, target=target)
+    if target is None or not np.isfinite(target):
+        return ProgressResult("insufficient_data", cagr_observed=slope,
+                              note="no target value: a signed-scale indicator has no growth rule; "
+                                   "give a target value", **base)
+    if d * (y1 - target) >= 0:
+        return ProgressResult("target_achieved", cagr_observed=slope, **base)
+    if not target_year > t0:
+        return ProgressResult("insufficient_data", cagr_observed=slope,
+                              note=f"the deadline ({target_year}) is not after the baseline ({t0})", **base)
+    req = (float(target) - y0) / (target_year - t0)
+    r = d * slope / abs(req)
+    status = ("on_track" if r >= ON_TRACK_RATIO else "fair_progress" if r >= FAIR_RATIO
+              else "limited_progress" if r >= 0 else "deterioration")
+    return ProgressResult(status, cagr_observed=slope, cagr_required=req, ratio=r, **base)
 
 
 def target_status(target: Target, panel: Panel, catalogue: Catalogue, *, commitment_id: str = "",
@@ -141,8 +209,12 @@ def target_status(target: Target, panel: Panel, catalogue: Catalogue, *, commitm
     elif source == "data" and int(s.index[0]) != target.baseline_year:
         notes.append(f"no observation in the baseline year {target.baseline_year}: the first one after it "
                      f"({int(s.index[0])}) is the baseline")
-    r = progress_status(s.to_numpy(), s.index.to_numpy(), direction=ind.direction, target=target.target_value,
-                        base_year=target.baseline_year, year=as_of, target_year=target.deadline.year)
+    linear = signed_scale(ind)
+    rule = linear_progress_status if linear else progress_status
+    r = rule(s.to_numpy(), s.index.to_numpy(), direction=ind.direction, target=target.target_value,
+             base_year=target.baseline_year, year=as_of, target_year=target.deadline.year)
+    if linear and r.status != "insufficient_data":
+        notes.append("signed scale: linear change per year, not compound growth")
     if r.note:
         notes.append(r.note)
     prov = panel.provenance.get(target.indicator)
@@ -155,7 +227,8 @@ def target_status(target: Target, panel: Panel, catalogue: Catalogue, *, commitm
         target_value=target.target_value, deadline=target.deadline, cagr_observed=r.cagr_observed,
         cagr_required=r.cagr_required, ratio=r.ratio, baseline_source=source,
         evidence=tuple((int(y), float(v)) for y, v in s.items()),
-        data_hash=prov.content_hash if prov is not None else "", note="; ".join(notes))
+        data_hash=prov.content_hash if prov is not None else "", note="; ".join(notes),
+        rate="linear" if linear else "compound")
 
 
 def commitment_status(commitment: Commitment, panel: Panel, catalogue: Catalogue, *, version: int = 0,

@@ -14,10 +14,14 @@ import pandas as pd
 
 from humsec.errors import HumsecError
 
-__all__ = ["PeerReport", "SpillReport", "build_graph", "peer_report", "read_flows", "regional_table",
-           "resolve_target", "score_history", "spill_report"]
+__all__ = ["PeerReport", "RELEASE_TYPES", "SpillReport", "build_graph", "peer_report", "read_flows", "regional_table",
+           "release_displacement", "resolve_target", "score_history", "spill_report"]
 
 GRAPHS = ("borders", "knn", "borders+knn", "distance")
+#: UNHCR population types of the data release's displacement matrix counted as
+#: cross-border displacement: refugees, asylum seekers and other people in need of
+#: international protection (the release's ``refugees_origin`` / ``refugees_hosted``).
+RELEASE_TYPES = ("refugees", "asylum_seekers", "oip")
 
 
 def resolve_target(registry: Any, target: str) -> tuple[str, list[str], bool]:
@@ -74,6 +78,43 @@ def read_flows(path: str | Path, known: Sequence[str] | None = None) -> pd.DataF
         raise HumsecError(f"{p}: {exc}") from None
 
 
+def release_displacement(release: Any = None, *, measure: str = "stock", types: Sequence[str] = RELEASE_TYPES,
+                         known: Sequence[str] | None = None) -> pd.DataFrame:
+    """Bilateral displacement ``year, source, target, persons`` from the UNHCR origin x
+    asylum x year matrix of a data release (default: the shipped release).
+
+    Parameters
+    ----------
+    release : Release, optional
+        :func:`humsec.data.release.load.load_release` result.
+    measure : {"stock", "flow"}
+        ``stock``: people of the origin living in the country of asylum at the end of
+        the year; ``flow``: new arrivals and asylum applications in the year.
+    types : sequence of str
+        Population types summed (default :data:`RELEASE_TYPES`).
+    known : sequence of str, optional
+        Keep only pairs of these units.
+    """
+    from humsec.spatial.spill import displacement
+
+    if measure not in ("stock", "flow"):
+        raise HumsecError(f"displacement measure '{measure}': expected 'stock' or 'flow'")
+    if release is None:
+        from humsec.data.default import default_release
+
+        release = default_release(verify=False)
+    m = release.displacement
+    m = m[(m["measure"] == measure) & m["population_type"].isin(list(types))]
+    if m.empty:
+        raise HumsecError(f"the data release {release.version} has no UNHCR {measure}s of "
+                          f"{', '.join(types)}")
+    wide = (m.pivot_table(index=["year", "origin", "asylum"], columns="population_type", values="value",
+                          aggfunc="sum", fill_value=0.0)
+            .reset_index().rename(columns={"origin": "coo_iso", "asylum": "coa_iso"}))
+    wide.columns.name = None
+    return displacement(wide, columns=tuple(types), known=known)
+
+
 def score_history(spec: Any, data: pd.DataFrame, years: Sequence[int]) -> pd.DataFrame:
     """Long ``unit, year, node, score`` of the spec's root and dimensions."""
     from humsec.analysis.assess import history
@@ -109,6 +150,9 @@ class SpillReport:
     displacement: pd.DataFrame | None = None
     flows: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    #: what the displacement numbers count: "flow" (new displacement in the year) or
+    #: "stock" (displaced people in the country of asylum at the end of the year)
+    displacement_measure: str = "flow"
 
     def to_dict(self) -> dict[str, Any]:
         def rec(df: pd.DataFrame | None) -> Any:
@@ -120,25 +164,31 @@ class SpillReport:
                 "base_year": self.base_year, "graph": self.graph, "exposure": rec(self.exposure),
                 "shared_rising_threats": rec(self.shared), "evidence": self.evidence,
                 "hotspots": rec(self.hotspots), "regional": rec(self.regional),
-                "displacement": rec(self.displacement), "notes": self.notes}
+                "displacement": rec(self.displacement),
+                "displacement_measure": self.displacement_measure if self.displacement is not None else None,
+                "notes": self.notes}
 
 
 def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int | None = None,
                  base_year: int | None = None, graph: str = "borders+knn", k: int = 3,
-                 disp: pd.DataFrame | None = None, seed: int = 20240101, permutations: int = 499,
-                 data: pd.DataFrame | None = None) -> SpillReport:
+                 disp: pd.DataFrame | None = None, disp_measure: str = "flow", seed: int = 20240101,
+                 permutations: int = 499, data: pd.DataFrame | None = None) -> SpillReport:
     """Which threats cross the borders of a country or region.
 
     For the focus units: exposure to neighbours' insecurity per dimension (spatial lag,
-    worst neighbour), rising threats shared with neighbours between ``base_year`` and
-    ``year`` with evidence, membership of significant LISA hotspots of insecurity
-    (seeded permutations), displacement hosted and sent (with ``disp``), and for a
-    region its population-weighted scores.
+    worst neighbour), rising threats shared with neighbours between ``base_year``
+    (default ``year - 5``) and ``year`` (default: the index's latest year on the data)
+    with evidence, membership of significant LISA hotspots of insecurity (seeded
+    permutations), displacement hosted and sent (with ``disp``: UNHCR flows, or stocks
+    with ``disp_measure="stock"`` such as :func:`release_displacement`), and for a region
+    its population-weighted scores.
     """
     from humsec.analysis.assess import default_year, index_data
     from humsec.spatial.spill import flow_exposure, joint_action, neighbour_exposure
     from humsec.spatial.stats import hotspots, regional_aggregate
 
+    if disp_measure not in ("flow", "stock"):
+        raise HumsecError(f"displacement measure '{disp_measure}': expected 'flow' or 'stock'")
     label, focus, is_region = resolve_target(registry, target)
     data = index_data(panel, spec) if data is None else data
     year = default_year(spec, data) if year is None else int(year)
@@ -166,7 +216,8 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
               "flows": pd.DataFrame(), "evidence": []}
     else:
         ja = joint_action(focus, hist[hist["node"].isin(dims)], g, base_year=base_year, year=year, disp=disp,
-                          names=names, node_names={d: spec.nodes[d].name or d for d in dims})
+                          names=names, node_names={d: spec.nodes[d].name or d for d in dims},
+                          measure=disp_measure)
     # hotspots of insecurity: high-high clusters of the negated scores, reported as scores
     hs = hotspots(-now[dims], g, seed=seed, permutations=permutations)
     hs = hs.assign(score=-hs["value"], neighbours=-hs["lag"]).drop(columns=["value", "lag"])
@@ -184,16 +235,17 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
     if disp is not None:
         years = sorted(set(disp["year"]))
         fy = year if year in years else max([y for y in years if y <= year], default=None)
+        what = "flows" if disp_measure == "flow" else "stocks"
         if fy is None:
-            notes.append(f"the flows table has no year up to {year}")
+            notes.append(f"the displacement table ({what}) has no year up to {year}")
         else:
             pop = _latest(panel, "pop_total", fy)
             fe = flow_exposure(disp, fy, population=pop, neighbours=g)
             dsp = fe[fe["unit"].isin(focus)].assign(year=fy).reset_index(drop=True)
             if fy != year:
-                notes.append(f"displacement shown for {fy}, the latest year of the flows table")
+                notes.append(f"displacement shown for {fy}, the latest year of the displacement table ({what})")
     return SpillReport(label, focus, is_region, year, base_year, g.kind, ex, ja["shared"], list(ja["evidence"]),
-                       hs, regional, dsp, ja["flows"] if len(ja["flows"]) else None, notes)
+                       hs, regional, dsp, ja["flows"] if len(ja["flows"]) else None, notes, disp_measure)
 
 
 def regional_table(*, panel: Any, spec: Any, registry: Any, year: int | None = None,

@@ -5,9 +5,11 @@ Scores are *security* scores (higher = more secure, e.g. the HSI and its dimensi
 the neighbour measures turn them around where a threat is meant ("neighbours'
 insecurity" = how far below the unit's own score its neighbours are).
 
-Displacement flows follow UNHCR's layout (origin ``coo_iso``, country of asylum
+Displacement tables follow UNHCR's layout (origin ``coo_iso``, country of asylum
 ``coa_iso``, year, counts by population type), the Refugee Data Finder's bilateral
-origin x asylum x year matrix.
+origin x asylum x year matrix: either flows (new arrivals and asylum applications in the
+year) or stocks (displaced people in the country of asylum at the end of the year, as in
+the data release's ``displacement.parquet``).
 
 References
 ----------
@@ -215,8 +217,8 @@ def _change(history: pd.DataFrame, base_year: int, year: int) -> pd.DataFrame:
 
 def joint_action(focus: Sequence[str], history: pd.DataFrame, graph: ConnectionGraph, *, base_year: int,
                  year: int, disp: pd.DataFrame | None = None, threshold: float = 0.0,
-                 names: Mapping[str, str] | None = None, node_names: Mapping[str, str] | None = None
-                 ) -> dict[str, pd.DataFrame | list[str]]:
+                 names: Mapping[str, str] | None = None, node_names: Mapping[str, str] | None = None,
+                 measure: str = "flow") -> dict[str, pd.DataFrame | list[str]]:
     """Which neighbours share which rising threats with the ``focus`` units (a country, or
     the members of a region), with evidence.
 
@@ -230,6 +232,10 @@ def joint_action(focus: Sequence[str], history: pd.DataFrame, graph: ConnectionG
     ----------
     history : pandas.DataFrame
         Long security scores ``unit, year, node, score``.
+    measure : {"flow", "stock"}
+        What ``disp`` counts, for the wording of the evidence: new displacement in the
+        year (UNHCR flows: arrivals and asylum applications) or the displaced people
+        living in the country of asylum at the end of the year (UNHCR stocks).
 
     Returns
     -------
@@ -238,6 +244,8 @@ def joint_action(focus: Sequence[str], history: pd.DataFrame, graph: ConnectionG
         ``flows`` (DataFrame of :func:`flow_change` rows, or empty) and ``evidence``
         (list of sentences).
     """
+    if measure not in ("flow", "stock"):
+        raise HumsecError(f"displacement measure '{measure}': expected 'flow' or 'stock'")
     focus = sorted(set(focus))
     unknown = [u for u in focus if u not in set(graph.units)]
     if unknown:
@@ -281,10 +289,16 @@ def joint_action(focus: Sequence[str], history: pd.DataFrame, graph: ConnectionG
                     src, dst = sorted(set(main["source"])), list(dict.fromkeys(main["target"]))
                 else:
                     src, dst = list(dict.fromkeys(main["source"])), sorted(set(main["target"]))
-                evidence.append(
-                    f"Displacement from {_names(src, names)} into {_names(dst, names)} has "
-                    f"{_times(float(tot['ratio']))} since {base_year} ({tot['before']:,.0f} → {tot['after']:,.0f} "
-                    f"persons a year, all neighbouring pairs).")
+                if measure == "flow":
+                    evidence.append(
+                        f"Displacement from {_names(src, names)} into {_names(dst, names)} has "
+                        f"{_times(float(tot['ratio']))} since {base_year} ({tot['before']:,.0f} → {tot['after']:,.0f} "
+                        f"persons a year, all neighbouring pairs).")
+                else:
+                    evidence.append(
+                        f"Refugees and asylum seekers from {_names(src, names)} living in {_names(dst, names)} have "
+                        f"{_times(float(tot['ratio']))} since {base_year} ({tot['before']:,.0f} → {tot['after']:,.0f} "
+                        f"persons at the end of the year, all neighbouring pairs).")
     return {"shared": shared, "flows": flows, "evidence": evidence}
 
 

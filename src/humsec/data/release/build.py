@@ -156,7 +156,10 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
     missing = []
     for sid in _sources_used(recipe, indicators):
         src = recipe.source(sid)
-        sf = SourceFiles(sid, root / src.folder, src.files)
+        # files that are themselves series (OWID charts) are needed only by their indicators
+        as_series = {i.source.series for i in recipe.indicators if i.source.source == sid} & set(src.files)
+        wanted = {i.source.series for i in indicators if i.source.source == sid}
+        sf = SourceFiles(sid, root / src.folder, tuple(f for f in src.files if f not in as_series or f in wanted))
         files[sid] = sf
         missing += [ValidationIssue(f"missing file of source '{sid}' ({src.publisher}, {src.dataset})",
                                     file=str(sf.root / n)) for n in sf.missing()]

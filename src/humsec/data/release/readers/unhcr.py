@@ -72,10 +72,15 @@ def extract(loaded: dict, series: str, options: dict, codes: CodeMapper) -> Extr
     d = d[d["unit"].notna()]
     tot = d.groupby(["unit", "year"], as_index=False)["value"].sum()
     if options.get("zero_fill", True):
+        # a country absent from the matrix in a year it already appears in has no one
+        # displaced (implicit zero); before its first appearance it may not have existed
         years = sorted(tot["year"].unique())
-        known = sorted(set(codes.map(df["coo_iso"], file=file, field="coo_iso", drop=PSEUDO)[0].dropna())
-                       | set(codes.map(df["coa_iso"], file=file, field="coa_iso", drop=PSEUDO)[0].dropna()))
-        full = pd.MultiIndex.from_product([known, years], names=["unit", "year"])
+        o, _ = codes.map(df["coo_iso"], file=file, field="coo_iso", drop=PSEUDO)
+        a, _ = codes.map(df["coa_iso"], file=file, field="coa_iso", drop=PSEUDO)
+        seen = pd.concat([pd.DataFrame({"unit": o, "year": df["year"]}), pd.DataFrame({"unit": a, "year": df["year"]})])
+        first = seen.dropna().groupby("unit")["year"].min()
+        full = pd.MultiIndex.from_tuples([(u, y) for u, y0 in first.items() for y in years if y >= y0],
+                                         names=["unit", "year"])
         tot = tot.set_index(["unit", "year"]).reindex(full, fill_value=0.0).reset_index()
     return Extract(tidy(tot), dropped)
 
