@@ -34,8 +34,8 @@ def read_text(path: str | Path, what: str) -> str:
 def load_yaml(text: str, file: str) -> Any:
     """Parse YAML safely; a syntax error becomes a :class:`ValidationError` located at
     ``file`` and the offending line."""
-    try:
-        return yaml.safe_load(text)
+    try:  # libyaml's safe loader when present (same rules, ~10x faster on the catalogue)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None

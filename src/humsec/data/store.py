@@ -297,14 +297,15 @@ class Store:
         with self.connect() as con:
             df = con.execute(
                 'SELECT unit, year, indicator, sex, age, "group", value FROM observations '
-                "WHERE snapshot_id = ?",
+                'WHERE snapshot_id = ? ORDER BY unit, year, indicator, sex, age, "group"',
                 [snap.id],
             ).df()
             prov = con.execute(
                 "SELECT indicator, record FROM provenance WHERE snapshot_id = ?", [snap.id]
             ).fetchall()
         provenance = {code: Provenance.model_validate_json(rec) for code, rec in prov}
-        return Panel(df, provenance)
+        # validated and hashed when saved; the snapshot's content hash guards the whole
+        return Panel._stored(df, provenance)
 
     def catalogue_entries(self, ref: str | None = None) -> Catalogue:
         """Catalogue entries brought by user datasets (latest versions, or one snapshot)."""

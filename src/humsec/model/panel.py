@@ -269,6 +269,11 @@ class Panel:
         over unchanged: nothing is re-validated or re-hashed (the store assembles the
         current panel this way on every command).
         """
+        owners = {id(p) for p in parts.values()}
+        if len(owners) == 1:  # every indicator from one panel: that panel, if it holds no others
+            only = next(iter(parts.values()))
+            if set(parts) == set(only.indicators):
+                return only
         frames, prov = [], {}
         for code, panel in parts.items():
             df = panel._data
@@ -286,6 +291,26 @@ class Panel:
         out = cls.__new__(cls)
         out._data = data
         out._provenance = MappingProxyType(prov)
+        out._hash = None
+        return out
+
+    @classmethod
+    def _stored(cls, data: pd.DataFrame, provenance: Mapping[str, Provenance]) -> "Panel":
+        """A panel read back from the store: rows already validated, key-sorted and hashed
+        when they were saved (the provenance records carry the content hashes), so they are
+        neither re-validated nor re-hashed here."""
+        df = data[list(COLUMNS)].reset_index(drop=True)
+        for key in ("unit", "indicator", *DISAGG_KEYS):
+            df[key] = df[key].astype(str)
+        df["year"] = df["year"].astype("int64")
+        df["value"] = df["value"].astype("float64")
+        for col in df.columns:
+            arr = df[col].to_numpy()
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+        out = cls.__new__(cls)
+        out._data = df
+        out._provenance = MappingProxyType(dict(provenance))
         out._hash = None
         return out
 
