@@ -361,3 +361,23 @@ def test_cli_update_offline_and_diff_against_the_release(tmp_path, monkeypatch, 
     # KEN 2022 from the World Bank fixture against the release's value for the same year
     row = diff[(diff.unit == "KEN") & (diff.year == 2022)].iloc[0]
     assert row["new"] == 62.068 and row["old"] == _value(load_release().panel, "life_expectancy", "KEN", 2022)
+
+
+def test_malformed_cells_and_files_are_located(tmp_path):
+    src = _copy_extract(tmp_path)
+    f = src / "ucdp_organized_violence" / "organizedviolencecy_v25_1.csv"
+    lines = f.read_text().splitlines()
+    col = lines[0].split(",").index("year_cy")
+    cells = lines[3].split(",")
+    cells[col] = "20x3"
+    lines[3] = ",".join(cells)
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValidationError) as exc:
+        build_release(src)
+    msg = str(exc.value)
+    assert "organizedviolencecy_v25_1.csv" in msg and "year '20x3'" in msg and "source row 4" in msg
+    src2 = _copy_extract(tmp_path / "b")
+    w = src2 / "wgi_2024" / "wgi_2024_long.csv"
+    w.write_bytes(b"\xff\xfe\x00garbage" + w.read_bytes()[:100])
+    with pytest.raises(ValidationError, match=r"wgi_2024_long.csv: not a readable CSV file"):
+        build_release(src2)

@@ -20,7 +20,6 @@ timestamps), hence the same content hashes.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -174,7 +173,13 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
     def source_data(sid: str):
         if sid not in loaded:
             say(f"reading {recipe.source(sid).folder}")
-            loaded[sid] = READERS[recipe.source(sid).reader].load(files[sid])
+            try:
+                loaded[sid] = READERS[recipe.source(sid).reader].load(files[sid])
+            except (ValueError, TypeError, KeyError) as exc:
+                if isinstance(exc, ValidationError):
+                    raise
+                raise ValidationError(ValidationIssue(
+                    f"could not be read ({type(exc).__name__}: {exc})", file=str(files[sid].root))) from None
         return loaded[sid]
 
     last_year = recipe.released.year
@@ -193,7 +198,16 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
             # constant disaggregation codes of a part (sex: F) are set here, for every reader;
             # mappings (sex: {female: F}) are reader options
             const = {k: opts.pop(k) for k in ("sex", "age", "group") if isinstance(opts.get(k), str)}
-            ex = reader.extract(data, part.get("series", sel.series), opts, codes)
+            name = part.get("series", sel.series)
+            try:
+                ex = reader.extract(data, name, opts, codes)
+            except (ValueError, TypeError, KeyError) as exc:  # a layout the reader's checks missed
+                if isinstance(exc, ValidationError):
+                    raise
+                raise ValidationError(ValidationIssue(
+                    f"series '{name}' could not be read ({type(exc).__name__}: {exc}); the publisher's "
+                    "layout may have changed", file=str(files[sel.source].root / _series_file(src, ind)),
+                    field=name)) from None
             got.append(ex.frame.assign(**const))
             for k, v in ex.dropped.items():
                 dropped[k] = dropped.get(k, 0) + v

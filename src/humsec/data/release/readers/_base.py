@@ -23,7 +23,8 @@ import pandas as pd
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.model.panel import TOTAL
 
-__all__ = ["CodeMapper", "Extract", "SourceFiles", "file_sha256", "require_columns", "tidy"]
+__all__ = ["CodeMapper", "Extract", "SourceFiles", "file_sha256", "read_csv", "read_parquet", "require_columns",
+           "tidy"]
 
 OUT_COLUMNS = ("unit", "year", "sex", "age", "group", "value")
 
@@ -64,6 +65,29 @@ class Extract:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
+def read_csv(files: SourceFiles, name: str, **kwargs) -> pd.DataFrame:
+    """A publisher's CSV file; a file that does not parse is a located error, not a traceback."""
+    path = files.path(name)
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
+        row = None
+        m = __import__("re").search(r"line (\d+)", str(exc))
+        if m:
+            row = int(m.group(1))
+        raise ValidationError(ValidationIssue(f"not a readable CSV file ({str(exc).splitlines()[0]})",
+                                              file=files.label(name), row=row)) from None
+
+
+def read_parquet(files: SourceFiles, name: str, **kwargs) -> pd.DataFrame:
+    """A publisher's Parquet file; a damaged file is a located error, not a traceback."""
+    try:
+        return pd.read_parquet(files.path(name), **kwargs)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise ValidationError(ValidationIssue(f"not a readable Parquet file ({str(exc).splitlines()[0]})",
+                                              file=files.label(name))) from None
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str], file: str) -> None:
     """A changed column layout is a located error naming the missing columns."""
     missing = [c for c in columns if c not in df.columns]
@@ -80,7 +104,12 @@ def tidy(df: pd.DataFrame, *, sex=TOTAL, age=TOTAL, group=TOTAL) -> pd.DataFrame
     for col, default in (("sex", sex), ("age", age), ("group", group)):
         if col not in out.columns:
             out[col] = default
-    out["year"] = out["year"].astype("int64")
+    years = pd.to_numeric(out["year"], errors="coerce")
+    bad = years.isna() | (years != years.round())
+    if bad.any():
+        raise ValueError(f"year {out.loc[bad, 'year'].iloc[0]!r} is not a whole number "
+                         f"(source row {int(out.index[bad][0]) + 2} of a CSV file, counting the header as row 1)")
+    out["year"] = years.astype("int64")
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
     return out[list(OUT_COLUMNS)]
 

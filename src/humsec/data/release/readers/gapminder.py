@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_csv, read_parquet,
+                                               require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 
 def load(files: SourceFiles) -> dict:
     file = files.label("sg_long.parquet")
-    try:
-        df = pd.read_parquet(files.path("sg_long.parquet"))
-    except Exception as exc:
-        raise ValidationError(ValidationIssue(f"not a readable Parquet file ({exc})", file=file)) from None
+    df = read_parquet(files, "sg_long.parquet")
     require_columns(df, ["geo", "time", "indicator", "value"], file)
-    geo = pd.read_csv(files.path("geo_country.csv"), dtype=str, keep_default_na=False)
+    geo = read_csv(files, "geo_country.csv", dtype=str, keep_default_na=False)
     require_columns(geo, ["country", "name", "iso3166_1_alpha3"], files.label("geo_country.csv"))
     iso = {r.country: (r.iso3166_1_alpha3 or "").upper() for r in geo.itertuples()}
     iso["kos"] = "XKX"

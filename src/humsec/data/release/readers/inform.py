@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_csv, require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 FILE = "inform_risk_index_trends.csv"
@@ -17,7 +17,7 @@ FILE = "inform_risk_index_trends.csv"
 
 def load(files: SourceFiles) -> dict:
     file = files.label(FILE)
-    df = pd.read_csv(files.path(FILE), dtype={"Iso3": str, "IndicatorId": str})
+    df = read_csv(files, FILE, dtype={"Iso3": str, "IndicatorId": str})
     require_columns(df, ["Iso3", "GNAYear", "IndicatorId", "IndicatorScore"], file)
     return {"data": df, "file": file}
 

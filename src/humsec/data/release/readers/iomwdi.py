@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_parquet,
+                                               require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 FILE = "wdi.parquet"
@@ -21,7 +22,7 @@ AGGREGATES = {"AFE", "AFW", "ARB", "CEB", "CSS", "EAP", "EAR", "EAS", "ECA", "EC
 
 def load(files: SourceFiles) -> dict:
     file = files.label(FILE)
-    df = pd.read_parquet(files.path(FILE))
+    df = read_parquet(files, FILE)
     require_columns(df, ["geo", "var", "t", "v"], file)
     return {"data": df, "file": file}
 

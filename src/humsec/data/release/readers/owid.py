@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_csv, require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 EXTRA = {"OWID_KOS": "XKX"}
@@ -33,7 +33,7 @@ def extract(loaded: dict, series: str, options: dict, codes: CodeMapper) -> Extr
     files: SourceFiles = loaded["files"]
     file = files.label(series)
     if series not in loaded["cache"]:
-        df = pd.read_csv(files.path(series), keep_default_na=False, na_values=[""], dtype={"Code": str})
+        df = read_csv(files, series, keep_default_na=False, na_values=[""], dtype={"Code": str})
         require_columns(df, ["Entity", "Code", "Year"], file)
         loaded["cache"][series] = df
     df = loaded["cache"][series]

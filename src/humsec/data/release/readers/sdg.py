@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_csv, read_parquet,
+                                               require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 DEFAULT_SEX = {"bothsex": "_T", "notspec": "_T", "female": "F", "male": "M"}
@@ -34,12 +35,9 @@ _CORE = ["series", "geo_area", "iso3", "year", "value", "value_raw", "sex", "age
 
 def load(files: SourceFiles) -> dict:
     data = files.label("sdg_long.parquet")
-    try:
-        df = pd.read_parquet(files.path("sdg_long.parquet"))
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise ValidationError(ValidationIssue(f"not a readable Parquet file ({exc})", file=data)) from None
+    df = read_parquet(files, "sdg_long.parquet")
     require_columns(df, _CORE, data)
-    areas = pd.read_csv(files.path("geo_area.csv"), dtype={"iso3": str})
+    areas = read_csv(files, "geo_area.csv", dtype={"iso3": str})
     require_columns(areas, ["geo_area", "name", "iso3", "is_country"], files.label("geo_area.csv"))
     return {"data": df, "areas": areas, "file": data}
 

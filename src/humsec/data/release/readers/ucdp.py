@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_csv, require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 #: Gleditsch-Ward codes mapped explicitly (successor states, names the matcher must not read).
@@ -28,7 +28,7 @@ KEYS = ["country_id_cy", "country_cy", "year_cy"]
 def load(files: SourceFiles) -> dict:
     name = files.names[0]
     file = files.label(name)
-    df = pd.read_csv(files.path(name), low_memory=False)
+    df = read_csv(files, name, low_memory=False)
     require_columns(df, KEYS, file)
     return {"data": df, "file": file}
 

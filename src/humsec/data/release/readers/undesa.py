@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_parquet,
+                                               require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 DROP = {"UNK": "origin unknown", "XXA": "stateless", "ZZZ": "other/unknown",
@@ -23,7 +24,7 @@ FILE = "undesa_stocks.parquet"
 
 def load(files: SourceFiles) -> dict:
     file = files.label(FILE)
-    df = pd.read_parquet(files.path(FILE))
+    df = read_parquet(files, FILE)
     require_columns(df, ["geo", "t", "from", "sex", "n"], file)
     return {"data": df, "file": file}
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_parquet,
+                                               require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 PSEUDO = {"UNK": "UNHCR pseudo-code: origin unknown or various", "XXA": "UNHCR pseudo-code: stateless",
@@ -36,10 +37,7 @@ def load(files: SourceFiles) -> dict:
         if not name.endswith(".parquet"):
             continue
         file = files.label(name)
-        try:
-            df = pd.read_parquet(files.path(name))
-        except Exception as exc:
-            raise ValidationError(ValidationIssue(f"not a readable Parquet file ({exc})", file=file)) from None
+        df = read_parquet(files, name)
         require_columns(df, KEYS, file)
         out[name.removesuffix(".parquet")] = (df, file)
     return out

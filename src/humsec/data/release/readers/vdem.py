@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_parquet,
+                                               require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 DROP = {"PSG": "V-Dem polity Palestine/Gaza (the West Bank series PSE stands for Palestine)",
@@ -27,10 +28,7 @@ FILE = "vdem_simple.parquet"
 
 def load(files: SourceFiles) -> dict:
     file = files.label(FILE)
-    try:
-        df = pd.read_parquet(files.path(FILE))
-    except Exception as exc:
-        raise ValidationError(ValidationIssue(f"not a readable Parquet file ({exc})", file=file)) from None
+    df = read_parquet(files, FILE)
     require_columns(df, ["country_text_id", "year"], file)
     return {"data": df, "file": file}
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_csv, require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 DROP = {"ANT": "Netherlands Antilles (dissolved 2010)"}
@@ -23,7 +23,7 @@ FILE = "wgi_2024_long.csv"
 
 def load(files: SourceFiles) -> dict:
     file = files.label(FILE)
-    df = pd.read_csv(files.path(FILE), dtype={"code": str, "indicator": str}, keep_default_na=False,
+    df = read_csv(files, FILE, dtype={"code": str, "indicator": str}, keep_default_na=False,
                      na_values=[""])
     require_columns(df, ["code", "countryname", "year", "indicator", "estimate"], file)
     return {"data": df, "file": file}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from humsec.data.release.readers._base import CodeMapper, Extract, SourceFiles, require_columns, tidy
+from humsec.data.release.readers._base import (CodeMapper, Extract, SourceFiles, read_csv, require_columns, tidy)
 from humsec.errors import ValidationError, ValidationIssue
 
 SEX = {"Male": "M", "Female": "F"}
@@ -23,7 +23,7 @@ SEX = {"Male": "M", "Female": "F"}
 def load(files: SourceFiles) -> dict:
     name = files.names[0]
     file = files.label(name)
-    df = pd.read_csv(files.path(name), dtype={"Sex": str, "AgeGrp": str, "Location": str})
+    df = read_csv(files, name, dtype={"Sex": str, "AgeGrp": str, "Location": str})
     require_columns(df, ["LocID", "Location", "Year", "Sex", "AgeGrp", "Value"], file)
     bad = ~df["Sex"].isin(list(SEX))
     if bad.any():
