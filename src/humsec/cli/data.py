@@ -112,7 +112,11 @@ def show(
         if p is not None:
             c.print(f"source: {p.source} {p.edition}; licence: {p.licence}; via: {p.via}; "
                     f"accessed {p.accessed}; sha256 {p.content_hash[:12]}…; snapshot "
-                    f"{origin.get(indicator, '')}")
+                    f"{origin.get(indicator, '')}", markup=False)
+            if p.file:
+                c.print(f"file: {p.file}" + (f", series {p.series}" if p.series else ""), markup=False)
+            if p.citation:
+                c.print(f"cite: {p.citation}", markup=False)
     emit(df[cols].reset_index(drop=True), fmt, max_rows=60 if fmt == "table" else None)
 
 
