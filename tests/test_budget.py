@@ -231,7 +231,7 @@ def _lines(rows):
 
 def _history(unit="PHL", scores=None):
     scores = scores or dict(zip(DIMENSIONS, [60.0, 80.0, 70.0, 30.0, 50.0, 40.0, 90.0]))
-    idx = pd.MultiIndex.from_tuples([(unit, 2010), (unit, 2016)], names=["unit", "year"])
+    idx = pd.MultiIndex.from_tuples([(unit, 2013), (unit, 2023)], names=["unit", "year"])
     first = {d: v - 5 for d, v in scores.items()}
     return pd.DataFrame([{"hsi": 60.0, **first}, {"hsi": 62.0, **scores}], index=idx)
 
@@ -258,7 +258,7 @@ def test_alignment_hand_computed():
     assert t.at["community", "gap"] == pytest.approx(100 * 60 / 280)      # insecure, nothing spent
     assert t.at["political", "gap"] == pytest.approx(100 * (10 / 280 - 150 / 900))
     assert t.at["health", "per_capita"] == pytest.approx(150 / 180)
-    assert t.at["health", "hsi_year"] == 2016 and t.at["health", "arrow"] in "↑➚→↓"
+    assert t.at["health", "hsi_year"] == 2023 and t.at["health", "arrow"] in "↑➚→↓"
     s = a.summary.iloc[0]
     assert (s["total"], s["tagged"], s["untagged"]) == (1200.0, 900.0, 300.0)
     from scipy.stats import spearmanr
@@ -267,7 +267,7 @@ def test_alignment_hand_computed():
     # gaps (pp): community 21.4, personal 17.9, economic 14.3, food 7.1, health -6.0, political -13.1, env -41.7
     assert list(a.gaps["dimension"]) == ["community", "personal", "economic", "food", "health"]
     assert len(a.gaps) == 5 and a.gaps["gap"].is_monotonic_decreasing
-    assert any("HSI of 2016" in n for n in a.notes) and any("25% of the budget" in n for n in a.notes)
+    assert any("HSI of 2023" in n for n in a.notes) and any("25% of the budget" in n for n in a.notes)
 
 
 def test_alignment_errors():
@@ -279,3 +279,30 @@ def test_alignment_errors():
         align(lines, "KEN", history=_history())
     with pytest.raises(HumsecError, match="no scores for PHL"):
         align(lines.iloc[:1], "PHL", history=_history("KEN"))
+
+
+def test_alignment_on_the_release_uses_the_latest_hsi_year(default_env):
+    from humsec.analysis.assess import index_data
+    from humsec.index.builtin import load_spec
+    from humsec.oversight.align import hsi_history
+
+    _, panel, _ = default_env
+    spec = load_spec("hsi")
+    data = index_data(panel, spec)
+    per_year = data[data["indicator"].isin(spec.indicators)].groupby("year")["indicator"].nunique()
+    latest = int(per_year[per_year >= len(spec.indicators) / 2].index.max())
+    assert latest >= 2022
+    lines = _lines([(1, "PHL", 2022, "PHP", 100.0, ("health",), "rule", "pending", np.nan),
+                    (2, "PHL", 2025, "PHP", 100.0, ("food",), "rule", "pending", np.nan)])
+    hist = hsi_history(panel, years=[2022, 2025])
+    a = align(lines, "PHL", history=hist, panel=panel)
+    s = a.summary.set_index("year")
+    assert s.at[2022, "hsi_year"] == 2022 and s.at[2025, "hsi_year"] == min(2025, latest)
+    t = a.table[a.table["year"] == 2025].set_index("dimension")
+    own = hist.loc[("PHL", min(2025, latest))]
+    for d in t.index:
+        assert t.at[d, "score"] == pytest.approx(own[d]) and t.at[d, "insecurity"] == pytest.approx(100 - own[d])
+    # per-capita spending divides by the UN WPP population of the budget year (annual series)
+    pop = panel.filter(indicators=["pop_total"], units=["PHL"], totals_only=True).data.set_index("year")["value"]
+    assert s.at[2022, "population"] == pytest.approx(pop.loc[2022])
+    assert any(f"2025: threat severity from the HSI of {latest}" in n for n in a.notes) == (latest < 2025)

@@ -10,7 +10,7 @@ from humsec.cli.main import main
 from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
 from humsec.index.builtin import load_spec
-from humsec.report.crossborder import peer_report, read_flows, resolve_target, spill_report
+from humsec.report.crossborder import build_graph, peer_report, read_flows, resolve_target, spill_report
 
 
 @pytest.fixture(scope="module")
@@ -45,23 +45,75 @@ def test_region_report_is_population_weighted(default_env, reg):
     assert got["value"] == pytest.approx(expected) and got["n_with_data"] == len(own)
 
 
+def _latest_year(panel, spec) -> int:
+    """The latest year in which at least half of the spec's indicators are observed."""
+    from humsec.analysis.assess import index_data
+
+    data = index_data(panel, spec)
+    per_year = data[data["indicator"].isin(spec.indicators)].groupby("year")["indicator"].nunique()
+    return int(per_year[per_year >= len(spec.indicators) / 2].index.max())
+
+
+def _stocks(origin=None, asylum=None):
+    """UNHCR end-year stocks of refugees, asylum seekers and OIP from the release matrix."""
+    from humsec.data.release.load import load_release
+
+    m = load_release().displacement
+    m = m[(m["measure"] == "stock") & m["population_type"].isin(["refugees", "asylum_seekers", "oip"])
+          & (m["origin"] != m["asylum"])]
+    if origin is not None:
+        m = m[m["origin"] == origin]
+    if asylum is not None:
+        m = m[m["asylum"] == asylum]
+    return m
+
+
 @pytest.mark.shared
 def test_syria_spillovers_with_real_flows(default_env, reg, shared_data, tmp_path):
     _, panel, _ = default_env
+    spec = load_spec("hsi")
     disp = read_flows(shared_data / "unhcr_refugees" / "flows.parquet", known=sorted(reg.codes))
-    r = spill_report("SYR", panel=panel, spec=load_spec("hsi"), registry=reg, disp=disp, permutations=99)
-    assert r.year == 2016 and r.base_year == 2011
-    assert {"TUR", "LBN", "JOR", "IRQ", "ISR"} <= set(r.exposure["worst_neighbour"].dropna()) | set(
-        r.shared["neighbour"])
-    assert set(r.shared["threat"]) >= {"personal"}
+    # the exodus of 2011-2013 (UNHCR flows: new arrivals and asylum applications)
+    r = spill_report("SYR", panel=panel, spec=spec, registry=reg, disp=disp, year=2013, base_year=2011,
+                     permutations=99)
+    assert (r.year, r.base_year, r.displacement_measure) == (2013, 2011, "flow")
+    nbrs = set(reg.border_graph()["SYR"])
+    assert {"TUR", "LBN", "JOR", "IRQ", "ISR"} <= nbrs
+    assert set(r.exposure["worst_neighbour"].dropna()) <= set(build_graph(reg).neighbours("SYR").index)
+    # a shared rising threat: both security scores fell between the two years
+    assert len(r.shared) and (r.shared["unit_change"] < 0).all() and (r.shared["neighbour_change"] < 0).all()
     text = " ".join(r.evidence)
-    assert "Displacement from Syrian Arab Republic into Türkiye" in text
+    assert "Displacement from Syrian Arab Republic into Lebanon" in text and "-fold since 2011" in text
     d = r.displacement.iloc[0]
-    assert d["unit"] == "SYR" and d["outflow"] > 500_000 and d["top_destination"] == "TUR"
+    assert d["unit"] == "SYR" and d["year"] == 2013 and d["outflow"] > 1_000_000
+    assert d["top_destination"] == "LBN"   # 2013: most new Syrian refugees went to Lebanon
     bad = tmp_path / "flows.csv"
     bad.write_text("year,origin,asylum,refugees\n2016,SYR,TUR,5\n")
     with pytest.raises(HumsecError, match=r"flows.csv: flows: missing column\(s\) coa_iso, coo_iso"):
         read_flows(bad)
+
+
+def test_spill_defaults_follow_the_data_with_release_stocks(default_env, reg):
+    from humsec.report.crossborder import release_displacement
+
+    _, panel, _ = default_env
+    spec = load_spec("hsi")
+    latest = _latest_year(panel, spec)
+    assert latest >= 2022
+    disp = release_displacement(known=sorted(reg.codes))
+    r = spill_report("SYR", panel=panel, spec=spec, registry=reg, disp=disp, disp_measure="stock",
+                     permutations=99)
+    assert r.year == latest and r.base_year == latest - 5 and r.displacement_measure == "stock"
+    d = r.displacement.iloc[0]
+    m = _stocks(origin="SYR")
+    m = m[m["asylum"].isin(reg.codes)]
+    fy = max(y for y in m["year"].unique() if y <= latest)
+    assert d["year"] == fy
+    assert d["outflow"] == pytest.approx(m.loc[m["year"] == fy, "value"].sum())
+    assert d["outflow"] > 5_000_000 and d["top_destination"] == "TUR"  # Türkiye hosts most Syrian refugees
+    assert any(e.startswith("Refugees and asylum seekers from Syrian Arab Republic living in") for e in r.evidence)
+    with pytest.raises(HumsecError, match="expected 'flow' or 'stock'"):
+        spill_report("SYR", panel=panel, spec=spec, registry=reg, disp=disp, disp_measure="stocks")
 
 
 def test_peers_and_positive_deviants(default_env, reg):
@@ -76,12 +128,27 @@ def test_peers_and_positive_deviants(default_env, reg):
         peer_report("KEN", panel=panel, spec=spec, registry=reg, dimension="wealth")
 
 
-def test_cli_spill_and_peers(default_env, capsys):
-    settings, _, _ = default_env
+def test_cli_spill_and_peers(default_env, capsys, tmp_path):
+    settings, panel, _ = default_env
     home = ["--home", str(settings.home), "-q"]
     assert main([*home, "spill", "KEN", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["focus"] == ["KEN"] and {e["threat"] for e in doc["exposure"]} == set(load_spec("hsi").children["hsi"])
+    # without --flows: the refugees Kenya hosts, from the release's UNHCR stocks
+    assert doc["year"] == _latest_year(panel, load_spec("hsi")) and doc["displacement_measure"] == "stock"
+    (d,) = doc["displacement"]
+    hosted = _stocks(asylum="KEN")
+    hosted = hosted[hosted["year"] == d["year"]]
+    assert d["unit"] == "KEN" and d["inflow"] == pytest.approx(hosted["value"].sum())
+    assert d["top_origin"] == hosted.groupby("origin")["value"].sum().idxmax() and d["inflow"] > 100_000
+    # --flows keeps reading a UNHCR-layout flows table
+    f = tmp_path / "flows.csv"
+    f.write_text(f"year,coo_iso,coa_iso,refugees,asylum_seekers\n{doc['year']},SOM,KEN,500,20\n"
+                 f"{doc['year']},KEN,UGA,7,0\n")
+    assert main([*home, "spill", "KEN", "--flows", str(f), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (d,) = doc["displacement"]
+    assert doc["displacement_measure"] == "flow" and (d["inflow"], d["outflow"], d["top_origin"]) == (520, 7, "SOM")
     assert main([*home, "peers", "JPN", "--dimension", "food", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("unit,distance,n_shared") and "positive_deviant" in out

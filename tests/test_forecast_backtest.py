@@ -126,10 +126,10 @@ def test_ledger_says_when_the_model_loses():
     assert all("does NOT beat" in v for v in led.verdict())
 
 
-# ---------------------------------------------------------------------------- embedded sample
+# ---------------------------------------------------------------------------- the data release
 
 
-def test_hsi_dimension_backtest_on_embedded_panel(default_env):
+def test_hsi_dimension_backtest_on_the_release(default_env):
     from humsec.analysis.assess import default_year, history, index_data
     from humsec.data.countries import CountryRegistry
     from humsec.forecast.tasks import hsi_task
@@ -139,11 +139,17 @@ def test_hsi_dimension_backtest_on_embedded_panel(default_env):
     spec = load_spec("hsi")
     data = index_data(panel, spec)
     last = default_year(spec, data)
+    assert last >= 2022
     hist = history(spec, data, range(last - 7, last + 1))
     reg = CountryRegistry.default()
     task = hsi_task(hist, "personal", regions={u: reg.region(u) for u in hist.index.get_level_values(0).unique()},
                     last_year=last)
     bt = backtest(task, "qlinear", [last - 2, last - 1], seed=5, min_train_years=3)
+    assert set(bt.forecasts["target_year"]) == {last - 1, last}
+    # the outcome is the next year's personal score of the index history
+    f = bt.forecasts.set_index(["unit", "year"])
+    nxt = hist["personal"].rename(lambda y: y - 1, level="year")
+    assert f["y"].to_numpy() == pytest.approx(nxt.reindex(f.index).to_numpy())
     led = ledger(bt)
     t = led.table.set_index("metric")
     q = bt.quantiles("qlinear")
@@ -153,16 +159,60 @@ def test_hsi_dimension_backtest_on_embedded_panel(default_env):
     assert len(led.verdict()) == 2
 
 
-def test_terror_event_backtest_on_embedded_panel(default_env):
-    from humsec.forecast.pipelines import run_backtest
+def test_hsi_origins_follow_the_data(default_env):
+    from humsec.analysis.assess import default_year, index_data
+    from humsec.forecast.pipelines import (
+        MODELS,
+        RECENT_ORIGINS,
+        default_origins,
+        make_tasks,
+    )
     from humsec.index.builtin import load_spec
 
     _, panel, _ = default_env
-    ((bt, led),) = run_backtest("terror", panel=panel, spec=load_spec("hsi"), origins=[2014, 2015], seed=3)
-    assert bt.forecasts["p_logit"].between(0, 1).all()
-    assert set(bt.forecasts["target_year"]) == {2015, 2016}
+    spec = load_spec("hsi")
+    last = default_year(spec, index_data(panel, spec))
+    (task,) = make_tasks(MODELS["hsi"], panel=panel, spec=spec, nodes=[spec.root])
+    # the latest outcome is the index's latest year: origins end the year before it
+    assert int(task.known["target_year"].max()) == last
+    assert default_origins(MODELS["hsi"], [task]) == list(range(last - RECENT_ORIGINS, last))
+
+
+def test_conflict_deaths_event_backtest_on_the_release(default_env):
+    from humsec.forecast.pipelines import CONFLICT_DEATHS_THRESHOLD, run_backtest
+
+    _, panel, _ = default_env
+    ((bt, led),) = run_backtest("conflict_deaths", panel=panel, origins=[2021, 2022], seed=3)
+    f = bt.forecasts
+    assert f["p_logit"].between(0, 1).all()
+    assert set(f["target_year"]) == {2022, 2023}
+    # the outcome is UCDP's deaths in organised violence per 100,000 of the next year
+    # above the threshold, read straight from the panel
+    cd = panel.filter(indicators=["conflict_deaths"], totals_only=True).data.set_index(["unit", "year"])["value"]
+    want = (cd.reindex(pd.MultiIndex.from_arrays([f["unit"], f["target_year"]])) > CONFLICT_DEATHS_THRESHOLD)
+    assert (f["y"].to_numpy() == want.to_numpy().astype(float)).all()
+    by = f.set_index(["unit", "origin"])
+    # the full-scale invasion of Ukraine (2022) and the war in Sudan (2023): onsets
+    assert by.at[("UKR", 2021), "y"] == 1 and by.at[("UKR", 2021), "current"] == 0
+    assert by.at[("SDN", 2022), "y"] == 1
+    assert by.at[("SYR", 2022), "y"] == 1  # Syria's war went on
     t = led.table[led.table["subset"] == "all"].set_index("metric")
     assert t.at["brier", "beats_climatology"] == (t.at["brier", "model_score"] < t.at["brier", "climatology"])
+    # seeded: the same forecasts again
+    ((bt2, _),) = run_backtest("conflict_deaths", panel=panel, origins=[2021, 2022], seed=3)
+    pd.testing.assert_frame_equal(bt.forecasts, bt2.forecasts)
+
+
+def test_conflict_deaths_default_origins_reach_the_latest_ucdp_year():
+    from humsec.data.release.load import load_release
+    from humsec.forecast.pipelines import MODELS, default_origins, make_tasks
+
+    panel = load_release().panel  # the model reads the shipped release without a panel
+    last = int(panel.filter(indicators=["conflict_deaths"]).data["year"].max())
+    assert last >= 2024  # UCDP v25.1
+    (task,) = make_tasks(MODELS["conflict_deaths"])
+    assert default_origins(MODELS["conflict_deaths"], [task]) == list(range(2000, last))
+    assert task.frame.loc[task.frame["year"] == last, "y"].isna().all()  # the future is not known
 
 
 # ---------------------------------------------------------------------------- real data
@@ -222,6 +272,32 @@ def test_known_crisis_recall_on_real_data(shared_data):
     a = r.alarms.set_index("signal")
     assert ((a["false_alarm_rate"] >= 0) & (a["false_alarm_rate"] <= 1)).all()
     assert a.at["war_forecast", "false_alarms"] <= a.at["war_forecast", "flags"]
+
+
+def test_hsi_alerts_cover_every_crisis_window(shared_data, default_env):
+    from humsec.analysis.assess import default_year, index_data
+    from humsec.forecast.crises import CRISES, HSI_FIRST_YEAR, LOOKBACK, crisis_recall
+    from humsec.index.builtin import load_spec
+
+    _, panel, _ = default_env
+    spec = load_spec("hsi")
+    last = default_year(spec, index_data(panel, spec))
+    r = crisis_recall(data_dir=shared_data, panel=panel, spec=spec, signals=["hsi_alerts"], seed=1)
+    rec = r.recall.set_index("crisis")
+    meant = [c for c in CRISES if "hsi_alerts" in c.signals]
+    assert {c.name for c in meant} == set(rec.index) and {"Ukraine 2022", "Sudan 2023"} <= set(rec.index)
+    for c in meant:
+        assert HSI_FIRST_YEAR < c.start - LOOKBACK and c.end <= last
+        row = rec.loc[c.name]
+        assert row["flagged"] is not None and row["note"] == ""   # covered, not "not covered"
+    # the invasion of Ukraine: the default rules fire on the index or a dimension in 2022 at the latest
+    ukr = rec.loc["Ukraine 2022"]
+    assert ukr["flagged"] and ukr["first_flag"] <= 2022 and ukr["lead_years"] == 2022 - ukr["first_flag"]
+    fl = r.flags[(r.flags["signal"] == "hsi_alerts") & (r.flags["unit"] == "UKR")]
+    assert 2022 in set(fl["year"])
+    a = r.alarms.set_index("signal").loc["hsi_alerts"]
+    assert 0 < a["flags"] <= a["country_years"] and a["false_alarms"] <= a["flags"]
+    assert any(n.startswith("hsi_alerts:") and f"-{last} ({last} = the index's latest year)" in n for n in r.notes)
 
 
 def test_quantity_forecasts_are_clipped_to_the_outcome_range():

@@ -191,30 +191,101 @@ def test_alert_explains_which_indicators_drove_the_fall():
     from humsec.index.builtin import load_spec
 
     spec = load_spec("hsi")
-    kids = spec.children["political"]
-    idx = pd.MultiIndex.from_product([["AAA"], [2015, 2016]], names=["unit", "year"])
+    kids = list(spec.children["political"])  # whatever the spec holds: read at run time
+    assert len(kids) >= 2
+    w = {k: float(spec.nodes[k].weight) for k in kids}
+    main, other = kids[0], kids[1]
+    idx = pd.MultiIndex.from_product([["AAA"], [2022, 2023]], names=["unit", "year"])
     p = pd.DataFrame({k: [60.0, 60.0] for k in kids}, index=idx)
-    p.loc[("AAA", 2016), "hfi_expression"] = 20.0  # -40 points on one of four equal weights
-    p["political"] = p[kids].mean(axis=1)
-    rules = parse_rules("rules:\n  - {id: pf, series: political, measure: change, below: -4}\n")
+    p.loc[("AAA", 2023), main] = 20.0   # -40 points
+    p.loc[("AAA", 2023), other] = 50.0  # -10 points
+    if len(kids) > 2:
+        p.loc[("AAA", 2023), kids[2:]] = 61.0  # small rises are no drivers
+    total = sum(w.values())
+    p["political"] = sum(p[k] * w[k] for k in kids) / total  # weighted arithmetic mean, by hand
+    fall = float(p.loc[("AAA", 2023), "political"] - 60.0)
+    assert fall < 0
+    rules = parse_rules(f"rules:\n  - {{id: pf, series: political, measure: change, below: {fall / 2}}}\n")
     (a,) = evaluate(rules, p, spec=spec)
-    assert a.value == pytest.approx(-10.0)
-    assert a.drivers[0]["code"] == "hfi_expression"
-    assert a.drivers[0]["contribution"] == pytest.approx(-10.0)
-    assert "Freedom of expression" in a.reason
+    assert a.value == pytest.approx(fall)
+    # contribution of a child: w_i * change_i / sum(w); the most negative comes first
+    expected = sorted([(main, -40 * w[main] / total), (other, -10 * w[other] / total)], key=lambda x: x[1])
+    assert [d["code"] for d in a.drivers] == [c for c, _ in expected]
+    by = {d["code"]: d for d in a.drivers}
+    assert by[main]["contribution"] == pytest.approx(-40 * w[main] / total, abs=0.006)
+    assert by[other]["change"] == pytest.approx(-10.0)
+    assert (spec.nodes[main].name or main) in a.reason and "2023" in a.reason
 
 
-def test_current_alerts_on_embedded_panel(default_env):
-    from humsec.forecast.alerts import parse_rules as pr
-    from humsec.forecast.warn import current_alerts
+def test_change_point_alert_is_explained_by_the_change_into_the_new_level():
+    from humsec.index.builtin import load_spec
+
+    spec = load_spec("hsi")
+    dims = list(spec.children[spec.root])
+    years = range(2012, 2023)
+    idx = pd.MultiIndex.from_product([["AAA"], years], names=["unit", "year"])
+    rng = np.random.default_rng(4)
+    p = pd.DataFrame({d: 60.0 + rng.normal(0, 0.3, len(years)) for d in dims}, index=idx)
+    p.loc[("AAA", 2022), dims] = p.loc[("AAA", 2021), dims] + 0.1   # 2022: every dimension rises a little
+    hit = dims[-1]
+    p.loc[p.index.get_level_values("year") >= 2021, hit] -= 35.0   # the break: 2021
+    w = {d: float(spec.nodes[d].weight) for d in dims}
+    p[spec.root] = sum(p[d] * w[d] for d in dims) / sum(w.values())
+    rules = parse_rules(f"rules:\n  - {{id: s, series: {spec.root}, measure: change_point, below: -1, window: 2}}\n")
+    (a,) = evaluate(rules, p, spec=spec, year=2022)
+    assert a.year == 2022 and a.value < -1
+    # in 2022 every dimension rose by 0.1; the shift came with the fall of 2021
+    fall = p.loc[("AAA", 2021), hit] - p.loc[("AAA", 2020), hit]
+    assert a.drivers and a.drivers[0]["code"] == hit and a.drivers[0]["change"] == pytest.approx(fall, abs=0.006)
+    assert "the shift came in 2021" in a.reason
+
+
+def _hsi_inputs(default_env):
+    from humsec.analysis.assess import index_data
     from humsec.index.builtin import load_spec
 
     _, panel, _ = default_env
+    spec = load_spec("hsi")
+    return panel, spec, index_data(panel, spec)
+
+
+def test_current_alerts_on_the_release(default_env):
+    from humsec.analysis.assess import history
+    from humsec.forecast.alerts import parse_rules as pr
+    from humsec.forecast.warn import current_alerts
+
+    panel, spec, data = _hsi_inputs(default_env)
     rules = pr("rules:\n  - {id: hf, series: index, measure: change, below: -4, severity: high}\n"
                "  - {id: da, series: dimensions, measure: own_z, below: -3}\n")
-    r = current_alerts(panel, load_spec("hsi"), unit="SYR", year=2012, rules=rules)
+    # 2012: Syria's uprising became a civil war (UCDP: 236 deaths per 100,000 in organised
+    # violence, from 19 in 2011); the index must fall by more than 4 points
+    r = current_alerts(panel, spec, unit="SYR", year=2012, rules=rules)
+    assert r.year == 2012 and r.units == ("SYR",)
     hf = [a for a in r.alerts if a.rule == "hf"]
     assert hf and hf[0].value < -4 and hf[0].drivers
+    h = history(spec, data, [2011, 2012]).loc["SYR", spec.root]
+    assert hf[0].value == pytest.approx(h.loc[2012] - h.loc[2011])
     # the explanation adds up: contributions of the dimensions sum to the index change
-    # when every dimension has a score in both years (arithmetic mean of 7 dimensions)
+    # when every dimension has a score in both years (arithmetic mean of the dimensions)
     assert sum(d["contribution"] for d in hf[0].drivers) >= hf[0].value - 1e-6
+    assert all(d["code"] in spec.children[spec.root] for d in hf[0].drivers)
+
+
+def test_default_year_of_the_alerts_is_recent_and_ukraine_2022_is_flagged(default_env):
+    from humsec.forecast.warn import current_alerts
+
+    panel, spec, data = _hsi_inputs(default_env)
+    # the latest year in which at least half of the index's indicators are observed
+    per_year = data[data["indicator"].isin(spec.indicators)].groupby("year")["indicator"].nunique()
+    latest = int(per_year[per_year >= len(spec.indicators) / 2].index.max())
+    assert latest >= 2022  # the release runs to 2022-2025 depending on the indicator
+    r = current_alerts(panel, spec, unit="UKR", year=2022)
+    assert r.year == 2022
+    # the full-scale invasion: a dimension falls sharply (high) and the reason names the
+    # indicators that drove it
+    falls = [a for a in r.alerts if a.rule == "dimension_fall" and a.severity == "high"]
+    assert falls, [a.reason for a in r.alerts]
+    worst = min(falls, key=lambda a: a.value)
+    assert worst.value < -10 and worst.drivers and "driven by" in worst.reason
+    assert all(d["code"] in spec.children[worst.series] for d in worst.drivers)
+    assert worst.current < worst.previous

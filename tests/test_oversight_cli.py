@@ -15,6 +15,20 @@ from humsec.cli.main import main
 FIXTURE = Path(__file__).parent / "fixtures" / "oversight" / "budget_illustrative_phl.csv"
 
 
+def appf2021() -> dict:
+    """The shipped APPF 2021 example as plain YAML (read independently of humsec's reader)."""
+    from importlib import resources
+
+    import yaml
+
+    return yaml.safe_load((resources.files("humsec.oversight") / "examples" / "appf2021.yaml").read_text())
+
+
+def observations(panel, unit: str, indicator: str) -> dict[int, float]:
+    d = panel.filter(indicators=[indicator], units=[unit], totals_only=True).data.dropna(subset=["value"])
+    return {int(y): float(v) for y, v in zip(d["year"], d["value"])}
+
+
 @pytest.fixture(scope="module")
 def home(default_env, tmp_path_factory):
     """A data directory holding a copy of the default panel's store (not rebuilt)."""
@@ -33,7 +47,31 @@ def run(capsys, home, *args, token=None):
     return code, out.out, out.err
 
 
-def test_cli_end_to_end(capsys, home, monkeypatch, tmp_path):
+def test_the_example_points_at_release_indicators(default_env):
+    _, panel, cat = default_env
+    ex = appf2021()
+    assert ex["defaults"]["baseline_year"] in (2020, 2021)  # around the 2021 resolution
+    targets = [t for c in ex["commitments"] for t in c["targets"]]
+    have = set(panel.indicators)
+    for t in targets:
+        assert t["indicator"] in cat and t["indicator"] in have, t
+        assert not t["indicator"].startswith(("hfi_", "esi_")) and t.get("baseline_year", 2020) >= 2020
+        if t.get("target_value") is not None:   # targets in the indicator's own unit
+            ind = cat[t["indicator"]]
+            obs = panel.filter(indicators=[t["indicator"]], totals_only=True).data["value"]
+            assert obs.min() <= t["target_value"] <= obs.max(), t
+            assert (ind.valid_min is None or ind.valid_min <= t["target_value"]) and \
+                   (ind.valid_max is None or t["target_value"] <= ind.valid_max)
+    codes = {t["indicator"] for t in targets}
+    assert {"rule_of_law", "voice_accountability", "electoral_democracy", "homicide_rate"} <= codes
+
+
+def test_cli_end_to_end(default_env, capsys, home, monkeypatch, tmp_path):
+    _, panel, _ = default_env
+    ex = appf2021()
+    n_commitments = len(ex["commitments"])
+    n_targets = sum(len(c["targets"]) for c in ex["commitments"])
+    base = ex["defaults"]["baseline_year"]
     monkeypatch.delenv("HUMSEC_TOKEN", raising=False)
     code, out, err = run(capsys, home, "oversight", "init", "--user", "clerk")
     assert code == 0 and "shown once" in err
@@ -50,7 +88,7 @@ def test_cli_end_to_end(capsys, home, monkeypatch, tmp_path):
     # the token may come from the environment
     monkeypatch.setenv("HUMSEC_TOKEN", editor)
     code, out, err = run(capsys, home, "commitments", "import", "appf2021", "--unit", "PHL")
-    assert code == 0 and "6 commitment(s)" in err
+    assert code == 0 and f"{n_commitments} commitment(s)" in err
     # located errors, exit code 2, no traceback
     code, out, err = run(capsys, home, "commitments", "add", "--id", "c9", "--instrument", "appf29-human-security",
                          "--title", "x", "--indicator", "u5mrr", "--unit", "PHL", "--deadline", "2020")
@@ -66,22 +104,45 @@ def test_cli_end_to_end(capsys, home, monkeypatch, tmp_path):
     # a viewer reads but cannot write
     code, out, err = run(capsys, home, "commitments", "list", "--format", "json", token=viewer)
     rows = json.loads(out)
-    assert code == 0 and len({r["id"] for r in rows}) == 7 and len(rows) == 13
+    assert code == 0 and len({r["id"] for r in rows}) == n_commitments + 1 and len(rows) == n_targets + 1
+    assert {r["baseline_year"] for r in rows if r["id"].startswith("appf2021")} == {base}
     code, out, err = run(capsys, home, "commitments", "note", "ke-u5", "hearing", token=viewer)
     assert code == 3 and "needs the editor role" in err
     assert run(capsys, home, "commitments", "note", "ke-u5", "hearing on 3 March")[0] == 0
     # status from the data, recorded into the history
     code, out, err = run(capsys, home, "commitments", "status", "--unit", "PHL", "--record", "--format", "json")
     st = json.loads(out)
-    assert code == 0 and len(st) == 12 and "recorded 12" in err
+    assert code == 0 and len(st) == n_targets and f"recorded {n_targets}" in err
     by = {(s["commitment_id"], s["target_key"]): s for s in st}
-    assert by[("appf2021-r4", "mmr")]["status"] == "insufficient_data"    # MMR: one year of data
-    assert by[("appf2021-r3", "u5mr")]["base_year"] == 2000 and by[("appf2021-r3", "u5mr")]["evidence"]
+    # every status rests on the PHL observations from the baseline year on
+    for c in ex["commitments"]:
+        for t in c["targets"]:
+            got = by[(c["id"], t["key"])]
+            since = {y: v for y, v in observations(panel, "PHL", t["indicator"]).items() if y >= base}
+            assert [y for y, _ in got["evidence"]] == sorted(since), t
+            if len(since) < 2:
+                assert got["status"] == "insufficient_data", t
+            else:
+                assert got["base_year"] == min(since) and got["as_of"] == max(since), t
+    # MMR (UN MMEIG estimates end in 2020): too few observations since 2020 is insufficient data
+    mmr = by[("appf2021-r4", "mmr")]
+    assert (mmr["status"] == "insufficient_data") == (len(mmr["evidence"]) < 2)
+    assert by[("appf2021-r3", "u5mr")]["base_year"] == base and by[("appf2021-r3", "u5mr")]["rate"] == "compound"
+    # WGI rule of law is on a signed scale: judged by the linear change per year, by hand
+    rl = by[("appf2021-r1", "rule_of_law")]
+    (y0, v0), (y1, v1) = rl["evidence"][0], rl["evidence"][-1]
+    assert v0 < 0 and rl["rate"] == "linear"   # PHL's estimate is below the world mean
+    tv, deadline = rl["target_value"], int(rl["deadline"][:4])
+    r = ((v1 - v0) / (y1 - y0)) / abs((tv - v0) / (deadline - y0))
+    assert rl["ratio"] == pytest.approx(r)
+    assert rl["status"] == ("target_achieved" if v1 >= tv else "on_track" if r >= 0.95 else "fair_progress"
+                            if r >= 0.6 else "limited_progress" if r >= 0 else "deterioration")
     code, out, err = run(capsys, home, "commitments", "history", "ke-u5", "--format", "json")
     h = json.loads(out)
     assert [v["version"] for v in h["versions"]] == [1, 2] and h["versions"][1]["by"] == "ed"
     code, out, err = run(capsys, home, "commitments", "history", "appf2021-r4", "--format", "json")
-    assert {s["status"] for s in json.loads(out)["statuses"]} >= {"insufficient_data"}
+    assert sorted(s["status"] for s in json.loads(out)["statuses"]) == sorted(
+        s["status"] for s in st if s["commitment_id"] == "appf2021-r4")
     # budgets: located errors, import, tag, review, align
     bad = tmp_path / "bad.csv"
     bad.write_text("programme,ministry,amount,year,description,country\nRoads,Works,1.2.3,2024,x,PHL\n")
@@ -121,7 +182,7 @@ def test_cli_end_to_end(capsys, home, monkeypatch, tmp_path):
     actions = [(e["actor"], e["action"], e["entity"]) for e in log]
     assert ("ed", "import", "budget") in actions and ("ed", "review", "budget_line") in actions
     assert ("clerk", "revoke", "token") in actions
-    assert sum(1 for a in actions if a[1] == "record_status") == 12
+    assert sum(1 for a in actions if a[1] == "record_status") == n_targets
     assert run(capsys, home, "commitments", "list", token="hsk_nope")[0] == 3
 
 
@@ -149,8 +210,13 @@ def test_report_pdf(default_env, settings):
     assert 2 <= len(reader.pages) <= 6
     text = " ".join(p.extract_text() for p in reader.pages)
     for needle in ("Philippines", "Commitments by status", "Budget alignment", "The 5 largest gaps",
-                   "Political security", "Deterioration"):
+                   "Political security", "Rule of law (WGI)"):
         assert needle in text, needle
+    from humsec.oversight.status import commitment_status
+
+    labels = {s.label for c in items for s in commitment_status(c, panel, cat)}
+    for label in labels:   # every status the targets have is shown
+        assert " ".join(label.split()[:2]) in " ".join(text.split()), label
     # a country without budget lines still gets a report (HTML)
     html = oversight_report(db, tok, "KEN", panel=panel, catalogue=cat, history=hist)
     assert "no budget lines for KEN" in html and "No commitments with targets in Kenya" in html

@@ -75,6 +75,46 @@ def test_lower_is_better_indicator():
     assert target_status(tgt("u5mr", target=25.0), worse, CAT).status == "deterioration"
 
 
+# WGI rule of law (standard-normal units, world mean 0; catalogue valid_min -5): a signed
+# scale, so progress is the linear change per year. -0.60 in 2020, target 0.40 by 2030:
+# required change = (0.40 + 0.60) / 10 = 0.10 a year.
+@pytest.mark.parametrize("latest,expected", [
+    (-0.40, "on_track"),          # +0.100 a year over 2020-2022: R = 1.00
+    (-0.47, "fair_progress"),     # +0.065 a year: R = 0.65
+    (-0.56, "limited_progress"),  # +0.020 a year: R = 0.20
+    (-0.70, "deterioration"),     # -0.050 a year: R = -0.50
+    (0.45, "target_achieved"),
+])
+def test_signed_scale_uses_linear_rates(latest, expected):
+    assert CAT["rule_of_law"].valid_min < 0
+    p = panel_of({("PHL", "rule_of_law"): {2020: -0.60, 2022: latest}})
+    r = target_status(tgt("rule_of_law", unit="PHL", target=0.40, base=2020), p, CAT)
+    assert r.status == expected and r.rate == "linear"
+    assert r.cagr_observed == pytest.approx((latest + 0.60) / 2)
+    if expected != "target_achieved":
+        assert r.cagr_required == pytest.approx(0.10)
+        assert r.ratio == pytest.approx((latest + 0.60) / 2 / 0.10)
+        assert "linear change per year" in r.note
+    # a compound growth rate of a negative base value is undefined: the Open SDG rule alone
+    # could not judge this target at all
+    from humsec.analysis.trends import progress_status
+
+    assert progress_status([-0.60, latest], [2020, 2022], target=0.40).status in ("insufficient_data",
+                                                                                  "target_achieved")
+
+
+def test_signed_scale_needs_a_target_and_positive_scales_keep_compound_growth():
+    p = panel_of({("PHL", "voice_accountability"): {2020: 0.20, 2023: 0.50}})
+    r = target_status(tgt("voice_accountability", unit="PHL", target=None, base=2020), p, CAT)
+    assert r.status == "insufficient_data" and "give a target value" in r.note and r.rate == "linear"
+    # V-Dem indices are 0-1 (valid_min 0): compound growth as before
+    q = panel_of({("PHL", "electoral_democracy"): {2020: 0.40, 2024: 0.44}})
+    r = target_status(tgt("electoral_democracy", unit="PHL", target=0.90, base=2020), q, CAT)
+    req = (0.90 / 0.40) ** (1 / 10) - 1
+    assert r.rate == "compound" and r.ratio == pytest.approx(((0.44 / 0.40) ** 0.25 - 1) / req)
+    assert r.status == "limited_progress"
+
+
 @pytest.mark.parametrize("series,why", [
     ({}, "no observations"),
     ({2020: 61.0}, "fewer than two"),

@@ -265,6 +265,47 @@ def test_flow_exposure_and_joint_action_evidence(disp, borders, reg):
     assert "Displacement from Syria" in text and "grown" in text and "since 2011" in text
 
 
+def test_joint_action_words_stocks_as_stocks():
+    g = chain(3)
+    hist = pd.DataFrame([("B", y, "personal", v) for y, v in ((2019, 60.0), (2024, 40.0))]
+                        + [("C", y, "personal", v) for y, v in ((2019, 70.0), (2024, 65.0))],
+                        columns=["unit", "year", "node", "score"])
+    disp = pd.DataFrame({"year": [2019, 2024, 2024], "source": ["B", "B", "C"], "target": ["C", "C", "B"],
+                         "persons": [100.0, 250.0, 3.0]})
+    out = joint_action(["B"], hist, g, base_year=2019, year=2024, disp=disp, measure="stock",
+                       names={"B": "Bland", "C": "Cland"})
+    text = " ".join(out["evidence"])
+    assert ("Refugees and asylum seekers from Bland living in Cland have more than doubled since 2019 "
+            "(100 → 250 persons at the end of the year") in text
+    assert "Displacement from" not in text and "a year" not in text
+    flows = joint_action(["B"], hist, g, base_year=2019, year=2024, disp=disp, names={"B": "Bland", "C": "Cland"})
+    assert "Displacement from Bland into Cland has more than doubled since 2019 (100 → 250 persons a year" in \
+        " ".join(flows["evidence"])
+    with pytest.raises(HumsecError, match="expected 'flow' or 'stock'"):
+        joint_action(["B"], hist, g, base_year=2019, year=2024, disp=disp, measure="stocks")
+
+
+@pytest.mark.shared
+def test_release_stocks_are_the_unhcr_stocks(reg, shared_data):
+    """The release's displacement matrix (stocks) holds UNHCR's end-year refugees, asylum
+    seekers and OIP of population.parquet, pair by pair, to the release's last year."""
+    from humsec.report.crossborder import release_displacement
+
+    p = shared_data / "unhcr_refugees" / "population.parquet"
+    if not p.is_file():
+        pytest.skip(f"UNHCR population not found at {p}")
+    rel = release_displacement(known=sorted(reg.codes))
+    last = int(rel["year"].max())
+    assert last >= 2024
+    src = displacement(pd.read_parquet(p), columns=("refugees", "asylum_seekers", "oip"), known=reg.codes)
+    src = src[src["year"].between(int(rel["year"].min()), last)]
+    m = rel.merge(src, on=["year", "source", "target"], how="outer", suffixes=("_release", "_unhcr"))
+    assert m[["persons_release", "persons_unhcr"]].notna().all().all()
+    np.testing.assert_allclose(m["persons_release"], m["persons_unhcr"])
+    top = top_flows(rel, last, 3, source="UKR")
+    assert set(top["target"]) <= {"RUS", "DEU", "POL", "CZE"}
+
+
 def test_neighbour_exposure_and_component():
     g = chain(4)
     scores = pd.DataFrame({"health": [80.0, 40.0, 60.0, np.nan]}, index=list("ABCD"))

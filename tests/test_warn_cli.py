@@ -57,18 +57,44 @@ def test_warn_unknown_country_exit_2(default_env, capsys):
     assert code == 2 and "XXX" in err
 
 
-def test_warn_backtest_embedded_writes_ledger_and_plots(default_env, capsys, tmp_path):
+def test_warn_default_year_is_the_index_latest(default_env, capsys, tmp_path):
+    from humsec.analysis.assess import index_data
+    from humsec.index.builtin import load_spec
+
+    settings, panel, _ = default_env
+    spec = load_spec("hsi")
+    data = index_data(panel, spec)
+    per_year = data[data["indicator"].isin(spec.indicators)].groupby("year")["indicator"].nunique()
+    latest = int(per_year[per_year >= len(spec.indicators) / 2].index.max())
+    rules = tmp_path / "r.yaml"
+    rules.write_text(FAST_RULES)
+    code, out, _ = _run(capsys, settings.home, "warn", "UKR", "--rules", str(rules), "--only-rules", "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["year"] == latest >= 2022 and d["n_units"] == 1
+    assert all(a["unit"] == "UKR" and a["year"] == latest for a in d["alerts"])
+
+
+def test_warn_backtest_release_event_writes_ledger_and_plots(default_env, capsys, tmp_path):
     settings, _, _ = default_env
     out = tmp_path / "bt"
-    code, stdout, _ = _run(capsys, settings.home, "warn", "backtest", "--model", "terror", "--origins", "2014-2015",
-                           "--out", str(out))
+    code, stdout, _ = _run(capsys, settings.home, "warn", "backtest", "--model", "conflict_deaths", "--origins",
+                           "2021-2022", "--out", str(out))
     assert code == 0
-    assert "persistence" in stdout and "climatology" in stdout
+    assert "UCDP" in stdout and "persistence" in stdout and "climatology" in stdout
     assert ("BEATS" in stdout) or ("does NOT beat" in stdout)
-    assert (out / "ledger_terror_logit.csv").is_file() and (out / "calibration_terror_logit.png").is_file()
-    led = json.loads((out / "ledger_terror_logit.json").read_text())
+    assert (out / "ledger_conflict_deaths_logit.csv").is_file()
+    assert (out / "calibration_conflict_deaths_logit.png").is_file()
+    led = json.loads((out / "ledger_conflict_deaths_logit.json").read_text())
+    assert led["origins"] == [2021, 2022]
     said = " ".join(led["verdict"])
     assert ("does NOT beat persistence" in said) == (not led["beats_persistence"])
+
+
+def test_warn_backtest_terror_is_gone(default_env, capsys, tmp_path):
+    settings, _, _ = default_env
+    code, _, err = _run(capsys, settings.home, "warn", "backtest", "--model", "terror", "--out", str(tmp_path))
+    assert code == 2 and "unknown model 'terror'" in err and "conflict_deaths" in err
 
 
 def test_warn_backtest_needs_data_dir(default_env, capsys, tmp_path):
@@ -105,12 +131,20 @@ def test_forecast_conflict_real_data(default_env, capsys, shared_data):
     assert 0 <= f["probability"] <= 1 and 0 <= f["persistence"] <= 1
 
 
-def test_forecast_embedded_event(default_env, capsys):
-    settings, _, _ = default_env
-    code, out, _ = _run(capsys, settings.home, "forecast", "IRQ", "--target", "terror", "--format", "csv")
+def test_forecast_release_event(default_env, capsys):
+    settings, panel, _ = default_env
+    code, out, _ = _run(capsys, settings.home, "forecast", "UKR", "--target", "conflict_deaths", "--format", "json")
     assert code == 0
+    (f,) = json.loads(out)["forecasts"]
+    cd = panel.filter(indicators=["conflict_deaths"], units=["UKR"], totals_only=True).data
+    last = int(cd["year"].max())
+    # the forecast is issued with the latest UCDP year for the year after it
+    assert f["unit"] == "UKR" and f["year"] == last and f["target_year"] == last + 1
+    assert f["current"] == float(cd.loc[cd["year"] == last, "value"].iloc[0] > 1.0) == 1.0  # the war goes on
+    assert 0 <= f["probability"] <= 1 and 0 <= f["climatology"] <= 1
+    code, out, _ = _run(capsys, settings.home, "forecast", "ISL", "--target", "conflict_deaths", "--format", "csv")
     lines = out.strip().splitlines()
-    assert lines[0].startswith("target,unit,year,target_year") and "IRQ" in lines[1]
+    assert code == 0 and lines[0].startswith("target,unit,year,target_year") and "ISL" in lines[1]
 
 
 @pytest.mark.parametrize("target", ["nonsense"])

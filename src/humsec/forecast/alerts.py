@@ -340,8 +340,13 @@ def merge_rules(base: Sequence[Rule], extra: Sequence[Rule]) -> tuple[Rule, ...]
 
 
 def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[str, Any] | None,
-                   cache: dict[Any, pd.DataFrame]) -> pd.DataFrame:
-    """``unit, year, previous, current, value`` of a rule's measure on one series."""
+                   cache: dict[Any, pd.DataFrame], *, year: int | None = None,
+                   units: set[str] | None = None) -> pd.DataFrame:
+    """``unit, year, previous, current, value`` of a rule's measure on one series.
+
+    ``year``/``units`` only spare work: a change point of a year is detected on the
+    series up to that year, so rows outside them (which :func:`evaluate` drops) are left
+    NaN instead of being computed."""
     s = panel[col].dropna()
     frame = s.rename("current").reset_index()
     frame = frame.sort_values(["unit", "year"])
@@ -364,45 +369,73 @@ def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[st
         t = cache[key][["unit", "year", m]]
         frame = frame.merge(t, on=["unit", "year"], how="left").rename(columns={m: "value"})
     elif m == "change_point":
-        vals = []
+        vals, at = [], []
         for unit, g in frame.groupby("unit", sort=False):
             ser = pd.Series(g["current"].to_numpy(), index=g["year"].to_numpy())
-            out = []
+            out, brk = [], []
+            skip_unit = units is not None and unit not in units
             for i, y in enumerate(ser.index):
+                if skip_unit or (year is not None and y != year):
+                    out.append(np.nan)
+                    brk.append(np.nan)
+                    continue
                 cps = change_points(ser.iloc[: i + 1], method="pelt", min_size=1) if i >= 3 else []
                 recent = [c for c in cps if c.year is not None and y - rule.window < c.year <= y]
                 out.append(recent[-1].shift if recent else np.nan)
+                brk.append(float(recent[-1].year) if recent else np.nan)
             vals.append(pd.Series(out, index=g.index))
+            at.append(pd.Series(brk, index=g.index))
         frame["value"] = pd.concat(vals) if vals else np.nan
+        # the first year of the new level: the change into it is what the drivers explain
+        frame["break_year"] = pd.concat(at) if at else np.nan
     return frame
 
 
-def _drivers(panel: pd.DataFrame, spec: Any, code: str, unit: str, year: int, *, depth: int = 2,
+class _Rows:
+    """Row lookup of a ``(unit, year)`` panel on arrays (the driver explanations read a
+    few cells for every alert; pandas label lookups would dominate the run time)."""
+
+    def __init__(self, panel: pd.DataFrame) -> None:
+        num = panel.select_dtypes("number")
+        self.columns = {c: i for i, c in enumerate(num.columns)}
+        self.values = num.to_numpy(dtype=float)
+        self.pos = {key: i for i, key in enumerate(panel.index)}
+
+    def get(self, unit: str, year: int, cols: Sequence[str]) -> np.ndarray | None:
+        i = self.pos.get((unit, year))
+        if i is None:
+            return None
+        return self.values[i, [self.columns[c] for c in cols]]
+
+
+def _drivers(rows: _Rows, spec: Any, code: str, unit: str, year: int, *, depth: int = 2,
              n: int = 3) -> tuple[dict[str, Any], ...]:
     if spec is None or code not in spec.children or depth <= 0:
         return ()
-    kids = [k for k in spec.children[code] if k in panel.columns]
-    if (unit, year) not in panel.index or (unit, year - 1) not in panel.index:
+    kids = [k for k in spec.children[code] if k in rows.columns]
+    now, before = rows.get(unit, year, kids), rows.get(unit, year - 1, kids)
+    if now is None or before is None:
         return ()
-    now, before = panel.loc[(unit, year), kids], panel.loc[(unit, year - 1), kids]
-    both = now.notna() & before.notna()
-    w = pd.Series({k: float(spec.nodes[k].weight) for k in kids})
+    both = np.isfinite(now) & np.isfinite(before)
     if not both.any():
         return ()
+    names = [k for k, b in zip(kids, both) if b]
+    w = np.array([float(spec.nodes[k].weight) for k in names])
     delta = (now - before)[both]
-    contrib = w[both] * delta / w[both].sum()
-    rows = []
-    for k in contrib.sort_values(kind="stable").index[:n]:
-        if contrib[k] >= 0:
+    contrib = w * delta / w.sum()
+    out = []
+    for j in np.argsort(contrib, kind="stable")[:n]:
+        if contrib[j] >= 0:
             break
+        k = names[j]
         node = spec.nodes[k]
-        d = {"code": k, "name": node.name or k, "change": round(float(delta[k]), 2),
-             "contribution": round(float(contrib[k]), 2)}
-        sub = _drivers(panel, spec, k, unit, year, depth=depth - 1, n=1)
+        d = {"code": k, "name": node.name or k, "change": round(float(delta[j]), 2),
+             "contribution": round(float(contrib[j]), 2)}
+        sub = _drivers(rows, spec, k, unit, year, depth=depth - 1, n=1)
         if sub:
             d["via"] = sub[0]["code"]
-        rows.append(d)
-    return tuple(rows)
+        out.append(d)
+    return tuple(out)
 
 
 def _label(code: str, spec: Any, names: Mapping[str, str] | None) -> str:
@@ -454,9 +487,10 @@ def evaluate(rules: Sequence[Rule], panel: pd.DataFrame, *, spec: Any = None, ye
     keep = set(units) if units is not None else None
     cache: dict[Any, pd.DataFrame] = {}
     alerts: list[Alert] = []
+    rows = _Rows(panel) if spec is not None else None
     for rule in rules:
         for col in rule.expand(panel.columns, spec):
-            fr = _measure_frame(panel, col, rule, groups, cache)
+            fr = _measure_frame(panel, col, rule, groups, cache, year=year, units=keep)
             if year is not None:
                 fr = fr[fr["year"] == year]
             if keep is not None:
@@ -471,9 +505,13 @@ def evaluate(rules: Sequence[Rule], panel: pd.DataFrame, *, spec: Any = None, ye
                 what = _MEASURE_TEXT[rule.measure].format(v=float(r.value))
                 reason = (f"{_label(col, spec, names)} {what} in {int(r.year)} "
                           f"({'below' if rule.op == 'below' else 'above'} {thr:g}: {rule.title})")
-                drivers = _drivers(panel, spec, col, r.unit, int(r.year))
+                dy = int(r.year)
+                if rule.measure == "change_point" and pd.notna(getattr(r, "break_year", np.nan)):
+                    dy = int(r.break_year)  # explain the shift by the change into the new level
+                drivers = _drivers(rows, spec, col, r.unit, dy) if rows is not None else ()
                 if drivers:
-                    reason += "; driven by " + ", ".join(
+                    lead = f"; the shift came in {dy}, driven by " if dy != int(r.year) else "; driven by "
+                    reason += lead + ", ".join(
                         f"{d['name']} {d['change']:+.1f}" + (f" (mainly {_label(d['via'], spec, names)})" if "via" in d else "")
                         for d in drivers)
                 alerts.append(Alert(unit=str(r.unit), year=int(r.year), rule=rule.id, title=rule.title, series=col,

@@ -83,10 +83,18 @@ def robust_z(x: float, reference: Sequence[float] | np.ndarray, *, min_scale: fl
     ref = ref[np.isfinite(ref)]
     if not np.isfinite(x) or ref.size == 0:
         return float("nan")
-    med = float(np.median(ref))
-    mad = float(np.median(np.abs(ref - med)))
+    med = _median(ref)
+    mad = _median(np.abs(ref - med))
     scale = max(MAD_SCALE * mad, min_scale)
-    return float(np.clip((x - med) / scale, -Z_CAP, Z_CAP))
+    return float(min(max((x - med) / scale, -Z_CAP), Z_CAP))
+
+
+def _median(a: np.ndarray) -> float:
+    """Median of a non-empty finite 1-d array (as :func:`numpy.median`, without its
+    overhead on the short arrays of the detectors)."""
+    b = np.sort(a)
+    n = b.size
+    return float(b[n // 2]) if n % 2 else float((b[n // 2 - 1] + b[n // 2]) / 2.0)
 
 
 def _annual_change(s: pd.Series) -> pd.Series:
@@ -95,10 +103,11 @@ def _annual_change(s: pd.Series) -> pd.Series:
     if s.empty:
         return s.astype(float)
     years = s.index.to_numpy(dtype=int)
-    d = s.diff()
-    gap = np.r_[np.inf, np.diff(years)] != 1
-    d[gap] = np.nan
-    return d
+    v = s.to_numpy(dtype=float)
+    d = np.full(v.size, np.nan)
+    if v.size > 1:
+        d[1:] = np.where(np.diff(years) == 1, np.diff(v), np.nan)
+    return pd.Series(d, index=s.index, name=s.name)
 
 
 def change_z(values: pd.Series, *, direction: int = 1, min_history: int = 4,
@@ -160,36 +169,71 @@ def peer_z(changes: pd.DataFrame, groups: Mapping[str, Any], *, direction: int =
     pandas.Series
         Aligned with ``changes``' index.
     """
-    out = pd.Series(np.nan, index=changes.index, dtype=float)
-    g = changes["unit"].map(lambda u: groups.get(u))
-    frame = changes.assign(_g=g)
-    frame = frame[frame["_g"].notna() & frame["change"].notna()]
-    for _, block in frame.groupby(["_g", "year"], sort=False):
-        if len(block) < min_peers + 1:
+    units = np.asarray(changes["unit"], dtype=object)
+    z = _peer_z(units, np.asarray(changes["year"]), np.asarray(changes["change"], dtype=float), groups,
+                direction=direction, min_peers=min_peers, min_scale=min_scale)
+    return pd.Series(z, index=changes.index, dtype=float)
+
+
+def _peer_z(units: np.ndarray, years: np.ndarray, change: np.ndarray, groups: Mapping[str, Any], *,
+            direction: int, min_peers: int, min_scale: float) -> np.ndarray:
+    out = np.full(change.size, np.nan)
+    g = np.array([groups.get(u) for u in units], dtype=object)
+    ok = np.array([x is not None and not (isinstance(x, float) and np.isnan(x)) for x in g], dtype=bool)
+    ok &= np.isfinite(change)
+    idx = np.flatnonzero(ok)
+    if not idx.size:
+        return out
+    key = pd.MultiIndex.from_arrays([g[idx], years[idx]])
+    codes, _ = pd.factorize(key)
+    for k in np.unique(codes):
+        rows = idx[codes == k]
+        if rows.size < min_peers + 1:
             continue
-        vals = block["change"].to_numpy(dtype=float)
-        for pos, idx in enumerate(block.index):
-            ref = np.delete(vals, pos)
-            out.at[idx] = direction * robust_z(vals[pos], ref, min_scale=min_scale)
+        vals = change[rows]
+        for pos, r in enumerate(rows):
+            out[r] = direction * robust_z(vals[pos], np.delete(vals, pos), min_scale=min_scale)
     return out
 
 
 def pooled_scale_floor(panel: pd.DataFrame, column: str, *, share: float = POOLED_FLOOR_SHARE) -> dict[int, float]:
     """Year -> ``share`` x the robust spread (1.4826 MAD) of the year-on-year changes of
     all units in the years *before* it (nothing from the year itself or later)."""
-    ch = []
-    for _, s in panel[column].groupby(level="unit"):
-        d = _annual_change(s.droplevel("unit"))
-        ch.append(d.dropna())
-    if not ch:
-        return {}
-    allc = pd.concat(ch)
+    _, years, _, change = _series_changes(panel, column)
+    return _floors(years, change, sorted(panel.index.get_level_values("year").unique()), share)
+
+
+def _floors(years: np.ndarray, change: np.ndarray, all_years: Sequence[int], share: float) -> dict[int, float]:
+    ok = np.isfinite(change)
+    cy, cv = years[ok], change[ok]
     out: dict[int, float] = {}
-    for y in sorted(panel.index.get_level_values("year").unique()):
-        past = allc[allc.index < y].to_numpy()
+    for y in all_years:
+        past = cv[cy < y]
         if past.size:
-            out[int(y)] = share * MAD_SCALE * float(np.median(np.abs(past - np.median(past))))
+            out[int(y)] = share * MAD_SCALE * _median(np.abs(past - _median(past)))
     return out
+
+
+def _series_changes(panel: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(units, years, values, changes)`` of one column of a ``(unit, year)`` panel:
+    missing values dropped, one value per unit and year (the last), sorted by unit and
+    year; the change is ``y_t - y_(t-1)`` within a unit for consecutive years only."""
+    s = panel[column]
+    f = pd.DataFrame({"unit": np.asarray(s.index.get_level_values("unit"), dtype=object),
+                      "year": s.index.get_level_values("year").to_numpy(dtype=int),
+                      "value": s.to_numpy(dtype=float)})
+    f = f[np.isfinite(f["value"].to_numpy())].drop_duplicates(["unit", "year"], keep="last")
+    codes, _ = pd.factorize(f["unit"], sort=True)
+    order = np.lexsort((f["year"].to_numpy(), codes))
+    units = f["unit"].to_numpy(dtype=object)[order]
+    years = f["year"].to_numpy(dtype=int)[order]
+    values = f["value"].to_numpy(dtype=float)[order]
+    codes = codes[order]
+    change = np.full(values.size, np.nan)
+    if values.size > 1:
+        same = (codes[1:] == codes[:-1]) & (np.diff(years) == 1)
+        change[1:] = np.where(same, np.diff(values), np.nan)
+    return units, years, values, change
 
 
 def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = None, *,
@@ -203,6 +247,9 @@ def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = Non
     the own-history z is therefore floored at ``pooled_floor`` times the robust spread of
     all countries' changes of the series in earlier years (:func:`pooled_scale_floor`;
     0 switches the floor off).
+
+    The result equals :func:`change_z` per unit (with those floors) and :func:`peer_z`
+    per year, computed on arrays.
 
     Parameters
     ----------
@@ -225,30 +272,39 @@ def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = Non
     cols = list(columns) if columns is not None else [c for c in panel.columns
                                                       if pd.api.types.is_numeric_dtype(panel[c])]
     directions = directions or {}
+    all_years = sorted(panel.index.get_level_values("year").unique())
     frames = []
     for col in cols:
         d = directions.get(col, 1)
-        floors = pooled_scale_floor(panel, col, share=pooled_floor) if pooled_floor > 0 else {}
-        for unit, s in panel[col].groupby(level="unit", sort=True):
-            s = s.droplevel("unit").dropna()
-            if s.empty:
-                continue
-            t = change_z(s, direction=d, min_history=min_history,
-                         min_scale={y: max(v, min_scale) for y, v in floors.items()} if floors else min_scale)
-            t.insert(0, "unit", unit)
-            t.insert(2, "series", col)
-            frames.append(t)
+        if d not in (1, -1):
+            raise HumsecError(f"direction must be 1 or -1, got {d!r}")
+        units, years, values, change = _series_changes(panel, col)
+        if not values.size:
+            continue
+        floors = _floors(years, change, all_years, pooled_floor) if pooled_floor > 0 else {}
+        own = np.full(values.size, np.nan)
+        starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
+        ends = np.r_[starts[1:], values.size]
+        for a, b in zip(starts, ends):
+            past: list[float] = []
+            for i in range(a, b):
+                c = change[i]
+                if np.isfinite(c):
+                    if len(past) >= min_history:
+                        if floors:
+                            y = int(years[i])
+                            floor = max(floors[y], min_scale) if y in floors else 1e-9
+                        else:
+                            floor = min_scale
+                        own[i] = d * robust_z(c, np.asarray(past), min_scale=max(float(floor), 1e-9))
+                    past.append(c)
+        peer = (_peer_z(units, years, change, groups, direction=d, min_peers=min_peers, min_scale=min_scale)
+                if groups else np.full(values.size, np.nan))
+        frames.append(pd.DataFrame({"unit": units, "year": years, "series": col, "value": values,
+                                    "change": change, "own_z": own, "peer_z": peer}))
     if not frames:
         return pd.DataFrame(columns=["unit", "year", "series", "value", "change", "own_z", "peer_z"])
-    out = pd.concat(frames, ignore_index=True)
-    out["peer_z"] = np.nan
-    if groups:
-        for col in cols:
-            m = out["series"] == col
-            out.loc[m, "peer_z"] = peer_z(out.loc[m, ["unit", "year", "change"]], groups,
-                                          direction=directions.get(col, 1), min_peers=min_peers,
-                                          min_scale=min_scale)
-    return out
+    return pd.concat(frames, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------- change points
