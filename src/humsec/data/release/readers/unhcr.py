@@ -93,7 +93,8 @@ def matrix(loaded: dict, codes: CodeMapper, *, first_year: int, until: int | Non
         df, file = loaded[table]
         o, _ = codes.map(df["coo_iso"], file=file, field="coo_iso", drop=PSEUDO)
         a, _ = codes.map(df["coa_iso"], file=file, field="coa_iso", drop=PSEUDO)
-        types = [c for c in ("refugees", "asylum_seekers", "oip", "idps", "returned_refugees", "stateless")
+        types = [c for c in ("refugees", "refugee_like", "asylum_seekers", "oip", "idps", "returned_refugees",
+                             "stateless")
                  if c in df.columns]
         base = pd.DataFrame({"origin": o, "asylum": a, "year": df["year"].astype("int64")})
         for t in types:
