@@ -334,6 +334,17 @@ def test_openapi_and_dashboard_routes(env):
                  "/api/v1/countries/{iso3}/trends", "/api/v1/spill/{target}", "/api/v1/datasets"):
         assert path in spec["paths"]
     assert client.get("/").status_code == 200 and 'id="map"' in client.get("/").text
+    # the footer credits the publishers of the served data (the release's provenance), not the old panel's
+    footer = client.get("/").text.split("<footer>")[1].split("</footer>")[0]
+    _, _, panel, _, _ = env
+    publishers = {p.publisher for p in panel.provenance.values() if p.publisher}
+    assert len(publishers) >= 8 and all(p in footer for p in publishers), footer
+    from humsec.data.release.load import shipped_release_dir
+
+    release = json.loads((shipped_release_dir() / "manifest.json").read_text(encoding="utf-8"))["release"]
+    assert f"humsec data release {release}" in footer
+    for gone in ("Human Freedom Index", "SOWC", "GTD", "ESI"):
+        assert gone not in footer
     page = client.get("/country/ken")
     assert page.status_code == 200 and 'data-iso3="KEN"' in page.text and "Kenya" in page.text
     assert client.get("/country/ZZZ").status_code == 404

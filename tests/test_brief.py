@@ -64,10 +64,21 @@ def test_brief_content_for_kenya(briefing):
     assert len(ctx["indicators"]) == len(a.spec.indicators)
     # every number carries its year; stale ones (> 5 years old) are listed
     u5 = next(r for r in ctx["indicators"] if r["code"] == "u5mr")
-    assert u5["observed"] == 2000 and u5["stale"]
-    assert any(s["name"] == u5["name"] for s in ctx["stale"])
+    assert u5["observed"] == a.year and not u5["stale"]  # UN IGME estimates are annual
+    old = set(c.indicators.loc[c.indicators["age"].fillna(0) > 5, "indicator"])
+    assert {r["code"] for r in ctx["indicators"] if r["stale"]} == old
+    assert [s["name"] for s in ctx["stale"]] == [r["name"] for r in ctx["indicators"] if r["stale"]]
+    # Kenya's latest child-marriage survey (DHS 2014) is more than five years old
+    raw = briefing.data[(briefing.data["unit"] == "KEN") & (briefing.data["indicator"] == "child_marriage")]
+    assert raw["year"].max() < a.year - 5 and "child_marriage" in old
+    # the sources are the release's publishers, none of the old panel's
     srcs = " ".join(s["source"] for s in ctx["sources"])
-    assert "Human Freedom Index" in srcs and "Terrorism" in srcs
+    for publisher in ("Uppsala Conflict Data Program", "UNHCR", "World Bank", "Global SDG Indicators Database"):
+        assert publisher in srcs, publisher
+    for gone in ("Human Freedom Index", "Terrorism", "Environmental Sustainability"):
+        assert gone not in srcs, gone
+    coded = {code for s in ctx["sources"] for code in s["indicators"]}
+    assert coded == set(a.spec.indicators)  # every indicator is credited to its source
     assert ctx["has_interval"] and ctx["runs"] == 20
 
 
@@ -97,8 +108,11 @@ def test_sample_to_pdf(briefing):
 
 
 def test_unscored_country_is_a_clear_error(briefing):
-    with pytest.raises(HumsecError, match="no HSI score"):
-        brief_html(briefing, "TUV")
+    a = briefing.assessment
+    unscored = sorted(set(a.vintage["unit"]) - set(a.units))  # some data, too little
+    assert unscored
+    with pytest.raises(HumsecError, match=f"no HSI score for {a.year}"):
+        brief_html(briefing, unscored[0])
 
 
 def test_charts_are_images():

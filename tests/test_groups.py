@@ -1,8 +1,8 @@
 """Vulnerable groups (humsec.analysis.groups) and the ``humsec groups`` command.
 
 Gender indices are checked against the published HDR 2023/24 values at 3 decimals;
-demography against sums computed here directly from the WPP 2024 file shipped in
-bokeh-sampledata; gaps, scores and the furthest-behind ranking against hand-built panels.
+demography against sums computed here directly from the WPP 2024 file of bokeh-sampledata
+in the shared data (the release's source of population by sex and age); gaps, scores and the furthest-behind ranking against hand-built panels.
 """
 
 from __future__ import annotations
@@ -156,14 +156,15 @@ def test_inequality_adjusted_and_between_groups():
 # --------------------------------------------------------------------------- demography
 
 
-def test_demography_against_wpp_file(panel):
-    from humsec.data.sources._common import bokeh_file
-
-    raw = pd.read_csv(bokeh_file("population.csv.gz"))
-    out = G.demography(panel, units=["JPN", "NER", "ARM"], years=[2020, 1990])
-    assert len(out) == 6
+def test_demography_against_wpp_file(panel, shared_data):
+    path = shared_data / "pypi_embedded" / "bokeh_sampledata" / "population.csv.gz"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    raw = pd.read_csv(path)
+    out = G.demography(panel, units=["JPN", "NER", "ARM"], years=[2025, 2020, 1990])
+    assert len(out) == 9
     for iso, loc in (("JPN", 392), ("NER", 562), ("ARM", 51)):
-        for year in (2020, 1990):
+        for year in (2025, 2020, 1990):
             r = raw[(raw["LocID"] == loc) & (raw["Year"] == year)]
             by_age = r.groupby("AgeGrp")["Value"].sum()
             kids = by_age[["0-4", "5-9", "10-14"]].sum()
@@ -280,10 +281,17 @@ def test_furthest_behind_ranking():
 
 def test_default_panel_gaps(panel):
     g = G.gaps(panel, units=["IND"], year=2018)
-    r = g[g["indicator"] == "u5mr"].iloc[0]
-    raw = panel.filter(units=["IND"], indicators=["u5mr"], years=[2018]).data.set_index("sex")["value"]
+    # under-5 mortality by sex is the release's u5mr_sex (IGME 2022 round); u5mr has totals only
+    assert not (g["indicator"] == "u5mr").any()
+    r = g[g["indicator"] == "u5mr_sex"].iloc[0]
+    raw = panel.filter(units=["IND"], indicators=["u5mr_sex"], years=[2018]).data.set_index("sex")["value"]
+    assert r["comparison"] == "female/male"
     assert r["focal_value"] == raw["F"] and r["reference_value"] == raw["M"]
     assert r["parity"] == pytest.approx(raw["M"] / raw["F"])
+    # rural/urban from the JMP water series (groups of water_basic)
+    w = g[(g["indicator"] == "water_basic") & (g["comparison"] == "rural/urban")].iloc[0]
+    raw = panel.filter(units=["IND"], indicators=["water_basic"], years=[2018]).data.set_index("group")["value"]
+    assert w["focal_value"] == raw["rural"] and w["reference_value"] == raw["urban"]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -303,8 +311,9 @@ def test_cli_groups_formats(home, panel, capsys):
     demo = data["demography"]
     ref = G.demography(panel, units=["IND"], years=[2025]).iloc[0]
     assert demo["year"] == 2025 and demo["elderly_share"] == pytest.approx(ref["elderly_share"])
-    u5 = [g for g in data["gaps"] if g["indicator"] == "u5mr"][0]
-    assert u5["comparison"] == "female/male" and u5["year"] == 2018
+    u5 = [g for g in data["gaps"] if g["indicator"] == "u5mr_sex"][0]
+    latest = panel.filter(units=["IND"], indicators=["u5mr_sex"]).data
+    assert u5["comparison"] == "female/male" and u5["year"] == latest["year"].max() == 2021  # IGME 2022 round
     code, out, _ = run(capsys, "--home", str(home), "groups", "IND", "--year", "2012", "--format", "csv")
     assert code == 0
     rows = pd.read_csv(pd.io.common.StringIO(out))

@@ -36,7 +36,33 @@ def assessment(env):
     return A.assess(load_spec("hsi"), panel, catalogue=cat, runs=RUNS, seed=7)
 
 
+# ---------------------------------------------------------------- helpers (independent of the engine)
+
+
+def _raw(panel, spec) -> pd.DataFrame:
+    """The panel's country totals of the spec's indicators, straight from the panel."""
+    d = panel.filter(indicators=spec.indicators, totals_only=True).data
+    return d.dropna(subset=["value"])[["unit", "year", "indicator", "value"]]
+
+
+def _n_available(panel, spec, year: int, max_age: int = 20) -> pd.Series:
+    """Per unit: how many of the spec's indicators have an observation in [year - max_age, year]."""
+    d = _raw(panel, spec)
+    d = d[(d["year"] <= year) & (d["year"] >= year - max_age)]
+    return d.groupby("unit")["indicator"].nunique()
+
+
 # ---------------------------------------------------------------- the spec
+
+#: Indicators of the release that the HSI leaves out because a spec indicator already
+#: counts the same thing (parts of it, another vintage, or its sex breakdown).
+SAME_THING = {
+    "u5mr": {"infant_mortality", "neonatal_mortality", "u5mr_sex"},
+    "gii": {"women_parliament"},
+    "poverty_300": {"working_poverty"},
+    "life_expectancy": {"life_expectancy_sex"},
+    "conflict_deaths": {"state_based_deaths", "non_state_deaths"},
+}
 
 
 def test_hsi_is_builtin_with_seven_dimensions_from_the_catalogue():
@@ -51,8 +77,19 @@ def test_hsi_is_builtin_with_seven_dimensions_from_the_catalogue():
         assert spec.nodes[code].direction == ind.direction
         assert spec.nodes[code].goalposts is not None
         assert code in spec.description  # rationale per indicator
-    # every dimensional catalogue indicator with country totals is used
-    assert {i.code for i in cat if i.dimension in DIMENSIONS} - set(spec.indicators) == {"life_expectancy_sex"}
+    for d in DIMENSIONS:
+        assert len(spec.children[d]) >= 3, d  # no dimension rests on one or two numbers
+    # the counts the description states are the spec's
+    n = len(spec.indicators)
+    assert f"with {n} indicators" in spec.description
+    assert f"fewer than half of the {n} indicators ({int(np.ceil(n / 2))})" in spec.description
+    # no leaf of the old panel survives, and nothing is counted twice
+    assert not [c for c in spec.indicators if c.startswith(("hfi_", "esi_")) or c == "terror_deaths"]
+    for code, same in SAME_THING.items():
+        assert code in spec.indicators and not same & set(spec.indicators), code
+    # the two measures of political voice share one weight; CO2 keeps its half weight
+    assert spec.nodes["voice_accountability"].weight == spec.nodes["electoral_democracy"].weight == 0.5
+    assert spec.nodes["co2_pc"].weight == 0.5
     assert spec.uncertainty is not None
     for phrase in ("SDR", "HDR", "INFORM", "2.5th percentile"):
         assert phrase in spec.description or phrase in spec.source
@@ -70,37 +107,86 @@ def test_spec_yaml_round_trip_and_variant():
     assert ch.to_dict("records") == [{"node": "political", "change": "weight: 1.0 -> 3.0"}]
 
 
+#: Bounds that are documented optima (SDG targets, HDR goalposts, ends of a harm), not
+#: percentiles: (code, side) -> value. Side 0 = lower goalpost, 1 = upper.
+DOCUMENTED = {
+    ("gdp_pc", 0): 100, ("life_expectancy", 1): 85, ("u5mr", 0): 25, ("mmr", 0): 70,
+    ("inflation", 0): 2, ("water_stress", 0): 25, ("water_basic", 1): 100, ("sanitation_basic", 1): 100,
+    ("poverty_300", 0): 0, ("tb_incidence", 0): 0, ("co2_pc", 0): 0, ("homicide_rate", 0): 0,
+    ("conflict_deaths", 0): 0, ("one_sided_deaths", 0): 0, ("refugees_origin", 0): 0, ("idps", 0): 0,
+    ("child_marriage", 0): 0,
+}
+
+
 def test_goalposts_are_the_documented_percentiles(env):
-    """Lower bounds (worst side) are the 2.5th percentile of pooled observations since 1990."""
+    """Every bound is the 2.5th (worst side) or 97.5th (best side) percentile of the pooled
+    observations since 1990, or one of the optima the description names."""
     _, panel, _ = env
     spec = load_spec("hsi")
-    d = A.index_data(panel, spec)
+    d = _raw(panel, spec)
     d = d[d["year"] >= 1990]
-    for code in ("hfi_rule_of_law", "hfi_women_security", "esi_disaster", "life_expectancy"):
-        lo = spec.nodes[code].goalposts[0]
-        assert lo == pytest.approx(np.percentile(d.loc[d["indicator"] == code, "value"], 2.5), abs=0.06)
-    for code in ("co2_pc", "u5mr", "terror_deaths", "infant_mortality"):
-        hi = spec.nodes[code].goalposts[1]  # direction -1: the worst side is the upper goalpost
-        assert hi == pytest.approx(np.percentile(d.loc[d["indicator"] == code, "value"], 97.5), rel=0.02)
+    for code in spec.indicators:
+        node = spec.nodes[code]
+        v = d.loc[d["indicator"] == code, "value"]
+        assert len(v) > 100, code
+        # direction +1: [worst, best] = [p2.5, p97.5]; direction -1: [best, worst] = [p2.5, p97.5]
+        for side, q in ((0, 2.5), (1, 97.5)):
+            got = node.goalposts[side]
+            if (code, side) in DOCUMENTED:
+                assert got == DOCUMENTED[(code, side)], (code, side)
+                continue
+            assert got == pytest.approx(np.percentile(v, q), rel=0.005, abs=0.005), (code, side)
+    # the documented optima are where the percentile rule would be wrong or is no better
+    infl = d.loc[d["indicator"] == "inflation", "value"]
+    assert np.percentile(infl, 2.5) < 0  # the percentile rule would make deflation the optimum
+    le = d.loc[d["indicator"] == "life_expectancy", "value"]
+    assert np.percentile(le, 97.5) < 85 < le.max()
+    for code in ("poverty_300", "homicide_rate", "conflict_deaths", "idps", "refugees_origin"):
+        assert np.percentile(d.loc[d["indicator"] == code, "value"], 2.5) == 0, code
+
+
+def test_description_numbers_hold_on_the_release(env):
+    _, panel, _ = env
+    spec = load_spec("hsi")
+    d = _raw(panel, spec)
+    w = d[d["year"] == 2023].pivot_table(index="unit", columns="indicator", values="value")
+    r = w["voice_accountability"].corr(w["electoral_democracy"])
+    assert round(r, 2) == 0.95  # "r = 0.95 across countries in 2023"
+    # "the 97.5th percentile (74,900 constant 2015 US$), close to the HDR's 75,000"
+    assert "74,900" in spec.description and spec.nodes["gdp_pc"].goalposts[1] == 74900
+    # why disaster_deaths is out: the Sendai series jumps with COVID-19 in 2020-2021
+    cat = Catalogue.default()
+    assert "disaster_deaths" in cat and "disaster_deaths" not in spec.indicators
+    dd = panel.filter(indicators=["disaster_deaths"], totals_only=True).data
+    med = dd.groupby("year")["value"].median()
+    assert med.loc[[2020, 2021]].min() > 3 * med.loc[2015:2019].max()
 
 
 # ---------------------------------------------------------------- assessment
 
+#: Countries at war in the assessment years of the release (UCDP).
+AT_WAR = ["UKR", "SDN", "SYR", "MMR", "AFG", "SOM", "SSD", "YEM", "COD"]
 
-def test_assessment_of_every_country(assessment):
+
+def test_assessment_of_every_country(env, assessment):
+    _, panel, _ = env
     a = assessment
-    assert a.year == 2016  # the latest year with data for half the indicators
+    # the default year: the latest with observations of at least half the indicators
+    d = _raw(panel, a.spec)
+    per_year = d.groupby("year")["indicator"].nunique()
+    assert a.year == per_year[per_year >= len(a.spec.indicators) / 2].index.max()
+    assert 2022 <= a.year <= 2024
     rk = a.ranking()
-    assert len(rk) >= 150
+    assert len(rk) >= 190
     assert rk["rank"].tolist() == sorted(rk["rank"].tolist())
     assert rk["score"].between(0, 100).all()
     assert (rk["rank_q05"] <= rk["rank"] + 1e-9).all() and (rk["rank"] <= rk["rank_q95"] + 1e-9).all()
     assert (rk["rank_q95"] > rk["rank_q05"]).any()  # the uncertainty analysis moved something
     # sanity of the content: Nordic countries near the top, countries at war near the bottom
     top = set(rk.head(15)["unit"])
-    bottom = set(rk.tail(25)["unit"])
-    assert {"SWE", "NOR", "FIN"} <= top
-    assert {"YEM", "SYR", "IRQ"} & bottom
+    bottom = set(rk.tail(20)["unit"])
+    assert {"SWE", "NOR", "FIN", "DNK"} <= top
+    assert len(set(AT_WAR) & bottom) >= 5
     for u in a.units:
         c = a.country(u)
         assert c.unit == u and c.n_ranked == len(rk)
@@ -108,6 +194,38 @@ def test_assessment_of_every_country(assessment):
         assert c.threats["score"].is_monotonic_increasing
         assert c.threats["score"].iloc[0] == pytest.approx(c.dimensions["score"].min())
         assert 0.5 <= c.coverage <= 1
+
+
+def test_war_is_a_threat_to_personal_security(env, assessment):
+    """Countries at war score in the bottom quarter of personal security; those where
+    organised violence killed at least 10 in 100,000 people that year (UCDP, computed here
+    from the raw panel) in the bottom tenth."""
+    _, panel, _ = env
+    a = assessment
+    p = a.result.scores["personal"].dropna()
+    assert set(AT_WAR) <= set(p.index)
+    assert (p[AT_WAR] < p.quantile(0.25)).all(), p[AT_WAR].to_dict()
+    deaths = panel.filter(indicators=["conflict_deaths"], years=[a.year], totals_only=True).data
+    wars = sorted(set(deaths.loc[deaths["value"] >= 10, "unit"]) & set(p.index))
+    assert len(wars) >= 3
+    assert (p[wars] <= p.quantile(0.10)).all(), p[wars].to_dict()
+    # ... and peaceful Nordic countries are well above the median
+    assert (p[["NOR", "FIN", "DNK", "ISL"]] > p.median()).all()
+
+
+def test_who_is_scored_follows_the_screen_rule(env, assessment):
+    """A country is scored iff at least half of the indicators have a number at most 20
+    years old; every UN member state is scored, the hard cases of the old panel included."""
+    from humsec.data.countries import CountryRegistry
+
+    _, panel, _ = env
+    a = assessment
+    n = _n_available(panel, a.spec, a.year)
+    need = len(a.spec.indicators) / 2
+    assert set(a.units) == set(n[n >= need].index)
+    reg = CountryRegistry.default()
+    assert reg.un_members <= set(a.units), sorted(reg.un_members - set(a.units))
+    assert {"AFG", "SOM", "SSD", "ERI", "PRK", "PSE"} <= set(a.units)
 
 
 def test_country_scores_are_means_of_normalised_goalposts(assessment):
@@ -139,7 +257,8 @@ def test_country_scores_are_means_of_normalised_goalposts(assessment):
     assert c.score == pytest.approx(np.mean(list(dims.values())))
 
 
-def test_vintage_and_provenance_of_every_number(assessment):
+def test_vintage_and_provenance_of_every_number(env, assessment):
+    _, panel, _ = env
     a = assessment
     c = a.country("KEN")
     have = c.indicators.dropna(subset=["value"])
@@ -147,18 +266,30 @@ def test_vintage_and_provenance_of_every_number(assessment):
     assert (have["age"] == a.year - have["observed"]).all()
     assert (have["age"] <= 20).all()  # the spec's LOCF window
     assert (have["source"] != "").all() and (have["licence"] != "").all()
+    # Kenya's under-5 mortality (UN IGME via Gapminder) runs to 2024; the assessment uses
+    # the number of its own year, not a later one
+    raw = panel.filter(indicators=["u5mr"], units=["KEN"], totals_only=True).data
+    assert raw["year"].max() == 2024
     row = have.set_index("indicator").loc["u5mr"]
-    assert row["observed"] == 2000  # SOWC has 1990, 2000, 2018: 2000 is the latest <= 2016
+    assert row["observed"] == a.year
+    assert row["value"] == raw.set_index("year").at[a.year, "value"]
     panel_prov = a.provenance["u5mr"]
     assert isinstance(panel_prov, Provenance) and panel_prov.content_hash
-    cov = a.coverage()
-    assert set(cov["indicator"]) == set(a.spec.indicators)
-    assert cov.set_index("indicator").at["hfi_rule_of_law", "newest"] == 2016
+    assert "UN IGME" in Catalogue.default()["u5mr"].notes
+    cov = a.coverage().set_index("indicator")
+    assert set(cov.index) == set(a.spec.indicators)
+    assert cov.at["rule_of_law", "newest"] == 2023  # WGI 2024 revision: data to 2023
+    assert cov.at["mmr", "newest"] == 2020  # MMEIG 2023 release: data to 2020
 
 
-def test_unscored_and_unknown_countries_are_clear_errors(assessment):
-    with pytest.raises(HumsecError, match="no HSI score for 2016"):
-        assessment.country("TUV")
+def test_unscored_and_unknown_countries_are_clear_errors(env, assessment):
+    _, panel, _ = env
+    n = _n_available(panel, assessment.spec, assessment.year)
+    low = n[n < len(assessment.spec.indicators) / 2].sort_values(ascending=False)
+    unit = str(low.index[0])  # the best-covered country that still has too little data
+    k = len(assessment.spec.indicators)
+    with pytest.raises(HumsecError, match=f"no HSI score for {assessment.year}: {int(low.iloc[0])} of {k} "):
+        assessment.country(unit)
     with pytest.raises(HumsecError, match="unknown"):
         assessment.country("XQZ")
 
@@ -174,11 +305,12 @@ def test_assessment_is_reproducible_with_its_seed(env, assessment):
 def test_history_uses_fixed_goalposts(env, assessment):
     _, panel, _ = env
     spec = load_spec("hsi")
-    h = A.history(spec, A.index_data(panel, spec), [2010, 2016])
-    now = h.xs(2016, level=1)["hsi"]
+    y = assessment.year
+    h = A.history(spec, A.index_data(panel, spec), [2010, y])
+    now = h.xs(y, level=1)["hsi"]
     pd.testing.assert_series_equal(now.sort_index(), assessment.result.scores["hsi"].dropna().sort_index(),
                                    check_names=False)
-    assert set(h.index.get_level_values(1)) == {2010, 2016}
+    assert set(h.index.get_level_values(1)) == {2010, y}
 
 
 def test_compare_variant_with_global(env, assessment):
@@ -230,12 +362,14 @@ def _run(settings, *args):
     return main(["--home", str(settings.home), *args])
 
 
-def test_cli_ranking_country_and_errors(env, capsys):
-    settings, _, _ = env
+def test_cli_ranking_country_and_errors(env, assessment, capsys):
+    settings, panel, _ = env
+    n = _n_available(panel, assessment.spec, assessment.year)
+    unscored = str(n[n < len(assessment.spec.indicators) / 2].index[0])
     assert _run(settings, "assess", "--format", "csv", "--runs", "10") == 0
     out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     assert {"rank", "unit", "score", "rank_q05", "rank_q95", "economic", "political"} <= set(out.columns)
-    assert out["rank"].iloc[0] == 1 and len(out) >= 150
+    assert out["rank"].iloc[0] == 1 and len(out) == len(assessment.units)
     assert _run(settings, "assess", "KEN", "--format", "json", "--runs", "10") == 0
     d = json.loads(capsys.readouterr().out)
     assert d["unit"] == "KEN" and len(d["dimensions"]) == 7 and len(d["threats"]) == 3
@@ -243,7 +377,7 @@ def test_cli_ranking_country_and_errors(env, capsys):
     assert _run(settings, "assess", "KEN", "--runs", "0") == 0
     text = capsys.readouterr().out
     assert "Kenya" in text and "main threats" in text
-    assert _run(settings, "assess", "TUV") == 2
+    assert _run(settings, "assess", unscored) == 2
     assert "no HSI score" in capsys.readouterr().err
     assert _run(settings, "assess", "--format", "xml") == 2
     assert "--format 'xml'" in capsys.readouterr().err

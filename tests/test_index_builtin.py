@@ -155,3 +155,23 @@ def test_cli_builtin_hdi_csv(hdr_wide, tmp_path, capsys):
     assert main(["index", "build", "hdi", "--data", str(f), "--format", "csv"]) == 0
     rows = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert set(rows["year"]) == {2021, 2022}
+
+
+def test_hsi_on_the_release_is_reproducible_with_index_build(default_env, tmp_path, capsys):
+    """The assessment of the built-in HSI equals the generic ``humsec index build hsi`` on
+    an export of the release's observations (the claim of humsec.analysis.assess)."""
+    from humsec.analysis.assess import assess, index_data
+
+    _, panel, cat = default_env
+    spec = load_spec("hsi")
+    data = index_data(panel, spec)
+    a = assess(spec, panel, catalogue=cat, runs=0, data=data)
+    f = tmp_path / "hsi_data.csv"
+    data.to_csv(f, index=False)
+    capsys.readouterr()
+    assert main(["index", "build", "hsi", "--data", str(f), "--year", str(a.year), "--format", "csv"]) == 0
+    rows = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    top = rows[rows["node"] == "hsi"].dropna(subset=["score"]).set_index("unit")["score"]
+    want = a.result.scores["hsi"].dropna()
+    assert set(top.index) == set(want.index) and len(want) >= 190
+    np.testing.assert_allclose(top.reindex(want.index).to_numpy(), want.to_numpy(), rtol=1e-9, atol=1e-9)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from humsec.analysis import threats as T
-from humsec.analysis.trends import cagr, progress_status, sdr_trend
+from humsec.analysis.trends import PROGRESS_LABELS, cagr, indicator_trends, progress_status, sdr_trend
 
 # ---------------------------------------------------------------- CAGR
 
@@ -220,3 +220,33 @@ def test_joint_declines():
     assert T.joint_declines(h, "X", "a", "b", lag=1) == []
     assert T.joint_declines(h, "Y", "a", "b") == []
     assert T.joint_declines(h.head(1), "X", "a", "b") == []  # one year: no change at all
+
+
+# ---------------------------------------------------------------- on the data release
+
+
+def test_indicator_trends_on_the_release(default_env):
+    """Kenya's under-5 mortality in the release (UN IGME, to 2024): the trend of the HSI's
+    u5mr is the open-sdg rule applied by hand to the raw panel numbers."""
+    from humsec.analysis.assess import index_data
+    from humsec.index.builtin import load_spec
+
+    _, panel, _ = default_env
+    spec = load_spec("hsi")
+    t = indicator_trends(spec, index_data(panel, spec), "KEN", base_year=2015).set_index("indicator")
+    raw = panel.filter(indicators=["u5mr"], units=["KEN"], totals_only=True).data.set_index("year")["value"]
+    assert raw.index.max() == 2024
+    row = t.loc["u5mr"]
+    assert (row["base_year"], row["latest_year"]) == (2015, 2024)
+    assert (row["base_value"], row["latest_value"]) == (raw[2015], raw[2024])
+    target = spec.nodes["u5mr"].target
+    assert target == 25 and raw[2024] > target  # not yet achieved
+    obs = (raw[2024] / raw[2015]) ** (1 / 9) - 1
+    req = (target / raw[2015]) ** (1 / (2030 - 2015)) - 1
+    r = -obs / abs(req)  # lower is better
+    want = ("on_track" if r >= 0.95 else "fair_progress" if r >= 0.60
+            else "limited_progress" if r >= 0 else "deterioration")
+    assert row["progress"] == want
+    # every HSI indicator gets a row; an indicator without data in the period says so
+    assert list(t.index) == spec.indicators
+    assert set(t["progress"]) <= set(PROGRESS_LABELS)

@@ -102,12 +102,17 @@ def page(browser):
     ctx.close()
 
 
-def test_map_page(server, page, tmp_path):
+def test_map_page(server, page, tmp_path, default_env):
     ranking = httpx.get(f"{server}/api/v1/indices/hsi/ranking", timeout=120).json()
     page.goto(f"{server}/")
     page.wait_for_selector("#map a[data-unit]", timeout=60_000)
     scored = page.locator("#map a[data-unit]")
-    assert scored.count() >= 150
+    assert scored.count() == len(ranking["countries"]) >= 190
+    # the footer names the publishers of the served release
+    footer = page.locator("footer").inner_text()
+    publishers = {p.publisher for p in default_env[1].provenance.values() if p.publisher}
+    assert publishers and all(p in footer for p in publishers), footer
+    assert "Human Freedom Index" not in footer
     assert page.locator("#ranking-table tbody tr").count() == len(ranking["countries"])
     best = ranking["countries"][0]
     assert best["name"] in page.locator("#map-summary").inner_text()

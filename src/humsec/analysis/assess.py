@@ -429,7 +429,7 @@ def assess(spec: IndexSpec, panel: Panel, *, year: int | None = None, catalogue:
     spec : IndexSpec
         The index (``load_spec("hsi")`` or a user's variant).
     panel : Panel
-        Observations and provenance (e.g. the default panel).
+        Observations and provenance (e.g. the shipped data release).
     year : int, optional
         Assessment year (default: :func:`default_year`).
     catalogue : Catalogue, optional

@@ -16,7 +16,7 @@ Works on the disaggregated observations of a :class:`~humsec.model.panel.Panel` 
   shortfall from the best-off group of the same disaggregation (sex, age, disability,
   ...), with its worst indicator;
 * :func:`demography` — elderly, child and youth shares, dependency ratios and sex ratios
-  from the UN WPP population by sex and age (indicator ``pop`` of the default panel);
+  from the UN WPP population by sex and age (indicator ``pop`` of the data release);
 * inequality: the Atkinson index (:func:`atkinson`, the engine's own kernel from
   :mod:`humsec.index.hdr`, re-exported), :func:`inequality_adjusted` (IHDI-style
   ``score x (1 - A)``), :func:`between_group_atkinson`, and :func:`gender_indices`
@@ -430,7 +430,7 @@ def demography(data: Panel | pd.DataFrame, *, units: Sequence[str] | None = None
     ----------
     data : Panel or DataFrame
         With indicator ``pop`` disaggregated by ``sex`` (F/M) and ``age`` (groups such as
-        ``0-4``, ..., ``95-99``, ``100+``), as in the default panel (UN WPP 2024).
+        ``0-4``, ..., ``95-99``, ``100+``), as in the data release (UN WPP 2024).
     units, years : optional
         Restrict the output.
     indicator : str

@@ -284,6 +284,11 @@ class CountryRegistry:
         return frozenset(self._info)
 
     @property
+    def legacy_codes(self) -> Mapping[str, str]:
+        """Codes some publishers use for present-day states (``ZAR`` -> ``COD``, ``ROM`` -> ``ROU`` ...)."""
+        return self._legacy
+
+    @property
     def un_members(self) -> frozenset[str]:
         """The 193 UN member states."""
         return frozenset(c for c, i in self._info.items() if i.un_member)

@@ -17,6 +17,8 @@ is one self-contained file. PDF is laid out by WeasyPrint from the same HTML.
 from __future__ import annotations
 
 import datetime as _dt
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,8 @@ from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel
 from humsec.report import charts
 
-__all__ = ["Briefing", "brief_context", "brief_html", "brief_pdf", "prepare_briefing", "render_pdf"]
+__all__ = ["Briefing", "brief_context", "brief_html", "brief_pdf", "prepare_briefing", "render_pdf",
+           "source_credits"]
 
 #: Years of history before the assessment year used for trends (SDR: since 2015).
 TREND_YEARS = 10
@@ -124,6 +127,58 @@ def _current(a: Assessment) -> pd.DataFrame:
     f = a.result.scores[[a.root, *a.dimensions]].dropna(subset=[a.root]).copy()
     f["year"] = a.year
     return f.reset_index().set_index(["unit", "year"])
+
+
+# ---------------------------------------------------------------------------- sources
+
+_RELEASE_VIA = re.compile(r"^(humsec data release [^\s(]+)(?:\s*\((.*)\))?$")
+
+
+def source_credits(provenance: Mapping[str, Any], codes: Iterable[str] | None = None) -> dict[str, Any]:
+    """Who the numbers come from: the provenance of indicators grouped by source.
+
+    Parameters
+    ----------
+    provenance : Mapping[str, Provenance]
+        Indicator code -> provenance (e.g. ``Panel.provenance``).
+    codes : iterable of str, optional
+        Only these indicators (in this order; default: all).
+
+    Returns
+    -------
+    dict
+        ``releases``: the humsec data releases the numbers came in (from the ``via`` of
+        release provenance, e.g. ``"humsec data release 2026.1"``); ``sources``: one entry
+        per source and edition, in order of first use - ``source, publisher, edition,
+        via`` (how it reached the release, without the release itself), ``url,
+        accessed, indicators`` and ``licences`` (``licence, indicators`` per licence, as
+        licences are decided per indicator); ``publishers``: the publishers, most
+        indicators first.
+    """
+    codes = list(provenance) if codes is None else [c for c in codes if c in provenance]
+    releases: list[str] = []
+    src: dict[tuple[str, str], dict[str, Any]] = {}
+    count: dict[str, int] = {}
+    for code in codes:
+        p = provenance[code]
+        via = p.via or ""
+        m = _RELEASE_VIA.match(via)
+        if m:
+            if m.group(1) not in releases:
+                releases.append(m.group(1))
+            via = m.group(2) or ""
+        e = src.setdefault((p.source, p.edition), {
+            "source": p.source, "publisher": p.publisher or p.source, "edition": p.edition, "via": via,
+            "url": p.url, "accessed": str(p.accessed), "indicators": [], "licences": []})
+        e["indicators"].append(code)
+        lic = next((x for x in e["licences"] if x["licence"] == p.licence), None)
+        if lic is None:
+            lic = {"licence": p.licence or "not stated", "indicators": []}
+            e["licences"].append(lic)
+        lic["indicators"].append(code)
+        count[e["publisher"]] = count.get(e["publisher"], 0) + 1
+    publishers = sorted(count, key=lambda k: (-count[k], k))
+    return {"releases": releases, "sources": list(src.values()), "publishers": publishers}
 
 
 # ---------------------------------------------------------------------------- context
@@ -245,16 +300,7 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
         })
     stale = [r for r in ind_rows if r["stale"]]
     # sources ------------------------------------------------------------------------
-    src: dict[tuple[str, str], dict[str, Any]] = {}
-    for code in spec.indicators:
-        p = a.provenance.get(code)
-        if p is None:
-            continue
-        key = (p.source, p.edition)
-        e = src.setdefault(key, {"source": p.source, "edition": p.edition, "licence": p.licence,
-                                 "via": p.via, "url": p.url, "accessed": str(p.accessed),
-                                 "indicators": [], "hash": p.content_hash[:12]})
-        e["indicators"].append(code)
+    credits = source_credits(a.provenance, spec.indicators)
     uinputs = []
     for inp in (spec.uncertainty or {}).get("inputs", []):
         if inp.get("type") == "weights":
@@ -298,7 +344,8 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
                          "unit": r.unit, "observed": "–" if pd.isna(r.observed) else int(r.observed),
                          "score": _fmt(r.score)} for r in c.threat_indicators.itertuples()],
         "dim_trends": dtr_rows, "base_year": b.base_year, "statements": statements,
-        "indicators": ind_rows, "stale": stale, "sources": list(src.values()),
+        "indicators": ind_rows, "stale": stale, "sources": credits["sources"],
+        "releases": credits["releases"],
         "runs": a.runs, "seed": a.seed, "uncertainty_inputs": uinputs,
         "spec_source": spec.source, "generated": (today or _dt.date.today()).isoformat(),
         "humsec_version": __version__,

@@ -32,6 +32,19 @@ def _env() -> Any:
                        autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 
 
+def data_credits(obs: Any) -> dict[str, Any] | None:
+    """Where the served numbers come from, for the footer: the data releases and the
+    publishers of the current data (from the panel's provenance, most indicators first);
+    None while the data cannot be read."""
+    from humsec.errors import HumsecError
+    from humsec.report.brief import source_credits
+
+    try:
+        return obs.memo(("credits",), lambda: source_credits(obs.inputs().panel.provenance))
+    except HumsecError:
+        return None
+
+
 def mount(app: Any) -> None:
     """Add ``/``, ``/country/{iso3}``, ``/compare``, ``/web/world.geojson`` and ``/static``."""
     from humsec.api.http import Body, cached
@@ -41,17 +54,18 @@ def mount(app: Any) -> None:
     static_dir = resources.files("humsec.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
 
-    def page(template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        html = env.get_template(template).render(version=__version__, api="/api/v1", **ctx)
+    def page(template: str, request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = env.get_template(template).render(version=__version__, api="/api/v1",
+                                                 credits=data_credits(request.app.state.observatory), **ctx)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
 
     @app.get("/", include_in_schema=False)
-    def map_page() -> HTMLResponse:
-        return page("map.html.j2", page_id="map", title="World map")
+    def map_page(request: Request) -> HTMLResponse:
+        return page("map.html.j2", request, page_id="map", title="World map")
 
     @app.get("/compare", include_in_schema=False)
-    def compare_page() -> HTMLResponse:
-        return page("compare.html.j2", page_id="compare", title="Compare countries")
+    def compare_page(request: Request) -> HTMLResponse:
+        return page("compare.html.j2", request, page_id="compare", title="Compare countries")
 
     @app.get("/country", include_in_schema=False)
     def find_country(request: Request, q: str = "") -> Response:
@@ -63,7 +77,7 @@ def mount(app: Any) -> None:
         code = text.upper() if reg.is_iso3(text.upper()) else (reg.match(text) if text else None)
         if code:
             return RedirectResponse(f"/country/{code}", status_code=303)
-        return page("notfound.html.j2", status=404, page_id="notfound", title="Not found",
+        return page("notfound.html.j2", request, status=404, page_id="notfound", title="Not found",
                     message=f"No country matches '{text}'.")
 
     @app.get("/country/{iso3}", include_in_schema=False)
@@ -71,9 +85,9 @@ def mount(app: Any) -> None:
         obs = request.app.state.observatory
         code = iso3.upper()
         if not ISO3.fullmatch(iso3) or not obs.registry().is_iso3(code):
-            return page("notfound.html.j2", status=404, page_id="notfound", title="Not found",
+            return page("notfound.html.j2", request, status=404, page_id="notfound", title="Not found",
                         message=f"There is no country with the code '{iso3[:12]}'.")
-        return page("country.html.j2", page_id="country", title=obs.registry().name(code), iso3=code,
+        return page("country.html.j2", request, page_id="country", title=obs.registry().name(code), iso3=code,
                     name=obs.registry().name(code))
 
     @app.get("/web/world.geojson", include_in_schema=False)

@@ -129,8 +129,12 @@ class CodeMapper:
         self.registry = registry
         self._codes = registry.codes
         #: ISO 3166-3 codes of former countries (ANT, SCG, YUG, SUN ...): dropped, named.
+        #: Legacy codes of present-day states used by publishers (World Bank ZAR, TMP, ROM, KSV ...);
+        #: they win over ISO 3166-3, which lists ZAR and TMP as former countries.
+        self.legacy = dict(registry.legacy_codes)
         self.historic = {c.alpha_3: f"former country (ISO 3166-3): {c.name}"
-                         for c in pycountry.historic_countries if c.alpha_3 not in self._codes}
+                         for c in pycountry.historic_countries
+                         if c.alpha_3 not in self._codes and c.alpha_3 not in self.legacy}
 
     def map(self, codes: pd.Series, *, file: str, field: str, drop: Mapping[str, str] | None = None,
             rows: pd.Series | None = None, extra: Mapping[str, str] | None = None) -> tuple[pd.Series, dict[str, int]]:
@@ -169,11 +173,13 @@ class CodeMapper:
                 table[c] = extra[key]
             elif key in drop:
                 table[c] = None
+            elif key.upper() in self._codes:
+                table[c] = key.upper()
+            elif key.upper() in self.legacy:  # publishers' codes for present states (ZAR, TMP, ROM ...)
+                table[c] = self.legacy[key.upper()]
             elif key in self.historic:
                 drop[key] = self.historic[key]
                 table[c] = None
-            elif key.upper() in self._codes:
-                table[c] = key.upper()
             else:
                 try:
                     table[c] = self.registry.to_iso3(key) if not key.isdigit() else self.registry.to_iso3(key)
