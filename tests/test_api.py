@@ -133,6 +133,21 @@ def test_catalogue_indicator_panel_pagination(env):
     ind = client.get("/api/v1/indicators/u5mr").json()
     assert ind["provenance"]["content_hash"] == panel.provenance["u5mr"].content_hash
 
+    # data status: the same table as `humsec data status`, from the library
+    import datetime as dt
+
+    from humsec.data.countries import CountryRegistry
+    from humsec.data.release.status import indicator_status
+
+    st = client.get("/api/v1/data/status").json()
+    lib = indicator_status(panel, cat, un_members=CountryRegistry.default().un_members, as_of=dt.date.today())
+    got = {r["code"]: (r["latest_year"], r["un_members_latest"], r["stale"]) for r in st["indicators"]}
+    assert got == {r.code: (r.latest_year, r.un_members_latest, bool(r.stale)) for r in lib.itertuples()}
+    assert st["stale"] == int(lib["stale"].sum()) and got["conflict_deaths"][0] >= 2024
+    as_csv = client.get("/api/v1/data/status", params={"format": "csv", "stale_after": 1})
+    assert as_csv.status_code == 200 and as_csv.text.splitlines()[0].startswith("code,name,dimension,latest_year,age")
+    assert client.get("/api/v1/data/status", params={"stale_after": -1}).status_code == 422
+
     sub = panel.filter(indicators=["pop_total"], units=["KEN", "UGA"], years=range(1960, 2001)).data
     q = {"indicator": "pop_total", "unit": ["KEN", "uga"], "year_from": 1960, "year_to": 2000, "limit": 5}
     r1 = client.get("/api/v1/panel", params=q)

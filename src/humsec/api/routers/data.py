@@ -75,6 +75,26 @@ def router(config: ServiceConfig) -> APIRouter:
                         filename=safe_filename("humsec_catalogue", suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
+    @r.get("/data/status", summary="Data age and coverage per indicator (latest year, UN members, stale flag)")
+    def data_status(request: Request, obs: Obs, fmt: Fmt = None,
+                    stale_after: Annotated[int, Query(ge=0, le=100, description="Years after which an indicator is stale.")] = 3) -> Response:
+        def compute(_f: str) -> Body:
+            import datetime as dt
+
+            from humsec.data.countries import CountryRegistry
+            from humsec.data.release.status import indicator_status
+
+            inp = obs.inputs()
+            today = dt.date.today()
+            st = indicator_status(inp.panel, inp.catalogue, un_members=CountryRegistry.default().un_members,
+                                  as_of=today, stale_after=stale_after)
+            st["snapshot"] = st["code"].map(inp.origin)
+            rows = records(st)
+            return Body(json={"as_of": today.isoformat(), "stale_after": stale_after,
+                              "stale": int(st["stale"].sum()), "indicators": rows},
+                        table=st, filename=safe_filename("humsec_data_status", suffix="csv"))
+        return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"), extra=f"stale={stale_after}")
+
     @r.get("/indicators/{code}", summary="One indicator: definition, provenance, coverage")
     def indicator(request: Request, obs: Obs,
                   code: Annotated[str, Path(pattern=INDICATOR_PATTERN)]) -> Response:
