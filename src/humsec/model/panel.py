@@ -283,14 +283,19 @@ class Panel:
         if not frames:
             return cls(pd.DataFrame(columns=list(COLUMNS)))
         data = pd.concat(frames, ignore_index=True).sort_values(list(KEY_COLUMNS), kind="mergesort")
-        data = data.reset_index(drop=True)
-        for col in data.columns:
-            arr = data[col].to_numpy()
+        return cls._trusted(data.reset_index(drop=True), prov)
+
+    @classmethod
+    def _trusted(cls, df: pd.DataFrame, provenance: Mapping[str, Provenance]) -> "Panel":
+        """A panel of a normalised, key-sorted, validated frame whose provenance already
+        carries its content hashes: made read-only, nothing re-validated or re-hashed."""
+        for col in df.columns:
+            arr = df[col].to_numpy()
             if isinstance(arr, np.ndarray):
                 arr.flags.writeable = False
         out = cls.__new__(cls)
-        out._data = data
-        out._provenance = MappingProxyType(prov)
+        out._data = df
+        out._provenance = MappingProxyType(dict(provenance))
         out._hash = None
         return out
 
@@ -304,15 +309,7 @@ class Panel:
             df[key] = df[key].astype(str)
         df["year"] = df["year"].astype("int64")
         df["value"] = df["value"].astype("float64")
-        for col in df.columns:
-            arr = df[col].to_numpy()
-            if isinstance(arr, np.ndarray):
-                arr.flags.writeable = False
-        out = cls.__new__(cls)
-        out._data = df
-        out._provenance = MappingProxyType(dict(provenance))
-        out._hash = None
-        return out
+        return cls._trusted(df, provenance)
 
     def concat(self, other: "Panel") -> "Panel":
         """Union of two panels; overlapping keys are an error (never silently overwritten)."""
