@@ -110,7 +110,7 @@ def cagr(y0: float, y1: float, t0: float, t1: float) -> float:
     return float((y1 / y0) ** (1.0 / (t1 - t0)) - 1.0)
 
 
-def _endpoints(values: Sequence[float], years: Sequence[int], base_year: int | None,
+def endpoints(values: Sequence[float], years: Sequence[int], base_year: int | None,
                year: int | None) -> tuple[int, float, int, float] | None:
     """Base (the observation in ``base_year`` or the first after it) and latest (the last
     at or before ``year``) observations; None with fewer than two distinct years."""
@@ -224,7 +224,7 @@ def progress_status(values: Sequence[float], years: Sequence[int], *, direction:
     'limited_progress'
     """
     d = _check_direction(direction)
-    ends = _endpoints(values, years, base_year, year)
+    ends = endpoints(values, years, base_year, year)
     if ends is None:
         return ProgressResult("insufficient_data", target=target,
                               note="fewer than two observations in the period")
@@ -337,7 +337,7 @@ def sdr_trend(values: Sequence[float], years: Sequence[int], *, optimum: float, 
     'decreasing'
     """
     d = _check_direction(direction)
-    ends = _endpoints(values, years, base_year, year)
+    ends = endpoints(values, years, base_year, year)
     if ends is None:
         return TrendResult("insufficient_data", note="fewer than two observations in the period")
     t0, y0, t1, y1 = ends

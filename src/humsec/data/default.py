@@ -9,7 +9,7 @@ the store keeps it as the ``default`` dataset (see :func:`humsec.data.service.en
 
 from __future__ import annotations
 
-from humsec.data.release.load import Release, load_release, shipped_release_dir
+from humsec.data.release.load import Release, load_release, release_version, shipped_release_dir
 
 __all__ = ["default_release", "default_version"]
 
@@ -25,4 +25,4 @@ def default_version() -> str:
     import json
 
     manifest = json.loads((shipped_release_dir() / "manifest.json").read_text(encoding="utf-8"))
-    return f"{manifest['release']}+{manifest['content_hash'].split(':')[-1][:16]}"
+    return release_version(manifest)

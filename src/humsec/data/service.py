@@ -49,7 +49,10 @@ def install_release(settings: Settings, release, *, store: Store | None = None,
                           "--include-test-only) and cannot be installed as the default")
     store = store or open_store(settings)
     m = release.manifest
-    version = version or f"{m['release']}+{m['content_hash'].split(':')[-1][:16]}"
+    if version is None:
+        from humsec.data.release.load import release_version
+
+        version = release_version(m)
     snap, _ = store.save_panel(
         DEFAULT_DATASET, release.panel, kind="default",
         origin=f"humsec data release {m['release']} ({m['released']})",

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from humsec.analysis.trends import FAIR_RATIO, ON_TRACK_RATIO, PROGRESS_LABELS, ProgressResult, progress_status
+from humsec.analysis.trends import (FAIR_RATIO, ON_TRACK_RATIO, PROGRESS_LABELS, ProgressResult, endpoints,
+                                   progress_status)
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel
 from humsec.oversight.models import Commitment, Target
@@ -143,15 +144,10 @@ def linear_progress_status(values: Any, years: Any, *, direction: int, target: f
     >>> linear_progress_status([-0.6, -0.4], [2020, 2022], direction=1, target=0.4, target_year=2030).status
     'on_track'
     """
-    s = pd.Series(np.asarray(values, dtype=float), index=np.asarray(years, dtype=int)).dropna()
-    s = s[~s.index.duplicated(keep="last")].sort_index()
-    if year is not None:
-        s = s[s.index <= year]
-    if base_year is not None:
-        s = s[s.index >= base_year]
-    if len(s) < 2:
+    ends = endpoints(values, years, base_year, year)
+    if ends is None:
         return ProgressResult("insufficient_data", target=target, note="fewer than two observations in the period")
-    t0, y0, t1, y1 = int(s.index[0]), float(s.iloc[0]), int(s.index[-1]), float(s.iloc[-1])
+    t0, y0, t1, y1 = ends
     d = 1 if direction >= 0 else -1
     slope = (y1 - y0) / (t1 - t0)
     base = dict(base_year=t0, latest_year=t1, base_value=y0, latest_value=y1, target=target)

@@ -175,9 +175,7 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
             say(f"reading {recipe.source(sid).folder}")
             try:
                 loaded[sid] = READERS[recipe.source(sid).reader].load(files[sid])
-            except (ValueError, TypeError, KeyError) as exc:
-                if isinstance(exc, ValidationError):
-                    raise
+            except (ValueError, TypeError, KeyError) as exc:  # ValidationError is neither: it passes
                 raise ValidationError(ValidationIssue(
                     f"could not be read ({type(exc).__name__}: {exc})", file=str(files[sid].root))) from None
         return loaded[sid]
@@ -202,8 +200,6 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
             try:
                 ex = reader.extract(data, name, opts, codes)
             except (ValueError, TypeError, KeyError) as exc:  # a layout the reader's checks missed
-                if isinstance(exc, ValidationError):
-                    raise
                 raise ValidationError(ValidationIssue(
                     f"series '{name}' could not be read ({type(exc).__name__}: {exc}); the publisher's "
                     "layout may have changed", file=str(files[sel.source].root / _series_file(src, ind)),
@@ -312,9 +308,6 @@ def _manifest(recipe: Recipe, panel: Panel, displacement: pd.DataFrame, decision
 
 
 # ------------------------------------------------------------------------------ writing
-
-FILES = ("observations.parquet", "displacement.parquet", "catalogue.yaml", "provenance.json", "manifest.json")
-
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa

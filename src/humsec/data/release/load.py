@@ -20,7 +20,7 @@ from humsec.errors import HumsecError
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel, Provenance
 
-__all__ = ["Release", "load_release", "shipped_release_dir"]
+__all__ = ["Release", "load_release", "release_version", "shipped_release_dir"]
 
 FILES = ("observations.parquet", "displacement.parquet", "catalogue.yaml", "provenance.json", "manifest.json")
 
@@ -28,6 +28,12 @@ FILES = ("observations.parquet", "displacement.parquet", "catalogue.yaml", "prov
 def shipped_release_dir() -> Path:
     """The directory of the release shipped inside the package (``humsec/data/shipped``)."""
     return Path(str(resources.files("humsec.data").joinpath("shipped")))
+
+
+def release_version(manifest: dict) -> str:
+    """A key that changes whenever a release's data change: release id + content hash
+    (``2026.1+9b4c4a5856ddb7ef``)."""
+    return f"{manifest['release']}+{str(manifest['content_hash']).split(':')[-1][:16]}"
 
 
 @dataclass(frozen=True)

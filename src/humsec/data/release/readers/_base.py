@@ -182,7 +182,7 @@ class CodeMapper:
                 table[c] = None
             else:
                 try:
-                    table[c] = self.registry.to_iso3(key) if not key.isdigit() else self.registry.to_iso3(key)
+                    table[c] = self.registry.to_iso3(key)  # ISO2, numeric (M49) codes
                 except Exception:
                     bad.append(c)
         if bad:

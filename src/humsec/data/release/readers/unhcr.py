@@ -47,7 +47,7 @@ def _table(loaded: dict, series: str) -> tuple[pd.DataFrame, str, list[str]]:
     table, _, cols = series.partition(":")
     if table not in loaded:
         raise ValidationError(ValidationIssue(f"series '{series}': no table '{table}' (have: "
-                                              f"{', '.join(sorted(loaded))})"))
+                                              f"{', '.join(sorted(k for k in loaded if not k.startswith('_')))})"))
     df, file = loaded[table]
     cols_l = [c for c in cols.split("+") if c]
     missing = [c for c in cols_l if c not in df.columns]
@@ -57,15 +57,24 @@ def _table(loaded: dict, series: str) -> tuple[pd.DataFrame, str, list[str]]:
     return df, file, cols_l
 
 
+def _sides(loaded: dict, table: str, codes: CodeMapper) -> dict[str, tuple[pd.Series, dict[str, int]]]:
+    """Both code columns of a table mapped to ISO3 once (``coo_iso``/``coa_iso`` -> (units,
+    rows dropped per reason)); every series and the matrix reuse them."""
+    cache = loaded.setdefault("_sides", {})
+    if table not in cache:
+        df, file = loaded[table]
+        cache[table] = {f: codes.map(df[f], file=file, field=f, drop=PSEUDO) for f in ("coo_iso", "coa_iso")}
+    return cache[table]
+
+
 def extract(loaded: dict, series: str, options: dict, codes: CodeMapper) -> Extract:
     df, file, cols = _table(loaded, series)
     by = options.get("by", "coo")
-    field = f"{by}_iso"
+    # both sides are mapped (and so validated: a typo on the other side would silently
+    # vanish from the matrix)
+    sides = _sides(loaded, series.partition(":")[0], codes)
+    unit, dropped = sides[f"{by}_iso"]
     vals = df[cols].apply(pd.to_numeric, errors="coerce").fillna(0).sum(axis=1)
-    unit, dropped = codes.map(df[field], file=file, field=field, drop=PSEUDO)
-    other = "coa_iso" if by == "coo" else "coo_iso"
-    # validate the other side too: a typo there would silently vanish from the matrix
-    codes.map(df[other], file=file, field=other, drop=PSEUDO)
     d = pd.DataFrame({"unit": unit, "year": df["year"].astype("int64"), "value": vals})
     d = d[d["unit"].notna()]
     tot = d.groupby(["unit", "year"], as_index=False)["value"].sum()
@@ -73,14 +82,12 @@ def extract(loaded: dict, series: str, options: dict, codes: CodeMapper) -> Extr
         # a country absent from the matrix in a year it already appears in has no one
         # displaced (implicit zero); before its first appearance it may not have existed
         years = sorted(tot["year"].unique())
-        o, _ = codes.map(df["coo_iso"], file=file, field="coo_iso", drop=PSEUDO)
-        a, _ = codes.map(df["coa_iso"], file=file, field="coa_iso", drop=PSEUDO)
-        seen = pd.concat([pd.DataFrame({"unit": o, "year": df["year"]}), pd.DataFrame({"unit": a, "year": df["year"]})])
+        seen = pd.concat([pd.DataFrame({"unit": sides[f][0], "year": df["year"]}) for f in ("coo_iso", "coa_iso")])
         first = seen.dropna().groupby("unit")["year"].min()
         full = pd.MultiIndex.from_tuples([(u, y) for u, y0 in first.items() for y in years if y >= y0],
                                          names=["unit", "year"])
         tot = tot.set_index(["unit", "year"]).reindex(full, fill_value=0.0).reset_index()
-    return Extract(tidy(tot), dropped)
+    return Extract(tidy(tot), dict(dropped))
 
 
 def matrix(loaded: dict, codes: CodeMapper, *, first_year: int, until: int | None) -> pd.DataFrame:
@@ -90,9 +97,9 @@ def matrix(loaded: dict, codes: CodeMapper, *, first_year: int, until: int | Non
     for table, measure in (("population", "stock"), ("flows", "flow")):
         if table not in loaded:
             continue
-        df, file = loaded[table]
-        o, _ = codes.map(df["coo_iso"], file=file, field="coo_iso", drop=PSEUDO)
-        a, _ = codes.map(df["coa_iso"], file=file, field="coa_iso", drop=PSEUDO)
+        df, _ = loaded[table]
+        sides = _sides(loaded, table, codes)
+        o, a = sides["coo_iso"][0], sides["coa_iso"][0]
         types = [c for c in ("refugees", "refugee_like", "asylum_seekers", "oip", "idps", "returned_refugees",
                              "stateless")
                  if c in df.columns]
