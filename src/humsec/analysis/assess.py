@@ -42,8 +42,8 @@ from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel, Provenance
 
 __all__ = [
-    "Assessment", "CountryAssessment", "DEFAULT_RUNS", "DEFAULT_SEED", "assess", "compare",
-    "default_year", "history", "index_data", "vintage",
+    "Assessment", "CountryAssessment", "DEFAULT_RUNS", "DEFAULT_SEED", "SEVERE", "assess", "compare",
+    "coverage_by_year", "data_policy", "default_year", "history", "index_data", "vintage",
 ]
 
 #: Monte Carlo runs of the uncertainty analysis behind the rank intervals.
@@ -76,8 +76,132 @@ def index_data(panel: Panel, spec: IndexSpec) -> pd.DataFrame:
     return sub[["unit", "year", "indicator", "value"]].reset_index(drop=True)
 
 
+#: Share of the best-covered year's ranked countries a default year must rank.
+DEFAULT_YEAR_COVERAGE = 0.95
+#: Share of the indicators that must be fresh (observed in the year or the one before,
+#: for at least half of the ranked countries) in a default year.
+DEFAULT_YEAR_FRESH = 0.5
+#: A dimension score below this is flagged as a severe threat whatever the index says.
+SEVERE = 25.0
+
+
+def data_policy(spec: IndexSpec) -> pd.DataFrame:
+    """The spec's missing-data policy, one row per indicator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``indicator, method`` (``observed`` without a panel imputation, ``locf`` or
+        ``window_mean``), ``max_age`` (years a number may be older than the year; for a
+        window mean the window length minus one), ``window`` (years averaged) and
+        ``exclude_years``.
+    """
+    from humsec.index.methods.impute import PANEL_METHODS
+    from humsec.index.pipeline import resolve_method
+
+    i = spec.step_index("impute")
+    rows = []
+    for code in spec.indicators:
+        row: dict[str, Any] = {"indicator": code, "method": "observed", "max_age": 0, "window": None,
+                               "exclude_years": ()}
+        if i is not None and spec.steps[i].method in PANEL_METHODS:
+            name, params = resolve_method(spec.steps[i], code, 1)
+            if name == "locf":
+                gap = params.get("max_gap")
+                scale = float(params.get("age_scale", 1.0))
+                row.update(method="locf",
+                           max_age=None if gap is None else max(1, int(round(gap * scale))))
+            elif name == "window_mean":
+                row.update(method="window_mean", max_age=int(params["years"]) - 1,
+                           window=int(params["years"]), exclude_years=tuple(params.get("exclude_years", ())))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cube(spec: IndexSpec, data: pd.DataFrame, years: Sequence[int]
+          ) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """(observed, available, units, first year): boolean cubes indicator x unit x year;
+    ``available`` applies the spec's missing-data policy."""
+    d = data[data["indicator"].isin(spec.indicators) & data["value"].notna()]
+    units = sorted(d["unit"].unique())
+    y0 = int(min(d["year"].min(), min(years))) if len(d) else int(min(years))
+    y1 = int(max(d["year"].max(), max(years))) if len(d) else int(max(years))
+    ipos = {c: k for k, c in enumerate(spec.indicators)}
+    upos = {u: k for k, u in enumerate(units)}
+    obs = np.zeros((len(spec.indicators), len(units), y1 - y0 + 1), dtype=bool)
+    obs[d["indicator"].map(ipos).to_numpy(), d["unit"].map(upos).to_numpy(),
+        d["year"].to_numpy(dtype=int) - y0] = True
+    avail = np.zeros_like(obs)
+    pol = data_policy(spec)
+    for k, p in enumerate(pol.itertuples()):
+        o = obs[k].copy()
+        for y in p.exclude_years:
+            if 0 <= y - y0 < o.shape[1]:
+                o[:, y - y0] = False
+        window = o.shape[1] if p.max_age is None else int(p.max_age) + 1
+        c = np.concatenate([np.zeros((o.shape[0], 1), dtype=int), np.cumsum(o, axis=1)], axis=1)
+        hi = np.arange(1, o.shape[1] + 1)
+        lo = np.maximum(hi - window, 0)
+        avail[k] = (c[:, hi] - c[:, lo]) > 0
+    return obs, avail, units, y0
+
+
+def coverage_by_year(spec: IndexSpec, data: pd.DataFrame, years: Iterable[int] | None = None) -> pd.DataFrame:
+    """How many units the spec can rank in each year, and how fresh the data are.
+
+    Applies the spec's missing-data policy (:func:`data_policy`), its screen threshold
+    (``min_availability``) and the root's ``min_children`` to the observations, without
+    building the index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``year, ranked`` (units passing the coverage rule), ``fresh`` (indicators observed
+        in the year or the year before for at least half of those units) and
+        ``fresh_share`` (``fresh`` / number of indicators).
+    """
+    from humsec.index.pipeline import resolve_method
+
+    years = sorted(int(y) for y in (data["year"].unique() if years is None else years))
+    cols = ["year", "ranked", "fresh", "fresh_share"]
+    if not years:
+        return pd.DataFrame(columns=cols)
+    obs, avail, units, y0 = _cube(spec, data, years)
+    i = spec.step_index("screen")
+    share = spec.steps[i].params.get("min_availability", 0.66) if i is not None else 0.0
+    j = spec.step_index("aggregate")
+    need_children = None
+    if j is not None:
+        need_children = resolve_method(spec.steps[j], spec.root, spec.level(spec.root))[1].get("min_children")
+    dims = spec.children[spec.root]
+    dim_rows = [[k for k, x in enumerate(spec.indicators) if d in spec.path(x)] for d in dims]
+    n_ind = len(spec.indicators)
+    rows = []
+    for y in years:
+        t = y - y0
+        if t < 0 or t >= avail.shape[2] or not units:
+            rows.append({"year": y, "ranked": 0, "fresh": 0, "fresh_share": 0.0})
+            continue
+        a = avail[:, :, t]  # indicator x unit
+        ok = a.mean(axis=0) >= share - 1e-12
+        if need_children:
+            n_dims = sum(a[r].any(axis=0).astype(int) for r in dim_rows if r)
+            ok &= n_dims >= need_children
+        recent = obs[:, :, t] | (obs[:, :, t - 1] if t > 0 else False)
+        n_ok = int(ok.sum())
+        fresh = int(((recent[:, ok].sum(axis=1)) >= 0.5 * max(1, n_ok)).sum()) if n_ok else 0
+        rows.append({"year": y, "ranked": n_ok, "fresh": fresh, "fresh_share": fresh / n_ind})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def default_year(spec: IndexSpec, data: pd.DataFrame) -> int:
-    """The latest year in which at least half of the spec's indicators were observed.
+    """The latest year with enough data.
+
+    A year qualifies when the spec ranks at least :data:`DEFAULT_YEAR_COVERAGE` of the
+    units it ranks in its best-covered year and at least :data:`DEFAULT_YEAR_FRESH` of its
+    indicators are observed in the year or the year before (for most ranked units), so a
+    year whose numbers would all be carried forward from earlier years is never the
+    default.
 
     Parameters
     ----------
@@ -85,15 +209,17 @@ def default_year(spec: IndexSpec, data: pd.DataFrame) -> int:
     data : pandas.DataFrame
         Tidy data as from :func:`index_data`.
     """
-    per_year = data[data["indicator"].isin(spec.indicators)].groupby("year")["indicator"].nunique()
-    ok = per_year[per_year >= len(spec.indicators) / 2]
-    if ok.empty:
-        raise HumsecError(f"no year has observations of at least half of the {len(spec.indicators)} "
-                          f"indicators of '{spec.name}'; choose a year explicitly")
-    return int(ok.index.max())
+    cov = coverage_by_year(spec, data)
+    best = cov["ranked"].max() if len(cov) else 0
+    ok = cov[(cov["ranked"] >= DEFAULT_YEAR_COVERAGE * best) & (cov["ranked"] > 0)
+             & (cov["fresh_share"] >= DEFAULT_YEAR_FRESH)]
+    if best == 0 or ok.empty:
+        raise HumsecError(f"no year has enough data for '{spec.name}' ({len(spec.indicators)} indicators); "
+                          "choose a year explicitly")
+    return int(ok["year"].max())
 
 
-def vintage(data: pd.DataFrame, indicators: Sequence[str], year: int,
+def vintage(data: pd.DataFrame, indicators: Sequence[str] | IndexSpec, year: int,
             max_age: int | None = None) -> pd.DataFrame:
     """The observation behind each (unit, indicator) number of a year's index.
 
@@ -101,36 +227,55 @@ def vintage(data: pd.DataFrame, indicators: Sequence[str], year: int,
     ----------
     data : pandas.DataFrame
         Tidy observations (``unit, year, indicator, value``).
-    indicators : sequence of str
+    indicators : sequence of str or IndexSpec
+        With a spec, its missing-data policy (:func:`data_policy`) decides per indicator
+        how old an observation may be and which years a window mean averages.
     year : int
         Assessment year: the latest observation at or before it is used.
     max_age : int, optional
-        Observations older than ``year - max_age`` are not used.
+        Observations older than ``year - max_age`` are not used (with a list of
+        indicators).
 
     Returns
     -------
     pandas.DataFrame
-        ``unit, indicator, value, observed`` (the year of the observation) and ``age``
-        (``year - observed``).
+        ``unit, indicator, value, observed`` (the year of the latest observation used),
+        ``age`` (``year - observed``), ``method`` (``observed``, ``carried forward`` or
+        ``mean of N years``) and ``n_obs`` (observations behind the number).
     """
-    d = data[data["indicator"].isin(list(indicators)) & (data["year"] <= year)]
-    if max_age is not None:
-        d = d[d["year"] >= year - max_age]
-    d = d.sort_values("year").groupby(["unit", "indicator"], as_index=False).last()
-    out = d.rename(columns={"year": "observed"})[["unit", "indicator", "value", "observed"]]
+    if isinstance(indicators, IndexSpec):
+        pol = data_policy(indicators)
+    else:
+        pol = pd.DataFrame({"indicator": list(indicators), "method": "locf", "max_age": max_age,
+                            "window": None, "exclude_years": [()] * len(indicators)})
+    d = data[data["indicator"].isin(list(pol["indicator"])) & (data["year"] <= year)]
+    parts = []
+    for p in pol.itertuples():
+        x = d[d["indicator"] == p.indicator]
+        if p.max_age is not None:
+            x = x[x["year"] >= year - p.max_age]
+        if p.exclude_years:
+            x = x[~x["year"].isin(list(p.exclude_years))]
+        if x.empty:
+            continue
+        x = x.sort_values("year")
+        g = x.groupby("unit", as_index=False)
+        if p.method == "window_mean":
+            v = g.agg(value=("value", "mean"), observed=("year", "max"), n_obs=("value", "size"))
+            v["method"] = [f"mean of {n} year{'s' if n != 1 else ''}" for n in v["n_obs"]]
+        else:
+            v = g.last()[["unit", "value", "year"]].rename(columns={"year": "observed"})
+            v["n_obs"] = 1
+            v["method"] = np.where(v["observed"] == year, "observed", "carried forward")
+        v["indicator"] = p.indicator
+        parts.append(v)
+    cols = ["unit", "indicator", "value", "observed", "age", "method", "n_obs"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
     out["observed"] = out["observed"].astype(int)
     out["age"] = year - out["observed"]
-    return out.reset_index(drop=True)
-
-
-def _max_age(spec: IndexSpec) -> int | None:
-    i = spec.step_index("impute")
-    if i is None:
-        return 0
-    step = spec.steps[i]
-    if step.method != "locf":
-        return 0
-    return step.params.get("max_gap")
+    return out[cols].sort_values(["unit", "indicator"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- results
@@ -156,7 +301,8 @@ class CountryAssessment:
         indicators, available, coverage``.
     indicators : pandas.DataFrame
         One row per indicator: ``indicator, name, dimension, value, unit, observed, age,
-        score`` (normalised 0-100), ``rank``, ``source, edition, licence``.
+        how`` (observed / carried forward / mean of N years / missing), ``score``
+        (normalised 0-100), ``rank``, ``source, edition, licence``.
     threats : pandas.DataFrame
         The weakest dimensions (lowest scores): ``dimension, name, score, rank``.
     threat_indicators : pandas.DataFrame
@@ -287,6 +433,7 @@ class Assessment:
                 row[k] = float(iv.at[u, k]) if u in iv.index else float("nan")
             for d in self.dimensions:
                 row[d] = float(sc.at[u, d])
+            row["severe"] = ", ".join(d for d in self.dimensions if sc.at[u, d] < SEVERE)
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -338,6 +485,7 @@ class Assessment:
                 "unit": (cat.unit if cat is not None else self.spec.nodes[ind].unit),
                 "observed": int(vin.at[ind, "observed"]) if has else None,
                 "age": int(vin.at[ind, "age"]) if has else None,
+                "how": str(vin.at[ind, "method"]) if has else "missing",
                 "score": float(norm[ind]) if has else float("nan"),
                 "rank": float(ranks.at[code, ind]) if has else float("nan"),
                 "source": prov.source if prov is not None else "",
@@ -352,10 +500,12 @@ class Assessment:
             kids = self.spec.children[d]
             avail = int(indicators[indicators["dimension"] == d]["value"].notna().sum())
             q05, q95 = interval(d, "rank_q05", "rank_q95")
-            dim_rows.append({"dimension": d, "name": self.node_name(d), "score": float(sc.at[code, d]),
+            dscore = float(sc.at[code, d])
+            dim_rows.append({"dimension": d, "name": self.node_name(d), "score": dscore,
                              "rank": float(ranks.at[code, d]), "rank_q05": q05, "rank_q95": q95,
                              "indicators": len(kids), "available": avail,
-                             "coverage": avail / len(kids) if kids else float("nan")})
+                             "coverage": avail / len(kids) if kids else float("nan"),
+                             "severe": bool(dscore < SEVERE)})
         dims = pd.DataFrame(dim_rows)
         threats = (dims.dropna(subset=["score"]).sort_values(["score", "dimension"], kind="stable")
                    .head(N_THREATS)[["dimension", "name", "score", "rank"]].reset_index(drop=True))
@@ -394,11 +544,57 @@ class Assessment:
         return {k: v for k, v in out.items() if len(v) > 1}
 
     def coverage(self) -> pd.DataFrame:
-        """Per indicator: countries with a number, median and maximum age of the numbers."""
+        """Per indicator: countries with a number, median and maximum age of the numbers,
+        and the policy (maximum age, method) that decided which numbers count."""
         v = self.vintage
         g = v.groupby("indicator").agg(countries=("unit", "nunique"), median_age=("age", "median"),
+                                       max_age_used=("age", "max"),
                                        oldest=("observed", "min"), newest=("observed", "max"))
-        return g.reindex(self.spec.indicators).reset_index()
+        pol = data_policy(self.spec).set_index("indicator")[["method", "max_age"]]
+        pol = pol.rename(columns={"method": "policy", "max_age": "max_age_allowed"})
+        return g.reindex(self.spec.indicators).join(pol).rename_axis("indicator").reset_index()
+
+    def not_ranked(self, units: Iterable[str] | None = None) -> pd.DataFrame:
+        """Countries without an index score this year, and why.
+
+        Parameters
+        ----------
+        units : iterable of str, optional
+            The countries that should be ranked (default: the 193 UN member states).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``unit, name, available`` (indicators with a number), ``needed`` (what the
+            coverage rule asks), ``missing_dimensions`` (dimensions without any number),
+            ``missing_indicators`` (codes, "; "-separated) and ``reason`` in words.
+        """
+        from humsec.data.countries import CountryRegistry
+
+        reg = CountryRegistry.default()
+        want = list(reg.un_members) if units is None else [str(u).upper() for u in units]
+        scored = set(self.result.scores[self.root].dropna().index)
+        have = self.vintage.groupby("unit")["indicator"].apply(set).to_dict()
+        n = len(self.spec.indicators)
+        need = _need(self.spec, n)
+        dims = self.dimensions
+        rows = []
+        for u in sorted(set(want) - scored):
+            got = have.get(u, set())
+            lack = [i for i in self.spec.indicators if i not in got]
+            no_dim = [d for d in dims if not any(i in got for i in self.spec.indicators if d in self.spec.path(i))]
+            parts = []
+            if len(got) < _need_n(self.spec, n):
+                parts.append(f"numbers for {len(got)} of {n} indicators (the index needs {need})")
+            if no_dim:
+                parts.append("no number for " + ", ".join(self.node_name(d).lower() for d in no_dim))
+            if not parts:
+                parts.append("screened out")
+            rows.append({"unit": u, "name": _name(reg, u), "available": len(got), "needed": _need_n(self.spec, n),
+                         "missing_dimensions": "; ".join(no_dim), "missing_indicators": "; ".join(lack),
+                         "reason": "; ".join(parts)})
+        return pd.DataFrame(rows, columns=["unit", "name", "available", "needed", "missing_dimensions",
+                                           "missing_indicators", "reason"])
 
 
 def _name(reg: Any, code: str) -> str:
@@ -408,12 +604,19 @@ def _name(reg: Any, code: str) -> str:
         return code
 
 
+def _need_n(spec: IndexSpec, n: int) -> int:
+    i = spec.step_index("screen")
+    if i is None:
+        return 1
+    share = spec.steps[i].params.get("min_availability", 0.66)
+    return int(np.ceil(share * n - 1e-9))
+
+
 def _need(spec: IndexSpec, n: int) -> str:
     i = spec.step_index("screen")
     if i is None:
         return "data for every dimension"
-    share = spec.steps[i].params.get("min_availability", 0.66)
-    return f"at least {int(np.ceil(share * n - 1e-9))}"
+    return f"at least {_need_n(spec, n)}, with one in every dimension"
 
 
 # ---------------------------------------------------------------------------- building
@@ -456,21 +659,24 @@ def assess(spec: IndexSpec, panel: Panel, *, year: int | None = None, catalogue:
     if year not in years:
         raise HumsecError(f"no observations in {year}; the data cover {years[0]}-{years[-1]} "
                           f"(default year for '{spec.name}': {default_year(spec, data)})")
-    result = build(spec, data, year=year)
-    if not result.scores[spec.root].notna().any():
-        raise HumsecError(f"'{spec.name}' scores no country in {year}")
     n_failed = 0
     if runs > 0 and spec.uncertainty is not None:
         from humsec.index.uncertainty import UncertaintySpec, uncertainty_analysis
 
         u = UncertaintySpec.from_dict(spec.uncertainty, file=spec.name, spec=spec)
         ua = uncertainty_analysis(spec, data, u, n=runs, seed=seed, year=year)
+        result = ua.nominal  # the analysis builds the nominal index first: not built twice
+        if not result.scores[spec.root].notna().any():
+            raise HumsecError(f"'{spec.name}' scores no country in {year}")
         intervals = ua.summary([spec.root, *spec.children[spec.root]])
         n_failed = ua.n_failed
     else:
+        result = build(spec, data, year=year)
+        if not result.scores[spec.root].notna().any():
+            raise HumsecError(f"'{spec.name}' scores no country in {year}")
         runs = 0
         intervals = _no_intervals(result, [spec.root, *spec.children[spec.root]])
-    vin = vintage(data, spec.indicators, year, _max_age(spec))
+    vin = vintage(data, spec, year)
     prov = {k: v for k, v in panel.provenance.items() if k in set(spec.indicators)}
     return Assessment(spec=spec, year=year, result=result, intervals=intervals, vintage=vin,
                       provenance=MappingProxyType(prov), catalogue=catalogue, runs=runs,

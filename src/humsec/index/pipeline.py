@@ -37,6 +37,7 @@ from humsec.index.families import registry_for
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
+           "resolve_method",
            "regenerate"]
 
 
@@ -273,6 +274,12 @@ def _resolve(step: Step, code: str | None, level: int | None) -> tuple[str, dict
     return ov.method, dict(ov.params)
 
 
+def resolve_method(step: Step, code: str | None, level: int | None) -> tuple[str, dict[str, Any]]:
+    """Method name and raw params a step applies to node ``code`` (at tree ``level``, 1 =
+    indicators): the node's override, else the level's, else the step's own."""
+    return _resolve(step, code, level)
+
+
 @functools.lru_cache(maxsize=512)
 def _accepted(fn: Callable[..., Any]) -> tuple[bool, frozenset[str]]:
     """(takes **kwargs, parameter names) of a kernel: signatures are costly to inspect."""
@@ -308,7 +315,16 @@ class StepCache:
         self.max_entries = max_entries
         self._store: dict[str, tuple[int, tuple[Any, ...]]] = {}
         self._data_id: int | None = None
+        self._panels: dict[tuple[Any, ...], pd.DataFrame] = {}
         self.hits = 0
+
+    def panel(self, key: tuple[Any, ...], make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """The (unit, year) panel a panel imputation reads, made once per key (read-only)."""
+        if key not in self._panels:
+            if len(self._panels) >= 8:
+                self._panels.pop(next(iter(self._panels)))
+            self._panels[key] = make()
+        return self._panels[key]
 
     def bind(self, data: pd.DataFrame) -> None:
         if self._data_id is None:
@@ -498,6 +514,7 @@ class _Builder:
         self.datasets: dict[str, pd.DataFrame] = {}
         self.log: list[StepRecord] = []
         self.resolved_steps: list[Step] = []
+        self.cache: StepCache | None = None
 
     # -- helpers -----------------------------------------------------------------------
     def _record(self, step: Step, dataset: str | None, details: dict[str, Any],
@@ -517,6 +534,7 @@ class _Builder:
         return cur
 
     def run(self, cache: StepCache | None = None) -> IndexResult:
+        self.cache = cache
         spec = self.spec
         leaves = spec.indicators
         needed = leaves + [d for d in spec.denominators if d not in leaves]
@@ -603,20 +621,50 @@ class _Builder:
         return out, {"denominated": done}
 
     def _impute(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-        from humsec.index.methods.impute import PANEL_METHODS
+        from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
 
-        m = registry_for("impute").get(step.method)
+        reg = registry_for("impute")
+        m = reg.get(step.method)
         p = m.validate_params(step.params)
         before = cur.isna()
+        replaced: dict[str, str] = {}
         if step.method in PANEL_METHODS:
             if self.tidy is None or "year" not in self.tidy.columns:
                 raise HumsecError(f"imputation '{step.method}' needs panel data with a 'year' column")
-            hist = self.tidy[(self.tidy["year"] <= self.year) & self.tidy["indicator"].isin(cur.columns)]
-            panel = hist.pivot_table(index=["unit", "year"], columns="indicator", values="value",
-                                     aggfunc="first").reindex(columns=list(cur.columns))
-            filled = _call(m, panel, **p)
-            sl = filled.xs(self.year, level="year").reindex(index=cur.index, columns=cur.columns)
-            out = cur.where(cur.notna(), sl)
+            def make() -> pd.DataFrame:
+                hist = self.tidy[(self.tidy["year"] <= self.year) & self.tidy["indicator"].isin(cur.columns)]
+                hist = hist[hist["value"].notna()].drop_duplicates(["unit", "year", "indicator"])
+                panel = (hist.set_index(["unit", "year", "indicator"])["value"].unstack("indicator")
+                         .reindex(columns=list(cur.columns)))
+                # every unit gets a row for the year itself, so gaps there are filled too
+                now = pd.MultiIndex.from_product([cur.index, [self.year]], names=["unit", "year"])
+                return panel.reindex(panel.index.union(now)).sort_index()
+
+            if self.cache is not None:
+                panel = self.cache.panel((self.year, tuple(cur.columns), tuple(cur.index)), make)
+            else:
+                panel = make()
+            # per-indicator overrides (e.g. a maximum data age per indicator): one kernel
+            # call per distinct (method, params)
+            plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
+            for code in cur.columns:
+                name, raw = _resolve(step, code, 1)
+                if name not in PANEL_METHODS:
+                    raise HumsecError(f"impute step: override of '{code}' uses '{name}', but a panel "
+                                      f"imputation ('{step.method}') can only be combined with panel "
+                                      f"methods ({', '.join(sorted(PANEL_METHODS))})")
+                pp = reg.get(name).validate_params(raw)
+                key = (name, repr(sorted(pp.items())))
+                plan.setdefault(key, (name, pp, []))[2].append(code)
+            out = cur.copy()
+            for name, pp, cols in plan.values():
+                filled = _call(reg.get(name), panel[cols], **pp)
+                sl = filled.xs(self.year, level="year").reindex(index=cur.index, columns=cols)
+                if name in REPLACING_METHODS:
+                    out[cols] = sl
+                    replaced.update({c: name for c in cols})
+                else:
+                    out[cols] = cur[cols].where(cur[cols].notna(), sl)
         else:
             groups = None
             grp = p.get("group")
@@ -628,11 +676,14 @@ class _Builder:
             out[targets] = res[targets]
         filled_mask = before & out.notna()
         still = out.isna().sum()
-        return out, {
+        details: dict[str, Any] = {
             "n_imputed": int(filled_mask.to_numpy().sum()),
             "imputed": {c: list(filled_mask.index[filled_mask[c]]) for c in out.columns if filled_mask[c].any()},
             "still_missing": {c: int(n) for c, n in still.items() if n},
         }
+        if replaced:
+            details["replaced"] = replaced
+        return out, details
 
     def _screen(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         m = registry_for("screen").get(step.method)

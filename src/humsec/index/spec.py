@@ -82,6 +82,8 @@ class Node(BaseModel):
         Code of the indicator this one is divided by in the ``denominate`` step.
     unit : str, optional
         Unit of measurement.
+    rationale : str, optional
+        Why the node is in the index: what it measures, its source, its goalposts.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -96,6 +98,7 @@ class Node(BaseModel):
     log: bool = False
     denominator: str | None = None
     unit: str = ""
+    rationale: str = ""
 
     @field_validator("goalposts")
     @classmethod

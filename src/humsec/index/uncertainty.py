@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.index.pipeline import IndexResult, StepCache, build
+from humsec.index.pipeline import IndexResult, StepCache, build, resolve_method
 from humsec.index.scale import Executor, executor_for
 from humsec.index.spec import IndexSpec
 from humsec.yamlio import load_yaml, read_text
@@ -72,6 +72,8 @@ __all__ = [
 UNCERTAINTY_VERSION = 1
 #: Aggregation methods the batch path vectorises over runs (with default parameters).
 BATCH_METHODS = ("arithmetic", "geometric", "harmonic")
+#: Aggregation parameters the batch path applies (besides ``floor`` of the geometric mean).
+BATCH_PARAMS = frozenset({"min_children", "min_share"})
 #: Cells (runs x units x children) of one batch chunk: bounds memory (~8 bytes each).
 CHUNK_CELLS = 4_000_000
 
@@ -539,10 +541,17 @@ def _batchable(res: IndexResult) -> bool:
     methods = rec.details.get("methods", {})
     if any(m not in BATCH_METHODS for m in methods.values()):
         return False
-    # only the default parameters (min_children / min_share unset) are vectorised
-    if any(v is not None for v in rec.params.values()):
+    # the coverage rules (min_children / min_share) and the geometric floor are vectorised
+    def ok(method: str, params: Mapping[str, Any]) -> bool:
+        allowed = BATCH_PARAMS | ({"floor"} if method == "geometric" else set())
+        return all(v is None or k in allowed for k, v in params.items())
+
+    if not ok(rec.method, rec.params):
         return False
-    return all(not ov.get("params") for ov in rec.overrides.values())
+    for ov in rec.overrides.values():
+        if ov.get("params") and not ok(ov.get("method") or rec.method, ov["params"]):
+            return False
+    return True
 
 
 def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, Any]], idx: list[int],
@@ -551,7 +560,9 @@ def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, An
     spec = base.spec
     nodes = design.nodes
     col = {c: i for i, c in enumerate(nodes)}
-    methods = next(r for r in base.log if r.step == "aggregate").details["methods"]
+    agg_rec = next(r for r in base.log if r.step == "aggregate")
+    methods = agg_rec.details["methods"]
+    agg_step = agg_rec.as_step()
     leaves = spec.indicators
     X = base.scores[leaves].to_numpy(dtype=float)  # normalised indicators (U_g, I)
     U_g = X.shape[0]
@@ -590,6 +601,9 @@ def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, An
             Wr = np.where(avail, wn[:, None, :], 0.0)
             den = Wr.sum(axis=-1)
             method = methods[parent]
+            _, prm = resolve_method(agg_step, parent, spec.level(parent))
+            if prm.get("floor") is not None and method == "geometric":
+                V = np.where(avail, np.maximum(V, prm["floor"]), V)
             if method == "arithmetic":
                 num = (np.where(avail, V, 0.0) * Wr).sum(axis=-1)
             else:
@@ -611,6 +625,11 @@ def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, An
                 else:
                     out = den / num
             out[~(den > 0)] = np.nan
+            n_av = avail.sum(axis=-1)
+            if prm.get("min_children") is not None:
+                out[n_av < prm["min_children"]] = np.nan
+            if prm.get("min_share") is not None and len(kids):
+                out[n_av / len(kids) < prm["min_share"] - 1e-12] = np.nan
             vals[parent] = out
         block = np.stack([vals[a] for a in aggs], axis=-1)  # (n, U_g, A)
         for r, i in enumerate(sel):
@@ -630,18 +649,44 @@ def _rank_q(ranks: np.ndarray, q: float) -> np.ndarray:
     empirical CDF), so a rank interval reads as whole ranks, not 5.95."""
     if ranks.shape[0] == 0:
         return np.full(ranks.shape[1:], np.nan)
-    return np.nanquantile(ranks, q, axis=0, method="inverted_cdf")
+    return _nanquantile(ranks, q, "inverted_cdf")
+
+
+def _nanquantile(a: np.ndarray, q: float, method: str = "linear") -> np.ndarray:
+    """``numpy.nanquantile(a, q, axis=0, method=method)`` for ``linear`` (R type 7) and
+    ``inverted_cdf`` (R type 1), vectorised over the other axes: numpy loops over every
+    column with NaN in Python, which costs a second for an assessment's summary."""
+    srt = np.sort(a, axis=0)  # NaN last
+    n = (~np.isnan(a)).sum(axis=0)
+    last = np.maximum(n - 1, 0)
+    if method == "inverted_cdf":
+        k = np.clip(np.ceil(q * n).astype(int) - 1, 0, last)
+        out = np.take_along_axis(srt, k[None, ...], axis=0)[0]
+    elif method == "linear":
+        h = last * q
+        lo = np.floor(h).astype(int)
+        hi = np.minimum(lo + 1, last)
+        a_lo = np.take_along_axis(srt, lo[None, ...], axis=0)[0]
+        a_hi = np.take_along_axis(srt, hi[None, ...], axis=0)[0]
+        out = a_lo + (h - lo) * (a_hi - a_lo)
+    else:  # pragma: no cover - internal
+        raise ValueError(method)
+    return np.where(n > 0, out, np.nan)
 
 
 def _ranks(scores: np.ndarray, signs: np.ndarray) -> np.ndarray:
     """Ranks over units (axis 1) for every run and aggregate: 1 = best, ties share the
     lowest rank, NaN stays NaN."""
-    from scipy.stats import rankdata
-
-    out = np.empty(scores.shape, dtype=float)
-    # one aggregate at a time: rankdata's temporaries stay the size of one slice
+    # numpy only (importing scipy.stats costs seconds): rank = 1 + number of better values,
+    # by a binary search of each value in its sorted row
+    out = np.full(scores.shape, np.nan)
     for j in range(scores.shape[2]):
-        out[:, :, j] = rankdata(-signs[j] * scores[:, :, j], method="min", axis=1, nan_policy="omit")
+        x = -signs[j] * scores[:, :, j]
+        srt = np.sort(x, axis=1)  # NaN last
+        for r in range(x.shape[0]):
+            row = x[r]
+            ok = ~np.isnan(row)
+            out[r, ok, j] = np.searchsorted(srt[r], row[ok], side="left") + 1.0
     return out
 
 
@@ -697,10 +742,10 @@ class UncertaintyResult:
                     "unit": self.units, "node": node,
                     "nominal_score": self.nominal.scores[node].reindex(self.units).to_numpy(),
                     "nominal_rank": self.nominal.ranks[node].reindex(self.units).to_numpy(),
-                    "mean_rank": np.nanmean(Rk, axis=0), "median_rank": np.nanmedian(Rk, axis=0),
+                    "mean_rank": np.nanmean(Rk, axis=0), "median_rank": _nanquantile(Rk, 0.5),
                     "rank_q05": _rank_q(Rk, 0.05), "rank_q95": _rank_q(Rk, 0.95),
                     "mean_score": np.nanmean(S, axis=0),
-                    "score_q05": np.nanquantile(S, 0.05, axis=0), "score_q95": np.nanquantile(S, 0.95, axis=0),
+                    "score_q05": _nanquantile(S, 0.05), "score_q95": _nanquantile(S, 0.95),
                     "n_runs": (~np.isnan(S)).sum(axis=0),
                 })
             frames.append(df.sort_values(["nominal_rank", "unit"], kind="stable"))

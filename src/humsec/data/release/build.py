@@ -215,6 +215,7 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
             den = frames[sel.per_capita["denominator"]]
             den = den[(den["sex"] == "_T") & (den["age"] == "_T") & (den["group"] == "_T")]
             den = den.set_index(["unit", "year"])["value"]
+            df, den = _shared_locations(df, den, sel.per_capita.get("shared") or {}, ind.code, src.folder)
             d = den.reindex(pd.MultiIndex.from_frame(df[["unit", "year"]])).to_numpy()
             df = df.assign(value=df["value"].to_numpy() / d * float(sel.per_capita.get("per", 1)))
             lost = int(pd.isna(d).sum())
@@ -355,3 +356,42 @@ def write_release(built: Built, out: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _shared_locations(df: pd.DataFrame, den: pd.Series, shared: dict[str, list[str]], code: str,
+                      folder: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Counts a publisher codes to one unit although they occurred on the territory of
+    several (UCDP codes deaths in Gaza and the West Bank to Israel): every listed unit gets
+    the count, and the rate divides it by the listed units' combined population - the
+    rate of the whole location, not a guess at its split.
+
+    ``shared`` maps the publisher's unit to all units of the location, e.g.
+    ``{ISR: [ISR, PSE]}``. Returns the rows with the added units and the denominator with
+    the combined population for them.
+    """
+    if not shared:
+        return df, den
+    extra = []
+    den = den.copy()
+    for owner, members in shared.items():
+        if owner not in members:
+            raise ValidationError(ValidationIssue(
+                f"indicator {code}: shared location of {owner} must list {owner} itself ({members})",
+                file=folder, field="per_capita.shared"))
+        rows = df[df["unit"] == owner]
+        others = [m for m in members if m != owner]
+        clash = df[df["unit"].isin(others)]
+        if len(clash):
+            raise ValidationError(ValidationIssue(
+                f"indicator {code}: the publisher has values of its own for {clash['unit'].iloc[0]}, "
+                f"which the recipe shares from {owner}; remove it from per_capita.shared",
+                file=folder, field="per_capita.shared"))
+        extra.extend(rows.assign(unit=m) for m in others)
+        pops = den[den.index.get_level_values(0).isin(members)].unstack(0).reindex(columns=members)
+        total = pops.sum(axis=1, min_count=len(members))  # NaN unless every member has one
+        for m in members:
+            idx = pd.MultiIndex.from_product([[m], total.index], names=den.index.names)
+            den = den.drop(index=[i for i in idx if i in den.index])
+            den = pd.concat([den, pd.Series(total.to_numpy(), index=idx)])
+    out = pd.concat([df, *extra], ignore_index=True) if extra else df
+    return out, den.sort_index()

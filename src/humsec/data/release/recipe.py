@@ -95,7 +95,9 @@ class Selector(_Frozen):
         Factor applied to the values (e.g. 10 for "per cent" -> "per 1,000").
     per_capita : dict, optional
         ``{denominator: <indicator code>, per: 100000}``: divide by another indicator of
-        the release (same unit and year) - counts become rates.
+        the release (same unit and year) - counts become rates. ``shared: {ISR: [ISR,
+        PSE]}``: the publisher codes one location's counts to its first unit; every
+        listed unit gets the rate of the whole location (count / combined population).
     until : int, optional
         Last year kept (drops projections and partial-year figures).
     """

@@ -137,18 +137,40 @@ def arithmetic(values: np.ndarray, weights: np.ndarray, *, min_children: int | N
     return out
 
 
-@AGGREGATE.register("geometric", AggParams)
+class GeometricParams(AggParams):
+    """``floor``: values below it are raised to it before the logarithm (so that a score
+    of 0 on a bounded 0-100 scale does not set the mean to 0); None = values must be > 0."""
+
+    floor: float | None = Field(None, gt=0)
+
+
+@AGGREGATE.register("geometric", GeometricParams)
 def geometric(values: np.ndarray, weights: np.ndarray, *, min_children: int | None = None,
-              min_share: float | None = None, columns: Sequence[str] | None = None,
+              min_share: float | None = None, floor: float | None = None,
+              columns: Sequence[str] | None = None,
               code: str | None = None, units: Sequence[Any] | None = None) -> np.ndarray:
     """Weighted geometric mean ``exp(sum(w_i ln x_i) / sum(w_i))`` (COINr ``a_gmean``).
+
+    With ``floor`` every value is first raised to at least ``floor``: the UNDP's GII
+    replaces zero components by a small positive value for the same reason [HDR23TN]_.
+    The geometric mean is only partly compensatory - a very low child value pulls the
+    mean down more than an arithmetic mean lets it - which is why the HDI uses it since
+    2010 [HDR10]_.
 
     Raises
     ------
     HumsecError
-        Any available value <= 0, naming the children and units.
+        Any available value <= 0 (without ``floor``), naming the children and units.
+
+    References
+    ----------
+    .. [HDR10] UNDP (2010). *Human Development Report 2010*, Technical note 1.
+    .. [HDR23TN] UNDP (2024). *Human Development Report 2023/2024*, Technical notes
+       (GII: zero values replaced by 0.1).
     """
     v, w, avail, ok = _prep(values, weights, code, "geometric mean", min_children, min_share)
+    if floor is not None:
+        v = np.where(avail, np.maximum(v, floor), v)
     _positive(np.where(avail, v, 1.0), "geometric mean", code, columns, units)
     W = _row_weights(w, avail)
     out = np.exp(np.sum(np.log(np.where(avail, v, 1.0)) * np.nan_to_num(W), axis=1))

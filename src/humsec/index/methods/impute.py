@@ -9,7 +9,11 @@ Panel kernels (listed in :data:`PANEL_METHODS`):
 
 ``fn(panel: pandas.DataFrame indexed by (unit, year), **params) -> pandas.DataFrame``
 
-Only missing values (NaN) are ever replaced; observed values are returned unchanged.
+Only missing values (NaN) are ever replaced; observed values are returned unchanged -
+except by the methods in :data:`REPLACING_METHODS` (``window_mean``: the mean of a
+window of years stands for the year, for episodic hazards whose single year is noise).
+A step can give indicators their own method or parameters through ``overrides`` (e.g. a
+per-indicator maximum data age).
 
 References
 ----------
@@ -32,12 +36,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from humsec.errors import HumsecError
 from humsec.index.registry import NoParams, Registry
 
-__all__ = ["IMPUTE", "PANEL_METHODS"]
+__all__ = ["IMPUTE", "PANEL_METHODS", "REPLACING_METHODS"]
 
 IMPUTE = Registry("impute")
 
 #: Methods that take a (unit, year) panel instead of one cross-section.
-PANEL_METHODS = frozenset({"locf"})
+PANEL_METHODS = frozenset({"locf", "window_mean"})
+#: Panel methods whose value replaces the year's observation too (not only gaps).
+REPLACING_METHODS = frozenset({"window_mean"})
 
 
 def _numeric(frame: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -211,10 +217,12 @@ class LOCFParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_gap: int | None = Field(None, ge=1)
     backfill: bool = False
+    age_scale: float = Field(1.0, gt=0, le=10)
 
 
 @IMPUTE.register("locf", LOCFParams)
-def locf(panel: pd.DataFrame, *, max_gap: int | None = None, backfill: bool = False) -> pd.DataFrame:
+def locf(panel: pd.DataFrame, *, max_gap: int | None = None, backfill: bool = False,
+         age_scale: float = 1.0) -> pd.DataFrame:
     """Last observation carried forward, per unit in year order (panel data).
 
     A missing value of unit ``u`` in year ``t`` takes ``u``'s latest earlier observation,
@@ -228,6 +236,10 @@ def locf(panel: pd.DataFrame, *, max_gap: int | None = None, backfill: bool = Fa
         Indexed by a (unit, year) MultiIndex; columns indicators.
     max_gap : int, optional
     backfill : bool, default False
+    age_scale : float, default 1
+        Multiplies ``max_gap`` (rounded to whole years, at least 1): one parameter that
+        makes a whole per-indicator age policy stricter or looser, e.g. in an
+        uncertainty analysis of the imputation.
 
     Returns
     -------
@@ -248,6 +260,8 @@ def locf(panel: pd.DataFrame, *, max_gap: int | None = None, backfill: bool = Fa
         raise HumsecError("LOCF imputation: the year level of the index must be numeric") from None
     if f.index.duplicated().any():
         raise HumsecError("LOCF imputation: duplicate (unit, year) rows")
+    if max_gap is not None:
+        max_gap = max(1, int(round(max_gap * age_scale)))
     obs = f.notna()
     yr = pd.DataFrame(np.repeat(years[:, None], f.shape[1], axis=1), index=f.index, columns=f.columns)
     units = f.index.get_level_values(0)
@@ -264,3 +278,79 @@ def locf(panel: pd.DataFrame, *, max_gap: int | None = None, backfill: bool = Fa
             bwd = bwd.where((bwd_year - yr) <= max_gap)
         out = out.where(out.notna(), bwd)
     return out
+
+
+class WindowParams(BaseModel):
+    """``years``: window length (the year and ``years - 1`` before it); ``exclude_years``:
+    years whose observations are not used; ``min_obs``: fewest observations for a mean."""
+
+    model_config = ConfigDict(extra="forbid")
+    years: int = Field(ge=1, le=100)
+    exclude_years: list[int] = Field(default_factory=list)
+    min_obs: int = Field(1, ge=1)
+
+
+@IMPUTE.register("window_mean", WindowParams)
+def window_mean(panel: pd.DataFrame, *, years: int, exclude_years: list[int] | None = None,
+                min_obs: int = 1) -> pd.DataFrame:
+    """Mean of each unit's observations in a window of years ending at the year.
+
+    For episodic hazards (disaster deaths, people affected by disasters) one year's value
+    is mostly the luck of that year; a multi-year average is the expected annual loss,
+    as in risk indices that score hazards on their history (INFORM [INFORM17]_). The
+    value of unit ``u`` in year ``t`` is the mean of ``u``'s observations in years
+    ``t - years + 1 .. t`` (years in ``exclude_years`` left out), or NaN with fewer than
+    ``min_obs`` of them. Unlike the other kernels this replaces observed values too
+    (:data:`REPLACING_METHODS`).
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Indexed by a (unit, year) MultiIndex with numeric years; columns indicators.
+    years : int
+    exclude_years : list of int, optional
+    min_obs : int, default 1
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index (sorted by unit, year) and columns.
+
+    References
+    ----------
+    .. [INFORM17] De Groeve, T., Poljansek, K., Vernaccini, L. (2017). *INFORM Index for
+       Risk Management: Concept and Methodology*, version 2017. JRC, EUR 28655 EN
+       (hazard components from historical averages of events and people affected).
+    """
+    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
+        raise HumsecError("window mean imputation needs panel data indexed by (unit, year)")
+    f = _numeric(panel, "window mean").sort_index(level=[0, 1])
+    try:
+        yrs = f.index.get_level_values(1).to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise HumsecError("window mean: the year level of the index must be numeric") from None
+    if f.index.duplicated().any():
+        raise HumsecError("window mean: duplicate (unit, year) rows")
+    # one (unit, year, indicator) cube over the full range of years: window sums are
+    # differences of cumulative sums along the year axis
+    units, yv = f.index.get_level_values(0), yrs.astype(int)
+    ucodes, upos = np.unique(units.to_numpy(dtype=object).astype(str), return_inverse=True)
+    y0 = int(yv.min()) if len(yv) else 0
+    ny = int(yv.max()) - y0 + 1 if len(yv) else 0
+    cube = np.full((len(ucodes), ny, f.shape[1]), np.nan)
+    cube[upos, yv - y0, :] = f.to_numpy(dtype=float)
+    if exclude_years:
+        drop = [y - y0 for y in exclude_years if 0 <= y - y0 < ny]
+        cube[:, drop, :] = np.nan
+    obs = ~np.isnan(cube)
+    zero = np.zeros((len(ucodes), 1, f.shape[1]))
+    csum = np.concatenate([zero, np.cumsum(np.where(obs, cube, 0.0), axis=1)], axis=1)
+    ccnt = np.concatenate([zero, np.cumsum(obs, axis=1)], axis=1)
+    hi = np.arange(1, ny + 1)
+    lo = np.maximum(hi - years, 0)
+    n = ccnt[:, hi, :] - ccnt[:, lo, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = (csum[:, hi, :] - csum[:, lo, :]) / n
+    m[n < min_obs] = np.nan
+    out = m[upos, yv - y0, :]
+    return pd.DataFrame(out, index=f.index, columns=f.columns)
