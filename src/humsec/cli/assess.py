@@ -47,6 +47,10 @@ def assess_cmd(
     seed: int = typer.Option(20240101, "--seed", help="Seed of the uncertainty analysis."),
     export_spec: Optional[Path] = typer.Option(None, "--export-spec",
                                                help="Write the spec as YAML to this file (to edit it) and exit."),
+    validate_flag: bool = typer.Option(False, "--validate",
+                                       help="Write the validation report (HTML + CSV tables): coverage, data age, "
+                                            "statistical audit, correlation with the HDI, INFORM, WGI and GPI."),
+    out_dir: Path = typer.Option(Path("."), "--out", help="Folder of the --validate report (default: here)."),
 ) -> None:
     """Human Security Index: ranking of all countries with rank intervals, or one country's
     assessment (dimension scores, main threats, data vintage)."""
@@ -55,6 +59,8 @@ def assess_cmd(
     _fmt(fmt)
     if runs < 0:
         raise HumsecError(f"--runs must be >= 0, got {runs}")
+    if validate_flag and (unit is not None or compare_flag):
+        raise HumsecError("--validate reports on all countries of one spec: leave out the country code and --compare")
     settings = settings_from(ctx)
     if export_spec is not None:
         from humsec.index.builtin import load_spec
@@ -92,6 +98,13 @@ def assess_cmd(
         emit(table, fmt, title=f"{base_spec.name} vs {s.name} — {base.year}")
         return
     a = A.assess(s, panel, year=year, catalogue=cat, runs=runs, seed=seed, data=data)
+    if validate_flag:
+        from humsec.report.validation import validate
+
+        err = console(stderr=True)
+        for f in validate(a, panel).write(out_dir):
+            err.print(f"wrote {f}", markup=False, soft_wrap=True)
+        return
     if unit is None:
         rk = a.ranking()
         if fmt == "json":
