@@ -22,7 +22,7 @@ EXTRA = {"normalise": {"identity"}, "aggregate": {"ratio", "hdr_geometric", "hdr
 EXPECTED = {
     DENOMINATE: {"ratio"},
     SCREEN: {"availability"},
-    IMPUTE: {"none", "mean", "median", "group_mean", "group_median", "em", "regression", "locf"},
+    IMPUTE: {"none", "mean", "median", "group_mean", "group_median", "em", "regression", "locf", "window_mean"},
     TREAT: {"coinr", "winsorise", "log", "log_ct", "boxcox", "none"},
     NORMALISE: {"minmax", "goalposts", "zscore", "rank", "percentile", "prank", "borda", "fracmax",
                 "distance_to_target", "sdr", "none"},
@@ -186,6 +186,48 @@ def test_locf_panel():
     assert out.loc[("B", 2000), "v"] == 5.0
     with pytest.raises(HumsecError, match="unit, year"):
         call(IMPUTE, "locf", p.reset_index(level=1))
+
+
+def test_locf_age_scale_scales_the_maximum_age():
+    idx = pd.MultiIndex.from_tuples([("A", 2000), ("A", 2004), ("A", 2005), ("A", 2008)], names=["unit", "year"])
+    p = pd.DataFrame({"v": [1.0, np.nan, np.nan, np.nan]}, index=idx)
+    out = call(IMPUTE, "locf", p, max_gap=5)
+    assert out["v"].tolist()[:3] == [1.0, 1.0, 1.0] and math.isnan(out.loc[("A", 2008), "v"])
+    out = call(IMPUTE, "locf", p, max_gap=5, age_scale=0.8)  # 4 years
+    assert out.loc[("A", 2004), "v"] == 1.0 and math.isnan(out.loc[("A", 2005), "v"])
+    out = call(IMPUTE, "locf", p, max_gap=5, age_scale=1.5)  # round(7.5) = 8 years
+    assert out.loc[("A", 2008), "v"] == 1.0
+
+
+def test_window_mean_panel_hand_computed():
+    idx = pd.MultiIndex.from_tuples([("A", 2000), ("A", 2001), ("A", 2003), ("A", 2010),
+                                     ("B", 2001), ("B", 2002)], names=["unit", "year"])
+    f = pd.DataFrame({"x": [1.0, 2.0, np.nan, 4.0, 10.0, 20.0], "y": [1.0, 3.0, 5.0, 7.0, np.nan, 2.0]}, index=idx)
+    assert "window_mean" in PANEL_METHODS
+    out = call(IMPUTE, "window_mean", f, years=3)
+    assert out["x"].tolist() == [1.0, 1.5, 2.0, 4.0, 10.0, 15.0]  # 2003: mean of 2001..2003 = 2
+    y = out["y"].tolist()
+    assert y[:4] == [1.0, 2.0, 4.0, 7.0] and math.isnan(y[4]) and y[5] == 2.0
+    # observed values are replaced too: 2001 of A becomes (1 + 2) / 2
+    out = call(IMPUTE, "window_mean", f, years=3, exclude_years=[2001])
+    assert out.loc[("A", 2001), "x"] == 1.0 and math.isnan(out.loc[("A", 2003), "x"])
+    assert out.loc[("B", 2002), "x"] == 20.0
+    out = call(IMPUTE, "window_mean", f, years=3, min_obs=2)
+    assert math.isnan(out.loc[("A", 2000), "x"]) and out.loc[("A", 2001), "x"] == 1.5
+    with pytest.raises(HumsecError, match="unit, year"):
+        call(IMPUTE, "window_mean", f.reset_index(level=1), years=3)
+    with pytest.raises(HumsecError):
+        IMPUTE.get("window_mean").validate_params({})  # years is required
+
+
+def test_geometric_floor():
+    v = np.array([[0.0, 100.0, 100.0], [50.0, 50.0, np.nan]])
+    out = call(AGGREGATE, "geometric", v, np.ones(3), floor=1)
+    assert out[0] == pytest.approx(100 ** (2 / 3)) and out[1] == pytest.approx(50.0)
+    with pytest.raises(HumsecError, match="> 0"):
+        call(AGGREGATE, "geometric", v, np.ones(3))
+    out = call(AGGREGATE, "geometric", v, np.ones(3), floor=1, min_children=3)
+    assert math.isnan(out[1])
 
 
 # ----------------------------------------------------------------------------- skew / kurtosis
