@@ -46,12 +46,10 @@ def test_region_report_is_population_weighted(default_env, reg):
 
 
 def _latest_year(panel, spec) -> int:
-    """The latest year in which at least half of the spec's indicators are observed."""
-    from humsec.analysis.assess import index_data
+    """The spec's default year (its rule is tested by hand in tests/test_hsi.py)."""
+    from humsec.analysis.assess import default_year, index_data
 
-    data = index_data(panel, spec)
-    per_year = data[data["indicator"].isin(spec.indicators)].groupby("year")["indicator"].nunique()
-    return int(per_year[per_year >= len(spec.indicators) / 2].index.max())
+    return default_year(spec, index_data(panel, spec))
 
 
 def _stocks(origin=None, asylum=None):

@@ -202,17 +202,23 @@ def test_alert_explains_which_indicators_drove_the_fall():
     if len(kids) > 2:
         p.loc[("AAA", 2023), kids[2:]] = 61.0  # small rises are no drivers
     total = sum(w.values())
-    p["political"] = sum(p[k] * w[k] for k in kids) / total  # weighted arithmetic mean, by hand
+    # the HSI aggregates by weighted geometric means: by hand
+    p["political"] = np.exp(sum(np.log(p[k]) * w[k] for k in kids) / total)
     fall = float(p.loc[("AAA", 2023), "political"] - 60.0)
     assert fall < 0
     rules = parse_rules(f"rules:\n  - {{id: pf, series: political, measure: change, below: {fall / 2}}}\n")
     (a,) = evaluate(rules, p, spec=spec)
     assert a.value == pytest.approx(fall)
-    # contribution of a child: w_i * change_i / sum(w); the most negative comes first
-    expected = sorted([(main, -40 * w[main] / total), (other, -10 * w[other] / total)], key=lambda x: x[1])
+    # contribution of a child: its log-mean Divisia share L(A1, A0) w_i ln(s1 / s0) / sum(w),
+    # which adds up to the fall exactly; the most negative comes first
+    a1, a0 = float(p.loc[("AAA", 2023), "political"]), 60.0
+    lm = (a1 - a0) / (np.log(a1) - np.log(a0))
+    share = {k: lm * w[k] * np.log(p.loc[("AAA", 2023), k] / 60.0) / total for k in kids}
+    assert sum(share.values()) == pytest.approx(fall)
+    expected = sorted([(main, share[main]), (other, share[other])], key=lambda x: x[1])
     assert [d["code"] for d in a.drivers] == [c for c, _ in expected]
     by = {d["code"]: d for d in a.drivers}
-    assert by[main]["contribution"] == pytest.approx(-40 * w[main] / total, abs=0.006)
+    assert by[main]["contribution"] == pytest.approx(share[main], abs=0.006)
     assert by[other]["change"] == pytest.approx(-10.0)
     assert (spec.nodes[main].name or main) in a.reason and "2023" in a.reason
 

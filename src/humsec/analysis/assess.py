@@ -248,30 +248,35 @@ def vintage(data: pd.DataFrame, indicators: Sequence[str] | IndexSpec, year: int
     else:
         pol = pd.DataFrame({"indicator": list(indicators), "method": "locf", "max_age": max_age,
                             "window": None, "exclude_years": [()] * len(indicators)})
-    d = data[data["indicator"].isin(list(pol["indicator"])) & (data["year"] <= year)]
-    parts = []
-    for p in pol.itertuples():
-        x = d[d["indicator"] == p.indicator]
-        if p.max_age is not None:
-            x = x[x["year"] >= year - p.max_age]
-        if p.exclude_years:
-            x = x[~x["year"].isin(list(p.exclude_years))]
-        if x.empty:
-            continue
-        x = x.sort_values("year")
-        g = x.groupby("unit", as_index=False)
-        if p.method == "window_mean":
-            v = g.agg(value=("value", "mean"), observed=("year", "max"), n_obs=("value", "size"))
-            v["method"] = [f"mean of {n} year{'s' if n != 1 else ''}" for n in v["n_obs"]]
-        else:
-            v = g.last()[["unit", "value", "year"]].rename(columns={"year": "observed"})
-            v["n_obs"] = 1
-            v["method"] = np.where(v["observed"] == year, "observed", "carried forward")
-        v["indicator"] = p.indicator
-        parts.append(v)
     cols = ["unit", "indicator", "value", "observed", "age", "method", "n_obs"]
-    if not parts:
+    pol = pol.set_index("indicator")
+    d = data[data["indicator"].isin(list(pol.index)) & (data["year"] <= year) & data["value"].notna()]
+    # one vectorised pass over numpy arrays (pandas' Arrow strings map slowly): the
+    # policy's window and excluded years per row, by the row's indicator position
+    k = pd.Index(pol.index).get_indexer(d["indicator"].to_numpy(dtype=object))
+    d = pd.DataFrame({"unit": d["unit"].to_numpy(dtype=object), "indicator": pol.index.to_numpy(dtype=object)[k],
+                      "year": d["year"].to_numpy(dtype=int), "value": d["value"].to_numpy(dtype=float)})
+    age = pd.to_numeric(pol["max_age"], errors="coerce").to_numpy(dtype=float)[k]
+    yr_arr = d["year"].to_numpy()
+    keep = np.isnan(age) | (yr_arr >= year - np.nan_to_num(age, nan=0.0))
+    for j, ys in enumerate(pol["exclude_years"]):
+        if ys:
+            keep &= ~((k == j) & np.isin(yr_arr, list(ys)))
+    win = (pol["method"].to_numpy() == "window_mean")[k][keep]
+    d = d[keep]
+    if d.empty:
         return pd.DataFrame(columns=cols)
+    parts = []
+    last = d[~win].sort_values("year").drop_duplicates(["unit", "indicator"], keep="last")
+    if len(last):
+        last = last.rename(columns={"year": "observed"}).assign(n_obs=1)
+        last["method"] = np.where(last["observed"] == year, "observed", "carried forward")
+        parts.append(last)
+    if win.any():
+        g = d[win].groupby(["unit", "indicator"], as_index=False, sort=False)
+        m = g.agg(value=("value", "mean"), observed=("year", "max"), n_obs=("value", "size"))
+        m["method"] = [f"mean of {n} year{'s' if n != 1 else ''}" for n in m["n_obs"]]
+        parts.append(m)
     out = pd.concat(parts, ignore_index=True)
     out["observed"] = out["observed"].astype(int)
     out["age"] = year - out["observed"]

@@ -10,9 +10,9 @@ default one replaces it).
 :func:`evaluate` applies rules to a ``(unit, year)`` panel of series and returns
 :class:`Alert` s, each with its severity and a plain-language reason; for an aggregate
 of an index spec (the HSI or a dimension) the reason names the children that drove the
-change - their contribution ``w_i * (s_i,t - s_i,t-1) / sum(w)`` to the aggregate's
-change under arithmetic aggregation (exact when the same children are available in both
-years).
+change - their contribution to the aggregate's change: ``w_i * (s_i,t - s_i,t-1) / sum(w)``
+under arithmetic aggregation, the logarithmic-mean Divisia share under geometric
+aggregation (both exact when the same children are available in both years).
 
 References
 ----------
@@ -408,6 +408,39 @@ class _Rows:
         return self.values[i, [self.columns[c] for c in cols]]
 
 
+def _contributions(spec: Any, code: str, now: np.ndarray, before: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each child's share of the change of aggregate ``code``.
+
+    Arithmetic mean: ``w_i (s_i,t - s_i,t-1) / sum(w)``. Geometric mean (with the spec's
+    ``floor``): the logarithmic-mean Divisia decomposition ``L(A_t, A_t-1) w_i (ln s_i,t -
+    ln s_i,t-1) / sum(w)``, ``L(a, b) = (a - b) / (ln a - ln b)``, which adds up exactly
+    to the change of the geometric mean [Ang04]_. Both are exact when the same children
+    are available in both years.
+
+    References
+    ----------
+    .. [Ang04] Ang, B. W. (2004). Decomposition analysis for policymaking in energy: which
+       is the preferred method? *Energy Policy* 32(9), 1131-1139.
+    """
+    from humsec.index.pipeline import resolve_method
+
+    method, params = "arithmetic", {}
+    i = spec.step_index("aggregate") if hasattr(spec, "step_index") else None
+    if i is not None:
+        method, params = resolve_method(spec.steps[i], code, spec.level(code))
+    if method != "geometric":
+        return w * (now - before) / w.sum()
+    floor = params.get("floor") or 0.0
+    a, b = np.maximum(now, floor), np.maximum(before, floor)
+    if (a <= 0).any() or (b <= 0).any():
+        return w * (now - before) / w.sum()
+    dlog = w * (np.log(a) - np.log(b)) / w.sum()
+    # the mean of the same children in both years (the stored aggregate may use others)
+    g1, g0 = np.exp(np.sum(w * np.log(a)) / w.sum()), np.exp(np.sum(w * np.log(b)) / w.sum())
+    lm = g1 if np.isclose(g1, g0) else (g1 - g0) / (np.log(g1) - np.log(g0))
+    return lm * dlog
+
+
 def _drivers(rows: _Rows, spec: Any, code: str, unit: str, year: int, *, depth: int = 2,
              n: int = 3) -> tuple[dict[str, Any], ...]:
     if spec is None or code not in spec.children or depth <= 0:
@@ -422,7 +455,7 @@ def _drivers(rows: _Rows, spec: Any, code: str, unit: str, year: int, *, depth: 
     names = [k for k, b in zip(kids, both) if b]
     w = np.array([float(spec.nodes[k].weight) for k in names])
     delta = (now - before)[both]
-    contrib = w * delta / w.sum()
+    contrib = _contributions(spec, code, now[both], before[both], w)
     out = []
     for j in np.argsort(contrib, kind="stable")[:n]:
         if contrib[j] >= 0:
