@@ -668,7 +668,8 @@ def assess(spec: IndexSpec, panel: Panel, *, year: int | None = None, catalogue:
     if runs > 0 and spec.uncertainty is not None:
         from humsec.index.uncertainty import UncertaintySpec, uncertainty_analysis
 
-        u = UncertaintySpec.from_dict(spec.uncertainty, file=spec.name, spec=spec)
+        # checked against the spec by the analysis itself (once)
+        u = UncertaintySpec.from_dict(spec.uncertainty, file=spec.name)
         ua = uncertainty_analysis(spec, data, u, n=runs, seed=seed, year=year)
         result = ua.nominal  # the analysis builds the nominal index first: not built twice
         if not result.scores[spec.root].notna().any():

@@ -343,7 +343,14 @@ class StepCache:
         prefix: list[Any] = []
         cacheable = True
         for s in spec.steps:
-            prefix.append(s.model_dump())
+            # parameters with their defaults filled in: a step that spells out a default
+            # (age_scale: 1.0) is the same step as one that leaves it out
+            dumped = s.model_dump()
+            try:
+                dumped["params"] = registry_for(s.step).get(s.method).validate_params(s.params)
+            except HumsecError:
+                pass  # invalid parameters fail in the build itself
+            prefix.append(dumped)
             if s.step in ("weight", "aggregate"):
                 cacheable = False
             out.append(base + _json.dumps(prefix, sort_keys=True, default=str) if cacheable else None)
