@@ -187,12 +187,16 @@ rules:
     assert not [a for a in evaluate(rules, small) if a.rule == "outflow"]
 
 
-def test_alert_explains_which_indicators_drove_the_fall():
+@pytest.mark.parametrize("dim", ["political", "personal"])
+def test_alert_explains_which_indicators_drove_the_fall(dim):
     from humsec.index.builtin import load_spec
+    from humsec.index.pipeline import resolve_method
 
     spec = load_spec("hsi")
-    kids = list(spec.children["political"])  # whatever the spec holds: read at run time
+    kids = list(spec.children[dim])  # whatever the spec holds: read at run time
     assert len(kids) >= 2
+    method = resolve_method(spec.steps[spec.step_index("aggregate")], dim, spec.level(dim))[0]
+    assert method == ("geometric" if dim == "personal" else "arithmetic")
     w = {k: float(spec.nodes[k].weight) for k in kids}
     main, other = kids[0], kids[1]
     idx = pd.MultiIndex.from_product([["AAA"], [2022, 2023]], names=["unit", "year"])
@@ -202,18 +206,25 @@ def test_alert_explains_which_indicators_drove_the_fall():
     if len(kids) > 2:
         p.loc[("AAA", 2023), kids[2:]] = 61.0  # small rises are no drivers
     total = sum(w.values())
-    # the HSI aggregates by weighted geometric means: by hand
-    p["political"] = np.exp(sum(np.log(p[k]) * w[k] for k in kids) / total)
-    fall = float(p.loc[("AAA", 2023), "political"] - 60.0)
+    if method == "geometric":  # weighted geometric mean, by hand
+        p[dim] = np.exp(sum(np.log(p[k]) * w[k] for k in kids) / total)
+    else:  # weighted arithmetic mean, by hand
+        p[dim] = sum(p[k] * w[k] for k in kids) / total
+    fall = float(p.loc[("AAA", 2023), dim] - 60.0)
     assert fall < 0
-    rules = parse_rules(f"rules:\n  - {{id: pf, series: political, measure: change, below: {fall / 2}}}\n")
+    rules = parse_rules(f"rules:\n  - {{id: pf, series: {dim}, measure: change, below: {fall / 2}}}\n")
     (a,) = evaluate(rules, p, spec=spec)
     assert a.value == pytest.approx(fall)
-    # contribution of a child: its log-mean Divisia share L(A1, A0) w_i ln(s1 / s0) / sum(w),
-    # which adds up to the fall exactly; the most negative comes first
-    a1, a0 = float(p.loc[("AAA", 2023), "political"]), 60.0
-    lm = (a1 - a0) / (np.log(a1) - np.log(a0))
-    share = {k: lm * w[k] * np.log(p.loc[("AAA", 2023), k] / 60.0) / total for k in kids}
+    # contribution of a child: w_i * change_i / sum(w) (arithmetic), or its log-mean
+    # Divisia share L(A1, A0) w_i ln(s1 / s0) / sum(w) (geometric); both add up to the
+    # fall exactly; the most negative comes first
+    new = p.loc[("AAA", 2023)]
+    if method == "geometric":
+        a1, a0 = float(new[dim]), 60.0
+        lm = (a1 - a0) / (np.log(a1) - np.log(a0))
+        share = {k: lm * w[k] * np.log(new[k] / 60.0) / total for k in kids}
+    else:
+        share = {k: w[k] * (new[k] - 60.0) / total for k in kids}
     assert sum(share.values()) == pytest.approx(fall)
     expected = sorted([(main, share[main]), (other, share[other])], key=lambda x: x[1])
     assert [d["code"] for d in a.drivers] == [c for c, _ in expected]

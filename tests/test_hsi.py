@@ -137,8 +137,11 @@ def test_aggregation_does_not_let_a_catastrophe_vanish():
 
     spec = load_spec("hsi")
     agg = spec.steps[spec.step_index("aggregate")]
-    assert agg.method == "geometric" and agg.params == {"floor": 1}
-    assert agg.overrides["hsi"].params == {"min_children": 7}
+    assert agg.method == "arithmetic"  # within dimensions ...
+    assert agg.overrides["hsi"].method == "geometric"  # ... geometric across them
+    assert agg.overrides["hsi"].params == {"floor": 1, "min_children": 7}
+    assert agg.overrides["personal"].method == "geometric"  # distinct ways of being killed
+    assert set(agg.overrides) == {"hsi", "personal"}
     text = " ".join(spec.description.split())
     personal = np.array([[0.0, 100.0, 100.0]])
     g = geometric(personal, np.ones(3), floor=1)[0]
@@ -150,7 +153,13 @@ def test_aggregation_does_not_let_a_catastrophe_vanish():
     assert g < m and g7 < m7
     # the alternative is kept as an uncertainty input
     alt = next(i for i in spec.uncertainty["inputs"] if i["name"] == "aggregation")
-    assert [v["method"] for v in alt["values"]] == ["geometric", "arithmetic"]
+    assert [v["method"] for v in alt["values"]] == ["arithmetic", "arithmetic", "geometric"]
+    assert alt["values"][0]["overrides"] == {k: v.model_dump() for k, v in agg.overrides.items()}
+    assert alt["values"][1]["overrides"] == {"hsi": {"params": {"min_children": 7}}}  # no geometric left
+    # the reason the other dimensions average arithmetically: one indicator at its bound
+    one_zero = np.array([[0.0, 100.0, 100.0, 100.0, 100.0]])
+    assert geometric(one_zero, np.ones(5), floor=1)[0] == pytest.approx(100 * 0.01 ** 0.2)  # -60 %
+    assert "cut a whole dimension by 60 %" in text
 
 
 def test_spec_yaml_round_trip_and_variant():
@@ -353,7 +362,7 @@ def _gmean(scores, weights, floor=1.0):
     return float(np.exp(np.sum(w * np.log(s)) / w.sum()))
 
 
-def test_country_scores_are_geometric_means_of_normalised_goalposts(assessment):
+def test_country_scores_are_means_of_normalised_goalposts(assessment):
     """Recompute Kenya's HSI by hand from the raw numbers, goalposts and weights."""
     a = assessment
     spec = a.spec
@@ -375,7 +384,8 @@ def test_country_scores_are_geometric_means_of_normalised_goalposts(assessment):
             assert ind.at[code, "score"] == pytest.approx(s)
             sc.append(s)
             wt.append(node.weight)
-        dims[d] = _gmean(sc, wt)
+        # arithmetic within dimensions, geometric within personal security
+        dims[d] = _gmean(sc, wt) if d == "personal" else float(np.dot(sc, wt) / np.sum(wt))
     got = c.dimensions.set_index("dimension")["score"]
     for d, v in dims.items():
         assert got[d] == pytest.approx(v)
