@@ -70,6 +70,47 @@ def test_country_assessment_equals_library(env, hsi):
     assert r.json() == json.loads(json.dumps(hsi.country("KEN").to_dict()))
 
 
+def test_ranking_lists_every_un_member_ranked_or_not_ranked(env, hsi):
+    from humsec.data.countries import CountryRegistry
+
+    client = env[0]
+    body = client.get("/api/v1/indices/hsi/ranking").json()
+    want = hsi.not_ranked()
+    assert "ERI" in set(want["unit"]) and "FSM" in set(hsi.units)
+    got = body["not_ranked"]
+    assert [r["unit"] for r in got] == list(want["unit"])
+    for r, w in zip(got, records(want)):
+        assert {k: r[k] for k in w} == w  # the library's records, plus the indicators' names
+        assert len(r["missing_indicator_names"].split("; ")) == len(w["missing_indicators"].split("; "))
+    ranked = {c["unit"] for c in body["countries"]}
+    assert set(CountryRegistry.default().un_members) <= ranked | {r["unit"] for r in got}
+    assert not ranked & {r["unit"] for r in got}
+    # with a unit filter, only the requested countries that are not ranked
+    one = client.get("/api/v1/indices/hsi/ranking", params=[("unit", "ERI"), ("unit", "KEN")]).json()
+    assert [c["unit"] for c in one["countries"]] == ["KEN"] and [r["unit"] for r in one["not_ranked"]] == ["ERI"]
+
+
+def test_not_ranked_country_is_a_404_naming_what_it_lacks(env, hsi):
+    client = env[0]
+    want = hsi.not_ranked(["ERI"]).iloc[0]
+    for path in ("assessment", "trends"):
+        r = client.get(f"/api/v1/countries/ERI/{path}")
+        assert r.status_code == 404 and r.headers["content-type"] == "application/json", r.text
+        body = r.json()
+        assert body["status"] == 404 and body["year"] == hsi.year and body["index"] == "hsi"
+        assert body["not_ranked"]["missing_indicators"] == want["missing_indicators"]
+        assert body["not_ranked"]["reason"] == want["reason"]
+        detail = body["detail"]
+        assert detail.startswith(f"Eritrea (ERI) is not ranked in the Human Security Index (HSI) for {hsi.year}")
+        assert want["reason"] in detail and "--year" not in detail
+        for code in want["missing_indicators"].split("; "):
+            assert hsi.node_name(code) in detail
+    assert client.get("/api/v1/countries/FSM/assessment").status_code == 200
+    # the brief of a country that is not ranked says so (it does not fail)
+    html = client.get("/api/v1/countries/ERI/brief", params={"format": "html"})
+    assert html.status_code == 200 and "Eritrea is not ranked" in html.text
+
+
 def test_uncertainty_table_and_csv(env, hsi):
     client = env[0]
     r = client.get("/api/v1/indices/hsi/uncertainty", params={"format": "csv"})

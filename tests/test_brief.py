@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import pandas as pd
 import pytest
 
 from humsec.errors import HumsecError
@@ -107,12 +108,61 @@ def test_sample_to_pdf(briefing):
         assert f"{c.rank:.0f}/{c.n_ranked}" in text.replace(" ", "")
 
 
-def test_unscored_country_is_a_clear_error(briefing):
+def test_not_ranked_country_gets_a_short_brief(briefing):
     a = briefing.assessment
-    unscored = sorted(set(a.vintage["unit"]) - set(a.units))  # some data, too little
-    assert unscored
-    with pytest.raises(HumsecError, match=f"no HSI score for {a.year}"):
-        brief_html(briefing, unscored[0])
+    nr = a.not_ranked()
+    assert "ERI" in set(nr["unit"]) and "FSM" in set(a.units)
+    for row in nr.itertuples():
+        html = brief_html(briefing, row.unit)
+        assert f"{_esc(row.name)} is not ranked in the Human Security Index (HSI) for {a.year}" in html, row.unit
+        for code in row.missing_indicators.split("; "):
+            assert _esc(a.node_name(code)) in html, (row.unit, code)
+        assert "Sources and method" in html and "Main threats" not in html
+    ctx = brief_context(briefing, "ERI")
+    assert ctx["ranked"] is False and ctx["available"] == int(nr.set_index("unit").at["ERI", "available"])
+    # the numbers it has, each with its year, age and how it was obtained
+    have = a.vintage[a.vintage["unit"] == "ERI"].set_index("indicator")
+    assert {h["code"] for h in ctx["have"]} == set(have.index)
+    for h in ctx["have"]:
+        assert h["observed"] == have.at[h["code"], "observed"] and h["age"] == have.at[h["code"], "age"]
+        assert h["how"] == have.at[h["code"], "method"]
+    pdf = render_pdf(brief_html(briefing, "ERI"))
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    assert 1 <= len(reader.pages) <= 2
+    assert "not ranked" in " ".join(p.extract_text() for p in reader.pages)
+
+
+def test_unknown_country_is_a_clear_error(briefing):
+    with pytest.raises(HumsecError, match="unknown ISO3 country code .XYZ."):
+        brief_html(briefing, "XYZ")
+
+
+def test_brief_shows_data_age_and_severe_dimensions(briefing):
+    a = briefing.assessment
+    rk = a.ranking()
+    severe = rk[rk["severe"] != ""]
+    assert len(severe) and (rk["severe"] == "").any()
+    u = str(severe["unit"].iloc[0])
+    c = a.country(u)
+    ctx = brief_context(briefing, u)
+    flagged = [d["name"] for d in ctx["dimensions"] if d["severe"]]
+    assert flagged == list(c.dimensions.loc[c.dimensions["severe"], "name"]) and flagged
+    html = brief_html(briefing, u)
+    assert html.count('<span class="flag">severe</span>') >= len(flagged)
+    assert "severe threat" in ctx["summary"] and flagged[0].lower() in ctx["summary"].lower()
+    # every indicator row carries its year, age and how it was obtained
+    by = c.indicators.set_index("indicator")
+    for r in ctx["indicators"]:
+        how = by.at[r["code"], "how"]
+        assert r["how"] == ("no number" if how == "missing" else how)
+        assert r["age"] == ("–" if pd.isna(by.at[r["code"], "age"]) else int(by.at[r["code"], "age"]))
+    assert "<th>How</th>" in html and "carried forward" in html
+    # no raw Python structures in the uncertainty paragraph
+    assert "{'method'" not in html and "steps.aggregate" not in html
+    ken = brief_context(briefing, "KEN")
+    assert ken["n_severe"] == int(a.country("KEN").dimensions["severe"].sum())
 
 
 def test_charts_are_images():

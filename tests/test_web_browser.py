@@ -107,7 +107,7 @@ def test_map_page(server, page, tmp_path, default_env):
     page.goto(f"{server}/")
     page.wait_for_selector("#map a[data-unit]", timeout=60_000)
     scored = page.locator("#map a[data-unit]")
-    assert scored.count() == len(ranking["countries"]) >= 190
+    assert scored.count() == len(ranking["countries"]) >= 180
     # the footer names the publishers of the served release
     footer = page.locator("footer").inner_text()
     publishers = {p.publisher for p in default_env[1].provenance.values() if p.publisher}
@@ -154,6 +154,59 @@ def test_country_page(server, page, tmp_path):
     assert page.locator("#commitments").inner_text()  # token form or the list
     page.screenshot(path=str(tmp_path / "country.png"), full_page=True)
     assert not [e for e in page.errors if "off-host" in e or "pageerror" in e], page.errors
+
+
+def test_not_ranked_countries_on_the_map_page(server, page, tmp_path):
+    ranking = httpx.get(f"{server}/api/v1/indices/hsi/ranking", timeout=120).json()
+    nr = ranking["not_ranked"]
+    assert "ERI" in {r["unit"] for r in nr} and "FSM" in {c["unit"] for c in ranking["countries"]}
+    page.goto(f"{server}/")
+    page.wait_for_selector("#not-ranked-table tbody tr", timeout=60_000)
+    rows = page.locator("#not-ranked-table tbody tr")
+    assert rows.count() == len(nr)
+    eri = next(r for r in nr if r["unit"] == "ERI")
+    text = page.locator("#not-ranked").inner_text()
+    assert "Eritrea" in text and eri["missing_indicator_names"].split("; ")[0] in text
+    assert "{" not in text and "_" not in text  # plain words: no codes, no raw structures
+    assert f"{len(nr)} UN member states are not ranked" in page.locator("#map-summary").inner_text()
+    # a not-ranked country on the map is a link to its page, apart from the scored ones
+    if page.locator('#map a[data-not-ranked="ERI"]').count():
+        assert "not ranked" in page.locator('#map a[data-not-ranked="ERI"]').get_attribute("aria-label")
+    page.locator("#not-ranked").screenshot(path=str(tmp_path / "not_ranked.png"))
+    assert not page.errors, page.errors
+
+
+def test_not_ranked_and_severe_on_the_country_page(server, page, tmp_path):
+    ranking = httpx.get(f"{server}/api/v1/indices/hsi/ranking", timeout=120).json()
+    eri = next(r for r in ranking["not_ranked"] if r["unit"] == "ERI")
+    page.goto(f"{server}/country/ERI")
+    _wait_for_text(page, "#headline", "not ranked")
+    assert page.locator("#headline").inner_text().startswith(f"Eritrea is not ranked in the Human Security Index "
+                                                             f"for {ranking['year']}")
+    missing = page.locator("#indicators li")
+    assert missing.count() == len(eri["missing_indicator_names"].split("; "))
+    assert "not ranked" in page.locator("#trends").inner_text()
+    assert page.locator("#dl-csv").count() == 0 and page.locator("#dl-html").count() == 1
+    for sec in ("groups", "alerts"):  # still shown (and finished before the page is left)
+        page.wait_for_selector(f"#{sec} table, #{sec} ul, #{sec} p.note, #{sec} p.error", timeout=90_000)
+    page.screenshot(path=str(tmp_path / "country_not_ranked.png"), full_page=True)
+    # a ranked country with a severe dimension: marked in the headline and the profile
+    severe = next(c for c in ranking["countries"] if c["severe"])
+    a = httpx.get(f"{server}/api/v1/countries/{severe['unit']}/assessment", timeout=120).json()
+    page.goto(f"{server}/country/{severe['unit']}")
+    _wait_for_text(page, "#headline", "rank")
+    assert "Severe threat" in page.locator("#headline").inner_text()
+    page.wait_for_selector("#profile svg.chart", timeout=60_000)
+    assert "(severe)" in page.locator("#profile svg.chart").inner_html()
+    # every indicator shows the year observed, its age and how it was obtained
+    page.wait_for_selector("#indicators table", timeout=60_000)
+    heads = page.locator("#indicators thead").inner_text()
+    assert "Year observed" in heads and "Age (years)" in heads and "How" in heads
+    assert page.locator("#indicators tbody tr").count() == len(a["indicators"])
+    first = a["indicators"][0]
+    row = page.locator("#indicators tbody tr").first.inner_text()
+    assert (first["how"] if first["how"] != "missing" else "no number") in row
+    assert not page.errors, page.errors
 
 
 def test_downloads(server, page, tmp_path):

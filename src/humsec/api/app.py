@@ -76,7 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
-        return _error(404, str(exc))
+        from humsec.api.http import jsonable
+
+        return _error(404, str(exc), **jsonable(getattr(exc, "extra", {})))
 
     @app.exception_handler(HumsecError)
     async def user_error(_request: Request, exc: HumsecError) -> JSONResponse:

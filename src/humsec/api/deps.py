@@ -18,6 +18,15 @@ class NotFound(HumsecError):
     """A resource that does not exist (404)."""
 
 
+class NotRanked(NotFound):
+    """A country without an index score in the year asked (404); ``extra`` goes into the
+    error body beside ``detail`` (what the country lacks)."""
+
+    def __init__(self, message: str, **extra: object):
+        super().__init__(message)
+        self.extra = extra
+
+
 def observatory(request: Request) -> Observatory:
     return request.app.state.observatory
 

@@ -225,6 +225,22 @@ class Observatory:
                          lambda: assess(self.spec(spec_name), inp.panel, year=y, catalogue=inp.catalogue,
                                         runs=n, seed=self.config.seed, data=self.index_data(spec_name)))
 
+    def not_ranked(self, spec_name: str, year: int | None = None, runs: int | None = None,
+                   units: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """:meth:`Assessment.not_ranked` (default: the UN member states without a score)
+        with ``missing_indicator_names`` ("; "-separated, in the order of the codes)."""
+        y = self.resolve_year(spec_name, year)
+        n = self.resolve_runs(runs)
+
+        def compute() -> pd.DataFrame:
+            a = self.assessment(spec_name, y, n)
+            nr = a.not_ranked(None if units is None else list(units))
+            nr["missing_indicator_names"] = ["; ".join(a.node_name(c) for c in codes.split("; ") if c)
+                                             for codes in nr["missing_indicators"]]
+            return nr
+
+        return self.memo(("not_ranked", spec_name, y, n, units), compute).copy()
+
     def country(self, spec_name: str, unit: str, year: int | None = None, runs: int | None = None) -> dict:
         """``CountryAssessment.to_dict()`` of one country (cached)."""
         y = self.resolve_year(spec_name, year)

@@ -109,16 +109,23 @@ def assess_cmd(
         rk = a.ranking()
         if fmt == "json":
             dump_json({"index": s.name, "year": a.year, "runs": a.runs, "seed": a.seed,
-                       "countries": json.loads(rk.to_json(orient="records"))})
+                       "countries": json.loads(rk.to_json(orient="records")),
+                       "not_ranked": json.loads(a.not_ranked().to_json(orient="records"))})
             return
         if fmt == "table":
             rk = rk.rename(columns={"rank_q05": "rank 5%", "rank_q95": "rank 95%"})
             rk = rk[["rank", "unit", "name", "score", "rank 5%", "rank 95%", *a.dimensions]]
             rk = rk.rename(columns={d: d[:4] for d in a.dimensions})
-        emit(rk, fmt, title=f"{s.title or s.name} — {a.year} (rank intervals: 5th-95th percentile "
-                            f"over {a.runs} runs)")
+        emit(rk, fmt, title=f"{s.title or s.name} — {a.year} ({data_age(a)}; rank intervals: 5th-95th "
+                            f"percentile over {a.runs} runs)")
+        if fmt == "table":
+            nr = a.not_ranked()
+            if len(nr):
+                nr = nr[["unit", "name", "reason", "missing_indicators"]].rename(
+                    columns={"missing_indicators": "missing indicators"})
+                emit(nr, "table", title=f"Not ranked in {a.year}: {len(nr)} UN member states without a score")
         return
-    c = a.country(unit)
+    c = country_or_why(a, unit)
     if fmt == "json":
         dump_json(c.to_dict())
         return
@@ -133,8 +140,47 @@ def assess_cmd(
               f"data coverage {c.coverage:.0%}")
     emit(c.dimensions, "table", title="Dimensions")
     out.print("main threats: " + "; ".join(f"{r.name} ({r.score:.0f})" for r in c.threats.itertuples()))
-    cols = ["indicator", "dimension", "value", "unit", "observed", "age", "score", "rank"]
-    emit(c.indicators[cols], "table", title="Indicators (value, year observed, normalised score)")
+    severe = c.dimensions[c.dimensions["severe"]]
+    if len(severe):
+        out.print(f"severe (score below {A.SEVERE:.0f}): "
+                  + "; ".join(f"{r.name} ({r.score:.0f})" for r in severe.itertuples()))
+    cols = ["indicator", "dimension", "value", "unit", "observed", "age", "how", "score", "rank"]
+    emit(c.indicators[cols], "table", title="Indicators (value, year observed, age, how, normalised score)")
+
+
+def data_age(a) -> str:
+    """"data 2014-2024, median age 1 year": the years and median age of the numbers
+    behind the ranked countries' scores."""
+    v = a.vintage[a.vintage["unit"].isin(set(a.units))]
+    if v.empty:
+        return "no data"
+    m = float(v["age"].median())
+    return (f"data {int(v['observed'].min())}-{int(v['observed'].max())}, "
+            f"median age {m:g} year{'' if m == 1 else 's'}")
+
+
+def country_or_why(a, unit: str):
+    """``a.country(unit)``; for a country without a score, the error names what it lacks."""
+    try:
+        return a.country(unit)
+    except HumsecError as exc:
+        from humsec.data.countries import CountryRegistry
+
+        reg = CountryRegistry.default()
+        code = str(unit).strip().upper()
+        if code not in reg.codes and (len(code) != 3 or code.isdigit()):
+            try:
+                code = reg.to_iso3(code)
+            except HumsecError:
+                raise exc from None
+        nr = a.not_ranked([code])
+        if nr.empty:
+            raise
+        r = nr.iloc[0]
+        lack = [x for x in r["missing_indicators"].split("; ") if x]
+        missing = f" Missing indicators ({len(lack)}): {', '.join(lack)}." if lack else ""
+        raise HumsecError(f"{r['unit']} ({r['name']}) has no {a.spec.name.upper()} score for {a.year} and is "
+                          f"not ranked: {r['reason']}.{missing} Try another --year.") from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -28,8 +28,8 @@ import pandas as pd
 from humsec import __version__
 from humsec.analysis import threats as T
 from humsec.analysis import trends as TR
-from humsec.analysis.assess import (DEFAULT_RUNS, DEFAULT_SEED, Assessment, CountryAssessment, assess,
-                                    history, index_data)
+from humsec.analysis.assess import (DEFAULT_RUNS, DEFAULT_SEED, SEVERE, Assessment, CountryAssessment, assess,
+                                    data_policy, history, index_data)
 from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
 from humsec.index.spec import IndexSpec
@@ -37,8 +37,8 @@ from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel
 from humsec.report import charts
 
-__all__ = ["Briefing", "brief_context", "brief_html", "brief_pdf", "prepare_briefing", "render_pdf",
-           "source_credits"]
+__all__ = ["Briefing", "brief_context", "brief_html", "brief_pdf", "not_ranked_context", "prepare_briefing",
+           "render_pdf", "source_credits"]
 
 #: Years of history before the assessment year used for trends (SDR: since 2015).
 TREND_YEARS = 10
@@ -211,11 +211,106 @@ def _value(v: Any) -> str:
     return f"{f:.2f}"
 
 
+def _how(how: Any) -> str:
+    """How a number was obtained, in the brief's words."""
+    return "no number" if how in (None, "missing") else str(how)
+
+
+def _and(items: list[str], word: str = "and") -> str:
+    if not items:
+        return ""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _or(items: list[str]) -> str:
+    return _and(items, "or")
+
+
+def _choice_label(v: Any) -> str:
+    """A value of an uncertainty choice in words: a method's name, else the value."""
+    return str(v.get("method", v)) if isinstance(v, Mapping) else str(v)
+
+
+def _not_ranked_row(a: Assessment, unit: str) -> pd.Series | None:
+    """The :meth:`Assessment.not_ranked` row of ``unit`` (ISO3, alpha-2 or numeric code)
+    when it is a known country without a score; None for a scored country or an unknown
+    code (for which :meth:`Assessment.country` raises)."""
+    reg = CountryRegistry.default()
+    code = str(unit).strip().upper()
+    if code not in reg.codes:
+        try:
+            code = reg.to_iso3(code)
+        except HumsecError:
+            return None
+    if code in set(a.units):
+        return None
+    nr = a.not_ranked([code])
+    return None if nr.empty else nr.iloc[0]
+
+
+def not_ranked_context(b: Briefing, unit: str, *, today: _dt.date | None = None) -> dict[str, Any] | None:
+    """The short brief of a country without an index score: why it is not ranked, what it
+    lacks per dimension and the numbers it has (with their year and how they were
+    obtained). None when ``unit`` is scored (or unknown)."""
+    a = b.assessment
+    row = _not_ranked_row(a, unit)
+    if row is None:
+        return None
+    spec = a.spec
+    code = str(row["unit"])
+    vin = a.vintage[a.vintage["unit"] == code].set_index("indicator")
+    lacking = {x for x in str(row["missing_indicators"]).split("; ") if x}
+    dims, have = [], []
+    for d in a.dimensions:
+        kids = [i for i in spec.indicators if d in spec.path(i)]
+        dims.append({"name": a.node_name(d), "available": sum(i in vin.index for i in kids), "indicators": len(kids),
+                     "missing": [a.node_name(i) for i in kids if i in lacking]})
+    for i in spec.indicators:
+        if i not in vin.index:
+            continue
+        cat = a.catalogue.get(i) if a.catalogue is not None else None
+        prov = a.provenance.get(i)
+        have.append({"code": i, "name": a.node_name(i),
+                     "dimension": a.node_name(spec.nodes[i].parent).removesuffix(" security"),
+                     "value": _value(vin.at[i, "value"]), "unit": cat.unit if cat is not None else spec.nodes[i].unit,
+                     "observed": int(vin.at[i, "observed"]), "age": int(vin.at[i, "age"]),
+                     "how": _how(vin.at[i, "method"]), "source": prov.source if prov is not None else ""})
+    n = len(spec.indicators)
+    missing_dims = [a.node_name(d).lower() for d in str(row["missing_dimensions"]).split("; ") if d]
+    if int(row["available"]) == 0:
+        why = f"There are no numbers for {row['name']} for any of the index's {n} indicators."
+    else:
+        why = (f"{row['name']} has a recent enough number for {int(row['available'])} of the index's {n} "
+               f"indicators; the index needs at least {int(row['needed'])}, with at least one in every dimension.")
+        if missing_dims:
+            why += f" There is no number at all for {_and(missing_dims)}."
+    credits = source_credits(a.provenance, [h["code"] for h in have])
+    ages = sorted({int(x) for x in data_policy(spec)["max_age"].dropna() if int(x) > 0})
+    allowed = (f"{ages[0]} years" if len(ages) == 1 else f"{ages[0]} to {ages[-1]} years") if ages else ""
+    return {
+        "ranked": False, "allowed": allowed,
+        "title": f"Human security brief: {row['name']}",
+        "index_title": spec.title or spec.name, "index_name": spec.name.upper(), "spec_version": spec.version,
+        "unit": code, "name": str(row["name"]), "year": a.year, "n_ranked": len(a.units),
+        "available": int(row["available"]), "needed": int(row["needed"]), "n_indicators": n,
+        "reason": str(row["reason"]), "why": why, "dimensions": dims, "have": have,
+        "n_missing": len(lacking), "sources": credits["sources"], "releases": credits["releases"],
+        "spec_source": spec.source, "generated": (today or _dt.date.today()).isoformat(),
+        "humsec_version": __version__,
+    }
+
+
 def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
                   chart_format: str = "svg") -> dict[str, Any]:
     """The data a brief template shows for one country (JSON-like; charts as data URIs,
-    SVG for the web or PNG for PDF — WeasyPrint lays PNG out twice as fast)."""
+    SVG for the web or PNG for PDF — WeasyPrint lays PNG out twice as fast).
+
+    For a country without an index score this is :func:`not_ranked_context` (``ranked``
+    is False)."""
     a = b.assessment
+    short = not_ranked_context(b, unit, today=today)
+    if short is not None:
+        return short
     c: CountryAssessment = a.country(unit)
     spec = a.spec
     dims = a.dimensions
@@ -231,6 +326,7 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
     dim_iv = a.intervals[(a.intervals["unit"] == c.unit)].set_index("node")
     intervals = [(float(dim_iv.at[d, "score_q05"]), float(dim_iv.at[d, "score_q95"])) if d in dim_iv.index
                  else (np.nan, np.nan) for d in dims]
+    severe = c.dimensions.set_index("dimension")["severe"]
     profile = charts.profile_chart([names[d] for d in dims], [float(scores.at[c.unit, d]) for d in dims],
                                    intervals=intervals, references=refs, fmt=chart_format)
     # trends -------------------------------------------------------------------------
@@ -291,8 +387,9 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
     for r in c.indicators.itertuples():
         t = itr.loc[r.indicator] if r.indicator in itr.index else None
         ind_rows.append({
-            "code": r.indicator, "name": r.name, "dimension": names.get(r.dimension, r.dimension),
+            "code": r.indicator, "name": r.name, "dimension": names.get(r.dimension, r.dimension).removesuffix(" security"),
             "value": _value(r.value), "unit": r.unit, "observed": "–" if pd.isna(r.observed) else int(r.observed),
+            "age": "–" if pd.isna(r.age) else int(r.age), "how": _how(r.how),
             "stale": (not pd.isna(r.age)) and int(r.age) > 5, "score": _fmt(r.score),
             "arrow": TR.TREND_ARROWS[t["trend"]] if t is not None else "·",
             "progress": t["progress_label"] if t is not None else "",
@@ -307,8 +404,8 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
             lv = ", ".join(f"level {k}: ±{float(v):.0%}" for k, v in inp.get("noise", {}).items())
             uinputs.append(f"weights perturbed at random ({lv}; {inp.get('n_sets', 100)} weight sets)")
         elif inp.get("type") == "choice":
-            uinputs.append(f"{inp.get('name')}: one of {', '.join(map(str, inp.get('values', [])))} "
-                           f"({inp.get('path')})")
+            labels = inp.get("labels") or [_choice_label(v) for v in inp.get("values", [])]
+            uinputs.append(f"{str(inp.get('name', '')).replace('_', ' ')}: {_or([str(x) for x in labels])}")
         elif inp.get("type") == "exclude":
             uinputs.append(f"leaving out one of {', '.join(inp.get('candidates', []))}")
         elif inp.get("type") == "uniform":
@@ -319,10 +416,17 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
                f"{c.n_ranked}" + (f" (between {lo:.0f} and {hi:.0f} in 90% of {a.runs} uncertainty runs)"
                                   if np.isfinite(lo) else "")
                + f". People are least secure in {threats_txt}.")
+    severe_dims = [r for r in c.dimensions.itertuples() if r.severe]
+    if severe_dims:
+        listed = _and([f"{r.name.lower()} ({r.score:.1f})" for r in severe_dims])
+        summary += (f" {listed[0].upper()}{listed[1:]} "
+                    f"score{'s' if len(severe_dims) == 1 else ''} below {SEVERE:.0f}: "
+                    f"{'a severe threat' if len(severe_dims) == 1 else 'severe threats'} whatever the index says.")
     if root_trend["progress"] != "insufficient_data":
         summary += (f" Since {int(root_trend['base_year'])} the index has been "
                     f"{TR.TREND_LABELS[root_trend['trend']].lower()} ({TR.TREND_ARROWS[root_trend['trend']]}).")
     return {
+        "ranked": True,
         "title": f"Human security brief: {c.name}",
         "index_title": spec.title or spec.name, "index_name": spec.name.upper(), "spec_version": spec.version,
         "c": c, "unit": c.unit, "name": c.name, "year": c.year,
@@ -338,8 +442,11 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
         "spill_rows": spill_rows, "n_neighbours": neighbours, "spill_graph": b.spill_graph,
         "dimensions": [{"name": names[r.dimension], "score": _fmt(r.score), "rank": _fmt(r.rank),
                         "rank_lo": _fmt(r.rank_q05), "rank_hi": _fmt(r.rank_q95),
-                        "coverage": f"{r.available}/{r.indicators}"} for r in c.dimensions.itertuples()],
-        "threat_dims": [{"name": r.name, "score": _fmt(r.score), "rank": _fmt(r.rank)} for r in c.threats.itertuples()],
+                        "coverage": f"{r.available}/{r.indicators}", "severe": bool(r.severe)}
+                       for r in c.dimensions.itertuples()],
+        "severe_below": _fmt(SEVERE), "n_severe": len(severe_dims),
+        "threat_dims": [{"name": r.name, "score": _fmt(r.score), "rank": _fmt(r.rank), "severe": bool(severe[r.dimension])}
+                        for r in c.threats.itertuples()],
         "threat_inds": [{"name": r.name, "dimension": names.get(r.dimension, r.dimension), "value": _value(r.value),
                          "unit": r.unit, "observed": "–" if pd.isna(r.observed) else int(r.observed),
                          "score": _fmt(r.score)} for r in c.threat_indicators.itertuples()],
@@ -363,17 +470,19 @@ def _env():
 
 
 def brief_html(b: Briefing, unit: str, *, today: _dt.date | None = None, chart_format: str = "svg") -> str:
-    """The brief of ``unit`` as one self-contained HTML page.
+    """The brief of ``unit`` as one self-contained HTML page; for a country without an
+    index score, a short brief saying why it is not ranked and what it lacks.
 
     Raises
     ------
     HumsecError
-        Unknown code or a country without an index score.
+        Unknown code.
     """
     env = _env()
     ctx = brief_context(b, unit, today=today, chart_format=chart_format)
     css = env.loader.get_source(env, "brief.css")[0]  # type: ignore[union-attr]
-    return env.get_template("brief.html.j2").render(css=css, **ctx)
+    template = "brief.html.j2" if ctx["ranked"] else "brief_not_ranked.html.j2"
+    return env.get_template(template).render(css=css, **ctx)
 
 
 def render_pdf(html: str) -> bytes:

@@ -47,6 +47,7 @@ def data_credits(obs: Any) -> dict[str, Any] | None:
 
 def mount(app: Any) -> None:
     """Add ``/``, ``/country/{iso3}``, ``/compare``, ``/web/world.geojson`` and ``/static``."""
+    from humsec.analysis.assess import SEVERE
     from humsec.api.http import Body, cached
     from humsec.web.geometry import world_geojson
 
@@ -61,7 +62,7 @@ def mount(app: Any) -> None:
 
     @app.get("/", include_in_schema=False)
     def map_page(request: Request) -> HTMLResponse:
-        return page("map.html.j2", request, page_id="map", title="World map")
+        return page("map.html.j2", request, page_id="map", title="World map", severe_below=SEVERE)
 
     @app.get("/compare", include_in_schema=False)
     def compare_page(request: Request) -> HTMLResponse:
@@ -88,7 +89,7 @@ def mount(app: Any) -> None:
             return page("notfound.html.j2", request, status=404, page_id="notfound", title="Not found",
                         message=f"There is no country with the code '{iso3[:12]}'.")
         return page("country.html.j2", request, page_id="country", title=obs.registry().name(code), iso3=code,
-                    name=obs.registry().name(code))
+                    name=obs.registry().name(code), severe_below=SEVERE)
 
     @app.get("/web/world.geojson", include_in_schema=False)
     def world(request: Request) -> Response:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from humsec.api.config import ServiceConfig
-from humsec.api.deps import ISO3, BaseYear, NotFound, Year, country_code, observatory, spec_enum
+from humsec.api.deps import ISO3, BaseYear, NotFound, NotRanked, Year, country_code, observatory, spec_enum
 from humsec.api.http import Body, Format, cached, records, safe_filename
 from humsec.api.state import Observatory
 from humsec.errors import HumsecError
@@ -35,6 +35,29 @@ class Graph(str, enum.Enum):
     distance = "distance"
 
 
+def require_ranked(obs: Observatory, index: str, code: str, year: int | None) -> None:
+    """Nothing when ``code`` has an index score in the year; else :class:`NotRanked`
+    (404) naming the reason and the missing indicators (or the library's error for a
+    country without any data)."""
+    a = obs.assessment(index, year)
+    if code in set(a.units):
+        return
+    nr = obs.not_ranked(index, a.year, units=(code,))
+    if nr.empty:
+        a.country(code)  # raises the library's message
+        return
+    r = records(nr)[0]
+    title = a.spec.title or a.spec.name
+    names = [n for n in r["missing_indicator_names"].split("; ") if n]
+    if not r["available"]:
+        why = f"there are no numbers for any of its {len(names)} indicators"
+    else:
+        why = (f"{r['reason']}. It lacks numbers for {len(names)} indicator{'' if len(names) == 1 else 's'}: "
+               + ", ".join(names))
+    raise NotRanked(f"{r['name']} ({code}) is not ranked in the {title} for {a.year}: {why}.",
+                    index=index, year=a.year, not_ranked=r)
+
+
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     r = APIRouter(tags=["countries"])
     IndexName = spec_enum(names)
@@ -50,6 +73,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
+            require_ranked(obs, index.value, code, year)
             d = obs.country(index.value, code, year)
             return Body(json=d, table=pd.DataFrame(d["indicators"]),
                         filename=safe_filename(index.value, code, d["year"], suffix="csv"))
@@ -64,9 +88,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         def compute(_f: str) -> Body:
             from humsec.analysis import trends as TR
 
+            require_ranked(obs, index.value, code, year)
             a = obs.assessment(index.value, year)
-            if code not in a.units:
-                a.country(code)  # raises the library's message (no score, coverage)
             first = a.year - config.trend_years if base_year is None else int(base_year)
             if first > a.year:
                 raise HumsecError(f"base_year {first} is after the assessment year {a.year}")

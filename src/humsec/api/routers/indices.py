@@ -63,9 +63,10 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             if units is not None:
                 rk = rk[rk["unit"].isin(units)].reset_index(drop=True)
             dims = [{"code": d, "name": a.node_name(d)} for d in a.dimensions]
+            nr = obs.not_ranked(name.value, a.year, runs, None if units is None else tuple(units))
             return Body(json={"index": name.value, "title": a.spec.title, "year": a.year, "runs": a.runs,
                               "seed": a.seed, "n_failed": a.n_failed, "dimensions": dims,
-                              "countries": records(rk)},
+                              "countries": records(rk), "not_ranked": records(nr)},
                         table=rk, filename=safe_filename(name.value, "ranking", a.year, suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 

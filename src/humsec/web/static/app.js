@@ -10,6 +10,7 @@
   // ColorBrewer YlGnBu (7 classes): light = less secure, dark = more secure
   const PALETTE = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"];
   const NODATA = "#d4d8dd";
+  const SEVERE_COLOR = "#9b1c1c";
   // Okabe-Ito: distinguishable with colour-vision deficiencies
   const SERIES = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8c6d1f"];
 
@@ -45,13 +46,18 @@
     return Number(v).toPrecision(3).replace(/\.?0+$/, "");
   }
   function interval(lo, hi, nd = 0) { return finite(lo) && finite(hi) ? `${fmt(lo, nd)}–${fmt(hi, nd)}` : "–"; }
+  const sentence = (t) => t ? t.charAt(0).toUpperCase() + t.slice(1) : "";
+  const split = (t) => (t || "").split("; ").filter(Boolean);
+  // why a country is not ranked, without the rule (stated once beside the list)
+  const shortReason = (r) => (r.reason || "").replace(/ \(the index needs [^)]*\)/, "");
+  function howText(how) { return how === "missing" ? "no number" : (how || "–"); }
 
-  class ApiError extends Error { constructor(status, message) { super(message); this.status = status; } }
+  class ApiError extends Error { constructor(status, message, body) { super(message); this.status = status; this.body = body; } }
   async function api(path, options) {
     const r = await fetch(API + path, Object.assign({ headers: { Accept: "application/json" } }, options || {}));
     let body = null;
     try { body = await r.json(); } catch (e) { body = null; }
-    if (!r.ok) throw new ApiError(r.status, (body && body.detail) || `HTTP ${r.status}`);
+    if (!r.ok) throw new ApiError(r.status, (body && body.detail) || `HTTP ${r.status}`, body);
     return body;
   }
   function body(id) { return document.querySelector(`#${id} .body`); }
@@ -302,10 +308,21 @@
       const m = measureSel.value, label = measureSel.options[measureSel.selectedIndex].text;
       const key = m === "hsi" ? "score" : m;
       const by = Object.fromEntries(data.countries.map((c) => [c.unit, c]));
+      const notRanked = data.not_ranked || [];
+      const unranked = Object.fromEntries(notRanked.map((c) => [c.unit, c]));
       const cls = classes(data.countries.map((c) => c[key]));
       const nodes = [];
       for (const s of shapes) {
         const c = by[s.id];
+        if (!c && unranked[s.id]) {  // a UN member state without a score: a link to why
+          const u = unranked[s.id], text = `${u.name}: not ranked in ${data.year} — ${shortReason(u)}`;
+          const a = sv("a", { href: `/country/${u.unit}`, "aria-label": text, "data-not-ranked": u.unit },
+            sv("path", { d: s.d, class: "nodata" }));
+          a.addEventListener("mousemove", (ev) => showTip(ev, text)); a.addEventListener("focus", (ev) => showTip(ev, text));
+          a.addEventListener("mouseleave", hideTip); a.addEventListener("blur", hideTip);
+          nodes.push(a);
+          continue;
+        }
         if (!c || !finite(c[key])) { nodes.push(sv("path", { d: s.d, class: "nodata", "aria-hidden": "true" })); continue; }
         const text = `${c.name}: ${label} ${fmt(c[key])}` + (m === "hsi" ? `, rank ${c.rank} of ${data.countries.length}` +
           (finite(c.rank_q05) ? ` (90% interval ${interval(c.rank_q05, c.rank_q95)})` : "") : "");
@@ -330,21 +347,38 @@
       svg.replaceChildren(sv("title", { text: `${label}, ${data.year}` }), ...nodes);
       legend.replaceChildren(el("span", { text: `${label}, ${data.year} (0–100; darker = more secure):` }),
         ...cls.breaks.map((b) => el("span", {}, el("span", { class: "sw", style: `background:${b.color}` }), `${fmt(b.from, 0)}–${fmt(b.to, 0)}`)),
-        el("span", {}, el("span", { class: "sw", style: `background:${NODATA}` }), "no score"));
+        el("span", {}, el("span", { class: "sw", style: `background:${NODATA}` }), "no score or not ranked"));
       const sorted = data.countries.filter((c) => finite(c[key])).sort((a, b) => b[key] - a[key]);
       summary.textContent = `${label}, ${data.year}: ${sorted.length} countries scored` +
         (sorted.length ? `; highest ${sorted[0].name} (${fmt(sorted[0][key])}), lowest ${sorted[sorted.length - 1].name} (${fmt(sorted[sorted.length - 1][key])})` : "") +
-        `. Rank intervals from ${data.runs} uncertainty runs.`;
+        `. Rank intervals from ${data.runs} uncertainty runs.` +
+        (notRanked.length ? ` ${notRanked.length} UN member state${notRanked.length === 1 ? " is" : "s are"} not ranked for lack of data (listed below the ranking).` : "");
+      const dimName = Object.fromEntries(data.dimensions.map((d) => [d.code, d.name.replace(/ security$/, "")]));
       const cols = [
         { key: "rank", label: "Rank", num: true, nd: 0 },
         { key: "name", label: "Country", render: (r) => el("a", { href: `/country/${r.unit}`, text: r.name }) },
         { key: "score", label: "HSI", num: true },
         { key: "rank_q05", label: "Rank 90% interval", num: true, render: (r) => interval(r.rank_q05, r.rank_q95) },
         ...data.dimensions.map((d) => ({ key: d.code, label: d.name.replace(/ security$/, ""), num: true })),
+        { key: "severe", label: "Severe threats", render: (r) => (r.severe || "").split(", ").filter(Boolean).map((d) => dimName[d] || d).join(", ") },
       ];
       document.getElementById("ranking-table").replaceChildren(table(cols, data.countries, {
         caption: `${data.title}, ${data.year}: ranking of ${data.countries.length} countries (select a column heading to sort)`,
         sortable: true }));
+      const nrBox = document.getElementById("not-ranked-table");
+      if (nrBox) {
+        document.getElementById("not-ranked-intro").textContent = notRanked.length
+          ? `${notRanked.length} UN member state${notRanked.length === 1 ? " has" : "s have"} no ${data.title || "index"} score for ${data.year}. ` +
+            `The index ranks a country only when at least ${notRanked[0].needed} of its indicators have a recent enough number, with at least one in every dimension. Each country is listed with what it lacks.`
+          : `Every UN member state is ranked in ${data.year}.`;
+        nrBox.replaceChildren(notRanked.length ? table([
+          { key: "name", label: "Country", render: (r) => el("a", { href: `/country/${r.unit}`, text: r.name }) },
+          { key: "reason", label: "Why it is not ranked", render: (r) => sentence(shortReason(r)) },
+          { key: "available", label: "Indicators with data", num: true, render: (r) => `${r.available} (${r.needed} needed)` },
+          { key: "missing_indicator_names", label: "Missing indicators",
+            render: (r) => r.available ? split(r.missing_indicator_names).join(", ") : "all of them" }],
+        notRanked, { caption: `Not ranked in ${data.year}` }) : "");
+      }
     }
     measureSel.addEventListener("change", draw);
     yearSel.addEventListener("change", load);
@@ -356,27 +390,59 @@
     const iso3 = document.body.dataset.iso3;
     const headline = document.getElementById("headline");
     const q = `/countries/${iso3}`;
+    const severeBelow = Number(document.body.dataset.severe || 25);
     const tasks = [];
-    let a = null;
+    let a = null, nr = null;
     try {
       a = await api(`${q}/assessment`);
       const iv = finite(a.rank_interval[0]) ? ` (90% interval ${interval(a.rank_interval[0], a.rank_interval[1])})` : "";
+      const severe = a.dimensions.filter((d) => d.severe);
       headline.textContent = `Human Security Index ${fmt(a.score)} out of 100 in ${a.year}: rank ${fmt(a.rank, 0)} of ${a.n_ranked}${iv}. ` +
-        `Least secure in ${a.threats.map((t) => `${t.name.toLowerCase()} (${fmt(t.score, 0)})`).join(", ")}. Data coverage ${fmt(a.coverage * 100, 0)}%.`;
+        `Least secure in ${a.threats.map((t) => `${t.name.toLowerCase()} (${fmt(t.score, 0)})`).join(", ")}.` +
+        (severe.length ? ` Severe threat${severe.length === 1 ? "" : "s"} (below ${fmt(severeBelow, 0)}): ${severe.map((d) => `${d.name.toLowerCase()} (${fmt(d.score, 1)})`).join(", ")}.` : "") +
+        ` Data coverage ${fmt(a.coverage * 100, 0)}%.`;
       profile(a); threats(a); indicators(a);
     } catch (err) {
-      headline.textContent = err.message; headline.className = "lead error";
-      for (const id of ["profile", "threats", "indicators"]) fill(id, note("No assessment for this country."));
-      for (const id of ["dl-pdf", "dl-html", "dl-csv", "dl-json"]) { const x = document.getElementById(id); if (x) x.closest("li").remove(); }
+      nr = err && err.body && err.body.not_ranked ? Object.assign({ year: err.body.year }, err.body.not_ranked) : null;
+      if (nr) notRanked(nr);
+      else {
+        headline.textContent = err.message; headline.className = "lead error";
+        for (const id of ["profile", "threats", "indicators"]) fill(id, note("No assessment for this country."));
+        for (const id of ["dl-pdf", "dl-html"]) { const x = document.getElementById(id); if (x) x.closest("li").remove(); }
+      }
+      for (const id of ["dl-csv", "dl-json"]) { const x = document.getElementById(id); if (x) x.closest("li").remove(); }
     }
-    tasks.push(trends(q), groups(q), alerts(q), spill(), peers(q), commitments());
+    if (nr) {
+      const why = `${nr.name} is not ranked in ${nr.year}, so there are no`;
+      fill("trends", note(`${why} index trends.`)); document.querySelector("#trends .controls").remove();
+      fill("spill", note(`${why} scores to compare with its neighbours.`));
+      fill("peers", note(`${why} scores to find peers with.`));
+      tasks.push(groups(q), alerts(q), commitments());
+    } else tasks.push(trends(q), groups(q), alerts(q), spill(), peers(q), commitments());
     await Promise.allSettled(tasks);
 
+    function notRanked(r) {
+      const missing = split(r.missing_indicator_names);
+      headline.textContent = `${r.name} is not ranked in the Human Security Index for ${r.year}: ` +
+        (r.available ? `${shortReason(r)}.` : "there are no numbers for it.");
+      fill("profile", note(`No dimension scores: the index ranks a country only with numbers for at least ${r.needed} of its indicators, ` +
+        `at least one in every dimension. ${r.name} has numbers for ${r.available}.`));
+      fill("threats", note("No ranking of threats without an index score. The indicators it does have are in the country's brief."));
+      fill("indicators", r.available
+        ? [el("p", { text: `${missing.length} indicator${missing.length === 1 ? " has" : "s have"} no recent enough number for ${r.name}:` }),
+          el("ul", { class: "missing" }, missing.map((m) => el("li", { text: m })))]
+        : note(`There are no numbers for ${r.name} for any of the index's indicators.`));
+    }
+
     function profile(a) {
-      const items = a.dimensions.map((d) => ({ label: d.name.replace(/ security$/, ""), value: d.score }));
+      const items = a.dimensions.map((d) => ({ label: d.name.replace(/ security$/, "") + (d.severe ? " (severe)" : ""),
+        value: d.score, color: d.severe ? SEVERE_COLOR : null }));
+      const anySevere = a.dimensions.some((d) => d.severe);
       fill("profile", barChart(items, { label: `Dimension scores of ${a.name}, ${a.year}` }),
-        note("Scores 0–100 (higher = more secure), goalposts fixed across countries and years."),
+        note("Scores 0–100 (higher = more secure), goalposts fixed across countries and years." +
+          (anySevere ? ` Red: severe — a dimension scoring below ${fmt(severeBelow, 0)}, whatever the overall index.` : "")),
         behind([{ key: "name", label: "Dimension" }, { key: "score", label: "Score", num: true },
+          { key: "severe", label: "Severe", render: (r) => r.severe ? `yes (below ${fmt(severeBelow, 0)})` : "no" },
           { key: "rank", label: "Rank", num: true, nd: 0 },
           { key: "rank_q05", label: "Rank 90% interval", render: (r) => interval(r.rank_q05, r.rank_q95) },
           { key: "available", label: "Indicators with data", render: (r) => `${r.available} of ${r.indicators}` }],
@@ -392,13 +458,16 @@
         a.threat_indicators, { caption: "Lowest normalised scores (0–100)" }));
     }
     function indicators(a) {
+      const dimName = Object.fromEntries(a.dimensions.map((d) => [d.dimension, d.name.replace(/ security$/, "")]));
       fill("indicators", table([
-        { key: "name", label: "Indicator" }, { key: "dimension", label: "Dimension" },
+        { key: "name", label: "Indicator" }, { key: "dimension", label: "Dimension", render: (r) => dimName[r.dimension] || r.dimension },
         { key: "value", label: "Value", num: true, render: (r) => fmtValue(r.value) }, { key: "unit", label: "Unit" },
-        { key: "observed", label: "Observed", num: true, nd: 0 }, { key: "score", label: "Score", num: true },
+        { key: "observed", label: "Year observed", num: true, nd: 0 },
+        { key: "age", label: "Age (years)", num: true, nd: 0 },
+        { key: "how", label: "How", render: (r) => howText(r.how) }, { key: "score", label: "Score", num: true },
         { key: "source", label: "Source", render: (r) => `${r.source}${r.edition ? ` (${r.edition})` : ""}` },
         { key: "licence", label: "Licence" }], a.indicators,
-      { caption: `${a.indicators.length} indicators of the index for ${a.name} (latest observation at or before ${a.year})`, sortable: true }));
+      { caption: `${a.indicators.length} indicators of the index for ${a.name}: the latest number at or before ${a.year}, its year and age`, sortable: true }));
     }
     async function trends(q) {
       const sel = document.getElementById("trend-node");
