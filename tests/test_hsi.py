@@ -401,7 +401,7 @@ def test_vintage_and_provenance_of_every_number(env, assessment):
     assert (have["age"] == a.year - have["observed"]).all()
     limit = have["indicator"].map(lambda k: SURVEY.get(k, 9 if k.startswith("disaster") else 5))
     assert (have["age"] <= limit).all()  # the policy's maximum ages
-    assert set(have["how"]) <= {"observed", "carried forward"} | {f"mean of {n} years" for n in range(2, 11)}
+    assert set(have["how"]) <= {"observed", "carried forward", "one year in the window"} | {f"mean of {n} years" for n in range(2, 11)}
     assert (have["source"] != "").all() and (have["licence"] != "").all()
     raw = panel.filter(indicators=["u5mr"], units=["KEN"], totals_only=True).data
     assert raw["year"].max() == 2024

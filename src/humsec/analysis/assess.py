@@ -240,8 +240,8 @@ def vintage(data: pd.DataFrame, indicators: Sequence[str] | IndexSpec, year: int
     -------
     pandas.DataFrame
         ``unit, indicator, value, observed`` (the year of the latest observation used),
-        ``age`` (``year - observed``), ``method`` (``observed``, ``carried forward`` or
-        ``mean of N years``) and ``n_obs`` (observations behind the number).
+        ``age`` (``year - observed``), ``method`` (``observed``, ``carried forward``, ``mean of N years`` or
+        ``one year in the window``) and ``n_obs`` (observations behind the number).
     """
     if isinstance(indicators, IndexSpec):
         pol = data_policy(indicators)
@@ -275,7 +275,7 @@ def vintage(data: pd.DataFrame, indicators: Sequence[str] | IndexSpec, year: int
     if win.any():
         g = d[win].groupby(["unit", "indicator"], as_index=False, sort=False)
         m = g.agg(value=("value", "mean"), observed=("year", "max"), n_obs=("value", "size"))
-        m["method"] = [f"mean of {n} year{'s' if n != 1 else ''}" for n in m["n_obs"]]
+        m["method"] = [f"mean of {n} years" if n > 1 else "one year in the window" for n in m["n_obs"]]
         parts.append(m)
     out = pd.concat(parts, ignore_index=True)
     out["observed"] = out["observed"].astype(int)
