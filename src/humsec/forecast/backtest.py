@@ -155,9 +155,7 @@ def backtest(task: Task, model: str, origins: Sequence[int], *, seed: int, min_t
         raise HumsecError(f"'{model}' is not an event model ({', '.join(M.EVENT_MODELS)}) for task '{task.name}'")
     if kind == "quantity" and model not in M.QUANTITY_MODELS:
         raise HumsecError(f"'{model}' is not a quantity model ({', '.join(M.QUANTITY_MODELS)}) for task '{task.name}'")
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # small data: OpenMP threads only contend on shared cores
+    with M.single_thread():  # small data: OpenMP threads only contend on shared cores
         return _backtest(task, model, origins, seed=seed, min_train_years=min_train_years)
 
 

@@ -192,8 +192,6 @@ def forecast_unit(name: str, unit: str, *, data_dir: str | Path | None = None, p
         current, model, q05 ... q95`` (median ``q50`` interpolated), one row per node, with
         the baselines' 90 % intervals.
     """
-    from threadpoolctl import threadpool_limits
-
     from humsec.data.countries import CountryRegistry
 
     reg = registry or CountryRegistry.default()
@@ -203,7 +201,7 @@ def forecast_unit(name: str, unit: str, *, data_dir: str | Path | None = None, p
     info, est = parse_model(name)
     tasks = make_tasks(info, data_dir=data_dir, panel=panel, spec=spec, registry=reg)
     rows = []
-    with threadpool_limits(limits=1):
+    with M.single_thread():
         for t in tasks:
             f = t.frame
             mine = f[f["unit"] == code]

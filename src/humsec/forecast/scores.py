@@ -6,7 +6,15 @@ Events (probabilities ``p`` of a binary outcome ``y``):
 * logarithmic score, reported as the mean negative log-likelihood
   ``-mean(y log p + (1 - y) log(1 - p))`` (lower is better), with ``p`` clipped to
   ``[eps, 1 - eps]`` so one confident miss is very costly but finite;
-* AUC-PR (average precision), the ViEWS choice for rare events;
+* AUC-PR (average precision), the ViEWS choice for rare events, to be read against the
+  base rate (the AUC-PR of a random forecast);
+* AUC-ROC (the probability that a random event row is ranked above a random non-event
+  row, ties counting one half);
+* calibration in the large and in slope (a logistic recalibration
+  ``logit P(y=1) = a + b logit p``: ``b = 1, a = 0`` for a calibrated forecast) and the
+  expected calibration error over equal-width bins;
+* the watch-list size at a given recall: how many country-years must be flagged, going
+  down the ranking, to catch that share of the events;
 * reliability bins (the calibration curve): mean forecast vs observed frequency.
 
 Quantities (predictive quantiles ``q_tau`` of an outcome ``y``):
@@ -30,6 +38,10 @@ References
 .. [Hegre22] Hegre, H., Vesco, P., Colaresi, M. (2022). Lessons from an escalation
    prediction competition. *International Interactions* 48(4), 521-554 (CRPS, proper
    scores and baselines for conflict forecasts).
+.. [Cox58] Cox, D. R. (1958). Two further applications of a model for binary regression.
+   *Biometrika* 45(3/4), 562-565 (calibration slope and intercept).
+.. [Fawcett06] Fawcett, T. (2006). An introduction to ROC analysis. *Pattern Recognition
+   Letters* 27(8), 861-874.
 .. [Brier50] Brier, G. W. (1950). Verification of forecasts expressed in terms of
    probability. *Monthly Weather Review* 78(1), 1-3.
 """
@@ -43,7 +55,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = [
-    "EPS", "auc_pr", "brier", "coverage", "crps_gaussian", "crps_quantiles", "interval_score", "log_score",
+    "EPS", "auc_pr", "auc_roc", "brier", "calibration", "watchlist_at_recall", "coverage", "crps_gaussian", "crps_quantiles", "interval_score", "log_score",
     "pinball", "reliability", "skill",
 ]
 
@@ -81,6 +93,89 @@ def auc_pr(p, y) -> float:
     if y.sum() == 0:
         return float("nan")
     return float(average_precision_score(y, _arr(p)))
+
+
+def auc_roc(p, y) -> float:
+    """Area under the ROC curve (Mann-Whitney form, ties count one half); NaN unless both
+    classes occur.
+
+    Examples
+    --------
+    >>> auc_roc([0.9, 0.4, 0.4, 0.1], [1, 1, 0, 0])   # pairs: (0.9>0.4) (0.9>0.1) (0.4=0.4) (0.4>0.1)
+    0.875
+    """
+    from scipy.stats import rankdata
+
+    p, y = _arr(p), _arr(y)
+    n1 = int((y == 1).sum())
+    n0 = int((y == 0).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    r = rankdata(p)
+    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def watchlist_at_recall(p, y, *, recall: float = 0.8) -> dict[str, float]:
+    """The shortest top-of-the-ranking watch list that holds ``recall`` of the events.
+
+    Rows are flagged in order of decreasing ``p``; the threshold is the largest ``t`` with
+    ``sum(y[p >= t]) >= recall * sum(y)`` (every row tied at ``t`` is flagged).
+
+    Returns
+    -------
+    dict
+        ``threshold``, ``flagged`` (rows with ``p >= threshold``), ``share`` (of all rows),
+        ``recall`` (achieved), ``false_alarm_rate`` (flagged non-events / non-events) and
+        ``precision``; NaN without events.
+
+    Examples
+    --------
+    >>> w = watchlist_at_recall([0.9, 0.8, 0.5, 0.3, 0.2], [1, 0, 1, 0, 0], recall=0.8)
+    >>> w["threshold"], w["flagged"], w["false_alarm_rate"]
+    (0.5, 3, 0.3333333333333333)
+    """
+    p, y = _arr(p), _arr(y)
+    nan = {k: float("nan") for k in ("threshold", "flagged", "share", "recall", "false_alarm_rate", "precision")}
+    n_ev = y.sum()
+    if n_ev == 0 or len(p) == 0:
+        return nan
+    order = np.argsort(-p, kind="stable")
+    caught = np.cumsum(y[order])
+    k = int(np.searchsorted(caught, recall * n_ev - 1e-9))  # first position reaching the recall
+    t = float(p[order][k])
+    flag = p >= t
+    neg = (y == 0).sum()
+    return {"threshold": t, "flagged": int(flag.sum()), "share": float(flag.mean()),
+            "recall": float(y[flag].sum() / n_ev),
+            "false_alarm_rate": float((flag & (y == 0)).sum() / neg) if neg else float("nan"),
+            "precision": float(y[flag].mean())}
+
+
+def calibration(p, y, *, n_bins: int = 10, eps: float = EPS) -> dict[str, float]:
+    """Calibration summaries of probabilities ``p``.
+
+    Returns
+    -------
+    dict
+        ``mean_forecast``, ``observed`` (calibration in the large), ``slope`` and
+        ``intercept`` of the logistic recalibration ``logit P(y=1) = a + b logit p``
+        (Cox 1958; maximum likelihood, NaN with a single class) and
+        ``ece``: the expected calibration error ``sum_b n_b/n |mean p_b - mean y_b|`` over
+        equal-width bins.
+    """
+    p, y = np.clip(_arr(p), eps, 1 - eps), _arr(y)
+    rel = reliability(p, y, n_bins=n_bins)
+    ece = float((rel["n"] * (rel["mean_forecast"] - rel["observed"]).abs()).sum() / max(len(p), 1))
+    slope = intercept = float("nan")
+    if 0 < y.sum() < len(y):
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.log(p / (1 - p))[:, None]
+        m = LogisticRegression(C=1e8, max_iter=10_000, tol=1e-10).fit(x, y.astype(int))  # ~ unpenalised ML
+        intercept, slope = float(m.intercept_[0]), float(m.coef_[0, 0])
+    return {"mean_forecast": float(p.mean()) if len(p) else float("nan"),
+            "observed": float(y.mean()) if len(y) else float("nan"), "slope": slope, "intercept": intercept,
+            "ece": ece}
 
 
 def reliability(p, y, *, n_bins: int = 10) -> pd.DataFrame:
