@@ -14,7 +14,8 @@ from humsec.cli.common import FORMATS, console, dump_json, emit, settings_from
 from humsec.errors import HumsecError
 
 SPEC_HELP = "Index spec: the built-in 'hsi' (default) or an edited copy (YAML file)."
-DATA_HELP = "Shared-data directory with peacesciencer/, unhcr_refugees/, undp_hdr/ (default: $HUMSEC_SHARED_DATA or ../shared/data)."
+DATA_HELP = ("Shared-data directory with undp_hdr/ etc., used only by the legacy detectors of `warn crises` "
+             "(default: $HUMSEC_SHARED_DATA). Forecasts use the data release in the store.")
 
 
 class _WarnGroup(TyperGroup):
@@ -22,7 +23,7 @@ class _WarnGroup(TyperGroup):
     not a sub-command is the country (passed on as the hidden ``--unit`` option)."""
 
     _VALUE_OPTS = {"--year", "-y", "--rules", "-r", "--format", "-f", "--spec", "-s", "--flows", "--min-severity",
-                   "--unit"}
+                   "--unit", "--watch"}
 
     def parse_args(self, ctx, args):  # noqa: D102 - click API
         args = list(args)
@@ -64,12 +65,15 @@ def warn_cmd(
     min_severity: str = typer.Option("low", "--min-severity", help="low|medium|high"),
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
     spec: str = typer.Option("hsi", "--spec", "-s", help=SPEC_HELP),
+    watch: int = typer.Option(15, "--watch", help="Rows of the conflict watch list for the year after the latest "
+                                                  "data year (0: none)."),
 ) -> None:
     """Current alerts with reasons: `humsec warn [ISO3] [--year Y] [--rules FILE]`.
 
     Deteriorations of the index, its dimensions and indicators on the data release
     (falls, robust anomalies against the country's own past and its region, change
-    points), each with severity and the indicators that drove it."""
+    points), each with severity and the indicators that drove it; then the ranked watch
+    list of armed-conflict risk for the year after the latest data year, drivers in words."""
     if ctx.invoked_subcommand is not None:
         return
     from humsec.cli.assess import load_inputs
@@ -88,15 +92,25 @@ def warn_cmd(
     table_flows = None
     if flows is not None:
         table_flows = _read_table(flows)
+    if watch < 0:
+        raise HumsecError(f"--watch {watch}: expected 0 or more rows")
     s, panel, _ = load_inputs(settings_from(ctx), spec)
     r = current_alerts(panel, s, year=year, unit=unit, rules=rs, flows=table_flows)
     keep = SEVERITIES[SEVERITIES.index(min_severity):]
     alerts = [a for a in r.alerts if a.severity in keep]
     t = r.table()
     t = t[t["severity"].isin(keep)].reset_index(drop=True)
+    wl = None
+    if watch:
+        from humsec.forecast.onset import watch_list
+
+        wl = watch_list(panel, horizons=(1,), units=[unit.strip().upper()] if unit else None)
+        wl = wl.head(watch)
     if fmt == "json":
         d = r.to_dict()
         d["alerts"] = [a.to_dict() for a in alerts]
+        if wl is not None:
+            d["watch_list"] = wl.to_dict(orient="records")
         dump_json(d)
         return
     if fmt == "csv":
@@ -112,6 +126,20 @@ def warn_cmd(
         emit(show, "table", max_rows=None if unit else 80)
     for sk in r.skipped:
         console(stderr=True).print(f"note: rule {sk} (skipped)")
+    if wl is not None and len(wl):
+        _print_watch(wl)
+
+
+def _print_watch(wl: pd.DataFrame) -> None:
+    o = console()
+    y = int(wl["year"].iloc[0])
+    o.print(f"[bold]Watch list {wl['window'].iloc[0]}: probability of armed conflict (>= 25 battle deaths) "
+            f"forecast with the data of {y}[/bold]")
+    show = wl[["rank", "unit", "name", "probability", "relative_risk", "warning", "status", "drivers"]].copy()
+    show["probability"] = show["probability"].map(lambda v: f"{v:.3f}")
+    show["relative_risk"] = show["relative_risk"].map(lambda v: f"{v:.1f}x")
+    emit(show, "table", max_rows=None)
+    o.print("Skill of this model (out of sample, lead >= 1 year): humsec warn backtest --model onset")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -126,7 +154,9 @@ def _read_table(path: Path) -> pd.DataFrame:
 def backtest_cmd(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m",
-                              help="conflict, war, displacement (UCDP/PRIO, UNHCR in --data-dir), hsi, "
+                              help="onset (armed-conflict incidence and onsets at 1, 3 and 5 years with "
+                                   "structural covariates, four baselines, crisis recall; the issue's targets), "
+                                   "conflict, war, displacement (UCDP, UNHCR of the data release), hsi, "
                                    "conflict_deaths (data release: HSI scores; UCDP deaths in organised violence "
                                    "> 1 per 100,000); add -<estimator>: logit|gbm (events), qgbm|qlinear (quantities)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
@@ -141,17 +171,18 @@ def backtest_cmd(
     """Rolling-origin backtest of a model against persistence and climatology: writes the
     accuracy ledger (CSV, JSON), forecasts and plots to --out and says whether the model
     beats the baselines."""
+    from humsec.cli.assess import load_inputs
     from humsec.forecast.backtest import write_ledger
     from humsec.forecast.pipelines import parse_model, run_backtest
 
     _fmt(fmt)
-    info, _ = parse_model(model)
     orig = _origins(origins)
-    panel = s = None
-    if info.source == "release":
-        from humsec.cli.assess import load_inputs
-
-        s, panel, _ = load_inputs(settings_from(ctx), spec)
+    if model.strip().lower() == "onset":
+        _, panel, _ = load_inputs(settings_from(ctx), spec)
+        _onset_backtest(panel, orig, seed, out, fmt)
+        return
+    info, _ = parse_model(model)
+    s, panel, _ = load_inputs(settings_from(ctx), spec)
     res = run_backtest(model, data_dir=data_dir, panel=panel, spec=s, origins=orig, seed=seed)
     files = []
     for bt, led in res:
@@ -173,6 +204,75 @@ def backtest_cmd(
     for v in verdicts:
         o.print(("✔ " if " BEATS " in v else "✘ ") + v)
     o.print(f"wrote {len(files) + 1} files to {out}")
+
+
+def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
+    from humsec.data.countries import CountryRegistry
+    from humsec.data.default import default_release
+    from humsec.forecast import onset as O
+    from humsec.forecast.crises import early_warning_recall
+    from humsec.forecast.series import release_displacement_panel
+
+    reg = CountryRegistry.default()
+    sp = O.structural_panel(panel, registry=reg)
+    last = int(sp["year"].max())
+    tables, bts = [], {}
+    for h in O.HORIZONS:
+        origins = [o for o in (orig or range(O.FIRST_ORIGIN, last)) if o <= last - h]
+        if not origins:
+            continue
+        bts[h] = O.backtest_onset(O.onset_task(sp, h), origins, seed=seed)
+        tables.append(O.skill_table(bts[h]))
+    if not tables:
+        raise HumsecError(f"no forecast origin with an observed outcome (data to {last})")
+    table = pd.concat(tables, ignore_index=True)
+    targets = O.target_check(table)
+    dp = release_displacement_panel(default_release().displacement, known=sorted(reg.codes))
+    d_orig = [o for o in (orig or range(2005, last)) if o <= last - 1]
+    dbt = O.displacement_backtest(dp, sp, d_orig, seed=seed, registry=reg) if d_orig else None
+    dtab = O.skill_table(dbt, forecasters=O.SURGE_FORECASTERS, baselines=("persistence", "climatology"),
+                         by=O.surge_subsets) if dbt is not None else pd.DataFrame()
+    rec = early_warning_recall(bts.get(1), dbt)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "onset_skill.csv", index=False)
+    targets.to_csv(out / "onset_targets.csv", index=False)
+    dtab.to_csv(out / "displacement_skill.csv", index=False)
+    rec.recall.to_csv(out / "crisis_recall.csv", index=False)
+    rec.alarms.to_csv(out / "warning_alarms.csv", index=False)
+    for h, bt in bts.items():
+        bt.forecasts.to_csv(out / f"onset_forecasts_h{h}.csv", index=False)
+    if fmt == "json":
+        import json
+
+        dump_json({"model": "onset", "skill": json.loads(table.to_json(orient="records")),
+                   "targets": json.loads(targets.to_json(orient="records")),
+                   "displacement": json.loads(dtab.to_json(orient="records")), **rec.to_dict()})
+        return
+    if fmt == "csv":
+        emit(table, "csv")
+        return
+    o = console()
+    o.print("[bold]Backtest onset: armed conflict (>= 25 battle deaths, UCDP) in the next 1, 3, 5 years; "
+            "rolling origins, model chosen inside each training window[/bold]")
+    cols = ["horizon", "subset", "forecaster", "n", "events", "brier", "bss_vs_history", "bss_vs_fearon_laitin",
+            "bss_vs_persistence", "bss_vs_climatology", "auc_roc", "auc_pr", "auc_pr_lift", "ece", "cal_slope",
+            "watch80_per_year"]
+    show = table[cols].copy()
+    for c in cols[5:]:
+        show[c] = show[c].map(lambda v: f"{v:.3f}")
+    emit(show, "table", max_rows=None)
+    o.print("[bold]Targets (issue #20)[/bold]")
+    for r in targets.itertuples(index=False):
+        o.print(f"{'MET ' if r.met else 'NOT MET'}  {r.target}: {r.value:.3f} {r.detail or ''}")
+    if len(dtab):
+        o.print("[bold]Displacement surges (one year ahead)[/bold]")
+        emit(dtab[["subset", "forecaster", "n", "events", "brier", "bss_vs_persistence", "bss_vs_climatology",
+                   "auc_roc", "auc_pr_lift", "watch80_per_year"]], "table")
+    emit(rec.recall, "table", title="Crisis recall: warnings issued at least one year before the onset")
+    emit(rec.alarms[["signal", "threshold", "flags", "false_alarm_rate", "precision", "recall_onsets",
+                     "false_alarm_rate_onset_rows"]], "table", title="False alarms at the same threshold")
+    o.print(f"wrote the skill tables, targets, crisis recall and forecasts to {out}")
 
 
 def _origins(text: Optional[str]) -> Optional[list[int]]:
@@ -226,7 +326,9 @@ def crises_cmd(
 def forecast_cmd(
     ctx: typer.Context,
     unit: str = typer.Argument(..., help="ISO3 code of a country."),
-    target: str = typer.Option("conflict", "--target", "-t", help="conflict|war|displacement|hsi|conflict_deaths"),
+    target: str = typer.Option("conflict", "--target", "-t",
+                               help="conflict (onset model, 1/3/5 years, with drivers)|war|displacement|hsi|"
+                                    "conflict_deaths; with --model the legacy one-year models"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Estimator (default per target)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
     seed: int = typer.Option(20240101, "--seed"),
@@ -239,13 +341,14 @@ def forecast_cmd(
     from humsec.forecast.pipelines import forecast_unit, parse_model
 
     _fmt(fmt)
+    if target.strip().lower() in ("conflict", "onset") and model is None:
+        _forecast_onset(ctx, unit, seed, fmt, spec)
+        return
     name = target if model is None else f"{target}-{model}"
     info, est = parse_model(name)
-    panel = s = None
-    if info.source == "release":
-        from humsec.cli.assess import load_inputs
+    from humsec.cli.assess import load_inputs
 
-        s, panel, _ = load_inputs(settings_from(ctx), spec)
+    s, panel, _ = load_inputs(settings_from(ctx), spec)
     f = forecast_unit(name, unit, data_dir=data_dir, panel=panel, spec=s, seed=seed)
     if fmt == "json":
         dump_json({"model": name, "description": info.description,
@@ -264,6 +367,35 @@ def forecast_cmd(
                   "persistence_90", "climatology_90"]]
         emit(show, "table", title="Predictive quantiles (q05-q95: 90 % interval)")
     o.print(f"Skill is measured, not asserted: humsec warn backtest --model {name}")
+
+
+def _forecast_onset(ctx: typer.Context, unit: str, seed: int, fmt: str, spec: str) -> None:
+    from humsec.cli.assess import load_inputs
+    from humsec.data.countries import CountryRegistry
+    from humsec.forecast.onset import HORIZONS, watch_list
+
+    reg = CountryRegistry.default()
+    code = unit.strip().upper()
+    if not reg.is_iso3(code):
+        reg.info(code)  # raises with a suggestion
+    _, panel, _ = load_inputs(settings_from(ctx), spec)
+    f = watch_list(panel, horizons=HORIZONS, seed=seed, registry=reg, units=[code])
+    if f.empty:
+        raise HumsecError(f"{code} ({reg.name(code)}) has no UCDP data in the latest year")
+    f = f.drop(columns=["rank"])
+    if fmt == "json":
+        dump_json({"model": "onset", "forecasts": f.to_dict(orient="records"),
+                   "skill": "measured by: humsec warn backtest --model onset"})
+        return
+    if fmt == "csv":
+        emit(f, "csv")
+        return
+    o = console()
+    o.print(f"[bold]Forecast {code} ({reg.name(code)}): armed conflict (>= 25 battle deaths) with the data of "
+            f"{int(f['year'].iloc[0])}[/bold]")
+    emit(f[["window", "probability", "relative_risk", "warning", "status", "model"]], "table")
+    o.print("Drivers: " + f["drivers"].iloc[0] if "drivers" in f and f["drivers"].iloc[0] else "")
+    o.print("Skill is measured, not asserted: humsec warn backtest --model onset")
 
 
 def register(root: typer.Typer) -> None:

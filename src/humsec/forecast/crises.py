@@ -18,8 +18,10 @@ results; nothing is tuned on them. Signals:
 
 For each crisis and signal: whether it was flagged in the window from
 ``start - LOOKBACK`` to ``end``, the year of the first flag and the **lead time**
-``start - first flag year`` (a forecast issued with the data of year ``t``; >= 1 = an
-early warning, 0 = in the onset year, < 0 = only after the onset). False alarms are
+``start - first flag year`` (a forecast issued with the data of year ``t``). Only flags
+with a lead of at least one year count as a warning; a flag in the onset year or later is
+shown as ``late_flag`` and is not recall. :func:`early_warning_recall` scores the
+release-based onset and displacement forecasts of :mod:`humsec.forecast.onset` the same way. False alarms are
 counted per signal against that signal's own outcome over all country-years: for
 forecasts a flag whose forecast event did not happen; for ``hsi_alerts`` and
 ``outflow_rule`` an alert with neither armed conflict nor a displacement surge in ``t``
@@ -44,7 +46,7 @@ import pandas as pd
 
 from humsec.errors import HumsecError
 
-__all__ = ["CRISES", "Crisis", "CrisisRecall", "FORECAST_THRESHOLD", "HSI_FIRST_YEAR", "SIGNALS", "crisis_recall",
+__all__ = ["CRISES", "Crisis", "CrisisRecall", "ONSETS", "early_warning_recall", "FORECAST_THRESHOLD", "HSI_FIRST_YEAR", "SIGNALS", "crisis_recall",
            "flag_recall"]
 
 #: Probability at or above which a forecast counts as a warning (fixed a priori).
@@ -125,30 +127,108 @@ class CrisisRecall:
 
 
 def flag_recall(crisis: Crisis, signal: str, flags: pd.DataFrame, *, lookback: int = LOOKBACK,
-                covered: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Was ``crisis`` flagged by ``signal``? ``flags``: ``signal, unit, year, score``.
+                covered: tuple[int, int] | None = None, min_lead: int = 1) -> dict[str, Any]:
+    """Was ``crisis`` warned of by ``signal``? ``flags``: ``signal, unit, year, score``
+    (``year`` = the data year the flag was issued with).
+
+    Only a flag issued at least ``min_lead`` years before the crisis starts (issue year in
+    ``start - lookback ... start - min_lead``) counts as a warning (``flagged``, with
+    ``first_flag`` and ``lead_years = start - first_flag``); a flag raised only later,
+    up to the crisis' end, is reported as ``late_flag`` (its issue year) and does not count.
 
     Parameters
     ----------
     covered : (int, int), optional
         Years the signal covers; a crisis window outside them is "not covered" rather than
         "missed".
+    min_lead : int
+        Minimum lead time in years (1: a forecast made with the data of the year before
+        the onset at the latest; 0 would count detections in the crisis year itself).
     """
     lo, hi = crisis.start - lookback, crisis.end
-    row = {"crisis": crisis.name, "unit": crisis.unit, "signal": signal, "window": f"{lo}-{hi}",
-           "flagged": False, "first_flag": None, "lead_years": None, "peak": None, "note": ""}
-    if covered is not None and (covered[1] < lo or covered[0] > hi):
+    row = {"crisis": crisis.name, "unit": crisis.unit, "signal": signal, "window": f"{lo}-{crisis.start - min_lead}",
+           "flagged": False, "first_flag": None, "lead_years": None, "peak": None, "late_flag": None, "note": ""}
+    if covered is not None and (covered[1] < lo or covered[0] > crisis.start - min_lead):
         row["flagged"] = None
         row["note"] = f"not covered (signal has years {covered[0]}-{covered[1]})"
         return row
-    f = flags[(flags["signal"] == signal) & (flags["unit"] == crisis.unit) & flags["year"].between(lo, hi)]
-    if len(f):
-        first = int(f["year"].min())
-        row.update(flagged=True, first_flag=first, lead_years=crisis.start - first,
-                   peak=float(f["score"].max()))
-    if covered is not None and (covered[0] > lo or covered[1] < hi):
+    mine = flags[(flags["signal"] == signal) & (flags["unit"] == crisis.unit)]
+    early = mine[mine["year"].between(lo, crisis.start - min_lead)]
+    late = mine[mine["year"].between(crisis.start - min_lead + 1, hi)]
+    if len(early):
+        first = int(early["year"].min())
+        row.update(flagged=True, first_flag=first, lead_years=crisis.start - first, peak=float(early["score"].max()))
+    if len(late):
+        row["late_flag"] = int(late["year"].min())
+        if not len(early):
+            row["note"] = (f"flagged only with the data of {row['late_flag']} (lead "
+                           f"{crisis.start - row['late_flag']}): not a warning")
+    if covered is not None and (covered[0] > lo or covered[1] < crisis.start - min_lead) and not row["note"]:
         row["note"] = f"signal covers {covered[0]}-{covered[1]} only"
     return row
+
+
+#: Conflict onsets and displacement crises scored by :func:`early_warning_recall`
+#: (public record; the conflict started - at least 25 battle deaths - in ``start``).
+ONSETS: tuple[Crisis, ...] = (
+    Crisis("Syria 2011", "SYR", 2011, 2011, ("conflict_forecast", "displacement_forecast"),
+           "uprising from March 2011, civil war from 2012; 21 years without armed conflict before"),
+    Crisis("Libya 2011", "LBY", 2011, 2011, ("conflict_forecast", "displacement_forecast"),
+           "uprising and civil war, February-October 2011"),
+    Crisis("Ukraine 2014", "UKR", 2014, 2014, ("conflict_forecast", "displacement_forecast"),
+           "war in Donbas from April 2014"),
+    Crisis("Ukraine 2022", "UKR", 2022, 2022, ("conflict_forecast", "displacement_forecast"),
+           "full-scale Russian invasion, 24 February 2022"),
+    Crisis("Yemen 2014-15", "YEM", 2014, 2015, ("displacement_forecast",),
+           "Houthi takeover of Sana'a 2014, Saudi-led intervention from March 2015 (in conflict before)"),
+    Crisis("Sudan 2023", "SDN", 2023, 2023, ("displacement_forecast",),
+           "war between the SAF and the RSF from 15 April 2023 (in conflict before)"),
+    Crisis("Venezuela 2017-19", "VEN", 2017, 2019, ("displacement_forecast",),
+           "economic collapse; over 4 million left by 2019"),
+)
+
+
+def early_warning_recall(conflict: Any, displacement: Any, *, crises: Sequence[Crisis] = ONSETS,
+                         lookback: int = LOOKBACK, min_lead: int = 1) -> CrisisRecall:
+    """Crisis recall of the release-based forecasts, counting only warnings issued at least
+    ``min_lead`` years before the onset, with the false-alarm rate at the same threshold.
+
+    Parameters
+    ----------
+    conflict, displacement : OnsetBacktest
+        One-year-ahead backtests (:func:`humsec.forecast.onset.backtest_onset`,
+        :func:`~humsec.forecast.onset.displacement_backtest`); a forecast is a warning when
+        ``p >= warn_threshold`` (the relative-risk rule of :mod:`humsec.forecast.onset`).
+    """
+    all_flags, alarms, covered = [], [], {}
+    for sig, bt, col in (("conflict_forecast", conflict, "p_onset"), ("displacement_forecast", displacement,
+                                                                       "p_surge")):
+        if bt is None:
+            continue
+        f = bt.forecasts
+        flag = (f[col] >= f["warn_threshold"]).to_numpy()
+        y = f["y"].to_numpy(dtype=int)
+        on = (f["current"] == 0).to_numpy()
+        neg = (y == 0)
+        alarms.append({"signal": sig, "threshold": "p >= 3 x the training base rate of the same state",
+                       "country_years": len(f), "flags": int(flag.sum()),
+                       "false_alarms": int((flag & neg).sum()),
+                       "false_alarm_rate": float((flag & neg).sum() / max(neg.sum(), 1)),
+                       "precision": float((flag & ~neg).sum() / flag.sum()) if flag.sum() else float("nan"),
+                       "recall_all_events": float((flag & ~neg).sum() / max((~neg).sum(), 1)),
+                       "flags_onset_rows": int((flag & on).sum()),
+                       "false_alarm_rate_onset_rows": float((flag & on & neg).sum() / max((on & neg).sum(), 1)),
+                       "recall_onsets": float((flag & on & ~neg).sum() / max((on & ~neg).sum(), 1)),
+                       "ground_truth": f"{bt.description} (event in t+1)"})
+        all_flags.append(pd.DataFrame({"signal": sig, "unit": f["unit"], "year": f["year"], "score": f[col]})[flag])
+        covered[sig] = (int(f["year"].min()), int(f["year"].max()))
+    flags = pd.concat(all_flags, ignore_index=True) if all_flags else pd.DataFrame(
+        columns=["signal", "unit", "year", "score"])
+    rows = [flag_recall(c, sig, flags, lookback=lookback, covered=covered[sig], min_lead=min_lead)
+            for c in crises for sig in c.signals if sig in covered]
+    notes = (f"a warning counts only when issued with the data of year start - {min_lead} or earlier "
+             f"(lookback {lookback} years); lead = start - issue year",)
+    return CrisisRecall(pd.DataFrame(rows), pd.DataFrame(alarms), flags, notes)
 
 
 def _forecast_flags(name: str, *, data_dir: Path, seed: int, origins: range, threshold: float
@@ -300,7 +380,7 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
                 continue
             rows.append(flag_recall(c, sig, flags, covered=covered[sig]))
     recall = pd.DataFrame(rows, columns=["crisis", "unit", "signal", "window", "flagged", "first_flag", "lead_years",
-                                         "peak", "note"])
+                                         "peak", "late_flag", "note"])
     notes.append(f"forecast flags: p >= {threshold:g}, out-of-sample rolling-origin forecasts issued with the data "
                  f"of year t for t+1; lead = start - issue year; lookback {LOOKBACK} years")
     if recall.empty:

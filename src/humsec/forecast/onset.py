@@ -70,7 +70,7 @@ from humsec.forecast.tasks import Task
 
 __all__ = [
     "BATTLE_DEATHS", "BASELINES", "FEATURES", "FORECASTERS", "HORIZONS", "OnsetBacktest", "RELATIVE_RISK",
-    "SelectedModel", "TARGETS", "WAR_DEATHS", "backtest_onset", "drivers", "fit_selected", "onset_task",
+    "SelectedModel", "TARGETS", "WAR_DEATHS", "backtest_onset", "displacement_backtest", "surge_subsets", "drivers", "fit_selected", "onset_task",
     "skill_table", "structural_panel", "target_check", "watch_list",
 ]
 
@@ -487,23 +487,26 @@ def subsets(f: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def skill_table(bt: OnsetBacktest, *, recall: float = 0.8) -> pd.DataFrame:
+def skill_table(bt: OnsetBacktest, *, recall: float = 0.8, forecasters: Sequence[str] = FORECASTERS,
+                baselines: Sequence[str] = BASELINES, by: Any = None) -> pd.DataFrame:
     """Scores of every forecaster on every subset of one backtest.
 
     Columns: ``horizon, subset, forecaster, n, events, base_rate, brier, bss_vs_<b>`` (Brier
     skill ``1 - B/B_b`` against each baseline ``b``), ``auc_roc, auc_pr, auc_pr_lift``
     (AUC-PR / base rate; 1 = no better than chance), ``ece, cal_slope, cal_intercept``,
     ``watch80_per_year`` (country-years flagged per origin to catch ``recall`` of the
-    events), ``watch80_share`` and ``watch80_false_alarm_rate``.
+    events), ``watch80_share`` and ``watch80_false_alarm_rate``. ``forecasters``,
+    ``baselines`` and ``by`` (a function frame -> named subsets; default :func:`subsets`)
+    let other event backtests (displacement surges) be scored the same way.
     """
     rows = []
-    for name, sub in subsets(bt.forecasts).items():
+    for name, sub in (by or subsets)(bt.forecasts).items():
         if sub.empty:
             continue
         y = sub["y"].to_numpy(dtype=float)
         n_orig = sub["origin"].nunique()
-        briers = {w: S.brier(sub[f"p_{w}"], y) for w in FORECASTERS}
-        for w in FORECASTERS:
+        briers = {w: S.brier(sub[f"p_{w}"], y) for w in forecasters}
+        for w in forecasters:
             p = sub[f"p_{w}"].to_numpy(dtype=float)
             cal = S.calibration(p, y)
             wl = S.watchlist_at_recall(p, y, recall=recall)
@@ -511,7 +514,7 @@ def skill_table(bt: OnsetBacktest, *, recall: float = 0.8) -> pd.DataFrame:
             ap = S.auc_pr(p, y)
             r = {"horizon": bt.horizon, "subset": name, "forecaster": w, "n": len(sub), "events": int(y.sum()),
                  "base_rate": base, "brier": briers[w]}
-            for b in BASELINES:
+            for b in baselines:
                 r[f"bss_vs_{b}"] = S.skill(briers[w], briers[b]) if b != w else float("nan")
             r.update(auc_roc=S.auc_roc(p, y), auc_pr=ap, auc_pr_lift=ap / base if base > 0 else float("nan"),
                      ece=cal["ece"], cal_slope=cal["slope"], cal_intercept=cal["intercept"],
@@ -540,6 +543,64 @@ def target_check(table: pd.DataFrame) -> pd.DataFrame:
         rows.append({"target": f"{metric} on {subset}, {h}-year horizon {op} {v:g}", "value": val, "met": met,
                      "detail": detail})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- displacement
+
+
+SURGE_FORECASTERS = ("surge", "persistence", "climatology")
+
+
+def displacement_backtest(dpanel: pd.DataFrame, sp: pd.DataFrame, origins: Sequence[int], *, seed: int,
+                          registry: Any = None, min_train_years: int = 5) -> OnsetBacktest:
+    """Rolling-origin backtest of displacement-surge forecasts (``surge``: gradient
+    boosting, sigmoid-calibrated by cross-validation inside the training window) beside
+    persistence and climatology, with the same warning rule as conflict
+    (:data:`RELATIVE_RISK` x the window's rate for rows in the same state).
+
+    Parameters
+    ----------
+    dpanel : pandas.DataFrame
+        :func:`humsec.forecast.series.release_displacement_panel`.
+    sp : pandas.DataFrame
+        :func:`structural_panel` (conflict features).
+    """
+    from humsec.data.countries import CountryRegistry
+    from humsec.forecast import models as M
+    from humsec.forecast.tasks import displacement_task
+
+    reg = registry or CountryRegistry.default()
+    cp = sp[["unit", "year", "conflict", "war"]]
+    task = displacement_task(dpanel, cpanel=cp, borders=reg.border_graph())
+    feats = list(task.features)
+    parts, used = [], []
+    with M.single_thread():
+        for T in sorted({int(o) for o in origins}):
+            known = task.known
+            if known[known["target_year"] <= T]["year"].nunique() < min_train_years:
+                continue
+            train, test = split(task, T, min_train_years=min_train_years)
+            if test.empty:
+                continue
+            out = test[["unit", "year", "target_year", "y", "current"]].copy()
+            out.insert(0, "origin", T)
+            fit = M.fit_event("gbm", train[feats], train["y"].astype(int), seed=seed)
+            out["p_surge"] = fit.predict(test[feats])
+            clim, pers = _rates(train)
+            cur = test["current"].to_numpy(dtype=int)
+            out["p_persistence"] = np.where(cur == 1, pers[1], pers[0])
+            out["p_climatology"] = clim
+            out["warn_threshold"] = RELATIVE_RISK * np.where(cur == 1, pers[1], pers[0])
+            parts.append(out)
+            used.append(T)
+    if not parts:
+        raise HumsecError("displacement: no forecast origin has test rows")
+    return OnsetBacktest(1, pd.concat(parts, ignore_index=True), tuple(used), seed, task.description)
+
+
+def surge_subsets(f: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """All rows and new surges (no surge in t)."""
+    return {"all": f, "new surge (none in t)": f[f["current"] == 0]}
 
 
 # ---------------------------------------------------------------------------- current forecasts

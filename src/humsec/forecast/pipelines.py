@@ -2,7 +2,8 @@
 
 A model name is ``<task>`` or ``<task>-<estimator>`` (e.g. ``conflict``, ``conflict-gbm``,
 ``hsi-qlinear``); :data:`MODELS` lists the tasks. ``conflict``, ``war`` and
-``displacement`` read the shared-data directory (UCDP/PRIO ACD via peacesciencer, UNHCR);
+``displacement`` use UCDP and UNHCR as carried by the data release (the panel given, else
+the shipped release; never a directory);
 ``hsi`` and ``conflict_deaths`` run on a panel - the data release (the default panel, or
 any :class:`~humsec.model.panel.Panel` passed in, e.g. with the user's imports).
 ``conflict_deaths`` needs only the panel and reads the shipped release when none is given.
@@ -119,16 +120,26 @@ def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any
 
     reg = registry or CountryRegistry.default()
     borders = reg.border_graph()
-    if info.source == "shared":
-        need = ["peacesciencer/ucdp_acd.csv", "peacesciencer/gw_states.csv"]
+    if info.source == "shared":  # UCDP and UNHCR as carried by the data release (no data directory)
+        from humsec.forecast.onset import structural_panel
+
+        if panel is None:
+            from humsec.data.release.load import load_release
+
+            panel = load_release().panel
+        sp = structural_panel(panel, registry=reg)
+        cp = sp[["unit", "year", "conflict", "war"]].assign(n_conflicts=sp["conflict"])
         if info.name == "displacement":
-            need += ["unhcr_refugees/flows.parquet", "unhcr_refugees/population.parquet"]
-        root = SE.resolve_data_dir(data_dir, need=need)
-        cp = SE.conflict_panel(root, reg)
-        if info.name == "displacement":
-            dp = SE.displacement_panel(root, known=sorted(reg.codes))
+            from humsec.data.default import default_release
+
+            dp = SE.release_displacement_panel(default_release().displacement, known=sorted(reg.codes))
             return [T.displacement_task(dp, cpanel=cp, borders=borders)]
-        return [T.conflict_task(cp, borders, target=info.name)]
+        import dataclasses
+
+        t = T.conflict_task(cp, borders, target=info.name, first_year=int(cp["year"].min()))
+        return [dataclasses.replace(t, description=(
+            f"{'armed conflict (>= 25' if info.name == 'conflict' else 'war (>= 1,000'} battle-related deaths in "
+            "state-based conflict on the territory) in t+1, UCDP via the data release"))]
     if info.name == "conflict_deaths":
         if panel is None:
             from humsec.data.release.load import load_release

@@ -12,8 +12,11 @@
   (``population.parquet``).
 * :func:`hdi_panel` — UNDP HDI 1990-2022 (HDR 2023/24 complete time series).
 
+* :func:`release_displacement_panel` — the same outflows, stocks and IDPs from the data
+  release's displacement table (no data directory needed).
+
 Data directories are given explicitly (:func:`resolve_data_dir`: an argument, else
-``$HUMSEC_SHARED_DATA``, else ``../shared/data``); a missing directory or file is a
+``$HUMSEC_SHARED_DATA``; never a path relative to the current directory); a missing directory or file is a
 :class:`~humsec.errors.HumsecError` that says where it looked.
 
 References
@@ -44,7 +47,7 @@ from humsec.errors import HumsecError
 from humsec.settings import ENV_SHARED
 
 __all__ = [
-    "GW_OVERRIDES", "conflict_panel", "displacement_panel", "gw_to_iso3", "hdi_panel", "neighbour_mean",
+    "GW_OVERRIDES", "conflict_panel", "displacement_panel", "release_displacement_panel", "gw_to_iso3", "hdi_panel", "neighbour_mean",
     "node_history", "resolve_data_dir",
 ]
 
@@ -58,7 +61,8 @@ GW_OVERRIDES: Mapping[int, str | None] = {
 
 
 def resolve_data_dir(path: str | Path | None = None, *, need: Iterable[str] = ()) -> Path:
-    """The shared-data directory: ``path``, else ``$HUMSEC_SHARED_DATA``, else ``../shared/data``.
+    """The shared-data directory: ``path``, else ``$HUMSEC_SHARED_DATA`` (never a path
+    relative to the current directory).
 
     Parameters
     ----------
@@ -75,7 +79,6 @@ def resolve_data_dir(path: str | Path | None = None, *, need: Iterable[str] = ()
         cands = [Path(path).expanduser()]
     else:
         cands = [Path(os.environ[ENV_SHARED]).expanduser()] if os.environ.get(ENV_SHARED) else []
-        cands.append(Path("..") / "shared" / "data")
     for c in cands:
         tried.append(str(c))
         if c.is_dir():
@@ -282,6 +285,44 @@ def displacement_panel(data_dir: str | Path, *, first_year: int = 2000, last_yea
     idx = pd.MultiIndex.from_product([units, range(first_year, last + 1)], names=["source", "year"])
     frame = pd.DataFrame({"outflow": out.reindex(idx), "stock": stock.reindex(idx),
                           "idps": idps.rename("idps").reindex(idx)}).fillna(0.0)
+    frame.index.names = ["unit", "year"]
+    return frame.reset_index()
+
+
+def release_displacement_panel(table: pd.DataFrame, *, first_year: int = 2000, known: Iterable[str] | None = None
+                               ) -> pd.DataFrame:
+    """:func:`displacement_panel` from the data release's displacement table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``origin, asylum, year, measure, population_type, value``
+        (:attr:`humsec.data.release.load.Release.displacement`): ``outflow`` sums the
+        flows of refugees, refugee-like, OIP and asylum seekers out of the origin (self
+        pairs dropped), ``stock`` the end-year stocks of refugees, asylum seekers and OIP,
+        ``idps`` the IDP stock (origin = asylum).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit, year, outflow, stock, idps`` over ``known`` units (or every origin) and
+        the table's years from ``first_year``; absent cells are zeros.
+    """
+    need = {"origin", "asylum", "year", "measure", "population_type", "value"}
+    if not need <= set(table.columns):
+        raise HumsecError(f"displacement table lacks {', '.join(sorted(need - set(table.columns)))}")
+    t = table[table["year"] >= first_year]
+    cross = t[t["origin"] != t["asylum"]]
+    flow = cross[(cross["measure"] == "flow")
+                 & cross["population_type"].isin(["refugees", "refugee_like", "oip", "asylum_seekers"])]
+    stock = cross[(cross["measure"] == "stock") & cross["population_type"].isin(["refugees", "asylum_seekers", "oip"])]
+    idp = t[(t["measure"] == "stock") & (t["population_type"] == "idps")]
+    parts = {"outflow": flow, "stock": stock, "idps": idp}
+    sums = {k: v.groupby(["origin", "year"])["value"].sum() for k, v in parts.items()}
+    units = sorted(set(known) if known is not None else set(t["origin"]))
+    years = range(max(first_year, int(t["year"].min())), int(t["year"].max()) + 1)
+    idx = pd.MultiIndex.from_product([units, years], names=["origin", "year"])
+    frame = pd.DataFrame({k: v.reindex(idx) for k, v in sums.items()}).fillna(0.0)
     frame.index.names = ["unit", "year"]
     return frame.reset_index()
 
