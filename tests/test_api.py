@@ -165,6 +165,11 @@ def test_trends_groups_peers_spill_equal_library(env, hsi):
 
     g = client.get("/api/v1/countries/KEN/groups")
     assert g.status_code == 200 and g.json()["demography"]["unit"] == "KEN"
+    from humsec.analysis.groups import left_behind
+
+    lb = left_behind(panel.data, "KEN", catalogue=cat).to_dict()
+    assert g.json()["left_behind"] == json.loads(json.dumps(lb))
+    assert {r["behind"] for r in lb["rows"] if r["indicator"] == "homicide_rate"} == {"men"}
 
 
 def test_catalogue_indicator_panel_pagination(env):

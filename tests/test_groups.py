@@ -232,18 +232,18 @@ def test_gaps_direction_aware():
     r = g.loc[("AAA", "female/male", "u5mr")]
     # mortality: lower is better, women 50 vs men 40 -> parity 40/50 = 0.8, women behind by 20 %
     assert (r["ratio"], r["difference"], r["direction"]) == (1.25, 10.0, -1)
-    assert r["parity"] == pytest.approx(0.8) and r["shortfall_pct"] == pytest.approx(20.0)
+    assert r["achievement_ratio"] == pytest.approx(0.8) and r["shortfall_pct"] == pytest.approx(20.0)
     assert bool(r["focal_behind"])
     b = g.loc[("BBB", "female/male", "u5mr")]
-    assert b["parity"] == pytest.approx(2.0) and not bool(b["focal_behind"])
+    assert b["achievement_ratio"] == pytest.approx(2.0) and not bool(b["focal_behind"])
     e = g.loc[("AAA", "elderly/working-age", "life_expectancy")]
-    assert e["parity"] == pytest.approx(60 / 70) and bool(e["focal_behind"])
-    assert g.loc[("AAA", "rural/urban", "life_expectancy"), "parity"] == pytest.approx(62 / 72)
-    assert g.loc[("BBB", "disability/no disability", "life_expectancy"), "parity"] == pytest.approx(58 / 80)
+    assert e["achievement_ratio"] == pytest.approx(60 / 70) and bool(e["focal_behind"])
+    assert g.loc[("AAA", "rural/urban", "life_expectancy"), "achievement_ratio"] == pytest.approx(62 / 72)
+    assert g.loc[("BBB", "disability/no disability", "life_expectancy"), "achievement_ratio"] == pytest.approx(58 / 80)
     assert not any(i == "pop" for i in g.index.get_level_values("indicator"))  # context excluded
     # latest: 2015 rural/urban replaced by 2020; only year 2015 -> the old gap
     old = G.gaps(hand_panel(), units=["AAA"], year=2017, latest=True)
-    assert old["comparison"].tolist() == ["rural/urban"] and old["parity"].iloc[0] == pytest.approx(50 / 70)
+    assert old["comparison"].tolist() == ["rural/urban"] and old["achievement_ratio"].iloc[0] == pytest.approx(50 / 70)
 
 
 def test_group_scores_share_goalposts_and_dimension_scores():
@@ -287,7 +287,7 @@ def test_default_panel_gaps(panel):
     raw = panel.filter(units=["IND"], indicators=["u5mr_sex"], years=[2018]).data.set_index("sex")["value"]
     assert r["comparison"] == "female/male"
     assert r["focal_value"] == raw["F"] and r["reference_value"] == raw["M"]
-    assert r["parity"] == pytest.approx(raw["M"] / raw["F"])
+    assert r["achievement_ratio"] == pytest.approx(raw["M"] / raw["F"])
     # rural/urban from the JMP water series (groups of water_basic)
     w = g[(g["indicator"] == "water_basic") & (g["comparison"] == "rural/urban")].iloc[0]
     raw = panel.filter(units=["IND"], indicators=["water_basic"], years=[2018]).data.set_index("group")["value"]
@@ -317,7 +317,7 @@ def test_cli_groups_formats(home, panel, capsys):
     code, out, _ = run(capsys, "--home", str(home), "groups", "IND", "--year", "2012", "--format", "csv")
     assert code == 0
     rows = pd.read_csv(pd.io.common.StringIO(out))
-    assert set(rows["section"]) == {"gaps", "furthest_behind", "demography"}
+    assert set(rows["section"]) == {"gaps", "furthest_behind", "demography", "left_behind"}
     assert rows[(rows["section"] == "demography") & (rows["measure"] == "year")]["value"].astype(float).iloc[0] == 2010
     code, out, _ = run(capsys, "--home", str(home), "groups", "IND")
     assert code == 0 and "furthest behind" in out and "old_age_dependency" in out
@@ -328,3 +328,85 @@ def test_cli_groups_errors(home, capsys):
     assert code == 2 and "'INX': no data" in err and "IND" in err
     code, _, err = run(capsys, "--home", str(home), "groups", "IND", "--format", "xml")
     assert code == 2 and "--format 'xml'" in err
+
+
+# --------------------------------------------------------------------------- who is left behind
+
+
+def lb_panel() -> pd.DataFrame:
+    rows = [
+        ("AAA", 2024, "homicide_rate", "F", "_T", "_T", 2.0), ("AAA", 2024, "homicide_rate", "M", "_T", "_T", 6.0),
+        ("AAA", 2024, "lfpr", "F", "_T", "_T", 50.0), ("AAA", 2024, "lfpr", "M", "_T", "_T", 70.0),
+        ("AAA", 2023, "life_expectancy_sex", "F", "_T", "_T", 70.0),
+        ("AAA", 2023, "life_expectancy_sex", "M", "_T", "_T", 69.0),
+        ("AAA", 2022, "women_parliament", "_T", "_T", "_T", 20.0),
+        ("AAA", 2010, "child_marriage", "_T", "_T", "_T", 30.0),   # older than its 10-year limit
+        ("AAA", 2015, "hdi_sex", "F", "_T", "_T", 0.5), ("AAA", 2015, "hdi_sex", "M", "_T", "_T", 0.6),  # > 5 years
+        ("AAA", 2024, "conflict_deaths", "_T", "_T", "_T", 10.0),
+        ("AAA", 2024, "refugees_hosted", "_T", "_T", "_T", 5.0),
+        ("AAA", 2024, "pop_total", "_T", "_T", "_T", 1_000_000.0),
+        ("AAA", 2025, "lfpr", "F", "_T", "_T", 99.0), ("AAA", 2025, "lfpr", "M", "_T", "_T", 1.0),  # after the year
+        ("AAA", 2023, "unemployment_disability", "_T", "_T", "disability", 12.0),
+        ("AAA", 2023, "unemployment_disability", "_T", "_T", "no_disability", 6.0),
+    ]
+    return pd.DataFrame(rows, columns=["unit", "year", "indicator", "sex", "age", "group", "value"])
+
+
+def test_left_behind_direction_parity_and_age():
+    lb = G.left_behind(lb_panel(), "AAA", year=2024)
+    r = lb.rows.set_index("indicator")
+    # homicide: lower is better; women 2 vs men 6 -> parity F/M 1/3, the men are behind
+    h = r.loc["homicide_rate"]
+    assert h["parity"] == pytest.approx(1 / 3) and h["behind"] == "men" and h["year"] == 2024 and h["age"] == 0
+    assert np.isnan(h["ratio"]) and "parity F/M 0.33: men behind" in h["statement"]
+    # labour force: higher is better; 50 vs 70 -> women behind; the 2025 numbers are after the year
+    assert r.loc["lfpr", "parity"] == pytest.approx(50 / 70) and r.loc["lfpr", "behind"] == "women"
+    # life expectancy 70 vs 69: parity 1.014 inside the 0.97-1.03 band -> neither
+    le = r.loc["life_expectancy_sex"]
+    assert le["parity"] == pytest.approx(70 / 69) and le["behind"] == "neither" and le["age"] == 1
+    # seats: 20 % women -> parity 20/80
+    assert r.loc["women_parliament", "parity"] == pytest.approx(0.25) and r.loc["women_parliament", "behind"] == "women"
+    # disability: unemployment is lower-is-better; 12 vs 6 -> ratio 2, those with a disability behind
+    d = r.loc["unemployment_disability"]
+    assert d["ratio"] == pytest.approx(2.0) and d["behind"] == "with disability" and np.isnan(d["parity"])
+    # per 1,000 and per 100,000 turned into people and deaths with the population of the year
+    assert "about 5,000 people" in r.loc["refugees_hosted", "statement"]
+    c = r.loc["conflict_deaths"]
+    assert c["behind"] == "exposed" and "about 100 deaths" in c["statement"]
+    # too old or absent -> listed with the reason, never shown
+    m = lb.missing.set_index("indicator")
+    assert "child_marriage" not in r.index and m.loc["child_marriage", "reason"] == \
+        "latest 2010, older than the 10-year limit before 2024"
+    assert "hdi_sex" not in r.index and "latest for women and men 2015, older than the 5-year limit" in \
+        m.loc["hdi_sex", "reason"]
+    assert "no data" in m.loc["idps", "reason"]
+    assert any(s.startswith("Older people: no current data") for s in lb.summary)
+    # furthest behind: goalposts from the current data (this unit only): disability 1;
+    # men: lfpr 0, homicide 1, life expectancy 1 -> 2/3; women: 1, 0, 0 -> 1/3
+    fb = lb.furthest
+    assert fb["label"].tolist()[:3] == ["people with disabilities", "men and boys", "women and girls"]
+    assert fb["mean_shortfall"].tolist()[:3] == pytest.approx([1.0, 2 / 3, 1 / 3])
+    assert lb.summary[0].startswith("Furthest behind in AAA on data of 2024") and "people with disabilities" in lb.summary[0]
+    json.dumps(lb.to_dict())  # JSON-ready
+    with pytest.raises(HumsecError, match="'ZZZ': no data"):
+        G.left_behind(lb_panel(), "ZZZ", year=2024)
+
+
+def test_left_behind_release_ken(panel):
+    """KEN on the release, against the raw observations."""
+    lb = G.left_behind(panel, "KEN", year=2024)
+    raw = panel.data[panel.data["unit"] == "KEN"]
+    r = lb.rows.set_index(["indicator", "comparison"], drop=False)
+    for code in ("homicide_rate", "lfpr", "life_expectancy_sex"):
+        x = raw[(raw["indicator"] == code) & raw["sex"].isin(["F", "M"]) & (raw["year"] <= 2024)]
+        y = int(x.groupby("year")["sex"].nunique().loc[lambda s: s == 2].index.max())
+        v = x[x["year"] == y].set_index("sex")["value"]
+        row = r.loc[(code, "women/men")]
+        assert row["year"] == y and row["parity"] == pytest.approx(v["F"] / v["M"])
+    # homicide of men is higher -> men behind; women's labour force participation lower -> women behind
+    assert r.loc[("homicide_rate", "women/men"), "behind"] == "men"
+    assert r.loc[("lfpr", "women/men"), "behind"] == "women"
+    assert (lb.rows["age"] <= 10).all() and (lb.rows["year"] <= 2024).all()
+    refugees = raw[(raw["indicator"] == "refugees_hosted") & (raw["year"] == 2024)]["value"].iloc[0]
+    assert lb.rows.set_index("indicator").loc["refugees_hosted", "value"] == refugees
+    assert {"women", "older", "disability", "displaced", "conflict"} <= set(lb.rows["section"])

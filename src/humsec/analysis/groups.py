@@ -33,6 +33,12 @@ References
    (IHDI, GDI, GII).
 .. [LNOB2018] UNDP (2018). *What does it mean to leave no one behind? A UNDP discussion
    paper and framework for implementation*. New York: UNDP.
+.. [UIS2010] UNESCO Institute for Statistics (2010). *Global Education Digest 2010*,
+   annex: the gender parity index (female value / male value) and the parity band
+   0.97-1.03.
+.. [UCDP2024] Davies, S., Pettersson, T. & Öberg, M. (2024). Organized violence
+   1989-2023. *Journal of Peace Research* 61(4) — an active conflict has at least 25
+   battle-related deaths in a calendar year.
 .. [WPP2024] United Nations, DESA, Population Division (2024). *World Population
    Prospects 2024* — definitions of dependency ratios (per 100 persons aged 15-64) and
    sex ratio (males per 100 females).
@@ -67,6 +73,9 @@ __all__ = [
     "gender_indices",
     "group_scores",
     "inequality_adjusted",
+    "left_behind",
+    "LeftBehind",
+    "max_ages",
 ]
 
 # ============================================================================ vocabulary
@@ -202,10 +211,14 @@ def gaps(data: Panel | pd.DataFrame, *, units: Sequence[str] | None = None,
     -------
     pandas.DataFrame
         One row per unit, year, indicator and comparison: ``focal_value``,
-        ``reference_value``, ``ratio`` (focal / reference), ``difference`` (focal -
-        reference), ``direction``, ``parity`` (focal achievement relative to the
-        reference: the ratio for "higher is better", its inverse otherwise; < 1 = focal
-        group behind), ``shortfall_pct`` (``(1 - parity) x 100``) and ``focal_behind``.
+        ``reference_value``, ``ratio`` (focal / reference value; for female/male this
+        is the *parity index* F/M of [UIS2010]_, whatever the direction),
+        ``difference`` (focal - reference), ``direction``, ``achievement_ratio`` (focal
+        achievement relative to the reference: the ratio for "higher is better", its
+        inverse for "lower is better"; < 1 = focal group behind), ``shortfall_pct``
+        (``(1 - achievement_ratio) x 100``), ``focal_behind`` and ``behind`` (the name of
+        the group that is behind, e.g. ``"male"`` when men's homicide rate is the
+        higher one, or ``"neither"``).
 
     Notes
     -----
@@ -237,7 +250,7 @@ def gaps(data: Panel | pd.DataFrame, *, units: Sequence[str] | None = None,
         j.insert(3, "comparison", comp.name)
         out.append(j)
     cols = ["unit", "year", "indicator", "comparison", "focal_value", "reference_value", "ratio",
-            "difference", "direction", "parity", "shortfall_pct", "focal_behind"]
+            "difference", "direction", "achievement_ratio", "shortfall_pct", "focal_behind", "behind"]
     if not out:
         return pd.DataFrame(columns=cols)
     g = pd.concat(out, ignore_index=True)
@@ -247,9 +260,13 @@ def gaps(data: Panel | pd.DataFrame, *, units: Sequence[str] | None = None,
         inv = g["reference_value"] / g["focal_value"]
     g["ratio"] = ratio.where(g["reference_value"] != 0)
     g["difference"] = g["focal_value"] - g["reference_value"]
-    g["parity"] = np.where(g["direction"] > 0, g["ratio"], inv.where(g["focal_value"] != 0))
-    g["shortfall_pct"] = (1.0 - g["parity"]) * 100.0
-    g["focal_behind"] = g["parity"] < 1.0
+    g["achievement_ratio"] = np.where(g["direction"] > 0, g["ratio"], inv.where(g["focal_value"] != 0))
+    g["shortfall_pct"] = (1.0 - g["achievement_ratio"]) * 100.0
+    g["focal_behind"] = g["achievement_ratio"] < 1.0
+    names = {c.name: c.name.split("/", 1) for c in comparisons}
+    g["behind"] = [
+        "neither" if not np.isfinite(a) or a == 1.0 else (names[c][0] if a < 1.0 else names[c][1])
+        for c, a in zip(g["comparison"], g["achievement_ratio"].astype(float))]
     return g[cols].sort_values(["unit", "year", "comparison", "indicator"]).reset_index(drop=True)
 
 
@@ -590,3 +607,330 @@ def gender_indices(data: pd.DataFrame | Panel, year: int) -> pd.DataFrame:
             out[c] = res.scores[c].reindex(out.index)
     out.insert(3, "gdi_group", gdi_group(out["gdi"]).reindex(out.index).astype("Int64"))
     return out
+
+
+# ============================================================================ who is left behind
+
+#: Years a number may be older than the reference year, for indicators the HSI's
+#: missing-data policy does not cover (annual series) ...
+DEFAULT_MAX_AGE = 5
+#: ... and for the survey- or census-based ones among them (the HSI's longest limit).
+SURVEY_MAX_AGE = 10
+SURVEY_INDICATORS = frozenset({"pension_coverage", "disability_benefit", "unemployment_disability",
+                               "secondary_education_sex", "trafficking_victims"})
+#: A parity index (female / male value) inside this band counts as parity ([UIS2010]_).
+PARITY_BAND = (0.97, 1.03)
+#: Deaths in a calendar year from which UCDP counts an active conflict ([UCDP2024]_).
+CONFLICT_THRESHOLD = 25
+
+#: What :func:`left_behind` looks at, per population group: ``(kind, indicator)`` with
+#: kind ``sex`` (female vs male), ``area`` (rural vs urban), ``disability`` (with vs
+#: without), ``value`` (a total that describes the group), ``share`` (a percentage of
+#: women, e.g. seats in parliament: parity = share / (100 - share)), ``demo`` (from
+#: :func:`demography`) or ``conflict``.
+LEFT_BEHIND_SECTIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("women", "Women and girls", (("sex", "hdi_sex"), ("sex", "life_expectancy_sex"), ("sex", "homicide_rate"),
+                                  ("sex", "lfpr"), ("sex", "secondary_education_sex"), ("value", "child_marriage"),
+                                  ("share", "women_parliament"), ("value", "gii"))),
+    ("older", "Older people", (("demo", "elderly_share"), ("demo", "old_age_dependency"),
+                               ("value", "pension_coverage"), ("sex", "pension_coverage"))),
+    ("disability", "People with disabilities", (("value", "disability_benefit"), ("sex", "disability_benefit"),
+                                                ("disability", "unemployment_disability"))),
+    ("displaced", "Refugees, migrants and the displaced", (("value", "refugees_hosted"), ("value", "refugees_origin"),
+                                                           ("value", "idps"), ("value", "migrant_share"))),
+    ("conflict", "People in conflict zones", (("conflict", "conflict_deaths"),)),
+    ("rural", "Rural population", (("area", "water_basic"), ("area", "sanitation_basic"), ("area", "water_safe"))),
+)
+
+_PAIRS = {"sex": ({"sex": "F"}, {"sex": "M"}, "women", "men"),
+          "area": ({"group": "rural"}, {"group": "urban"}, "rural", "urban"),
+          "disability": ({"group": "disability"}, {"group": "no_disability"}, "with disability", "without disability")}
+_DEMO = {"elderly_share": ("Population aged 65+", "percent of population", 1),
+         "old_age_dependency": ("Old-age dependency ratio", "persons 65+ per 100 aged 15-64", -1)}
+_PLAIN = {"sex=F": "women and girls", "sex=M": "men and boys", "group=rural": "the rural population",
+          "group=urban": "the urban population", "group=disability": "people with disabilities",
+          "group=no_disability": "people without disabilities"}
+
+
+@dataclass(frozen=True)
+class LeftBehind:
+    """Who is left behind in one country (see :func:`left_behind`).
+
+    Attributes
+    ----------
+    unit : str
+    year : int
+        Reference year: no number is later, none older than its limit before it.
+    rows : pandas.DataFrame
+        ``section, group, indicator, name, measure, comparison, focal_value,
+        reference_value, value, year, age, parity, ratio, direction, behind, statement``.
+    missing : pandas.DataFrame
+        ``section, group, indicator, name, reason``: what the release cannot show.
+    furthest : pandas.DataFrame
+        :func:`furthest_behind` on the same numbers, with ``label`` (plain words).
+    summary : tuple of str
+        Plain-language findings, the furthest-behind first.
+    """
+
+    unit: str
+    year: int
+    rows: pd.DataFrame
+    missing: pd.DataFrame
+    furthest: pd.DataFrame
+    summary: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: records of the tables (NaN → None)."""
+        import json
+
+        def rec(df: pd.DataFrame) -> list[dict]:
+            return json.loads(df.to_json(orient="records"))
+
+        return {"unit": self.unit, "year": self.year, "summary": list(self.summary), "rows": rec(self.rows),
+                "missing": rec(self.missing), "furthest_behind": rec(self.furthest)}
+
+
+def max_ages(indicators: Iterable[str], spec: Any = None) -> dict[str, int]:
+    """How many years a number may be older than the reference year, per indicator.
+
+    The HSI's missing-data policy (:func:`humsec.analysis.assess.data_policy`) where it
+    covers the indicator; otherwise :data:`SURVEY_MAX_AGE` for survey/census-based
+    series (:data:`SURVEY_INDICATORS`) and :data:`DEFAULT_MAX_AGE` for the rest.
+    """
+    from humsec.analysis.assess import data_policy
+    from humsec.index.builtin import load_spec
+
+    pol = data_policy(spec if spec is not None else load_spec("hsi")).set_index("indicator")["max_age"]
+    out = {}
+    for c in indicators:
+        a = pol.get(c)
+        out[c] = int(a) if a is not None and pd.notna(a) else (SURVEY_MAX_AGE if c in SURVEY_INDICATORS
+                                                                else DEFAULT_MAX_AGE)
+    return out
+
+
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    a = abs(v)
+    return f"{v:,.0f}" if a >= 1000 else (f"{v:.1f}" if a >= 10 else (f"{v:.2f}" if a >= 0.1 else f"{v:.3g}"))
+
+
+def _sel(df: pd.DataFrame, sel: Mapping[str, str]) -> pd.DataFrame:
+    m = np.ones(len(df), dtype=bool)
+    for k in DISAGG_KEYS:
+        m &= (df[k] == sel.get(k, TOTAL)).to_numpy()
+    return df[m]
+
+
+def left_behind(data: Panel | pd.DataFrame, unit: str, *, year: int | None = None,
+                catalogue: Catalogue | None = None, spec: Any = None) -> LeftBehind:
+    """Who is left behind in a country, group by group, on current numbers only.
+
+    For women and girls, older people, people with disabilities, refugees, migrants and
+    the displaced, people in conflict zones and the rural population
+    (:data:`LEFT_BEHIND_SECTIONS`), every indicator of the release that describes the
+    group is taken at its latest year at or before ``year`` and no older than its limit
+    (:func:`max_ages`); a comparison (women vs men, rural vs urban, with vs without
+    disability) uses the latest year in which both groups are observed.
+
+    * ``parity`` is the parity index, female value / male value ([UIS2010]_), for every
+      sex comparison whatever the indicator's direction; ``ratio`` is focal / reference
+      for the other comparisons. Neither says by itself who is behind:
+    * ``behind`` is direction-aware: for "higher is better" the group with the lower
+      value is behind, for "lower is better" (homicide, mortality) the group with the
+      *higher* value; a parity index inside :data:`PARITY_BAND` counts as parity
+      ("neither").
+    * The furthest behind are ranked by :func:`furthest_behind` (mean shortfall from
+      the best-off group on scores with shared goalposts, [LNOB2018]_) over the same
+      current comparisons.
+    * People in conflict zones: deaths in organised violence per 100,000 and as a
+      count; a country with at least :data:`CONFLICT_THRESHOLD` deaths in the year is
+      in active conflict in the UCDP sense ([UCDP2024]_) and its whole population is
+      counted as exposed (the release has no subnational locations).
+
+    Parameters
+    ----------
+    data : Panel or DataFrame
+        The panel (all units: goalposts of the ranking come from every country).
+    unit : str
+        ISO3 code.
+    year : int, optional
+        Reference year (default: the HSI's default year for these data).
+    catalogue : Catalogue, optional
+        Names, units and directions (default: the shipped catalogue).
+    spec : IndexSpec, optional
+        Whose missing-data policy sets the age limits (default: the HSI).
+
+    Returns
+    -------
+    LeftBehind
+
+    Raises
+    ------
+    HumsecError
+        Unknown unit.
+    """
+    df = _frame(data)
+    cat = catalogue if catalogue is not None else Catalogue.default()
+    if unit not in set(df["unit"].unique()):
+        raise HumsecError(f"'{unit}': no data for this unit in the panel; expected an ISO3 code")
+    if year is None:
+        from humsec.analysis.assess import default_year
+        from humsec.index.builtin import load_spec
+
+        year = default_year(spec if spec is not None else load_spec("hsi"), df[df["sex"].eq(TOTAL)
+                            & df["age"].eq(TOTAL) & df["group"].eq(TOTAL)])
+    year = int(year)
+    codes = sorted({c for _, _, items in LEFT_BEHIND_SECTIONS for _, c in items if c not in _DEMO})
+    limits = max_ages([*codes, "pop_total", "pop"], spec)
+    u = df[(df["unit"] == unit) & (df["year"] <= year)]
+    rows: list[dict[str, Any]] = []
+    missing: list[dict[str, Any]] = []
+
+    def meta(code: str) -> tuple[str, str, int]:
+        ind = cat.get(code)
+        return (ind.name, ind.unit, int(ind.direction)) if ind else (code, "", 1)
+
+    def stale_reason(sub: pd.DataFrame, code: str, what: str = "") -> str:
+        if sub.empty:
+            return f"no data{what} in the release"
+        return (f"latest{what} {int(sub['year'].max())}, older than the {limits[code]}-year limit "
+                f"before {year}")
+
+    def pop_at(y: int) -> float:
+        p = u[(u["indicator"] == "pop_total") & (u["sex"] == TOTAL) & (u["year"] <= y)]
+        return float(p.sort_values("year")["value"].iloc[-1]) if len(p) else float("nan")
+
+    demo = demography(df[(df["unit"] == unit) & (df["year"] <= year)], units=[unit])
+    demo = demo[demo["year"] >= year - limits["pop"]].sort_values("year").tail(1)
+    for key, title, items in LEFT_BEHIND_SECTIONS:
+        for kind, code in items:
+            base = {"section": key, "group": title, "indicator": code}
+            if kind == "demo":
+                name, measure, direction = _DEMO[code]
+                if demo.empty or not np.isfinite(demo[code].iloc[0]):
+                    missing.append({**base, "name": name, "reason": "no population by sex and age (WPP)"})
+                    continue
+                v, y = float(demo[code].iloc[0]), int(demo["year"].iloc[0])
+                rows.append({**base, "name": name, "measure": measure, "value": v, "year": y,
+                             "direction": direction, "behind": "",
+                             "statement": f"{name}: {_fmt(v)} {measure} ({y}, UN WPP)"})
+                continue
+            name, measure, direction = meta(code)
+            sub = u[u["indicator"] == code]
+            fresh = sub[sub["year"] >= year - limits[code]]
+            if kind in _PAIRS:
+                fsel, rsel, fl, rl = _PAIRS[kind]
+                j = _sel(fresh, fsel)[["year", "value"]].merge(_sel(fresh, rsel)[["year", "value"]], on="year",
+                                                              suffixes=("_f", "_r"))
+                if j.empty:
+                    both = _sel(sub, fsel)[["year"]].merge(_sel(sub, rsel)[["year"]], on="year")
+                    missing.append({**base, "name": f"{name} ({fl} vs {rl})",
+                                    "reason": stale_reason(both, code, f" for {fl} and {rl}")})
+                    continue
+                r = j.sort_values("year").iloc[-1]
+                y, fv, rv = int(r["year"]), float(r["value_f"]), float(r["value_r"])
+                ratio = fv / rv if rv != 0 else float("nan")
+                if kind == "sex" and np.isfinite(ratio) and PARITY_BAND[0] <= ratio <= PARITY_BAND[1]:
+                    behind = "neither"
+                elif fv == rv:
+                    behind = "neither"
+                else:
+                    behind = fl if (fv < rv) == (direction > 0) else rl
+                lower = " (lower is better)" if direction < 0 else ""
+                label = "parity F/M" if kind == "sex" else f"ratio {fl}/{rl}"
+                verdict = ("about equal" if behind == "neither" else f"{behind} behind")
+                rows.append({**base, "name": name, "measure": measure, "comparison": f"{fl}/{rl}",
+                             "focal_value": fv, "reference_value": rv, "year": y, "direction": direction,
+                             "parity": ratio if kind == "sex" else np.nan,
+                             "ratio": ratio if kind != "sex" else np.nan, "behind": behind,
+                             "statement": f"{name}: {fl} {_fmt(fv)}, {rl} {_fmt(rv)} {measure}{lower} ({y}); "
+                                          f"{label} {ratio:.2f}: {verdict}"})
+                continue
+            tot = _sel(fresh, {})
+            if tot.empty:
+                missing.append({**base, "name": name, "reason": stale_reason(_sel(sub, {}), code)})
+                continue
+            r = tot.sort_values("year").iloc[-1]
+            v, y = float(r["value"]), int(r["year"])
+            row = {**base, "name": name, "measure": measure, "value": v, "year": y, "direction": direction,
+                   "behind": ""}
+            text = f"{name}: {_fmt(v)} {measure} ({y})"
+            if kind == "share":
+                p = v / (100.0 - v) if v < 100 else float("nan")
+                row["parity"] = p
+                row["behind"] = ("neither" if PARITY_BAND[0] <= p <= PARITY_BAND[1]
+                                 else ("women" if p < PARITY_BAND[0] else "men"))
+                text += f"; parity F/M {p:.2f}: " + ("about equal" if row["behind"] == "neither"
+                                                     else f"{row['behind']} behind")
+            elif "per 1,000" in measure:
+                pop = pop_at(y)
+                if np.isfinite(pop):
+                    text += f", about {round(v * pop / 1000.0):,} people"
+            elif kind == "conflict":
+                pop = pop_at(y)
+                if np.isfinite(pop):
+                    deaths = v * pop / 1e5
+                    text += f", about {round(deaths):,} deaths"
+                    if deaths >= CONFLICT_THRESHOLD:
+                        row["behind"] = "exposed"
+                        text += (f" — at or above the UCDP threshold of {CONFLICT_THRESHOLD} a year: the whole "
+                                 f"population ({round(pop):,}) lives in a country in active conflict; the release "
+                                 "has no subnational locations to say how many live in the affected areas")
+                    else:
+                        text += f" — below the UCDP threshold of {CONFLICT_THRESHOLD} deaths a year"
+            rows.append({**row, "statement": text})
+    cols = ["section", "group", "indicator", "name", "measure", "comparison", "focal_value", "reference_value",
+            "value", "year", "age", "parity", "ratio", "direction", "behind", "statement"]
+    out = pd.DataFrame(rows).reindex(columns=cols)
+    if len(out):
+        out["age"] = year - out["year"].astype(int)
+        out["year"] = out["year"].astype(int)
+        out["direction"] = out["direction"].astype(int)
+    miss = pd.DataFrame(missing, columns=["section", "group", "indicator", "name", "reason"])
+
+    # furthest behind over the same current comparisons, goalposts from every country
+    pair_codes = sorted({c for _, _, items in LEFT_BEHIND_SECTIONS for k, c in items if k in _PAIRS})
+    win = df[df["indicator"].isin(pair_codes) & (df["year"] <= year)]
+    win = win[win["year"] >= year - win["indicator"].map(limits).astype(int)]
+    fb = furthest_behind(win, unit, year=year, catalogue=cat)
+    fb = fb[fb["population_group"].isin(list(_PLAIN))].reset_index(drop=True)
+    fb.insert(1, "label", [_PLAIN[g] for g in fb["population_group"]])
+    fb["rank"] = np.arange(1, len(fb) + 1)
+    summary: list[str] = []
+    behind_fb = fb[fb["mean_shortfall"] > 0]
+    if len(behind_fb):
+        parts = []
+        for _, r in behind_fb.head(3).iterrows():
+            nm = meta(r["worst_indicator"])[0]
+            wy = out.loc[(out["indicator"] == r["worst_indicator"]) & out["comparison"].notna()
+                         & out["section"].isin(["women", "older", "disability", "rural"]), "year"]
+            when = f", {int(wy.iloc[0])}" if len(wy) else ""
+            parts.append(f"{r['label']} (on average {r['mean_shortfall']:.2f} below the better-off group on a 0-1 "
+                         f"scale over {int(r['n_indicators'])} indicator(s); widest gap: {nm}, {_fmt(r['worst_value'])} "
+                         f"vs {_fmt(r['best_group_value'])}{when})")
+        summary.append(f"Furthest behind in {unit} on data of {year} or the years before: " + "; then ".join(parts) + ".")
+    else:
+        summary.append(f"{unit}: no current comparison between groups to say who is furthest behind.")
+    for key, title, _ in LEFT_BEHIND_SECTIONS:
+        s = out[out["section"] == key] if len(out) else out
+        m = miss[miss["section"] == key]
+        if s.empty:
+            summary.append(f"{title}: no current data in the release ({'; '.join(m['name'] + ': ' + m['reason'])}).")
+            continue
+        comp = s[s["behind"].isin(["neither"]) | s["comparison"].notna() | s["parity"].notna()]
+        comp = comp[comp["behind"] != ""]
+        txt = f"{title}: "
+        if len(comp):
+            parts = []
+            for b, names in comp.groupby("behind", sort=False)["name"]:
+                what = "about equal" if b == "neither" else f"{b} behind"
+                parts.append(f"{what} on {len(names)} of {len(comp)} ({'; '.join(names)})")
+            txt += ", ".join(parts)
+        else:
+            txt += "; ".join(s["statement"].head(2))
+        if len(m):
+            txt += f"; not shown for lack of current data: {', '.join(m['name'])}"
+        summary.append(txt + ".")
+    return LeftBehind(unit=unit, year=year, rows=out, missing=miss, furthest=fb, summary=tuple(summary))

@@ -49,7 +49,7 @@ def groups_cmd(
 ) -> None:
     """Who is left behind in a country: group gaps, the furthest-behind ranking and the
     demography of vulnerability (elderly/child shares, dependency and sex ratios)."""
-    from humsec.analysis.groups import demography, furthest_behind, gaps
+    from humsec.analysis.groups import demography, furthest_behind, gaps, left_behind
     from humsec.data.service import current_panel
 
     _fmt(fmt)
@@ -68,25 +68,38 @@ def groups_cmd(
     if year is not None:
         demo_all = demo_all[demo_all["year"] <= year]
     demo = demo_all.sort_values("year").tail(1)
+    lb = left_behind(full, unit, year=year)
     if fmt == "json":
         dump_json({"unit": unit, "year": year, "gaps": _records(g), "furthest_behind": _records(fb),
-                   "demography": _records(demo)[0] if len(demo) else None})
+                   "demography": _records(demo)[0] if len(demo) else None, "left_behind": lb.to_dict()})
         return
     if fmt == "csv":
         g2 = g.assign(item=g["comparison"] + " | " + g["indicator"]).drop(columns=["unit", "comparison", "indicator"])
         d2 = demo.drop(columns=["unit"]).assign(item="population")
+        lr = lb.rows.assign(item=lb.rows["section"] + " | " + lb.rows["indicator"] + " | "
+                            + lb.rows["comparison"].fillna("total")).drop(columns=["section", "indicator"])
         out = pd.concat([_long("gaps", g2, "item"), _long("furthest_behind", fb, "population_group"),
-                         _long("demography", d2, "item")], ignore_index=True)
+                         _long("demography", d2, "item"), _long("left_behind", lr, "item")], ignore_index=True)
         emit(out, "csv")
         return
     c = console()
-    if g.empty:
+    c.print(f"[bold]{unit}: who is left behind[/bold] (numbers of {lb.year} or earlier, none older than "
+            "the release's limit for its indicator)")
+    for line in lb.summary:
+        c.print(f"  - {line}")
+    if len(lb.rows):
+        t = lb.rows[["group", "name", "year", "comparison", "focal_value", "reference_value", "value",
+                     "parity", "ratio", "behind"]].rename(columns={"parity": "parity F/M", "ratio": "ratio"})
+        emit(t, "table", title=f"{unit}: groups, {lb.year} (parity F/M = female/male value; behind is "
+                               "direction-aware: for lower-is-better indicators the higher value is behind)")
+    if len(lb.missing):
+        emit(lb.missing[["group", "name", "reason"]], "table", title=f"{unit}: what the release cannot show")
+    if not lb.furthest.empty:
+        emit(lb.furthest.drop(columns=["population_group", "axis"]), "table",
+             title=f"{unit}: furthest behind (mean shortfall from the best-off group, 0-1 scores)")
+    elif g.empty:
         c.print(f"{unit}: no disaggregated indicators (by sex, age, disability, migrant status, area "
                 "or conflict) in the panel — import some with `humsec data import`")
-    else:
-        emit(g.drop(columns=["unit"]), "table", title=f"{unit}: gaps between groups (parity < 1 = focal group behind)")
-    if not fb.empty:
-        emit(fb, "table", title=f"{unit}: furthest behind (mean shortfall from the best-off group, 0-1 scores)")
     if len(demo):
         row = demo.iloc[0]
         t = pd.DataFrame({"measure": [c_ for c_ in demo.columns if c_ not in ("unit", "year")]})

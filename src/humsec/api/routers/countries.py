@@ -129,7 +129,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
-            from humsec.analysis.groups import demography, furthest_behind, gaps
+            from humsec.analysis.groups import demography, furthest_behind, gaps, left_behind
 
             panel = obs.inputs().panel
             if code not in panel.units:
@@ -141,8 +141,10 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             if year is not None:
                 demo = demo[demo["year"] <= year]
             demo = demo.sort_values("year").tail(1)
+            lb = left_behind(full, code, year=year, catalogue=obs.inputs().catalogue)
             return Body(json={"unit": code, "year": year, "gaps": records(g), "furthest_behind": records(fb),
-                              "demography": records(demo)[0] if len(demo) else None})
+                              "demography": records(demo)[0] if len(demo) else None,
+                              "left_behind": lb.to_dict()})
         return cached(request, obs, compute)
 
     @r.get("/countries/{iso3}/peers", summary="Similar countries and positive deviants")

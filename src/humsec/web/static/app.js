@@ -500,15 +500,31 @@
       try {
         const g = await api(`${q}/groups`);
         const parts = [];
-        if (g.gaps.length) {
+        const lb = g.left_behind;
+        if (lb && lb.summary.length) parts.push(note(lb.summary.join(" ")));
+        if (lb && lb.rows.length) {
+          parts.push(table([{ key: "group", label: "Group" }, { key: "name", label: "Indicator" },
+            { key: "year", label: "Year", num: true, nd: 0 }, { key: "comparison", label: "Compared" },
+            { key: "focal_value", label: "Focal", num: true }, { key: "reference_value", label: "Reference", num: true },
+            { key: "value", label: "Value", num: true },
+            { key: "parity", label: "Parity index (F/M)", num: true, nd: 2 }, { key: "ratio", label: "Ratio", num: true, nd: 2 },
+            { key: "behind", label: "Behind" }],
+          lb.rows, { caption: `Groups, ${lb.year} or earlier. Parity index = female value / male value; "Behind" is direction-aware: where lower is better (homicide, mortality) the group with the higher value is behind` }));
+        } else if (g.gaps.length) {
           parts.push(table([{ key: "comparison", label: "Groups" }, { key: "indicator", label: "Indicator" },
             { key: "year", label: "Year", num: true, nd: 0 }, { key: "focal_value", label: "Focal", num: true },
-            { key: "reference_value", label: "Reference", num: true }, { key: "ratio", label: "Parity", num: true, nd: 2 }],
-          g.gaps, { caption: "Gaps between groups (parity < 1: the focal group is behind)" }));
+            { key: "reference_value", label: "Reference", num: true }, { key: "ratio", label: "Ratio (focal/reference)", num: true, nd: 2 },
+            { key: "behind", label: "Behind" }],
+          g.gaps, { caption: "Gaps between groups (behind is direction-aware)" }));
         } else parts.push(note("No indicators broken down by sex, age, disability, migrant status or area for this country."));
-        if (g.furthest_behind.length) {
-          const cols = Object.keys(g.furthest_behind[0]).map((k) => ({ key: k, label: k.replace(/_/g, " "), num: typeof g.furthest_behind[0][k] === "number", nd: 2 }));
-          parts.push(table(cols, g.furthest_behind, { caption: "Furthest behind (mean shortfall from the best-off group)" }));
+        if (lb && lb.missing.length) {
+          parts.push(table([{ key: "group", label: "Group" }, { key: "name", label: "Indicator" }, { key: "reason", label: "Why not shown" }],
+            lb.missing, { caption: "What the release cannot show for this country" }));
+        }
+        const fbRows = lb ? lb.furthest_behind : g.furthest_behind;
+        if (fbRows.length) {
+          const cols = Object.keys(fbRows[0]).filter((k) => !["population_group", "axis"].includes(k)).map((k) => ({ key: k, label: k.replace(/_/g, " "), num: typeof fbRows[0][k] === "number", nd: 2 }));
+          parts.push(table(cols, fbRows, { caption: "Furthest behind (mean shortfall from the best-off group, 0-1 scores)" }));
         }
         if (g.demography) {
           const rows = Object.entries(g.demography).filter(([k]) => !["unit", "year"].includes(k)).map(([k, v]) => ({ measure: k.replace(/_/g, " "), value: v }));
