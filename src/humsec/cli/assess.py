@@ -38,7 +38,7 @@ def assess_cmd(
     ctx: typer.Context,
     unit: Optional[str] = typer.Argument(None, help="ISO3 code of a country (default: rank all countries)."),
     year: Optional[int] = typer.Option(None, "--year", "-y",
-                                       help="Assessment year (default: the latest year with data for half the indicators)."),
+                                       help="Assessment year (default: the latest year with enough fresh data to rank nearly every country)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
     spec: str = typer.Option("hsi", "--spec", "-s", help=SPEC_HELP),
     compare_flag: bool = typer.Option(False, "--compare",
