@@ -98,11 +98,15 @@ def test_warn_backtest_terror_is_gone(default_env, capsys, tmp_path):
     assert code == 2 and "unknown model 'terror'" in err and "conflict_deaths" in err
 
 
-def test_warn_backtest_needs_data_dir(default_env, capsys, tmp_path):
+def test_warn_backtest_conflict_needs_no_data_dir(default_env, capsys, tmp_path, monkeypatch):
+    """The conflict model reads UCDP from the data release: no --data-dir, any directory."""
     settings, _, _ = default_env
-    code, _, err = _run(capsys, settings.home, "warn", "backtest", "--model", "conflict",
-                        "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
-    assert code == 2 and "nowhere" in err and "--data-dir" in err
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUMSEC_SHARED_DATA", raising=False)
+    code, out, err = _run(capsys, settings.home, "warn", "backtest", "--model", "conflict", "--origins", "2019-2020",
+                          "--out", str(tmp_path / "o"), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["ledgers"][0]["origins"] == [2019, 2020]
 
 
 def test_warn_backtest_unknown_model(default_env, capsys, tmp_path):
@@ -122,10 +126,10 @@ def test_warn_backtest_conflict_real_data(default_env, capsys, tmp_path, shared_
     assert isinstance(led["beats_persistence"], bool)
 
 
-def test_forecast_conflict_real_data(default_env, capsys, shared_data):
+def test_forecast_conflict_legacy_model(default_env, capsys):
     settings, _, _ = default_env
-    code, out, _ = _run(capsys, settings.home, "forecast", "SYR", "--target", "conflict", "--data-dir",
-                        str(shared_data), "--format", "json")
+    code, out, _ = _run(capsys, settings.home, "forecast", "SYR", "--target", "conflict", "--model", "logit",
+                        "--format", "json")
     assert code == 0
     f = json.loads(out)["forecasts"][0]
     assert f["unit"] == "SYR" and f["target_year"] == f["year"] + 1
