@@ -172,8 +172,26 @@ def test_second_writer_gets_clear_busy_error(settings, tmp_path):
         assert holder.stdout.readline().strip() == "open"
         from humsec.data.store import StoreBusyError
 
-        with pytest.raises(StoreBusyError, match="in use by another humsec process"):
+        store.lock_timeout = 1.0
+        with pytest.raises(StoreBusyError, match=r"in use by another humsec process \(waited 1 s\)"):
             store.save_panel("x", make_panel())
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_short_lock_is_waited_for_not_failed(settings):
+    """A reader or writer queues behind another process's short write instead of failing."""
+    store = Store.open(settings)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+         "time.sleep(1.5); c.close()", str(store.path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        store.lock_timeout = 20.0
+        snap, _ = store.save_panel("x", make_panel())  # waits for the holder, then writes
+        assert store.load_panel(snap.ref) == make_panel()
     finally:
         holder.kill()
         holder.wait()

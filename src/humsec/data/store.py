@@ -14,8 +14,8 @@ was, and the half-written snapshot is discarded when the database is next opened
 Concurrency
 -----------
 Connections are opened per operation and closed afterwards. DuckDB allows one writing
-process at a time; a second writer gets a clear :class:`StoreBusyError` instead of a
-traceback, and can retry.
+process at a time; a second process waits for the lock (up to ``Store.lock_timeout``, with backoff) and only
+then gets a clear :class:`StoreBusyError` instead of a traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import os
 import re
 import signal
 from collections.abc import Iterator
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,13 @@ class Store:
     >>> store.load_panel("mydata")                                  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path):
+    #: Seconds to wait for another process's lock on the store before giving up.
+    lock_timeout: float = 15.0
+
+    def __init__(self, path: str | Path, *, lock_timeout: float | None = None):
         self.path = Path(path)
+        if lock_timeout is not None:
+            self.lock_timeout = float(lock_timeout)
 
     @classmethod
     def open(cls, settings: Settings) -> "Store":
@@ -143,15 +149,24 @@ class Store:
         if read_only and not self.path.exists():
             raise HumsecError(f"no humsec store at {self.path} (import data first)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreBusyError(
-                    f"the store {self.path} is in use by another humsec process; try again "
-                    "when it has finished"
-                ) from None
-            raise HumsecError(f"cannot open the store {self.path}: {exc}") from None
+        # DuckDB lets one process hold the file: wait for it (with backoff) rather than
+        # fail at once, so a reader or a second writer queues behind a short write
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise HumsecError(f"cannot open the store {self.path}: {exc}") from None
+                if time.monotonic() + delay > deadline:
+                    raise StoreBusyError(
+                        f"the store {self.path} is in use by another humsec process (waited "
+                        f"{self.lock_timeout:g} s); try again when it has finished"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
         try:
             yield con
         finally:
