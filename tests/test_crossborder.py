@@ -191,3 +191,29 @@ def test_regional_table_of_every_grouping(default_env, reg, capsys):
     assert main(["--home", str(settings.home), "-q", "regions", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("year,kind,group,node,value") and ",APPF,hsi," in out
+
+
+def test_default_graph_land_borders_and_island_neighbours():
+    """Land borders for countries that have them (Syria: exactly its five land neighbours,
+    not Cyprus); island states get their three nearest countries by capital distance, so
+    no Pacific state is an isolate; every link says which rule made it."""
+    from humsec.data.countries import CountryRegistry
+    from humsec.report.crossborder import build_graph, neighbour_links
+    from humsec.spatial.graph import great_circle_km
+
+    reg = CountryRegistry.default()
+    g = build_graph(reg)
+    assert set(g.neighbours("SYR").index) == {"TUR", "IRQ", "JOR", "LBN", "ISR"}
+    assert "SYR" in set(g.neighbours("CYP").index)  # the island's own neighbours
+    pacific = [u for u in reg.members("SIDS") if reg.region(u) == "Oceania" and u in reg.un_members]
+    assert len(pacific) >= 10 and not set(pacific) & set(g.isolates)
+    links = neighbour_links(reg, g, ["SYR", "FJI"]).set_index(["unit", "neighbour"])
+    assert (links.loc["SYR", "rule"] == "land border").all()
+    fji = links.loc["FJI"]
+    assert len(fji) == 3 and (fji["rule"] == "nearest (island state)").all()
+    # the three nearest by great-circle distance, computed here from the capitals
+    a = reg.info("FJI")
+    dist = {u: great_circle_km(a.lat, a.lon, reg.info(u).lat, reg.info(u).lon)
+            for u in reg.codes if u != "FJI" and reg.info(u).lat is not None}
+    assert set(fji.index) == set(sorted(dist, key=dist.get)[:3])
+    assert reg.name("NRU") == "Nauru"

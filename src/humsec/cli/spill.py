@@ -30,8 +30,9 @@ def spill_cmd(
     target: str = typer.Argument(..., help="ISO3 code, grouping (APPF, ASEAN, APEC, EU …) or UN M49 region."),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="Year (default: the HSI's latest year)."),
     base_year: Optional[int] = typer.Option(None, "--base-year", help="Compare trends since (default: year - 5)."),
-    graph: str = typer.Option("borders+knn", "--graph", "-g",
-                              help="Connections: borders, knn, borders+knn (default; islands get neighbours), distance."),
+    graph: str = typer.Option("borders+islands", "--graph", "-g",
+                              help="Connections: borders+islands (default: land borders; island states get their "
+                                   "3 nearest), borders, knn, borders+knn, distance."),
     k: int = typer.Option(3, "--k", help="Nearest neighbours for knn graphs."),
     flows: Optional[Path] = typer.Option(None, "--flows",
                                          help="UNHCR-layout displacement flows (CSV/Parquet: year, coo_iso, coa_iso, "
@@ -64,6 +65,8 @@ def spill_cmd(
     if r.regional is not None:
         emit(r.regional[["node", "value", "n_with_data", "n_units", "coverage"]], "table",
              title="Population-weighted scores of the region")
+    if r.links is not None and len(r.links):
+        emit(r.links, "table", title="Neighbours and the rule that links them", max_rows=60)
     ex = r.exposure[["unit", "threat", "own", "neighbours", "worst_neighbour", "worst_score", "gap"]]
     emit(ex, "table", title="Exposure: own score vs neighbours' (gap > 0: neighbours less secure)", max_rows=60)
     if len(r.shared):

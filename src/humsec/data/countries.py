@@ -547,6 +547,11 @@ def _load_regexes() -> dict[str, re.Pattern]:
     return dict(_hdx()["aliases"])
 
 
+#: Preferred names the HDX country list gets wrong for English text ("Naoero" is the
+#: Nauruan name of Nauru).
+NAME_FIXES = {"NRU": "Nauru"}
+
+
 def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[str, str]]]:
     """Build :class:`CountryInfo` records and (name, iso3) pairs, highest priority first."""
     import pycountry
@@ -559,7 +564,7 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
                                     for n in alts]
     for c in pycountry.countries:
         row = hdx["countries"].get(c.alpha_3, {})
-        pref = row.get("Preferred Term") or getattr(c, "common_name", None) or c.name
+        pref = NAME_FIXES.get(c.alpha_3) or row.get("Preferred Term") or getattr(c, "common_name", None) or c.name
         info[c.alpha_3] = CountryInfo(
             iso3=c.alpha_3, iso2=c.alpha_2, numeric=c.numeric, name=pref,
             official_name=getattr(c, "official_name", None) or row.get("English Formal") or pref,

@@ -118,7 +118,7 @@ def _spill(a: Assessment) -> tuple[pd.DataFrame | None, str]:
     from humsec.report.crossborder import build_graph
     from humsec.spatial.spill import neighbour_exposure
 
-    g = build_graph(CountryRegistry.default(), "borders+knn", k=3)
+    g = build_graph(CountryRegistry.default(), "borders+islands", k=3)
     scores = a.result.scores[a.dimensions]
     return neighbour_exposure(scores, g), g.kind
 

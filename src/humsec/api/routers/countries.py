@@ -29,6 +29,7 @@ class Same(str, enum.Enum):
 
 
 class Graph(str, enum.Enum):
+    borders_islands = "borders+islands"
     borders = "borders"
     knn = "knn"
     borders_knn = "borders+knn"
@@ -176,7 +177,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     @r.get("/spill/{target}", summary="Spill-overs around a country, grouping (APPF, ASEAN ...) or UN region")
     def spill(request: Request, obs: Obs,
               target: Annotated[str, Path(min_length=1, max_length=80, description="ISO3 code, grouping (APPF, ASEAN, EU ...) or UN M49 region name.")],
-              year: Year = None, base_year: BaseYear = None, graph: Graph = Graph.borders_knn,
+              year: Year = None, base_year: BaseYear = None, graph: Graph = Graph.borders_islands,
               k: Annotated[int, Query(ge=1, le=10)] = 3, index: Spec = default_spec) -> Response:
         if not (1 <= len(target) <= 80) or not all(ch.isalnum() or ch in " -,.'()&" for ch in target):
             raise HumsecError(f"target {target[:80]!r}: expected an ISO3 code, a grouping or a UN region name")
