@@ -99,7 +99,100 @@ def test_base_year_and_period_selection():
     assert r.cagr_observed == pytest.approx(1.21 ** (1 / 3) - 1)
     assert progress_status([1, 2], [2015, 2016], base_year=2016).status == "insufficient_data"
     assert progress_status([np.nan, 2], [2015, 2016]).status == "insufficient_data"
-    assert progress_status([0, 2], [2015, 2016]).status == "insufficient_data"
+    # a base value of 0 is replaced by 0.001 (Open SDG): growth 2 / 0.001 - 1 = 1999 a year
+    r0 = progress_status([0, 2], [2015, 2016])
+    assert r0.status == "on_track" and r0.cagr_observed == pytest.approx(1999.0) and "0.001" in r0.note
+    assert progress_status([-1, 2], [2015, 2016]).status == "insufficient_data"
+
+
+# ---------------------------------------------------------------- open-sdg edge cases
+
+
+def test_target_of_zero_uses_the_0001_substitution():
+    # homicides 4 -> 2 over 2015-2020 (lower is better), target 0 by 2030.
+    # CAGR = 0.5 ** (1/5) - 1 = -12.94 %; required (0.001 / 4) ** (1/15) - 1 = -42.47 %;
+    # R = 0.1294 / 0.4247 = 0.3048: limited progress (before: judged without target, on track)
+    r = progress_status([4, 2], [2015, 2020], direction=-1, target=0)
+    g, req = 0.5 ** 0.2 - 1, (0.001 / 4) ** (1 / 15) - 1
+    assert r.cagr_required == pytest.approx(req) and r.ratio == pytest.approx(-g / abs(req))
+    assert r.ratio == pytest.approx(0.3048, abs=1e-4) and r.status == "limited_progress"
+    assert r.target == 0 and "target 0 replaced by 0.001" in r.note
+    assert r.score == pytest.approx(-5 + 5 * (r.ratio + 0.6) / 1.2)          # -1.230
+    # reaching 0 is achieving the target (judged on the value as given)
+    assert progress_status([4, 0], [2015, 2020], direction=-1, target=0).status == "target_achieved"
+
+
+def test_base_of_zero_uses_the_0001_substitution():
+    # lower is better, no target: 0 -> 0.00095 over 5 years, base taken as 0.001:
+    # CAGR = 0.95 ** 0.2 - 1 = -1.0206 %, d * CAGR = +1.0206 %: fair progress,
+    # score = 2.5 * (0.010206 - 0.005) / 0.010 = 1.2765
+    r = progress_status([0, 0.00095], [2015, 2020], direction=-1)
+    assert r.cagr_observed == pytest.approx(0.95 ** 0.2 - 1)
+    assert r.status == "fair_progress" and "base value 0 replaced by 0.001" in r.note
+    assert r.score == pytest.approx(2.5 * ((1 - 0.95 ** 0.2) - 0.005) / 0.010)
+    assert r.base_value == 0.0
+
+
+def test_maintaining_achievement():
+    # stunting-like (lower better), target 25: the base already met it and the latest still does
+    r = progress_status([20, 22], [2015, 2020], direction=-1, target=25)
+    assert r.status == "target_achieved" and r.score == 5.0
+    assert "maintaining achievement" in r.note and r.cagr_observed == pytest.approx(1.1 ** 0.2 - 1)
+    # reached only now: achieved, not "maintaining"
+    r2 = progress_status([30, 24], [2015, 2020], direction=-1, target=25)
+    assert r2.status == "target_achieved" and "maintaining" not in r2.note
+    # a single observation at or beyond the target is achieved (no trend needed) ...
+    one = progress_status([24], [2020], direction=-1, target=25)
+    assert (one.status, one.latest_year, one.score) == ("target_achieved", 2020, 5.0)
+    # ... one that is not cannot be judged
+    assert progress_status([26], [2020], direction=-1, target=25).status == "insufficient_data"
+    # base exactly at the target, then lost: required growth 0 -> deterioration, score -5
+    lost = progress_status([80, 79], [2015, 2020], direction=1, target=80)
+    assert (lost.status, lost.score, lost.cagr_required) == ("deterioration", -5.0, 0.0)
+
+
+@pytest.mark.parametrize("value,with_target,score", [
+    (-1.0, True, -5.0), (-0.6, True, -5.0), (0.0, True, -2.5), (0.3, True, -1.25), (0.6, True, 0.0),
+    (0.95, True, 2.5), (1.3, True, 5.0), (2.0, True, 5.0),
+    (-0.03, False, -5.0), (-0.02, False, -5.0), (-0.01, False, -3.75), (0.0, False, -2.5),
+    (0.0025, False, -1.25), (0.005, False, 0.0), (0.01, False, 1.25), (0.015, False, 2.5),
+    (0.0175, False, 3.75), (0.03, False, 5.0),
+])
+def test_progress_score_transformation(value, with_target, score):
+    from humsec.analysis.trends import progress_score, status_from_score
+
+    assert progress_score(value, with_target=with_target) == pytest.approx(score)
+    assert progress_score(value, with_target=with_target, achieved=True) == 5.0
+    # the category cut-offs fall on the score bands
+    expected = (("on_track" if value >= 0.95 else "fair_progress" if value >= 0.6 else
+                 "limited_progress" if value >= 0 else "deterioration") if with_target else
+                ("on_track" if value >= 0.015 else "fair_progress" if value >= 0.005 else
+                 "limited_progress" if value >= 0 else "deterioration"))
+    assert status_from_score(score) == expected
+
+
+def test_aggregate_progress_of_several_series():
+    from humsec.analysis.trends import aggregate_progress
+
+    # A: R = 1.30 exactly (score +5); B: no target, -1 %/yr (score -3.75); C: target achieved (+5)
+    req = 2 ** (1 / 15) - 1                       # 100 -> 200 by 2030: 4.73 % a year
+    a = progress_status([100, 100 * (1 + 1.3 * req) ** 5], [2015, 2020], target=200)
+    assert a.ratio == pytest.approx(1.3) and a.score == pytest.approx(5.0)
+    b = progress_status([100, 99], [2015, 2016])
+    assert b.score == pytest.approx(-3.75)
+    c = progress_status([20, 22], [2015, 2020], direction=-1, target=25)
+    score, status = aggregate_progress([a, b, c])
+    assert score == pytest.approx((5 - 3.75 + 5) / 3) and status == "fair_progress"   # 2.083
+    assert aggregate_progress([a, b]) == (pytest.approx(0.625), "fair_progress")
+    assert aggregate_progress([b, b, a]) == (pytest.approx(-2.5 / 3), "limited_progress")
+    # target achieved only when every series achieved its target
+    assert aggregate_progress([c, c]) == (5.0, "target_achieved")
+    assert aggregate_progress([a, c])[1] == "on_track"
+    # unassessed series are left out of the mean; none assessed -> no score
+    none = progress_status([1], [2015])
+    assert aggregate_progress([none, b])[0] == pytest.approx(-3.75)
+    s, st = aggregate_progress([none])
+    assert np.isnan(s) and st == "insufficient_data"
 
 
 # ---------------------------------------------------------------- SDR arrows

@@ -10,7 +10,16 @@ Two complementary, direction-aware classifications of a time series:
   *limited progress* (``0 <= R < 0.60``) and *deterioration* (``R < 0``); a latest value
   that meets the target is *target achieved*. Without a target, ``d * CAGR_obs`` is
   compared with fixed cut-offs: >= 1.5 % a year on track, 0.5-1.5 % fair progress,
-  0-0.5 % limited progress, < 0 deterioration.
+  0-0.5 % limited progress, < 0 deterioration. A base or target value of exactly 0 is
+  replaced by :data:`ZERO_SUBSTITUTE` (0.001) in the growth rates, as Open SDG does; a
+  latest value at or beyond the target is *target achieved* whatever the trend
+  ("maintaining achievement" when the base value met it too). Each result carries the
+  Open SDG *progress score* (:func:`progress_score`, -5 ... +5), and
+  :func:`aggregate_progress` combines the scores of several series into one status (their
+  mean; *target achieved* only when every series achieved its target).
+* *too early* (``too_early``) is a status of commitments (:mod:`humsec.oversight.status`),
+  not of the rule: the commitment's baseline exists but no observation after its adoption
+  year has been published yet, so no progress can be measured.
 * :func:`sdr_trend` — the trend arrows of the SDSN Sustainable Development Report: the
   *linear* annual change since the base year is compared with the linear annual change
   needed to reach the optimum by 2030: ``↑`` on track or maintaining achievement
@@ -27,6 +36,8 @@ References
    Goals* (docs/progress-methodology.md), after Statistics Canada, *Canadian Indicator
    Framework: progress measurement methodology* (2023) and Eurostat (2023), *SDG
    indicators: EU assessment methodology*.
+.. [SDGBuild] Open SDG, *sdg-build*, ``sdg/ProgressMeasure.py`` (score transformation,
+   zero substitution, target achieved), https://github.com/open-sdg/sdg-build.
 .. [SDR23] Sachs, J. D., Lafortune, G., Fuller, G., Drumm, E. (2023). *Sustainable
    Development Report 2023*. Dublin University Press. Methodology: trends (pp. 60-62).
 """
@@ -42,8 +53,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "PROGRESS_LABELS", "ProgressResult", "TARGET_YEAR", "TREND_ARROWS", "TrendResult", "cagr",
-    "dimension_trends", "indicator_trends", "progress_status", "sdr_trend",
+    "PROGRESS_LABELS", "ProgressResult", "TARGET_YEAR", "TREND_ARROWS", "TrendResult", "ZERO_SUBSTITUTE",
+    "aggregate_progress", "cagr", "dimension_trends", "indicator_trends", "progress_score", "progress_status",
+    "sdr_trend", "status_from_score",
 ]
 
 TARGET_YEAR = 2030
@@ -53,6 +65,12 @@ FAIR_RATIO = 0.60
 #: Open SDG cut-offs on the (direction-signed) CAGR without a target.
 NO_TARGET_ON_TRACK = 0.015
 NO_TARGET_FAIR = 0.005
+#: Open SDG replaces a base or target value of exactly 0 by this in the growth rates.
+ZERO_SUBSTITUTE = 0.001
+#: Open SDG score transformation with a target: ``R`` at which the score is -5 and +5.
+SCORE_RATIO_MIN, SCORE_RATIO_MAX = -0.60, 1.30
+#: ... and without a target: ``d * CAGR`` at which the score is -5 and +5.
+SCORE_CAGR_MIN, SCORE_CAGR_MAX = -0.02, 0.02
 #: SDR cut-off between "moderately improving" and "stagnating" (share of the required rate).
 SDR_MODERATE = 0.5
 
@@ -63,6 +81,7 @@ PROGRESS_LABELS = {
     "limited_progress": "Limited progress",
     "deterioration": "Deterioration",
     "insufficient_data": "Insufficient data",
+    "too_early": "Too early: no data since adoption",
 }
 TREND_ARROWS = {
     "on_track": "↑",
@@ -152,7 +171,9 @@ class ProgressResult:
         ``d * cagr_observed / |cagr_required|`` (NaN without target).
     target : float or None
     note : str
-        Why the status could not be computed, if so.
+        Why the status could not be computed, if so, and any substitution made.
+    score : float
+        Open SDG progress score, -5 ... +5 (:func:`progress_score`; NaN when not assessed).
     """
 
     status: str
@@ -165,6 +186,7 @@ class ProgressResult:
     ratio: float = float("nan")
     target: float | None = None
     note: str = ""
+    score: float = float("nan")
 
     @property
     def label(self) -> str:
@@ -172,6 +194,103 @@ class ProgressResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"label": self.label}
+
+
+def _classify(value: float, hi: float, lo: float) -> str:
+    return ("on_track" if value >= hi else "fair_progress" if value >= lo
+            else "limited_progress" if value >= 0 else "deterioration")
+
+
+def progress_score(value: float, *, with_target: bool, achieved: bool = False) -> float:
+    """Open SDG progress score (-5 ... +5) of a progress value.
+
+    Parameters
+    ----------
+    value : float
+        The ratio ``R`` (with a target) or the direction-signed CAGR ``d * CAGR``
+        (without one).
+    with_target : bool
+        Which of the two transformations applies.
+    achieved : bool
+        A series that achieved its target scores +5 whatever its trend.
+
+    Returns
+    -------
+    float
+        Piecewise linear in ``value`` and clamped to [-5, 5]. With a target it passes
+        through ``R = -0.60 -> -5``, ``0.60 -> 0`` and ``1.30 -> +5`` (so ``R = 0`` gives
+        -2.5 and ``R = 0.95`` gives +2.5); without one through ``-2 % -> -5``, ``0 -> -2.5``,
+        ``0.5 % -> 0``, ``1.5 % -> +2.5`` and ``2 % -> +5``. The category cut-offs (0.95 /
+        0.60 / 0 and 1.5 % / 0.5 % / 0) fall on the score bands of
+        :func:`status_from_score`. NaN for a missing value.
+
+    References
+    ----------
+    Open SDG progress methodology, "Aggregated progress status" [OpenSDG]_; the score
+    functions of [SDGBuild]_.
+
+    Examples
+    --------
+    >>> progress_score(0.95, with_target=True)
+    2.5
+    >>> progress_score(0.01, with_target=False)
+    1.25
+    """
+    if achieved:
+        return 5.0
+    if value is None or not np.isfinite(value):
+        return float("nan")
+    if with_target:
+        xs, ys = [SCORE_RATIO_MIN, FAIR_RATIO, SCORE_RATIO_MAX], [-5.0, 0.0, 5.0]
+    else:
+        xs = [SCORE_CAGR_MIN, 0.0, NO_TARGET_FAIR, NO_TARGET_ON_TRACK, SCORE_CAGR_MAX]
+        ys = [-5.0, -2.5, 0.0, 2.5, 5.0]
+    return round(float(np.interp(float(value), xs, ys)), 12)
+
+
+def status_from_score(score: float) -> str:
+    """The progress category of a score: [2.5, 5] on track, [0, 2.5) fair progress,
+    [-2.5, 0) limited progress, [-5, -2.5) deterioration (Open SDG); ``insufficient_data``
+    for NaN."""
+    if score is None or not np.isfinite(score):
+        return "insufficient_data"
+    return ("on_track" if score >= 2.5 else "fair_progress" if score >= 0
+            else "limited_progress" if score >= -2.5 else "deterioration")
+
+
+def aggregate_progress(results: Sequence[Any]) -> tuple[float, str]:
+    """One progress status for several series (Open SDG aggregation).
+
+    Parameters
+    ----------
+    results : sequence
+        Objects with ``status`` and ``score`` (:class:`ProgressResult`,
+        :class:`humsec.oversight.status.TargetStatus`).
+
+    Returns
+    -------
+    (float, str)
+        The mean score of the assessed series and its status
+        (:func:`status_from_score`); *target achieved* only when every series achieved
+        its target. Without any assessed series the score is NaN and the status
+        ``too_early`` when every series is too early, else ``insufficient_data``.
+
+    Examples
+    --------
+    >>> a = progress_status([100, 121], [2015, 2017])            # +10 %/yr: +5
+    >>> b = progress_status([100, 99], [2015, 2016])             # -1 %/yr: -3.75
+    >>> aggregate_progress([a, b])
+    (0.625, 'fair_progress')
+    """
+    scored = [r for r in results if r.score is not None and np.isfinite(r.score)]
+    if not scored:
+        st = ("too_early" if results and all(r.status == "too_early" for r in results)
+              else "insufficient_data")
+        return float("nan"), st
+    score = round(float(np.mean([r.score for r in scored])), 12)
+    if all(r.status == "target_achieved" for r in results):
+        return score, "target_achieved"
+    return score, status_from_score(score)
 
 
 def progress_status(values: Sequence[float], years: Sequence[int], *, direction: int = 1,
@@ -205,16 +324,20 @@ def progress_status(values: Sequence[float], years: Sequence[int], *, direction:
     Returns
     -------
     ProgressResult
-        ``insufficient_data`` with a ``note`` when there are fewer than two observations
-        in the period or a value <= 0 makes the CAGR undefined.
+        ``target_achieved`` when the latest value is at or beyond the target (even a
+        single observation: "maintaining achievement" when the base value met it too);
+        otherwise ``insufficient_data`` with a ``note`` when there are fewer than two
+        observations in the period or a negative value makes the CAGR undefined.
 
     Notes
     -----
     Observed growth: ``CAGR = (y_t / y_0) ** (1 / (t - t_0)) - 1``. Required growth:
     ``CAGR_req = (y_T / y_0) ** (1 / (T - t_0)) - 1``. With a target the status follows
-    ``R = d * CAGR / |CAGR_req|``; a latest value at or beyond the target (in the good
-    direction) is *target achieved*. Open SDG's optional scaling of the no-target
-    cut-offs near natural limits is not applied. See [OpenSDG]_.
+    ``R = d * CAGR / |CAGR_req|``. A base value ``y_0`` or target ``y_T`` of exactly 0 is
+    replaced by 0.001 in these formulas (noted in the result); whether the target is met
+    is judged on the value as given. A base value equal to a target that the latest value
+    no longer meets (``CAGR_req = 0``) is deterioration. Open SDG's optional scaling of the
+    no-target cut-offs near natural limits is not applied. See [OpenSDG]_, [SDGBuild]_.
 
     Examples
     --------
@@ -222,37 +345,59 @@ def progress_status(values: Sequence[float], years: Sequence[int], *, direction:
     'on_track'
     >>> progress_status([50, 45], [2015, 2020], direction=-1, target=25).status
     'limited_progress'
+    >>> round(progress_status([4, 2], [2015, 2020], direction=-1, target=0).ratio, 4)  # target 0 -> 0.001
+    0.3048
     """
     d = _check_direction(direction)
+    has_target = target is not None and bool(np.isfinite(target))
+    s = pd.Series(np.asarray(values, dtype=float), index=np.asarray(years, dtype=int)).dropna()
+    s = s[~s.index.duplicated(keep="last")].sort_index()
+    if year is not None:
+        s = s[s.index <= year]
+    if base_year is not None:
+        s = s[s.index >= base_year]
     ends = endpoints(values, years, base_year, year)
     if ends is None:
+        if has_target and len(s) == 1 and d * (float(s.iloc[-1]) - target) >= 0:
+            t1, y1 = int(s.index[-1]), float(s.iloc[-1])
+            return ProgressResult("target_achieved", base_year=t1, latest_year=t1, base_value=y1, latest_value=y1,
+                                  target=target, note="target met (a single observation)", score=5.0)
         return ProgressResult("insufficient_data", target=target,
                               note="fewer than two observations in the period")
     t0, y0, t1, y1 = ends
     base = dict(base_year=t0, latest_year=t1, base_value=y0, latest_value=y1, target=target)
-    if target is not None and np.isfinite(target) and d * (y1 - target) >= 0:
-        return ProgressResult("target_achieved", cagr_observed=cagr(y0, y1, t0, t1), **base)
-    g = cagr(y0, y1, t0, t1)
+    notes = []
+    y0c = y0
+    if y0 == 0:
+        y0c = ZERO_SUBSTITUTE
+        notes.append(f"base value 0 replaced by {ZERO_SUBSTITUTE} in the growth rates (Open SDG)")
+    g = cagr(y0c, y1, t0, t1)
+    if has_target and d * (y1 - target) >= 0:
+        notes.insert(0, "maintaining achievement: the base value met the target too"
+                     if d * (y0 - target) >= 0 else "target met")
+        return ProgressResult("target_achieved", cagr_observed=g, note="; ".join(notes), score=5.0, **base)
     if math.isnan(g):
-        return ProgressResult("insufficient_data", note="growth rate undefined (base value <= 0)", **base)
-    if target is not None and np.isfinite(target) and target_year > t0 and target > 0:
-        req = cagr(y0, float(target), t0, target_year)
-        if np.isfinite(req) and req != 0:
+        return ProgressResult("insufficient_data", note="growth rate undefined (a negative value)", **base)
+    if has_target and target_year > t0:
+        tc = float(target)
+        if tc == 0:
+            tc = ZERO_SUBSTITUTE
+            notes.append(f"target 0 replaced by {ZERO_SUBSTITUTE} in the required growth rate (Open SDG)")
+        req = cagr(y0c, tc, t0, target_year)
+        if np.isfinite(req):
+            if req == 0:  # the base value equals the target, which the latest value no longer meets
+                notes.append("the base value met the target exactly; the latest value no longer does")
+                return ProgressResult("deterioration", cagr_observed=g, cagr_required=0.0, ratio=-math.inf,
+                                      note="; ".join(notes), score=-5.0, **base)
             r = d * g / abs(req)
-            if r >= on_track:
-                status = "on_track"
-            elif r >= fair:
-                status = "fair_progress"
-            elif r >= 0:
-                status = "limited_progress"
-            else:
-                status = "deterioration"
-            return ProgressResult(status, cagr_observed=g, cagr_required=req, ratio=r, **base)
+            return ProgressResult(_classify(r, on_track, fair), cagr_observed=g, cagr_required=req, ratio=r,
+                                  note="; ".join(notes), score=progress_score(r, with_target=True), **base)
+        notes.append("target value negative: judged without the target")
+    elif has_target:
+        notes.append(f"target year {target_year} not after the base year {t0}: judged without the target")
     hi, lo = no_target_cutoffs
-    s = d * g
-    status = ("on_track" if s >= hi else "fair_progress" if s >= lo
-              else "limited_progress" if s >= 0 else "deterioration")
-    return ProgressResult(status, cagr_observed=g, **{**base, "target": None})
+    return ProgressResult(_classify(d * g, hi, lo), cagr_observed=g, note="; ".join(notes),
+                          score=progress_score(d * g, with_target=False), **{**base, "target": None})
 
 
 # ---------------------------------------------------------------------------- SDR arrows
