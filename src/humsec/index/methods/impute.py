@@ -210,6 +210,20 @@ def impute_regression(frame: pd.DataFrame, *, groups: pd.Series | None = None, m
     return _em(frame, max_iter=max_iter, tol=tol)
 
 
+def _panel(panel: pd.DataFrame, what: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The numeric panel sorted by (unit, year) and its years as floats, or a clear error."""
+    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
+        raise HumsecError(f"{what} needs panel data indexed by (unit, year)")
+    f = _numeric(panel, what).sort_index(level=[0, 1])
+    try:
+        years = f.index.get_level_values(1).to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise HumsecError(f"{what}: the year level of the index must be numeric") from None
+    if f.index.duplicated().any():
+        raise HumsecError(f"{what}: duplicate (unit, year) rows")
+    return f, years
+
+
 class LOCFParams(BaseModel):
     """``max_gap``: carry a value at most this many years (None = no limit);
     ``backfill``: then fill leading gaps with the next observation."""
@@ -251,15 +265,7 @@ def locf(panel: pd.DataFrame, *, max_gap: int | None = None, backfill: bool = Fa
     HumsecError
         If the index is not a (unit, year) MultiIndex with numeric years.
     """
-    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
-        raise HumsecError("LOCF imputation needs panel data indexed by (unit, year)")
-    f = _numeric(panel, "LOCF imputation").sort_index(level=[0, 1])
-    try:
-        years = f.index.get_level_values(1).to_numpy(dtype=float)
-    except (TypeError, ValueError):
-        raise HumsecError("LOCF imputation: the year level of the index must be numeric") from None
-    if f.index.duplicated().any():
-        raise HumsecError("LOCF imputation: duplicate (unit, year) rows")
+    f, years = _panel(panel, "LOCF imputation")
     if max_gap is not None:
         max_gap = max(1, int(round(max_gap * age_scale)))
     obs = f.notna()
@@ -322,15 +328,7 @@ def window_mean(panel: pd.DataFrame, *, years: int, exclude_years: list[int] | N
        Risk Management: Concept and Methodology*, version 2017. JRC, EUR 28655 EN
        (hazard components from historical averages of events and people affected).
     """
-    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
-        raise HumsecError("window mean imputation needs panel data indexed by (unit, year)")
-    f = _numeric(panel, "window mean").sort_index(level=[0, 1])
-    try:
-        yrs = f.index.get_level_values(1).to_numpy(dtype=float)
-    except (TypeError, ValueError):
-        raise HumsecError("window mean: the year level of the index must be numeric") from None
-    if f.index.duplicated().any():
-        raise HumsecError("window mean: duplicate (unit, year) rows")
+    f, yrs = _panel(panel, "window mean imputation")
     # one (unit, year, indicator) cube over the full range of years: window sums are
     # differences of cumulative sums along the year axis
     units, yv = f.index.get_level_values(0), yrs.astype(int)
