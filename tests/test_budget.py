@@ -307,3 +307,79 @@ def test_alignment_on_the_release_uses_the_latest_hsi_year(default_env):
     pop = panel.filter(indicators=["pop_total"], units=["PHL"], totals_only=True).data.set_index("year")["value"]
     assert s.at[2022, "population"] == pytest.approx(pop.loc[2022])
     assert any(f"2025: threat severity from the HSI of {latest}" in n for n in a.notes) == (latest < 2025)
+
+
+def test_alignment_maps_each_budget_year_to_its_own_hsi_year():
+    from humsec.oversight.align import hsi_year_for
+
+    # HSI years 2013 and 2023: budget 2024 -> 2023 (latest <= it), 2020 -> 2013, 2023 -> 2023,
+    # 2012 -> none (a later index would judge old spending by later needs)
+    assert [hsi_year_for(y, [2023, 2013]) for y in (2012, 2013, 2020, 2023, 2024)] == [None, 2013, 2013, 2023, 2023]
+    lines = _lines([(1, "PHL", 2012, "PHP", 50.0, ("health",), "rule", "pending", np.nan),
+                    (2, "PHL", 2020, "PHP", 100.0, ("health",), "rule", "pending", np.nan),
+                    (3, "PHL", 2024, "PHP", 100.0, ("food",), "rule", "pending", np.nan)])
+    a = align(lines, "PHL", history=_history())
+    assert a.year_map == {2020: 2013, 2024: 2023}
+    assert list(a.summary["year"]) == [2020, 2024] and list(a.summary["hsi_year"]) == [2013, 2023]
+    t = a.table.set_index(["year", "dimension"])
+    # 2020 reads the 2013 scores (each 5 below the 2023 ones)
+    h13, h23 = _history().loc[("PHL", 2013), "health"], _history().loc[("PHL", 2023), "health"]
+    assert h13 == h23 - 5
+    assert t.at[(2020, "health"), "score"] == h13 and t.at[(2020, "health"), "insecurity"] == 100 - h13
+    assert t.at[(2024, "health"), "score"] == h23 and t.at[(2024, "food"), "hsi_year"] == 2023
+    assert "2012: not aligned - the HSI ranks PHL from 2013 only" in a.notes
+    assert "2020: threat severity from the HSI of 2013, the latest available" in a.notes
+    assert a.to_dict()["hsi_year_of_budget_year"] == {"2020": 2013, "2024": 2023}
+    with pytest.raises(HumsecError, match="no HSI score of PHL at or before the budget year"):
+        align(lines.iloc[:1], "PHL", history=_history())
+
+
+def test_hsi_history_builds_the_latest_year_that_ranks_the_country(monkeypatch):
+    import humsec.analysis.assess as assess
+    from humsec.oversight.align import hsi_history
+
+    # a fake index: 2024 ranks KEN only, 2022 ranks KEN and PHL, 2010-2021 rank both
+    ranked = {2024: ["KEN"], 2022: ["KEN", "PHL"], **{y: ["KEN", "PHL"] for y in range(2010, 2022)}}
+    built: list[int] = []
+
+    def history(spec, data, years):
+        years = list(years)
+        built.extend(years)
+        rows = [((u, y), float(y)) for y in years for u in ranked.get(y, [])]
+        idx = pd.MultiIndex.from_tuples([r[0] for r in rows], names=["unit", "year"])
+        return pd.DataFrame({"hsi": [r[1] for r in rows]}, index=idx)
+
+    monkeypatch.setattr(assess, "index_data", lambda panel, spec: None)
+    monkeypatch.setattr(assess, "history", history)
+    h = hsi_history(None, spec=object(), years=[2025], last=2024, units=["phl"], trend_years=10)
+    # budget 2025 -> HSI of min(2025, 2024) = 2024 does not rank PHL; 2023 ranks nobody; 2022 does
+    assert sorted(set(y for u, y in h.index if u == "PHL")) == [2012, 2022]   # year used + trend start
+    assert built[:3] == [2024, 2023, 2022]
+    a = align(_lines([(1, "PHL", 2025, "PHP", 1.0, ("health",), "rule", "pending", np.nan)]), "PHL",
+              history=h.assign(**{d: 50.0 for d in DIMENSIONS}))
+    assert a.year_map == {2025: 2022}
+    # without units, the first year the index builds at all is used, as before
+    assert 2024 in set(y for _, y in hsi_history(None, spec=object(), years=[2025], last=2024).index)
+
+
+def test_shipped_example_budget_imports(tmp_path, capsys, monkeypatch):
+    from humsec.cli.main import main
+    from humsec.oversight.budget import OPTIONAL, REQUIRED, example_budget_path
+
+    path = example_budget_path()
+    b = read_budget(path, today=TODAY)
+    assert b.name == "budget_example.csv" and len(b.lines) == 16
+    assert {ln.year for ln in b.lines} == {2023, 2024} and {(ln.country, ln.currency) for ln in b.lines} == {("PHL", "PHP")}
+    assert (b.lines[0].row, b.lines[0].amount) == (2, 100e9)             # "100,000,000,000" in the file
+    assert sum(ln.amount for ln in b.lines if ln.year == 2024) == pytest.approx(
+        105e9 + 50e9 + 22e9 + 95e9 + 9e9 + 190e9 + 32e9 + 5.5e9)
+    # the README's column list names every column the reader knows
+    readme = (path.parent / "README.md").read_text(encoding="utf-8")
+    for col in (*REQUIRED, *OPTIONAL):
+        assert f"| `{col}` |" in readme, col
+    # and `humsec budget import example` loads it
+    monkeypatch.delenv("HUMSEC_TOKEN", raising=False)
+    assert main(["--home", str(tmp_path), "oversight", "init", "--user", "clerk"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert main(["--home", str(tmp_path), "budget", "import", "example", "--token", token]) == 0
+    assert "imported 16 budget line(s) from budget_example.csv" in capsys.readouterr().err

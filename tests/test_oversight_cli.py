@@ -50,7 +50,8 @@ def run(capsys, home, *args, token=None):
 def test_the_example_points_at_release_indicators(default_env):
     _, panel, cat = default_env
     ex = appf2021()
-    assert ex["defaults"]["baseline_year"] in (2020, 2021)  # around the 2021 resolution
+    # the baseline is the adoption year (December 2021), taken from the instrument
+    assert "baseline_year" not in (ex.get("defaults") or {}) and str(ex["instrument"]["adopted"])[:4] == "2021"
     targets = [t for c in ex["commitments"] for t in c["targets"]]
     have = set(panel.indicators)
     for t in targets:
@@ -71,7 +72,7 @@ def test_cli_end_to_end(default_env, capsys, home, monkeypatch, tmp_path):
     ex = appf2021()
     n_commitments = len(ex["commitments"])
     n_targets = sum(len(c["targets"]) for c in ex["commitments"])
-    base = ex["defaults"]["baseline_year"]
+    base = int(str(ex["instrument"]["adopted"])[:4])   # 2021: the adoption year is the baseline year
     monkeypatch.delenv("HUMSEC_TOKEN", raising=False)
     code, out, err = run(capsys, home, "oversight", "init", "--user", "clerk")
     assert code == 0 and "shown once" in err
@@ -114,20 +115,35 @@ def test_cli_end_to_end(default_env, capsys, home, monkeypatch, tmp_path):
     st = json.loads(out)
     assert code == 0 and len(st) == n_targets and f"recorded {n_targets}" in err
     by = {(s["commitment_id"], s["target_key"]): s for s in st}
-    # every status rests on the PHL observations from the baseline year on
+    # every status rests on the PHL baseline (the latest observation at or before the adoption
+    # year) and the observations after the adoption year
     for c in ex["commitments"]:
         for t in c["targets"]:
             got = by[(c["id"], t["key"])]
-            since = {y: v for y, v in observations(panel, "PHL", t["indicator"]).items() if y >= base}
-            assert [y for y, _ in got["evidence"]] == sorted(since), t
-            if len(since) < 2:
+            obs = observations(panel, "PHL", t["indicator"])
+            known, later = [y for y in obs if y <= base], sorted(y for y in obs if y > base)
+            expect = [max(known), *later] if known else later
+            assert [y for y, _ in got["evidence"]] == expect, t
+            if obs and not later:
+                assert got["status"] == "too_early" and got["label"].startswith("Too early"), t
+            elif len(expect) < 2:
                 assert got["status"] == "insufficient_data", t
             else:
-                assert got["base_year"] == min(since) and got["as_of"] == max(since), t
-    # MMR (UN MMEIG estimates end in 2020): too few observations since 2020 is insufficient data
+                assert got["base_year"] == expect[0] and got["as_of"] == expect[-1], t
+    # MMR (UN MMEIG estimates end in 2020): nothing after the 2021 adoption yet - too early
     mmr = by[("appf2021-r4", "mmr")]
-    assert (mmr["status"] == "insufficient_data") == (len(mmr["evidence"]) < 2)
-    assert by[("appf2021-r3", "u5mr")]["base_year"] == base and by[("appf2021-r3", "u5mr")]["rate"] == "compound"
+    assert max(y for y, _ in mmr["evidence"]) <= base and mmr["status"] == "too_early"
+    # one status per commitment: the mean of its targets' progress scores
+    code, out, err = run(capsys, home, "commitments", "status", "--unit", "PHL", "--aggregate", "--format", "json")
+    agg = {r["commitment"]: r for r in json.loads(out)}
+    assert code == 0 and set(agg) == {c["id"] for c in ex["commitments"]}
+    for cid, r in agg.items():
+        scores = [s["score"] for s in st if s["commitment_id"] == cid and s["score"] is not None]
+        assert r["assessed"] == len(scores)
+        if scores:
+            assert r["score"] == pytest.approx(sum(scores) / len(scores))
+    assert agg["appf2021-r4"]["too_early"] >= 1
+    assert by[("appf2021-r3", "u5mr")]["base_year"] <= base and by[("appf2021-r3", "u5mr")]["rate"] == "compound"
     # WGI rule of law is on a signed scale: judged by the linear change per year, by hand
     rl = by[("appf2021-r1", "rule_of_law")]
     (y0, v0), (y1, v1) = rl["evidence"][0], rl["evidence"][-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -118,7 +119,7 @@ def test_signed_scale_needs_a_target_and_positive_scales_keep_compound_growth():
 @pytest.mark.parametrize("series,why", [
     ({}, "no observations"),
     ({2020: 61.0}, "fewer than two"),
-    ({2010: 58.0, 2012: 59.0, 2016: 61.0}, "fewer than two"),   # only one at/after 2015
+    ({2020: 61.0}, "fewer than two"),   # no baseline at/before 2015; 2020 is the base, nothing after
 ])
 def test_insufficient_data(series, why):
     p = panel_of({("KEN", "life_expectancy"): series} if series else {("FRA", "life_expectancy"): {2015: 80.0}})
@@ -136,11 +137,68 @@ def test_as_of_limits_the_series_and_baseline_value_overrides_data():
     assert r.baseline_source == "given" and r.base_value == 66.0 and r.status == "limited_progress"
 
 
-def test_baseline_from_first_observation_after_baseline_year():
-    p = panel_of({("KEN", "life_expectancy"): {2014: 50.0, 2016: 60.0, 2020: 66.0}})
+def test_baseline_is_the_latest_observation_at_or_before_adoption():
+    # adopted 2015, no 2015 value: the baseline is what was known then (2014), not 2016.
+    # CAGR 2014-2020 = (66/50)**(1/6) - 1 = 4.74 %; required (70/50)**(1/16) - 1 = 2.13 %; R = 2.23
+    p = panel_of({("KEN", "life_expectancy"): {2010: 40.0, 2014: 50.0, 2016: 60.0, 2020: 66.0}})
     r = target_status(tgt(), p, CAT)
-    assert r.base_year == 2016 and r.base_value == 60.0
-    assert "first one after it (2016)" in r.note
+    assert (r.base_year, r.base_value, r.as_of, r.latest_value) == (2014, 50.0, 2020, 66.0)
+    assert r.evidence == ((2014, 50.0), (2016, 60.0), (2020, 66.0))
+    g, req = (66 / 50) ** (1 / 6) - 1, (70 / 50) ** (1 / 16) - 1
+    assert r.ratio == pytest.approx(g / req) and r.status == "on_track"
+    assert "latest before it (2014)" in r.note
+    # only when nothing is known at or before adoption does the first later value serve
+    q = panel_of({("KEN", "life_expectancy"): {2016: 60.0, 2020: 66.0}})
+    r2 = target_status(tgt(), q, CAT)
+    assert r2.base_year == 2016 and "first one after it (2016)" in r2.note
+
+
+def test_too_early_without_data_after_adoption():
+    from humsec.analysis.trends import PROGRESS_LABELS
+
+    # APPF 2021: adopted 2021; the latest observation is of 2021 itself
+    p = panel_of({("KEN", "life_expectancy"): {2019: 60.0, 2021: 62.0}})
+    r = target_status(tgt(base=2021), p, CAT)
+    assert r.status == "too_early" and r.label == PROGRESS_LABELS["too_early"]
+    assert (r.base_year, r.base_value, r.as_of) == (2021, 62.0, 2021) and np.isnan(r.score)
+    assert "no observation after the adoption year 2021" in r.note
+    assert r.to_dict()["status"] == "too_early" and r.to_dict()["score"] is None
+    # a baseline that already met the target is still too early (kept? not yet known)
+    met = panel_of({("KEN", "life_expectancy"): {2020: 71.0}})
+    assert target_status(tgt(base=2021), met, CAT).status == "too_early"
+    # one observation after adoption is enough: 62 -> 64 over 2021-2023
+    q = panel_of({("KEN", "life_expectancy"): {2019: 60.0, 2021: 62.0, 2023: 64.0}})
+    r2 = target_status(tgt(base=2021), q, CAT)
+    req = (70 / 62) ** (1 / 9) - 1
+    assert r2.ratio == pytest.approx(((64 / 62) ** 0.5 - 1) / req) and r2.status == "on_track"
+    # ... but not if as_of stops before it
+    assert target_status(tgt(base=2021), q, CAT, as_of=2022).status == "too_early"
+    # the status table and report order know it
+    from humsec.oversight.status import STATUS_ORDER
+
+    assert "too_early" in STATUS_ORDER and status_table([r])["label"].iloc[0] == PROGRESS_LABELS["too_early"]
+
+
+def test_commitment_progress_aggregates_scores():
+    from humsec.oversight.status import commitment_progress
+
+    c = Commitment(id="c1", instrument="i1", title="Healthier", targets=(
+        tgt(), tgt("u5mr", target=25.0).model_copy(update={"key": "t2"}),
+        tgt("mmr", target=70.0, base=2020).model_copy(update={"key": "t3"})))
+    p = panel_of({("KEN", "life_expectancy"): {2015: 60.0, 2020: 60.0 * 1.008 ** 5},
+                  ("KEN", "u5mr"): {2015: 50.0, 2020: 52.0}, ("KEN", "mmr"): {2019: 300.0, 2020: 290.0}})
+    st = commitment_status(c, p, CAT)
+    assert [s.status for s in st] == ["fair_progress", "deterioration", "too_early"]
+    # life expectancy: R = 0.008 / REQ = 0.7745 -> score 5 * (R - 0.6) / 0.7 = 1.2465
+    r1 = 0.008 / REQ
+    assert st[0].score == pytest.approx(5 * (r1 - 0.6) / 0.7)
+    # U5MR: R = -((52/50)**0.2 - 1) / |0.5**(1/15) - 1| = -0.1744 -> score -5 + 5 (R + 0.6) / 1.2 = -3.227
+    r2 = -((52 / 50) ** 0.2 - 1) / abs(0.5 ** (1 / 15) - 1)
+    assert st[1].score == pytest.approx(-5 + 5 * (r2 + 0.6) / 1.2)
+    agg = commitment_progress(st, {"c1": c}).iloc[0]
+    mean = (5 * (r1 - 0.6) / 0.7 + (-5 + 5 * (r2 + 0.6) / 1.2)) / 2          # -0.990
+    assert agg["score"] == pytest.approx(mean) and agg["status"] == "limited_progress"
+    assert (agg["targets"], agg["assessed"], agg["too_early"], agg["title"]) == (3, 2, 1, "Healthier")
 
 
 def test_commitment_status_table():

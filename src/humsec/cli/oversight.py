@@ -8,6 +8,7 @@ administrator creates the first one with ``humsec oversight init``.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -263,10 +264,14 @@ def status_cmd(ctx: typer.Context, ids: Optional[list[str]] = typer.Argument(Non
                unit: Optional[str] = typer.Option(None, "--unit"),
                as_of: Optional[int] = typer.Option(None, "--as-of", help="Use data up to this year."),
                record: bool = typer.Option(False, "--record", help="Store the statuses in the history (editors)."),
+               aggregate: bool = typer.Option(False, "--aggregate",
+                                              help="One status per commitment and country: the mean Open SDG "
+                                                   "progress score (-5..+5) of its targets."),
                fmt: str = typer.Option("table", "--format", "-f"),
                token: Optional[str] = _token_opt()) -> None:
-    """Status of every target from the data (Open SDG progress rule), with evidence."""
-    from humsec.oversight.status import commitment_status, status_table
+    """Status of every target from the data (Open SDG progress rule on the observations
+    after the adoption year; 'too early' while there are none), with evidence."""
+    from humsec.oversight.status import commitment_progress, commitment_status, status_table
 
     _fmt(fmt)
     db = _db(ctx)
@@ -284,12 +289,19 @@ def status_cmd(ctx: typer.Context, ids: Optional[list[str]] = typer.Argument(Non
     if record:
         n = db.record_status(token, statuses)
         _err(f"recorded {n} status(es)")
+    if aggregate:
+        agg = commitment_progress(statuses, {v.id: v.value for v in items})
+        if fmt == "json":
+            dump_json(json.loads(agg.to_json(orient="records")))
+        else:
+            emit(agg, fmt, title="Progress of commitments (mean Open SDG score of their targets)")
+        return
     if fmt == "json":
         dump_json([s.to_dict() for s in statuses])
         return
     tab = status_table(statuses, {v.id: v.value for v in items})
     cols = tab.columns if fmt == "csv" else ["commitment", "target", "unit", "indicator", "label", "base_year",
-                                             "base_value", "as_of", "latest_value", "target_value", "deadline"]
+                                             "base_value", "as_of", "latest_value", "target_value", "deadline", "score"]
     emit(tab[list(cols)], fmt, title="Status of commitments")
 
 
@@ -349,15 +361,19 @@ def delete_cmd(ctx: typer.Context, cid: str = typer.Argument(...), token: Option
 
 
 @budget_app.command("import")
-def budget_import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV, TSV or .xlsx file."),
+def budget_import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV, TSV or .xlsx file, or "
+                                                                          "'example' for the shipped illustrative "
+                                                                          "budget (columns: see its README)."),
                       country: Optional[str] = typer.Option(None, "--country", "--unit",
                                                             help="ISO3 code for lines without a country."),
                       currency: Optional[str] = typer.Option(None, "--currency", help="ISO 4217 code for lines without one."),
                       sheet: Optional[str] = typer.Option(None, "--sheet"),
                       token: Optional[str] = _token_opt()) -> None:
     """Import budget lines (validated: every problem located by row and column)."""
-    from humsec.oversight.budget import read_budget
+    from humsec.oversight.budget import example_budget_path, read_budget
 
+    if str(path) == "example" and not path.exists():
+        path = example_budget_path()
     b = read_budget(path, country=country, currency=currency, sheet=sheet)
     import_id, ids = _db(ctx).add_budget(token, b.lines, file_name=b.name, sha256=b.sha256)
     _err(f"imported {len(ids)} budget line(s) from {b.name} as {import_id} (lines {ids[0]}-{ids[-1]}); "
@@ -454,7 +470,8 @@ def budget_align_cmd(ctx: typer.Context, unit: str = typer.Argument(..., help="I
     lines = _db(ctx).budget_lines(token)
     panel = _panel(ctx)
     own = lines[lines["country"] == unit.strip().upper()]
-    hist = hsi_history(panel, years=sorted(set(own["year"].astype(int)))) if len(own) else hsi_history(panel)
+    hist = (hsi_history(panel, years=sorted(set(own["year"].astype(int))), units=[unit]) if len(own)
+            else hsi_history(panel))
     a = align(lines, unit, history=hist, panel=panel, min_confidence=min_confidence)
     if fmt == "json":
         dump_json(a.to_dict())

@@ -8,11 +8,20 @@ Spending per dimension
     Per-capita spending divides by the UN WPP total population (``pop_total``,
     interpolated linearly between observed years).
 
+Year mapping
+    Each budget year is set against the HSI *of its own year*: budget year ``y`` -> the
+    HSI of ``y`` or, when the index does not rank the country in ``y`` (a year after the
+    latest HSI year, or too little data that year), of the latest year before ``y`` that
+    does (:func:`hsi_year_for`). A budget year before the country's first ranked HSI year
+    is not aligned (a note says so): a later index would judge old spending by later
+    needs. The mapping is reported per budget year (``hsi_year`` in the summary,
+    :attr:`Alignment.year_map`).
+
 Threat severity and trend
     *Insecurity* of a dimension is ``100 - score`` of the Human Security Index dimension
-    (0-100, higher = more secure) in the latest HSI year at or before the budget year; its
-    trend is the Open SDG progress status and SDR arrow of the dimension score over the
-    preceding years (:func:`humsec.analysis.trends.dimension_trends`).
+    (0-100, higher = more secure) in the budget year's HSI year; its trend is the Open
+    SDG progress status and SDR arrow of the dimension score over the preceding
+    :data:`TREND_YEARS` years (:func:`humsec.analysis.trends.dimension_trends`).
 
 Alignment measure
     * ``rho``: Spearman rank correlation, across the dimensions, between the spending
@@ -41,7 +50,7 @@ from humsec.analysis.trends import PROGRESS_LABELS, TREND_ARROWS, dimension_tren
 from humsec.errors import HumsecError
 from humsec.model.panel import DIMENSIONS, Panel
 
-__all__ = ["Alignment", "align", "hsi_history", "population", "spending_by_dimension"]
+__all__ = ["Alignment", "align", "hsi_history", "hsi_year_for", "population", "spending_by_dimension"]
 
 #: Number of largest gaps reported.
 N_GAPS = 5
@@ -95,15 +104,33 @@ def population(panel: Panel, unit: str, years: list[int]) -> pd.Series:
     return pd.Series(vals, index=years, dtype=float)
 
 
+def hsi_year_for(budget_year: int, hsi_years: Iterable[int]) -> int | None:
+    """The HSI year a budget year is aligned with: the latest of ``hsi_years`` (the years
+    the index ranks the country) at or before ``budget_year``; None when there is none.
+
+    Examples
+    --------
+    >>> hsi_year_for(2025, [2013, 2023, 2024]), hsi_year_for(2020, [2013, 2023]), hsi_year_for(2012, [2013])
+    (2024, 2013, None)
+    """
+    at = [int(t) for t in hsi_years if int(t) <= int(budget_year)]
+    return max(at) if at else None
+
+
 def hsi_history(panel: Panel, spec: Any | None = None, *, years: Iterable[int] | None = None,
-                last: int | None = None, trend_years: int = TREND_YEARS) -> pd.DataFrame:
+                last: int | None = None, trend_years: int = TREND_YEARS,
+                units: Iterable[str] | None = None) -> pd.DataFrame:
     """HSI root and dimension scores by ``(unit, year)`` for the alignment of budget years.
 
-    For every budget year ``y`` the HSI year used is ``min(y, last)``; besides that year
-    only the earliest year within ``trend_years`` before it that the index can score is
-    built - the two end points the trend rules read - so the result equals the full
-    history for :func:`align` at a fraction of the cost. Goalposts are fixed, so years are
-    comparable (see :func:`humsec.analysis.assess.history`).
+    For every budget year ``y`` the HSI of ``min(y, last)`` is built; when it does not
+    rank one of ``units``, the years before it are tried, latest first (at most
+    ``trend_years`` back), until it does - so :func:`align` finds, per country, the HSI of
+    the budget year or of the latest year before it that ranks the country
+    (:func:`hsi_year_for`). Besides those years only the earliest year within
+    ``trend_years`` before each that the index can score is built - the two end points
+    the trend rules read - so the result equals the full history for :func:`align` at a
+    fraction of the cost. Goalposts are fixed, so years are comparable (see
+    :func:`humsec.analysis.assess.history`).
 
     Parameters
     ----------
@@ -115,7 +142,9 @@ def hsi_history(panel: Panel, spec: Any | None = None, *, years: Iterable[int] |
     last : int, optional
         Latest HSI year (default: the spec's default year on the panel).
     trend_years : int
-        Length of the trend period.
+        Length of the trend period, and how far back a year that ranks is looked for.
+    units : iterable of str, optional
+        Countries that must be ranked in the year used (default: any country).
     """
     from humsec.analysis.assess import default_year, history, index_data
     from humsec.index.builtin import load_spec
@@ -123,14 +152,36 @@ def hsi_history(panel: Panel, spec: Any | None = None, *, years: Iterable[int] |
     spec = spec if spec is not None else load_spec("hsi")
     data = index_data(panel, spec)
     last = default_year(spec, data) if last is None else int(last)
-    targets = sorted({min(int(y), last) for y in years}) if years is not None else [last]
-    frames = [history(spec, data, targets)]
-    for hy in targets:
-        for y in range(hy - trend_years, hy):
-            h = history(spec, data, [y])
-            if len(h):
-                frames.append(h)
+    wanted = {str(u).strip().upper() for u in units} if units is not None else None
+    built: dict[int, pd.DataFrame] = {}
+
+    def at(y: int) -> pd.DataFrame:
+        if y not in built:
+            built[y] = history(spec, data, [y])
+        return built[y]
+
+    mapped: set[int] = set()
+    for top in sorted({min(int(y), last) for y in years} if years is not None else {last}):
+        need = set(wanted) if wanted is not None else None
+        for hy in range(top, top - trend_years - 1, -1):
+            h = at(hy)
+            if not len(h):
+                continue
+            have = set(h.index.get_level_values(0))
+            if need is None or need & have:
+                mapped.add(hy)
+            if need is None:
                 break
+            need -= have
+            if not need:
+                break
+    for hy in sorted(mapped):
+        for y in range(hy - trend_years, hy):
+            if len(at(y)):
+                break
+    frames = [h for h in built.values() if len(h)]
+    if not frames:
+        return history(spec, data, [])
     out = pd.concat(frames)
     return out[~out.index.duplicated(keep="first")].sort_index()
 
@@ -153,6 +204,8 @@ class Alignment:
         The :data:`N_GAPS` dimensions with the largest gaps in the latest budget year,
         largest first (rows of ``table``).
     notes : tuple of str
+    year_map : dict of int to int
+        Budget year -> the HSI year its threat severity comes from (:func:`hsi_year_for`).
     """
 
     unit: str
@@ -160,6 +213,7 @@ class Alignment:
     summary: pd.DataFrame
     gaps: pd.DataFrame
     notes: tuple[str, ...] = field(default_factory=tuple)
+    year_map: dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         import json
@@ -168,7 +222,8 @@ class Alignment:
             return json.loads(df.to_json(orient="records"))
 
         return {"unit": self.unit, "summary": recs(self.summary), "table": recs(self.table),
-                "largest_gaps": recs(self.gaps), "notes": list(self.notes)}
+                "largest_gaps": recs(self.gaps), "notes": list(self.notes),
+                "hsi_year_of_budget_year": {str(k): v for k, v in self.year_map.items()}}
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -202,8 +257,8 @@ def align(lines: pd.DataFrame, unit: str, *, history: pd.DataFrame, panel: Panel
     Raises
     ------
     HumsecError
-        No budget lines for ``unit``, mixed currencies within a year, or no HSI scores
-        for the country.
+        No budget lines for ``unit``, mixed currencies within a year, no HSI scores for
+        the country, or none at or before any budget year.
     """
     unit = unit.strip().upper()
     own = lines[lines["country"] == unit]
@@ -220,16 +275,24 @@ def align(lines: pd.DataFrame, unit: str, *, history: pd.DataFrame, panel: Panel
     h_unit = history.xs(unit, level=0)
     hsi_years = sorted(int(y) for y in h_unit.index)
     dims = [d for d in DIMENSIONS if d in history.columns]
-    years = sorted(int(y) for y in sp["year"].unique())
-    pop = population(panel, unit, years) if panel is not None else pd.Series(np.nan, index=years)
     notes: list[str] = []
+    year_map: dict[int, int] = {}
+    for y in sorted(int(y) for y in sp["year"].unique()):
+        hy = hsi_year_for(y, hsi_years)
+        if hy is None:
+            notes.append(f"{y}: not aligned - the HSI ranks {unit} from {hsi_years[0]} only")
+            continue
+        year_map[y] = hy
+        if hy != y:
+            notes.append(f"{y}: threat severity from the HSI of {hy}, the latest available")
+    if not year_map:
+        raise HumsecError(f"no HSI score of {unit} at or before the budget year(s) "
+                          f"{', '.join(map(str, sorted(sp['year'].unique())))} (first HSI year: {hsi_years[0]})")
+    years = sorted(year_map)
+    pop = population(panel, unit, years) if panel is not None else pd.Series(np.nan, index=years)
     rows, summ = [], []
     for y in years:
-        at = [t for t in hsi_years if t <= y]
-        hy = at[-1] if at else hsi_years[0]
-        if hy != y:
-            notes.append(f"{y}: threat severity from the HSI of {hy}, the latest available"
-                         if at else f"{y}: before the first HSI year; using {hy}")
+        hy = year_map[y]
         scores = h_unit.loc[hy, dims].astype(float)
         tr = dimension_trends(history, unit, base_year=hy - TREND_YEARS, year=hy).set_index("node")
         spy = sp[sp["year"] == y].set_index("dimension")
@@ -268,4 +331,5 @@ def align(lines: pd.DataFrame, unit: str, *, history: pd.DataFrame, panel: Panel
             .head(n_gaps).reset_index(drop=True))
     if np.isnan(summary["population"]).any() and panel is not None:
         notes.append("population (UN WPP) missing for some years: per-capita spending not computed there")
-    return Alignment(unit=unit, table=table, summary=summary, gaps=gaps, notes=tuple(dict.fromkeys(notes)))
+    return Alignment(unit=unit, table=table, summary=summary, gaps=gaps, notes=tuple(dict.fromkeys(notes)),
+                     year_map=year_map)

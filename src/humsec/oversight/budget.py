@@ -8,6 +8,10 @@ regard to case, spaces or a few common synonyms (``program``, ``department``,
 
 Every problem is reported at once with its location - file, row (as a spreadsheet shows
 it: the header is row 1) and column - and nothing is imported from a file with problems.
+
+An illustrative example ships with humsec (:func:`example_budget_path`,
+``humsec budget import example``); ``humsec/oversight/examples/README.md`` lists the
+columns.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import pandas as pd
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.oversight.models import BudgetLine
 
-__all__ = ["BudgetFile", "REQUIRED", "parse_amount", "read_budget"]
+__all__ = ["BudgetFile", "REQUIRED", "example_budget_path", "parse_amount", "read_budget"]
 
 REQUIRED = ("programme", "ministry", "amount", "year", "description")
 OPTIONAL = ("currency", "country")
@@ -40,6 +44,14 @@ MIN_YEAR = 1990
 _PLAIN = re.compile(r"^[+]?\d+(\.\d+)?$")
 _THOUSANDS = re.compile(r"^[+]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _EXCEL = (".xlsx", ".xlsm")
+
+
+def example_budget_path() -> Path:
+    """The shipped illustrative budget (``humsec/oversight/examples/budget_example.csv``:
+    16 lines, PHL, 2023-2024, invented round amounts in PHP)."""
+    from importlib import resources
+
+    return Path(str(resources.files("humsec.oversight") / "examples" / "budget_example.csv"))
 
 
 class BudgetFile:

@@ -8,7 +8,7 @@ Format::
       title: ...
       adopted: 2021-12-15
     defaults:                   # applied to every target that does not set them
-      baseline_year: 2015
+      baseline_year: 2021       # default: the year the instrument was adopted
       deadline: 2030
       unit: KEN                 # or give --unit when importing
     commitments:
@@ -96,6 +96,9 @@ def read_commitments(source: str | Path, *, catalogue: Catalogue, today: _dt.dat
                                       f"{', '.join(_TARGET_DEFAULTS)}", file=file, field="defaults"))
     if unit is not None:
         defaults["unit"] = unit
+    if instrument is not None and instrument.adopted is not None and defaults.get("baseline_year") is None:
+        # a commitment's baseline is its adoption year (see humsec.oversight.status)
+        defaults["baseline_year"] = instrument.adopted.year
     out: list[Commitment] = []
     seen: set[str] = set()
     for n, entry in enumerate(raw["commitments"]):

@@ -35,7 +35,8 @@ from humsec.report.brief import _env, _value, render_pdf
 __all__ = ["OversightData", "oversight_context", "oversight_html", "oversight_report", "prepare_oversight"]
 
 STATUS_COLOURS = {"deterioration": "#c0392b", "limited_progress": "#d35400", "fair_progress": "#b7950b",
-                  "on_track": "#1e8449", "target_achieved": "#145a32", "insufficient_data": "#8a99a8"}
+                  "on_track": "#1e8449", "target_achieved": "#145a32", "too_early": "#5d6d7e",
+                  "insufficient_data": "#8a99a8"}
 DIM_NAMES = {d: f"{d.capitalize()} security" for d in DIMENSIONS}
 
 
@@ -105,7 +106,8 @@ def prepare_oversight(db: OversightDB, token: str | None, unit: str, *, panel: P
     notes: list[str] = []
     alignment = None
     if len(own):
-        history = hsi_history(panel, years=sorted(set(own["year"].astype(int)))) if history is None else history
+        history = (hsi_history(panel, years=sorted(set(own["year"].astype(int))), units=[code]) if history is None
+                   else history)
         alignment = align(lines, code, history=history, panel=panel)
     else:
         notes.append(f"no budget lines for {code}: import its budget with 'humsec budget import'")

@@ -588,7 +588,8 @@
         if (!list.length) { fill("commitments", note("No commitment with a target in this country.")); return; }
         const rows = list.flatMap((c) => (c.status || []).filter((s) => s.unit === iso3).map((s) => ({ title: c.value.title, ...s })));
         fill("commitments", table([{ key: "title", label: "Commitment" }, { key: "indicator", label: "Indicator" },
-          { key: "label", label: "Status" }, { key: "latest_value", label: "Latest", num: true, render: (r) => fmtValue(r.latest_value) },
+          { key: "label", label: "Status", render: (r) => el("span", { class: `st-${r.status}`, title: r.note || "", text: r.label }) },
+          { key: "latest_value", label: "Latest", num: true, render: (r) => fmtValue(r.latest_value) },
           { key: "target_value", label: "Target", num: true, render: (r) => fmtValue(r.target_value) }, { key: "deadline", label: "Deadline" }],
         rows, { caption: "Commitments and the status of their targets" }));
       } catch (err) {
