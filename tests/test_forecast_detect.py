@@ -95,6 +95,41 @@ def test_change_points_none_in_noise_and_fixed_number():
     assert [c.year for c in cps] == [2000]
 
 
+def test_own_pelt_equals_ruptures_pelt():
+    """The ruptures-free PELT (l2 cost) gives ruptures' breakpoints: random, tied and
+    trending series, several penalties and minimum segment lengths."""
+    rpt = pytest.importorskip("ruptures")
+    from humsec.forecast.detect import _pelt_l2
+
+    rng = np.random.default_rng(20)
+    checked = 0
+    for it in range(600):
+        n = int(rng.integers(2, 30))
+        y = rng.normal(0, 1, n)
+        if it % 3 == 1:
+            y = np.round(y)
+        elif it % 3 == 2:
+            y = np.cumsum(y)
+        sig = y.reshape(-1, 1)
+        for ms in (1, 2, 3):
+            if n < 2 * ms:
+                continue
+            pen = float(rng.choice([0.01, 0.5, 2.0, 10.0]))
+            assert _pelt_l2(sig, pen, ms) == rpt.Pelt(model="l2", min_size=ms, jump=1).fit(sig).predict(pen=pen)
+            checked += 1
+    assert checked > 1000
+    # and through change_points with the default penalty, as the alert rules call it
+    s = pd.Series(_steps().to_numpy()[:13], index=range(2000, 2013))
+    for i in range(3, 13):
+        part = s.iloc[: i + 1]
+        sig = part.to_numpy(dtype=float).reshape(-1, 1)
+        from humsec.forecast.detect import _robust_sigma
+        yv = sig[:, 0]
+        pen = max(2.0 * _robust_sigma(yv) ** 2 * np.log(len(yv)), 1e-6 * float(np.var(yv)), 1e-12)
+        want = rpt.Pelt(model="l2", min_size=1, jump=1).fit(sig).predict(pen=pen)
+        assert [c.index for c in change_points(part, min_size=1)] == want[:-1]
+
+
 # ---------------------------------------------------------------------------- rules
 
 

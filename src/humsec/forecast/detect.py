@@ -13,7 +13,8 @@ Three complementary detectors, all pure functions of the data passed in:
   fall of one country alone scores high.
 * **Change points** (:func:`change_points`): shifts in the mean level of a series, by
   PELT (pruned exact linear time; Killick et al. 2012) or binary segmentation, through
-  ``ruptures`` (Truong et al. 2020), with a BIC-type penalty ``2 sigma^2 log n`` where
+  ``ruptures`` (Truong et al. 2020; PELT with the default ``l2`` cost runs ruptures'
+  recursion here, :func:`_pelt_l2`, without importing the package), with a BIC-type penalty ``2 sigma^2 log n`` where
   ``sigma`` is estimated robustly from first differences (so that the penalty is on the
   scale of the series).
 
@@ -344,6 +345,37 @@ def _robust_sigma(y: np.ndarray) -> float:
     return float(MAD_SCALE * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
+def _pelt_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
+    """Breakpoints of PELT with the ``l2`` cost and ``jump=1``: the recursion of
+    ``ruptures.Pelt._seg`` (ruptures 1.1) step for step - the same admissible set and
+    pruning, the same segment cost ``var * length`` on the same ``(n, 1)`` array and the
+    same left-to-right sums - so the breakpoints are identical, without importing
+    ``ruptures`` (whose import, through scipy, costs seconds on a cold process).
+
+    ``signal`` has shape ``(n, 1)``; the result ends with ``n`` as ``predict`` does.
+    """
+    n = signal.shape[0]
+    min_size = max(int(min_size), 1)
+    partitions: dict[int, list[tuple[int, int, float]]] = {0: [(0, 0, 0)]}
+    admissible: list[int] = []
+    ind = [k for k in range(0, n) if k >= min_size] + [n]
+    for bkp in ind:
+        admissible.append(bkp - min_size)
+        subproblems: list[list[tuple[int, int, float]]] = []
+        for t in admissible:
+            left = partitions.get(t)
+            if left is None:
+                continue
+            sub = signal[t:bkp]
+            subproblems.append([*left, (t, bkp, sub.var(axis=0).sum() * (bkp - t) + pen)])
+        sums = [sum(c for _, _, c in part) for part in subproblems]
+        best = min(range(len(subproblems)), key=sums.__getitem__)
+        partitions[bkp] = subproblems[best]
+        # as ruptures: admissible points zipped with the subproblems that exist
+        admissible = [t for t, c in zip(admissible, sums) if c <= sums[best] + pen]
+    return sorted(e for _, e, _ in partitions[n][1:])
+
+
 def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", penalty: float | None = None,
                   n_bkps: int | None = None, min_size: int = 2, model: str = "l2") -> list[ChangePoint]:
     """Change points in the mean of a series (PELT or binary segmentation).
@@ -377,10 +409,6 @@ def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", 
     HumsecError
         Unknown method, or ``ruptures`` missing.
     """
-    try:
-        import ruptures as rpt
-    except ModuleNotFoundError as exc:  # pragma: no cover - dependency
-        raise HumsecError("change-point detection needs the 'ruptures' package (pip install ruptures)") from exc
     s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=float))
     s = pd.Series(s, dtype=float).dropna()
     years = s.index.to_numpy() if isinstance(values, pd.Series) else None
@@ -394,12 +422,19 @@ def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", 
         sigma = _robust_sigma(y)
         penalty = max(2.0 * sigma ** 2 * np.log(n), 1e-6 * float(np.var(y)), 1e-12)
     signal = y.reshape(-1, 1)
-    if method == "pelt":
-        if n_bkps is not None:
-            raise HumsecError("PELT takes a penalty, not a number of breaks; use method='binseg'")
+    if method == "pelt" and n_bkps is not None:
+        raise HumsecError("PELT takes a penalty, not a number of breaks; use method='binseg'")
+    if method == "pelt" and model == "l2":
+        bkps = _pelt_l2(signal, float(penalty), min_size)
+    else:
+        try:
+            import ruptures as rpt
+        except ModuleNotFoundError as exc:  # pragma: no cover - dependency
+            raise HumsecError("change-point detection needs the 'ruptures' package (pip install ruptures)") from exc
+    if method == "pelt" and model != "l2":
         algo = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(signal)
         bkps = algo.predict(pen=penalty)
-    else:
+    elif method == "binseg":
         algo = rpt.Binseg(model=model, min_size=min_size, jump=1).fit(signal)
         bkps = algo.predict(n_bkps=n_bkps) if n_bkps is not None else algo.predict(pen=penalty)
     bounds = [0, *bkps]
