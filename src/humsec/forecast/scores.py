@@ -72,7 +72,7 @@ def brier(p, y) -> float:
 
     Examples
     --------
-    >>> brier([0.8, 0.3], [1, 0])
+    >>> round(brier([0.8, 0.3], [1, 0]), 12)  # (0.2^2 + 0.3^2) / 2 in binary floating point
     0.065
     """
     p, y = _arr(p), _arr(y)
