@@ -441,3 +441,47 @@ def test_regions_endpoint_equals_the_library(env):
     csv = client.get("/api/v1/indices/hsi/regions", params={"format": "csv"})
     assert csv.status_code == 200 and csv.text.startswith("year,kind,group,node,value")
     assert client.get("/api/v1/indices/hsi/regions", params={"year": 1700}).status_code == 422
+
+
+def test_watchlist_equals_the_library(env):
+    """``/watchlist``: the ranking of :func:`watch_list` (what ``humsec warn`` shows), next
+    year and a past year (fitted on the years before it only), JSON and CSV."""
+    import numpy as np
+
+    from humsec.forecast import onset as O
+
+    client, _, panel, _, _ = env
+    r = client.get("/api/v1/watchlist")
+    assert r.status_code == 200 and "etag" in r.headers
+    body = r.json()
+    sp = O.structural_panel(panel)
+    lib = O.watch_list(panel, sp=sp, horizons=(1,))
+    last = int(sp["year"].max())
+    assert body["data_year"] == last and body["year"] == last + 1 and body["window"] == str(last + 1)
+    got = body["countries"]
+    assert [c["unit"] for c in got] == list(lib["unit"]) and [c["rank"] for c in got] == list(lib["rank"])
+    np.testing.assert_array_equal([c["probability"] for c in got], lib["probability"].to_numpy())
+    assert [c["drivers"] for c in got] == [d.split("; ") if d else [] for d in lib["drivers"]]
+    assert body["n_warnings"] == int(lib["warning"].sum())
+    assert got[0]["drivers"] and "the risk" in got[0]["drivers"][0]
+    csv_r = client.get("/api/v1/watchlist?format=csv")
+    assert csv_r.status_code == 200 and csv_r.text.splitlines()[1].split(",")[1] == got[0]["unit"]
+    y = last - 3
+    past = client.get(f"/api/v1/watchlist?year={y}").json()
+    lib_past = O.watch_list(panel, sp=sp[sp["year"] <= y - 1].reset_index(drop=True), horizons=(1,))
+    assert past["data_year"] == y - 1 and [c["unit"] for c in past["countries"]] == list(lib_past["unit"])
+    np.testing.assert_array_equal([c["probability"] for c in past["countries"]], lib_past["probability"].to_numpy())
+    bad = client.get(f"/api/v1/watchlist?year={last + 5}")
+    assert bad.status_code == 422 and "no watch list" in bad.json()["detail"]
+
+
+def test_alerts_route_equals_the_library(env):
+    from humsec.data.countries import CountryRegistry
+    from humsec.forecast.warn import current_alerts
+    from humsec.index.builtin import load_spec
+
+    client, _, panel, _, _ = env
+    body = client.get("/api/v1/alerts").json()
+    lib = current_alerts(panel, load_spec("hsi"), year=body["year"], registry=CountryRegistry.default())
+    assert [(a["unit"], a["rule"], a["series"], a["reason"]) for a in body["alerts"]] == [
+        (a.unit, a.rule, a.series, a.reason) for a in lib.alerts]

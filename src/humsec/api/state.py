@@ -264,6 +264,39 @@ class Observatory:
                                                   catalogue=inp.catalogue, runs=self.config.runs,
                                                   seed=self.config.seed))
 
+    def alerts(self, spec_name: str, year: int | None = None) -> Any:
+        """:func:`humsec.forecast.warn.current_alerts` of every country (cached per year)."""
+        from humsec.forecast.warn import current_alerts
+
+        y = self.resolve_year(spec_name, year)
+        return self.memo(("alerts", spec_name, y), lambda: current_alerts(
+            self.inputs().panel, self.spec(spec_name), year=y, registry=self.registry()))
+
+    def structural_panel(self) -> pd.DataFrame:
+        """:func:`humsec.forecast.onset.structural_panel` of the current data (cached)."""
+        from humsec.forecast.onset import structural_panel
+
+        return self.memo(("structural_panel",),
+                         lambda: structural_panel(self.inputs().panel, registry=self.registry()))
+
+    def watch_list(self, year: int | None = None, horizon: int = 1) -> pd.DataFrame:
+        """:func:`humsec.forecast.onset.watch_list` (the ranking ``humsec warn`` shows) for
+        the forecast year ``year`` (default: the year after the latest data year), fitted
+        on the data of the years before it only (cached)."""
+        from humsec.forecast.onset import watch_list
+
+        sp = self.structural_panel()
+        first, last = int(sp["year"].min()), int(sp["year"].max())
+        y = last + 1 if year is None else int(year)
+        h = int(horizon)
+        lo = first + 10 + h
+        if not lo <= y <= last + 1:
+            raise HumsecError(f"no watch list for {y}: forecasts are made for {lo}-{last + 1} "
+                              f"(data {first}-{last}, at least ten years of history)")
+        sub = sp if y == last + 1 else sp[sp["year"] <= y - 1].reset_index(drop=True)
+        return self.memo(("watch_list", y, h), lambda: watch_list(
+            self.inputs().panel, horizons=(h,), registry=self.registry(), sp=sub))
+
     def registry(self) -> Any:
         """The country registry (built once per app, under a lock)."""
         from humsec.data.countries import CountryRegistry
@@ -274,5 +307,11 @@ class Observatory:
             return self._registry
 
     def warm(self) -> None:
-        """Compute the default HSI assessment (and its ranking) ahead of the first request."""
+        """Compute the default HSI assessment (and its ranking), the current alerts and the
+        watch list ahead of the first request."""
         self.assessment("hsi").ranking()
+        try:
+            self.alerts("hsi")
+            self.watch_list()
+        except HumsecError:  # data without the series: the routes say why when asked
+            pass

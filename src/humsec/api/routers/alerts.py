@@ -31,11 +31,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     default_spec = IndexName("hsi") if "hsi" in names else IndexName(names[0])
 
     def warn(obs: Observatory, spec: str, year: int | None):
-        from humsec.forecast.warn import current_alerts
-
-        y = obs.resolve_year(spec, year)
-        return obs.memo(("alerts", spec, y), lambda: current_alerts(
-            obs.inputs().panel, obs.spec(spec), year=y, registry=obs.registry()))
+        return obs.alerts(spec, year)
 
     def body(obs: Observatory, spec: str, year: int | None, unit: str | None, severity: enum.Enum | None) -> Body:
         w = warn(obs, spec, year)
@@ -63,5 +59,30 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         code = country_code(obs, iso3)
         return cached(request, obs, lambda _f: body(obs, index.value, year, code, severity), fmt=fmt,
                       allowed=("json", "csv"))
+
+    def watch_body(obs: Observatory, year: int | None, horizon: int) -> Body:
+        wl = obs.watch_list(year, horizon)
+        rows = [{"rank": int(r["rank"]), "unit": r["unit"], "name": r["name"],
+                 "probability": float(r["probability"]), "relative_risk": float(r["relative_risk"]),
+                 "warning": bool(r["warning"]), "status": r["status"], "model": r["model"],
+                 "drivers": [t for t in str(r.get("drivers") or "").split("; ") if t]}
+                for r in wl.to_dict(orient="records")]
+        data_year = int(wl["year"].iloc[0])
+        window = str(wl["window"].iloc[0])
+        table = wl.drop(columns=["year"]).assign(data_year=data_year)
+        return Body(json={"year": data_year + 1, "data_year": data_year, "horizon": horizon, "window": window,
+                          "n_countries": len(rows), "n_warnings": sum(r["warning"] for r in rows),
+                          "countries": rows},
+                    table=table, filename=safe_filename("humsec_watchlist", None, data_year + 1, suffix="csv"))
+
+    @r.get("/watchlist", summary="Countries ranked by the forecast probability of armed conflict next year "
+                                 "(onset model), with relative risks and drivers in words")
+    def watchlist(request: Request, obs: Obs,
+                  year: Annotated[int | None, Query(ge=1900, le=2200, description=(
+                      "Forecast year (default: the year after the latest data year); the model sees "
+                      "only the data of the years before it."))] = None,
+                  horizon: Annotated[int, Query(ge=1, le=5, description="Years ahead (conflict in any of them).")] = 1,
+                  fmt: Fmt = None) -> Response:
+        return cached(request, obs, lambda _f: watch_body(obs, year, horizon), fmt=fmt, allowed=("json", "csv"))
 
     return r
