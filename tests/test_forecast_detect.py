@@ -95,6 +95,28 @@ def test_change_points_none_in_noise_and_fixed_number():
     assert [c.year for c in cps] == [2000]
 
 
+def test_deterioration_table_restricted_to_years_equals_the_full_table():
+    """``years=``: the rows of those years carry exactly the full table's z-scores (own
+    history with pooled floors, peers), the other rows NaN."""
+    rng = np.random.default_rng(11)
+    units = [f"U{i:02d}" for i in range(24)]
+    idx = pd.MultiIndex.from_product([units, range(2000, 2014)], names=["unit", "year"])
+    a = rng.normal(0, 1, len(idx)).cumsum()
+    a[rng.random(len(idx)) < 0.1] = np.nan  # gaps
+    b = np.round(rng.normal(50, 2, len(idx)))  # ties, flat stretches
+    panel = pd.DataFrame({"a": a, "b": b}, index=idx)
+    groups = {u: "G1" if i < 12 else "G2" for i, u in enumerate(units)}
+    full = deterioration_table(panel, groups=groups, directions={"b": -1})
+    for ys in ([2013], [2004, 2010], [2000]):
+        part = deterioration_table(panel, groups=groups, directions={"b": -1}, years=ys)
+        assert part[["unit", "year", "series"]].equals(full[["unit", "year", "series"]])
+        sel = full["year"].isin(ys).to_numpy()
+        for c in ("own_z", "peer_z"):
+            np.testing.assert_array_equal(part[c].to_numpy()[sel], full[c].to_numpy()[sel])
+            assert part[c].to_numpy()[~sel].tolist() == [] or np.isnan(part[c].to_numpy()[~sel]).all()
+    assert np.isfinite(full.loc[full["year"] == 2013, ["own_z", "peer_z"]].to_numpy()).any()
+
+
 def test_own_pelt_equals_ruptures_pelt():
     """The ruptures-free PELT (l2 cost) gives ruptures' breakpoints: random, tied and
     trending series, several penalties and minimum segment lengths."""

@@ -363,9 +363,10 @@ def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[st
     elif m == "level":
         frame["value"] = frame["current"]
     elif m in ("own_z", "peer_z"):
-        key = (col, rule.min_history, groups is not None)
-        if key not in cache:
-            cache[key] = deterioration_table(panel[[col]], [col], groups=groups, min_history=rule.min_history)
+        key = (col, rule.min_history, groups is not None, year)
+        if key not in cache:  # with a year, only its rows are scored (evaluate keeps no other)
+            cache[key] = deterioration_table(panel[[col]], [col], groups=groups, min_history=rule.min_history,
+                                             years=None if year is None else [year])
         t = cache[key][["unit", "year", m]]
         frame = frame.merge(t, on=["unit", "year"], how="left").rename(columns={m: "value"})
     elif m == "change_point":

@@ -177,11 +177,15 @@ def peer_z(changes: pd.DataFrame, groups: Mapping[str, Any], *, direction: int =
 
 
 def _peer_z(units: np.ndarray, years: np.ndarray, change: np.ndarray, groups: Mapping[str, Any], *,
-            direction: int, min_peers: int, min_scale: float) -> np.ndarray:
+            direction: int, min_peers: int, min_scale: float, only: np.ndarray | None = None) -> np.ndarray:
     out = np.full(change.size, np.nan)
+    if only is not None:  # the z of a row depends only on its own group-year: others stay NaN
+        only = np.asarray(only, dtype=bool)
     g = np.array([groups.get(u) for u in units], dtype=object)
     ok = np.array([x is not None and not (isinstance(x, float) and np.isnan(x)) for x in g], dtype=bool)
     ok &= np.isfinite(change)
+    if only is not None:
+        ok &= only
     idx = np.flatnonzero(ok)
     if not idx.size:
         return out
@@ -240,7 +244,8 @@ def _series_changes(panel: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nd
 def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = None, *,
                         directions: Mapping[str, int] | None = None, groups: Mapping[str, Any] | None = None,
                         min_history: int = 4, min_peers: int = 5, min_scale: float = 1e-9,
-                        pooled_floor: float = POOLED_FLOOR_SHARE) -> pd.DataFrame:
+                        pooled_floor: float = POOLED_FLOOR_SHARE, years: Sequence[int] | None = None
+                        ) -> pd.DataFrame:
     """Own-history and peer z-scores of the year-on-year change of every series.
 
     A country whose series hardly moved in the past would otherwise be judged against a
@@ -262,6 +267,10 @@ def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = Non
         Series -> +1/-1 (default +1: higher is better).
     groups : mapping, optional
         Unit -> peer group; without it ``peer_z`` is NaN.
+    years : sequence of int, optional
+        Only score the changes of these years (the z-scores of other rows are NaN; the
+        scores of these rows are the same as without the restriction, since both
+        z-scores use only the same and earlier years).
 
     Returns
     -------
@@ -274,15 +283,20 @@ def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = Non
                                                       if pd.api.types.is_numeric_dtype(panel[c])]
     directions = directions or {}
     all_years = sorted(panel.index.get_level_values("year").unique())
+    wanted = None if years is None else {int(y) for y in years}
     frames = []
     for col in cols:
         d = directions.get(col, 1)
         if d not in (1, -1):
             raise HumsecError(f"direction must be 1 or -1, got {d!r}")
-        units, years, values, change = _series_changes(panel, col)
+        units, yrs, values, change = _series_changes(panel, col)
         if not values.size:
             continue
-        floors = _floors(years, change, all_years, pooled_floor) if pooled_floor > 0 else {}
+        only = None if wanted is None else np.isin(yrs, list(wanted))
+        floor_years = all_years if wanted is None else [y for y in all_years if y in wanted]
+        floors = _floors(yrs, change, floor_years, pooled_floor) if pooled_floor > 0 else {}
+        # as if floors were computed for every year: on when any year has earlier changes
+        floors_on = pooled_floor > 0 and bool(np.any(np.isfinite(change) & (yrs < all_years[-1])))
         own = np.full(values.size, np.nan)
         starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
         ends = np.r_[starts[1:], values.size]
@@ -291,17 +305,18 @@ def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = Non
             for i in range(a, b):
                 c = change[i]
                 if np.isfinite(c):
-                    if len(past) >= min_history:
-                        if floors:
-                            y = int(years[i])
+                    if len(past) >= min_history and (only is None or only[i]):
+                        if floors_on:
+                            y = int(yrs[i])
                             floor = max(floors[y], min_scale) if y in floors else 1e-9
                         else:
                             floor = min_scale
                         own[i] = d * robust_z(c, np.asarray(past), min_scale=max(float(floor), 1e-9))
                     past.append(c)
-        peer = (_peer_z(units, years, change, groups, direction=d, min_peers=min_peers, min_scale=min_scale)
+        peer = (_peer_z(units, yrs, change, groups, direction=d, min_peers=min_peers, min_scale=min_scale,
+                        only=only)
                 if groups else np.full(values.size, np.nan))
-        frames.append(pd.DataFrame({"unit": units, "year": years, "series": col, "value": values,
+        frames.append(pd.DataFrame({"unit": units, "year": yrs, "series": col, "value": values,
                                     "change": change, "own_z": own, "peer_z": peer}))
     if not frames:
         return pd.DataFrame(columns=["unit", "year", "series", "value", "change", "own_z", "peer_z"])
