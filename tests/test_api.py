@@ -473,6 +473,10 @@ def test_watchlist_equals_the_library(env):
     np.testing.assert_array_equal([c["probability"] for c in past["countries"]], lib_past["probability"].to_numpy())
     bad = client.get(f"/api/v1/watchlist?year={last + 5}")
     assert bad.status_code == 422 and "no watch list" in bad.json()["detail"]
+    assert "/api/v1/watchlist" in client.get("/api/v1/openapi.json").json()["paths"]
+    page = client.get("/").text  # the dashboard's panel (filled by app.js from this route)
+    assert 'id="watchlist"' in page and "/api/v1/watchlist?format=csv" in page
+    assert 'api("/watchlist")' in client.get("/static/app.js").text
 
 
 def test_alerts_route_equals_the_library(env):

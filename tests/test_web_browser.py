@@ -122,6 +122,11 @@ def test_map_page(server, page, tmp_path, default_env):
     label = page.locator('#map a[data-unit="KEN"]').get_attribute("aria-label")
     ken = next(c for c in ranking["countries"] if c["unit"] == "KEN")
     assert label.startswith("Kenya: ") and f"{ken['score']:.1f}" in label
+    # the conflict watch list panel: the API's ranking, most likely first
+    watch = httpx.get(f"{server}/api/v1/watchlist", timeout=120).json()
+    page.wait_for_selector("#watchlist tbody tr", timeout=60_000)
+    assert page.locator("#watchlist tbody tr").count() == min(20, len(watch["countries"]))
+    assert watch["countries"][0]["name"] in page.locator("#watchlist tbody tr").first.inner_text()
     page.screenshot(path=str(tmp_path / "map.png"))
     # another dimension re-colours the map and relabels the legend
     page.select_option("#measure", "health")

@@ -382,7 +382,26 @@
     }
     measureSel.addEventListener("change", draw);
     yearSel.addEventListener("change", load);
+    watchlist();
     await load();
+  }
+
+  async function watchlist(top = 20) {
+    if (!document.getElementById("watchlist")) return;
+    try {
+      const r = await api("/watchlist");
+      const rows = r.countries.slice(0, top).map((c) => Object.assign({}, c, { pct: 100 * c.probability }));
+      fill("watchlist", note(`${r.n_countries} countries forecast for ${r.window} with the data of ${r.data_year}; ` +
+        `${r.n_warnings} with a warning (relative risk at or above the threshold). The ${rows.length} most likely:`),
+        table([
+          { key: "rank", label: "Rank", num: true, nd: 0 },
+          { key: "name", label: "Country", render: (c) => el("a", { href: `/country/${c.unit}`, text: c.name }) },
+          { key: "pct", label: "Probability (%)", num: true, nd: 0 },
+          { key: "relative_risk", label: "Relative risk", num: true, nd: 2 },
+          { key: "status", label: "Now" },
+          { key: "drivers", label: "Main drivers", render: (c) => sentence(c.drivers.slice(0, 2).join("; ")) || "–" }],
+        rows, { caption: `Conflict watch list for ${r.window}`, sortable: true }));
+    } catch (err) { failed("watchlist", err, "Forecasts"); }
   }
 
   // ------------------------------------------------------------------ country page
