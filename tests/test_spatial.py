@@ -339,22 +339,34 @@ def test_profile_distance_by_hand():
 
 def test_positive_deviants_pick_the_peers_that_improved_most():
     rows = []
-    base = {"A": (30, 50), "B": (32, 51), "C": (31, 49), "D": (29, 52), "E": (90, 90)}
-    gain = {"A": 1, "B": 15, "C": 5, "D": -2, "E": 30}
+    base = {"A": (30, 50), "B": (32, 51), "C": (31, 49), "D": (29, 52), "E": (90, 90), "F": (30, 50.5)}
+    gain = {"A": 1, "B": 15, "C": 5, "D": -2, "E": 30, "F": 12}
     for u, (health, econ) in base.items():
-        rows += [(u, 2010, "health", health), (u, 2010, "economic", econ),
-                 (u, 2020, "health", health + gain[u]), (u, 2020, "economic", econ)]
+        for t in range(2010, 2021):
+            h = health + gain[u] * (t - 2010) / 10
+            if u == "F" and 2010 < t < 2020:  # a big end-to-end change that is mostly noise
+                h += 10 if t % 2 else -10
+            rows += [(u, t, "health", h), (u, t, "economic", econ)]
     hist = pd.DataFrame(rows, columns=["unit", "year", "node", "score"])
     ind = pd.DataFrame([("B", 2010, "u5mr", 80.0), ("B", 2020, "u5mr", 40.0), ("C", 2010, "u5mr", 70.0),
                         ("C", 2019, "u5mr", 75.0)], columns=["unit", "year", "indicator", "value"])
-    out = positive_deviants(hist, "A", base_year=2010, year=2020, pool=3, k=2, indicators=ind,
+    out = positive_deviants(hist, "A", base_year=2010, year=2020, pool=4, k=3, indicators=ind,
                             threat_indicators={"health": ["u5mr"]}, directions={"u5mr": -1})
-    assert out["threat"] == "health" and out["unit_change"] == 1
+    assert out["threat"] == "health" and out["unit_change"] == pytest.approx(1)
     dev = out["deviants"]
-    # E improved most but is not similar to A at the start: not in the pool of 3
+    # E improved most but is not similar to A at the start: not in the pool; F's +12 is
+    # within twice its noise (scores zigzag by 10 around the trend), D did not improve
     assert list(dev["unit"]) == ["B", "C"] and dev["better_than_unit"].all()
+    assert out["n_noise"] == 1
+    f = hist[(hist.unit == "F") & (hist.node == "health")]
+    resid = f["score"] - np.polyval(np.polyfit(f["year"], f["score"], 1), f["year"])
+    sigma = np.sqrt((resid ** 2).sum() / (len(f) - 2)) * np.sqrt(2)
+    assert 12 < 2 * sigma  # by hand: F's change is noise
+    assert (dev["noise"] < 1e-9).all()  # B and C move on a straight line
     ch = out["changes"].set_index("unit")
     assert ch.loc["B", "improved"] and not ch.loc["C", "improved"]
+    with pytest.raises(HumsecError, match="at least 3 years"):
+        positive_deviants(hist, "A", base_year=2018, year=2020)
 
 
 @pytest.mark.shared

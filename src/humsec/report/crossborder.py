@@ -350,6 +350,8 @@ class PeerReport:
     unit_change: float
     deviants: pd.DataFrame
     changes: pd.DataFrame
+    #: improving peers left out because their improvement was within their noise
+    n_noise: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         def rec(df: pd.DataFrame) -> Any:
@@ -357,7 +359,8 @@ class PeerReport:
 
         return {"unit": self.unit, "year": self.year, "base_year": self.base_year, "similar": rec(self.similar),
                 "threat": self.threat, "unit_change": None if np.isnan(self.unit_change) else self.unit_change,
-                "positive_deviants": rec(self.deviants), "what_changed": rec(self.changes)}
+                "positive_deviants": rec(self.deviants), "what_changed": rec(self.changes),
+                "left_out_as_noise": self.n_noise}
 
 
 def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: Any = None,
@@ -381,23 +384,24 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
     keyf = None if same is None else _same_key(registry, same)
     # default base year: the earliest of the previous ten years in which the unit has scores
     candidates = [int(base_year)] if base_year is not None else list(range(year - 10, year - 2))
-    hist = score_history(spec, data, [*candidates, year])
+    # every year of the period: the noise guard of positive deviants needs the path
+    hist = score_history(spec, data, list(range(min(candidates), year + 1)))
     now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
     if code not in now.index:
         raise HumsecError(f"{code}: no {spec.name} scores in {year} (too little data)")
-    scored = sorted(set(hist.loc[(hist["unit"] == code) & (hist["year"] < year), "year"]))
+    scored = sorted(set(hist.loc[(hist["unit"] == code) & (hist["year"] < year), "year"]) & set(candidates))
     if not scored:
         raise HumsecError(f"{code}: no {spec.name} scores in {', '.join(map(str, candidates))}; "
                           "choose another --base-year")
     base_year = int(scored[0])
-    hist = hist[hist["year"].isin([base_year, year])]
+    hist = hist[hist["year"].between(base_year, year)]
     similar = similar_peers(now[[d for d in dims if d in now.columns]], code, k=k, same=keyf)
     leaves = {d: [c for c in spec.indicators if _under(spec, c, d)] for d in dims}
     directions = {c: spec.nodes[c].direction for c in spec.indicators}
     pd_ = positive_deviants(hist, code, base_year=base_year, year=year, threat=dimension, profile_nodes=dims,
                             indicators=data, threat_indicators=leaves, k=k, same=keyf, directions=directions)
     return PeerReport(code, year, base_year, similar, pd_["threat"], pd_["unit_change"], pd_["deviants"],
-                      pd_["changes"])
+                      pd_["changes"], pd_["n_noise"])
 
 
 def _same_key(registry: Any, same: str) -> Any:

@@ -90,7 +90,8 @@ def positive_deviants(history: pd.DataFrame, unit: str, *, base_year: int, year:
                       threat: str | None = None, profile_nodes: Sequence[str] | None = None,
                       indicators: pd.DataFrame | None = None, threat_indicators: Mapping[str, Sequence[str]] | None = None,
                       pool: int = 20, k: int = 5, same: Callable[[str], object] | None = None,
-                      directions: Mapping[str, int] | None = None) -> dict[str, object]:
+                      directions: Mapping[str, int] | None = None, noise_z: float = 2.0,
+                      min_years: int = 3) -> dict[str, object]:
     """Peers that were similar to ``unit`` in ``base_year`` and improved most on its
     weakest threat by ``year``.
 
@@ -111,14 +112,27 @@ def positive_deviants(history: pd.DataFrame, unit: str, *, base_year: int, year:
         Indicator -> +1/-1, to say whether a change is an improvement.
     pool, k : int
         Similar peers considered; deviants returned.
+    noise_z, min_years : float, int
+        Noise guard. A peer's improvement counts only if it exceeds ``noise_z`` times
+        its measurement noise: the standard deviation of the peer's threat scores
+        around their linear trend over the years of ``history`` from ``base_year`` to
+        ``year``, times sqrt(2) (the difference of two noisy values). With fewer than
+        ``min_years`` + 1 scored years the noise cannot be estimated, and the period
+        itself must span at least ``min_years`` years.
 
     Returns
     -------
     dict
         ``threat``, ``unit_change`` (the unit's own change on it), ``deviants``
-        (DataFrame: unit, distance, before, after, change, better_than_unit) and
+        (DataFrame: unit, distance, before, after, change, noise, better_than_unit; only
+        improvements beyond the noise guard), ``n_noise`` (improving peers left out because
+        their improvement was within their noise) and
         ``changes`` (DataFrame: unit, indicator, before, after, change, improved).
     """
+    if year - base_year < min_years:
+        raise HumsecError(f"positive deviants need a period of at least {min_years} years "
+                          f"({base_year}-{year} is {year - base_year})")
+    noise = _noise(history, threat, base_year, year, min_years) if threat is not None else None
     h = history[history["year"].isin([base_year, year])]
     wide = {y: h[h["year"] == y].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
             for y in (base_year, year)}
@@ -137,6 +151,12 @@ def positive_deviants(history: pd.DataFrame, unit: str, *, base_year: int, year:
     dev = peers.assign(before=before, after=after, change=after - before).dropna(subset=["change"])
     own = float(wide[year].at[unit, threat] - wide[base_year].at[unit, threat]) \
         if threat in wide[base_year].columns else float("nan")
+    if noise is None:
+        noise = _noise(history, threat, base_year, year, min_years)
+    dev["noise"] = dev["unit"].map(noise).astype(float)
+    real = dev["noise"].notna() & (dev["change"] > noise_z * dev["noise"])
+    n_noise = int((~real & (dev["change"] > 0)).sum())
+    dev = dev[real]
     dev = dev.sort_values(["change", "distance"], ascending=[False, True]).head(k).reset_index(drop=True)
     dev["better_than_unit"] = dev["change"] > own
     changes = pd.DataFrame(columns=["unit", "indicator", "before", "after", "change", "improved"])
@@ -156,4 +176,21 @@ def positive_deviants(history: pd.DataFrame, unit: str, *, base_year: int, year:
                          "improved": (va - vb) * d > 0})
         if rows:
             changes = pd.DataFrame(rows)
-    return {"threat": threat, "unit_change": own, "deviants": dev, "changes": changes}
+    return {"threat": threat, "unit_change": own, "deviants": dev, "changes": changes, "n_noise": n_noise}
+
+
+def _noise(history: pd.DataFrame, node: str, base_year: int, year: int, min_years: int) -> pd.Series:
+    """Per unit: noise of a change of ``node`` between two years - the residual standard
+    deviation of its scores around a linear trend over ``base_year..year`` (ddof 2),
+    times sqrt(2); NaN with fewer than ``min_years + 1`` scored years."""
+    h = history[(history["node"] == node) & history["year"].between(base_year, year)].dropna(subset=["score"])
+    out = {}
+    for u, g in h.groupby("unit"):
+        if len(g) < min_years + 1 or g["year"].nunique() < 3:
+            out[u] = np.nan
+            continue
+        x, y = g["year"].to_numpy(dtype=float), g["score"].to_numpy(dtype=float)
+        coef = np.polyfit(x, y, 1)
+        resid = y - np.polyval(coef, x)
+        out[u] = float(np.sqrt(np.sum(resid ** 2) / (len(y) - 2)) * np.sqrt(2.0))
+    return pd.Series(out, dtype=float)
