@@ -31,7 +31,7 @@ References
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from humsec.forecast import models as M
 from humsec.forecast import scores as S
 from humsec.forecast.tasks import Task
 
-__all__ = ["Backtest", "Ledger", "LeakageError", "backtest", "ledger", "split", "write_ledger"]
+__all__ = ["Backtest", "Ledger", "LeakageError", "backtest", "ledger", "origin_splits", "split", "write_ledger"]
 
 BASELINES = ("persistence", "climatology")
 #: Event metrics (lower is better except AUC-PR).
@@ -125,6 +125,21 @@ class Backtest:
         return self.forecasts[[_qcol(t, who) for t in self.levels]].to_numpy(dtype=float)
 
 
+
+def origin_splits(task: Task, origins: Sequence[int], *, min_train_years: int = 1
+                  ) -> Iterator[tuple[int, pd.DataFrame, pd.DataFrame]]:
+    """``(origin, train, test)`` for every rolling origin, in year order, skipping origins
+    with fewer than ``min_train_years`` years of known outcomes or no test rows (the
+    leakage guard of :func:`split` applies to each)."""
+    for T in sorted({int(o) for o in origins}):
+        known = task.known
+        if known[known["target_year"] <= T]["year"].nunique() < min_train_years:
+            continue
+        train, test = split(task, T, min_train_years=min_train_years)
+        if test.empty:
+            continue
+        yield T, train, test
+
 def _qcol(tau: float, who: str) -> str:
     return f"q{int(round(tau * 100)):02d}_{who}"
 
@@ -163,13 +178,7 @@ def _backtest(task: Task, model: str, origins: Sequence[int], *, seed: int, min_
     kind = task.kind
     feats = list(task.features)
     parts, used, sizes = [], [], {}
-    for T in sorted({int(o) for o in origins}):
-        known = task.known
-        if known[known["target_year"] <= T]["year"].nunique() < min_train_years:
-            continue
-        train, test = split(task, T, min_train_years=min_train_years)
-        if test.empty:
-            continue
+    for T, train, test in origin_splits(task, origins, min_train_years=min_train_years):
         out = test[["unit", "year", "target_year", "y", "current"]].copy()
         out.insert(0, "origin", T)
         if kind == "event":

@@ -64,7 +64,7 @@ import pandas as pd
 
 from humsec.errors import HumsecError
 from humsec.forecast import scores as S
-from humsec.forecast.backtest import split
+from humsec.forecast.backtest import origin_splits
 from humsec.forecast.series import neighbour_mean
 from humsec.forecast.tasks import Task
 
@@ -447,13 +447,7 @@ def backtest_onset(task: Task, origins: Sequence[int], *, seed: int, min_train_y
     h = int(task.name.rsplit("_h", 1)[1]) if "_h" in task.name else 1
     parts, used = [], []
     with single_thread():
-        for T in sorted({int(o) for o in origins}):
-            known = task.known
-            if known[known["target_year"] <= T]["year"].nunique() < min_train_years:
-                continue
-            train, test = split(task, T, min_train_years=min_train_years)
-            if test.empty:
-                continue
+        for T, train, test in origin_splits(task, origins, min_train_years=min_train_years):
             if train["year"].max() > T - h or train["target_year"].max() > T:
                 from humsec.forecast.backtest import LeakageError
 
@@ -575,13 +569,7 @@ def displacement_backtest(dpanel: pd.DataFrame, sp: pd.DataFrame, origins: Seque
     feats = list(task.features)
     parts, used = [], []
     with M.single_thread():
-        for T in sorted({int(o) for o in origins}):
-            known = task.known
-            if known[known["target_year"] <= T]["year"].nunique() < min_train_years:
-                continue
-            train, test = split(task, T, min_train_years=min_train_years)
-            if test.empty:
-                continue
+        for T, train, test in origin_splits(task, origins, min_train_years=min_train_years):
             out = test[["unit", "year", "target_year", "y", "current"]].copy()
             out.insert(0, "origin", T)
             fit = M.fit_event("gbm", train[feats], train["y"].astype(int), seed=seed)
