@@ -133,12 +133,22 @@ def endpoints(values: Sequence[float], years: Sequence[int], base_year: int | No
                year: int | None) -> tuple[int, float, int, float] | None:
     """Base (the observation in ``base_year`` or the first after it) and latest (the last
     at or before ``year``) observations; None with fewer than two distinct years."""
+    return _ends(_window(values, years, base_year, year))
+
+
+def _window(values: Sequence[float], years: Sequence[int], base_year: int | None,
+            year: int | None) -> pd.Series:
+    """The observations from ``base_year`` to ``year`` by year (last of duplicates kept)."""
     s = pd.Series(np.asarray(values, dtype=float), index=np.asarray(years, dtype=int)).dropna()
     s = s[~s.index.duplicated(keep="last")].sort_index()
     if year is not None:
         s = s[s.index <= year]
     if base_year is not None:
         s = s[s.index >= base_year]
+    return s
+
+
+def _ends(s: pd.Series) -> tuple[int, float, int, float] | None:
     if len(s) < 2:
         return None
     return int(s.index[0]), float(s.iloc[0]), int(s.index[-1]), float(s.iloc[-1])
@@ -350,13 +360,8 @@ def progress_status(values: Sequence[float], years: Sequence[int], *, direction:
     """
     d = _check_direction(direction)
     has_target = target is not None and bool(np.isfinite(target))
-    s = pd.Series(np.asarray(values, dtype=float), index=np.asarray(years, dtype=int)).dropna()
-    s = s[~s.index.duplicated(keep="last")].sort_index()
-    if year is not None:
-        s = s[s.index <= year]
-    if base_year is not None:
-        s = s[s.index >= base_year]
-    ends = endpoints(values, years, base_year, year)
+    s = _window(values, years, base_year, year)
+    ends = _ends(s)
     if ends is None:
         if has_target and len(s) == 1 and d * (float(s.iloc[-1]) - target) >= 0:
             t1, y1 = int(s.index[-1]), float(s.iloc[-1])
