@@ -59,6 +59,18 @@ def _fuzzer(op, headers):
     return run
 
 
+def _describe(exc: BaseException) -> str:
+    """The failure and, for a flaky one (failed once, passed on replay), what the first
+    call raised: otherwise a timing-dependent bug leaves no trace in the CI log."""
+    import traceback
+
+    text = str(exc).splitlines()[0][:600] if str(exc) else type(exc).__name__
+    for sub in getattr(exc, "exceptions", ()) or ():
+        tb = "".join(traceback.format_exception(sub))
+        text += f"\n  first call raised: {tb[-1500:]}"
+    return text
+
+
 def test_no_server_errors(fuzz_env):
     """Every operation of the OpenAPI document, ``MAX_EXAMPLES`` generated requests each
     (derandomized: the same requests every run); no response may be a 5xx.
@@ -77,6 +89,6 @@ def test_no_server_errors(fuzz_env):
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - collect every operation's failure
-            failures.append(f"{op.method.upper()} {op.path}: {str(exc).splitlines()[0][:600]}")
+            failures.append(f"{op.method.upper()} {op.path}: {_describe(exc)}")
     assert n_ops >= 20, f"only {n_ops} operations in the OpenAPI document"
     assert not failures, "\n".join(failures)
