@@ -121,3 +121,16 @@ def test_file_level_errors(tmp_path):
     assert "UTF-8" in msg
     _, msg = issues_of(write(tmp_path, "not excel", "fake.xlsx"))
     assert "cannot read the file as excel" in msg
+
+
+def test_country_registry_keeps_the_csv_field_limit_local():
+    """Building the registry imports hdx -> frictionless, which raised csv.field_size_limit
+    for the whole process (a 20 MB cell was then read everywhere)."""
+    import csv
+
+    from humsec.data.countries import CountryRegistry, _hdx
+
+    before = csv.field_size_limit()
+    _hdx()
+    CountryRegistry.default()
+    assert csv.field_size_limit() == before

@@ -504,9 +504,18 @@ def _cached_default(cls: type) -> CountryRegistry:
 
 # -- loaders ------------------------------------------------------------------------------
 def _hdx() -> dict:
-    from hdx.location.country import Country
+    # Importing hdx imports frictionless, which raises Python's csv field size limit for
+    # the whole process (csv.field_size_limit at import time): a 20 MB cell would then be
+    # read by every other csv reader. Keep the limit local to building the registry.
+    import csv
 
-    return Country.countriesdata(use_live=False)
+    limit = csv.field_size_limit()
+    try:
+        from hdx.location.country import Country
+
+        return Country.countriesdata(use_live=False)
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _float(v: object, *, lon: bool = False) -> float | None:
