@@ -10,7 +10,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from humsec.cli.common import FORMATS, console, dump_json, emit, settings_from
+from humsec.cli.common import FORMATS, console, dump_json, emit, settings_from, step, wrote
 from humsec.errors import HumsecError
 
 SPEC_HELP = "Index spec: the built-in 'hsi' (default) or a copy you edited (YAML file)."
@@ -66,7 +66,8 @@ def assess_cmd(
         from humsec.index.builtin import load_spec
 
         load_spec(spec).write(export_spec)
-        console(stderr=True).print(f"wrote {export_spec}; edit it and run: humsec assess --spec {export_spec} --compare")
+        wrote(export_spec)
+        console(stderr=True).print(f"edit it and run: humsec assess --spec {export_spec} --compare", markup=False)
         return
     if compare_flag:
         from humsec.index.builtin import load_spec
@@ -97,13 +98,12 @@ def assess_cmd(
                 emit(ch, "table", title=f"{s.name} differs from {base_spec.name} in")
         emit(table, fmt, title=f"{base_spec.name} vs {s.name} — {base.year}")
         return
+    step(f"{s.name}: every country with {runs} uncertainty runs")
     a = A.assess(s, panel, year=year, catalogue=cat, runs=runs, seed=seed, data=data)
     if validate_flag:
         from humsec.report.validation import validate
 
-        err = console(stderr=True)
-        for f in validate(a, panel).write(out_dir):
-            err.print(f"wrote {f}", markup=False, soft_wrap=True)
+        wrote(validate(a, panel).write(out_dir))
         return
     if unit is None:
         rk = a.ranking()

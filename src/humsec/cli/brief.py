@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from humsec.cli.common import console, settings_from
+from humsec.cli.common import done_working, settings_from, step, wrote
 from humsec.errors import HumsecError
 
 BRIEF_FORMATS = ("html", "pdf")
@@ -39,17 +39,20 @@ def brief_cmd(
         raise HumsecError(f"--runs must be >= 0, got {runs}")
     settings = settings_from(ctx)
     s, panel, cat = load_inputs(settings, spec)
+    step(f"assessing every country ({runs} uncertainty runs) and the trends")
     b = prepare_briefing(s, panel, year=year, catalogue=cat, runs=runs, seed=seed, base_year=base_year)
     html = brief_html(b, unit, chart_format="png" if fmt == "pdf" else "svg")
     if fmt == "html":
         if out is None:
+            done_working()
             sys.stdout.write(html)
             return
         atomic_write(out, lambda p: p.write_text(html, encoding="utf-8"))
     else:
+        step("rendering the PDF")
         pdf = render_pdf(html)
         atomic_write(out, lambda p: p.write_bytes(pdf))
-    console(stderr=True).print(f"wrote {out}")
+    wrote(out)
 
 
 def register(app: typer.Typer) -> None:

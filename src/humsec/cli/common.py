@@ -5,6 +5,11 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
+import time
+from collections.abc import Iterable
+from contextvars import ContextVar
+from pathlib import Path
 
 import pandas as pd
 import typer
@@ -24,13 +29,127 @@ def settings_from(ctx: typer.Context) -> Settings:
 
 
 def console(stderr: bool = False) -> Console:
+    """A console on stdout or stderr; on stderr while a :class:`Working` indicator is
+    shown, its console, so that messages print above the spinner instead of through it."""
+    active = _WORKING.get()
+    if stderr:
+        if active is not None and active.console is not None:
+            return active.console
+    elif active is not None:  # results are coming: the indicator has done its job
+        active.stop()
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None)
+
+
+def wrote(paths: Path | str | Iterable[Path | str]) -> None:
+    """Say ``wrote FILE`` on stderr for every file an export wrote (stdout may carry data)."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    err = console(stderr=True)
+    for p in paths:
+        err.print(f"wrote {p}", markup=False, soft_wrap=True, highlight=False)
+
+
+class Working:
+    """A "still working" indicator for commands that take longer than ``after`` seconds.
+
+    Nothing is shown for quick commands; after ``after`` seconds a spinner on stderr
+    names the command, the current step (:func:`step`) and the elapsed time, until
+    :meth:`stop`. Only on an interactive stderr (the caller decides, e.g. from
+    ``Settings.progress``), so pipes and logs stay clean.
+
+    Parameters
+    ----------
+    label : str
+        What is running, e.g. ``"humsec assess"``.
+    after : float
+        Seconds before the indicator appears (2 s: below that a user does not wonder).
+    console : rich.console.Console, optional
+        Where to draw it (default: a new console on stderr).
+    """
+
+    def __init__(self, label: str, *, after: float = 2.0, console: Console | None = None):
+        self.label = label
+        self.after = float(after)
+        self._console = console or Console(stderr=True, highlight=False)
+        self.console: Console | None = None
+        self.step = ""
+        self._t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._status = None
+        self._thread: threading.Thread | None = None
+        self._token = None
+
+    def _text(self) -> str:
+        from rich.markup import escape
+
+        step = f" — {escape(self.step)}" if self.step else ""
+        return f"{escape(self.label)}{step} … {time.monotonic() - self._t0:.0f} s"
+
+    def _run(self) -> None:
+        if self._stop.wait(self.after):
+            return
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._status = self._console.status(self._text(), spinner="dots")
+            self._status.start()
+            self.console = self._console
+        while not self._stop.wait(0.5):
+            with self._lock:
+                if self._status is not None:
+                    self._status.update(self._text())
+
+    def start(self) -> "Working":
+        self._token = _WORKING.set(self)
+        self._thread = threading.Thread(target=self._run, name="humsec-working", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        if self._token is not None:
+            try:
+                _WORKING.reset(self._token)
+            except ValueError:  # stopped from another context (click's close callbacks)
+                _WORKING.set(None)
+            self._token = None
+
+    def __enter__(self) -> "Working":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_WORKING: ContextVar[Working | None] = ContextVar("humsec_working", default=None)
+
+
+def done_working() -> None:
+    """Remove the "still working" indicator (if any) before results go to stdout."""
+    active = _WORKING.get()
+    if active is not None:
+        active.stop()
+
+
+def step(text: str) -> None:
+    """Name the current step of a long command on its :class:`Working` indicator (if any)."""
+    active = _WORKING.get()
+    if active is not None:
+        active.step = str(text)
 
 
 def emit(df: pd.DataFrame, fmt: str, *, title: str | None = None, max_rows: int | None = None) -> None:
     """Print a frame as a rich table, CSV (formula-safe) or JSON records to stdout."""
     from humsec.data.export import safe_frame
 
+    done_working()
     if fmt not in FORMATS:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
     if fmt == "csv":
@@ -68,4 +187,5 @@ def _fmt(v) -> str:
 
 
 def dump_json(obj) -> None:
+    done_working()
     sys.stdout.write(json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from humsec.cli.common import console, settings_from
+from humsec.cli.common import settings_from, wrote
 from humsec.errors import HumsecError
 
 app = typer.Typer(help="Export indices (every pipeline step) and datasets for partners: "
@@ -31,8 +31,7 @@ def _target(out: Optional[Path], stem: str, fmt: str) -> Path:
 
 
 def _report(paths: list[Path]) -> None:
-    for p in paths:
-        console().print(f"wrote {p}", markup=False)
+    wrote(paths)
 
 
 @app.command("index")

@@ -65,6 +65,17 @@ def root(
                                  help="Show the version and exit."),
 ) -> None:
     ctx.obj = Settings.from_env(home=home, progress=(not quiet) and sys.stderr.isatty())
+    command = ctx.invoked_subcommand
+    if ctx.obj.progress and command and command not in _OWN_PROGRESS:
+        from humsec.cli.common import Working
+
+        working = Working(f"humsec {command}").start()
+        ctx.call_on_close(working.stop)
+
+
+#: Commands that draw their own progress (bars, per-step lines) or run until stopped:
+#: no generic "still working" indicator for them.
+_OWN_PROGRESS = frozenset({"serve", "data", "index", "release"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from humsec.cli.common import FORMATS, console, dump_json, emit, settings_from
+from humsec.cli.common import FORMATS, console, done_working, dump_json, emit, settings_from, wrote
 from humsec.errors import HumsecError
 
 TOKEN_HELP = "API token (default: $HUMSEC_TOKEN)."
@@ -176,13 +176,14 @@ def report_cmd(ctx: typer.Context, unit: str = typer.Argument(..., help="ISO3 co
     db = _db(ctx)
     result = oversight_report(db, token, unit, panel=_panel(ctx), catalogue=_catalogue(ctx), fmt=fmt)
     if out is None:
+        done_working()
         sys.stdout.write(result)
         return
     if fmt == "pdf":
         atomic_write(out, lambda p: p.write_bytes(result))
     else:
         atomic_write(out, lambda p: p.write_text(result, encoding="utf-8"))
-    _err(f"wrote {out}")
+    wrote(out)
 
 
 # ---------------------------------------------------------------------------- commitments
