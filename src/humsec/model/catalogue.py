@@ -13,7 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.model.panel import DIMENSIONS
-from humsec.yamlio import load_yaml
+from humsec.yamlio import load_yaml, read_text
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SDG = re.compile(r"^\d{1,2}\.[0-9a-z]{1,2}(\.\d{1,2})?$")
@@ -174,9 +174,14 @@ class Catalogue:
                 )
             seen.add(ind.code)
             items.append(ind)
+        version = raw.get("version", "1")
+        if isinstance(version, bool) or not isinstance(version, (str, int, float)):
+            issues.append(ValidationIssue(
+                f"expected a version number or text, got a {type(version).__name__}",
+                file=file, field="version"))
         if issues:
             raise ValidationError(issues)
-        return cls(items, version=str(raw.get("version", "1")))
+        return cls(items, version=str(version))
 
     @classmethod
     def from_yaml(cls, text: str, *, file: str = "<catalogue>") -> "Catalogue":
@@ -186,7 +191,7 @@ class Catalogue:
     @classmethod
     def from_file(cls, path: str | Path) -> "Catalogue":
         path = Path(path)
-        return cls.from_yaml(path.read_text(encoding="utf-8"), file=str(path))
+        return cls.from_yaml(read_text(path, "catalogue file"), file=str(path))
 
     @classmethod
     def default(cls) -> "Catalogue":

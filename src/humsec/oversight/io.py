@@ -33,7 +33,7 @@ from pathlib import Path
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
 from humsec.oversight.models import Commitment, Instrument, validate_commitment, validate_instrument
-from humsec.yamlio import load_yaml
+from humsec.yamlio import load_yaml, read_text
 
 __all__ = ["EXAMPLES", "example_path", "read_commitments"]
 
@@ -76,9 +76,9 @@ def read_commitments(source: str | Path, *, catalogue: Catalogue, today: _dt.dat
         text, file = example_path(str(source)).read_text(encoding="utf-8"), f"example {source}"
     else:
         path = Path(source)
-        if not path.is_file():
+        if not path.exists():
             raise HumsecError(f"no commitments file '{path}'")
-        text, file = path.read_text(encoding="utf-8"), path.name
+        text, file = read_text(path, "commitments file"), path.name
     raw = load_yaml(text, file)
     if not isinstance(raw, dict) or not isinstance(raw.get("commitments"), list):
         raise ValidationError(ValidationIssue("expected a mapping with 'instrument' and a list under "

@@ -35,7 +35,7 @@ import pandas as pd
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.panel import DIMENSIONS
 from humsec.oversight.models import Tag
-from humsec.yamlio import load_yaml
+from humsec.yamlio import load_yaml, read_text
 
 __all__ = ["DEFAULT_SEED", "RuleTarget", "Suggestion", "TagClassifier", "TaggingRules", "line_text",
            "suggest_tags"]
@@ -154,9 +154,9 @@ class TaggingRules:
     def with_overrides(self, path: str | Path) -> "TaggingRules":
         """New rules with a user's file applied (entries replace shipped ones by key)."""
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise HumsecError(f"no rules file '{path}'")
-        targets, dims = self._parse(self._load(path.read_text(encoding="utf-8"), path.name), path.name, partial=True)
+        targets, dims = self._parse(self._load(read_text(path, "rules file"), path.name), path.name, partial=True)
         merged = {t.target: t for t in self.targets}
         for key, t in targets.items():
             if t is None:
