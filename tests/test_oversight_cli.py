@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from humsec.cli.main import main
@@ -233,6 +234,19 @@ def test_report_pdf(default_env, settings):
     labels = {s.label for c in items for s in commitment_status(c, panel, cat)}
     for label in labels:   # every status the targets have is shown
         assert " ".join(label.split()[:2]) in " ".join(text.split()), label
+    # one overall status per commitment, from the mean of its targets' scores (Open SDG)
+    from humsec.oversight.status import commitment_progress
+
+    statuses = [s for c in items for s in commitment_status(c, panel, cat) if s.unit == "PHL"]
+    overall = commitment_progress(statuses, {c.id: c for c in items})
+    assert len(overall) == len({c.id for c in items if any(t.unit == "PHL" for t in c.targets)})
+    html_phl = oversight_report(db, tok, "PHL", panel=panel, catalogue=cat, history=hist)
+    section = html_phl.split("<h3>Per commitment</h3>")[1].split("<h3>Per target</h3>")[0]
+    for r in overall.itertuples():
+        row = section.split(f"<td>{r.title or r.commitment}</td>")[1].split("</tr>")[0]
+        assert r.label in row and f"st-{r.status}" in row, (r.commitment, row)
+        if np.isfinite(r.score):
+            assert f"{r.score:+.1f}" in row
     # a country without budget lines still gets a report (HTML)
     html = oversight_report(db, tok, "KEN", panel=panel, catalogue=cat, history=hist)
     assert "no budget lines for KEN" in html and "No commitments with targets in Kenya" in html

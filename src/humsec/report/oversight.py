@@ -28,7 +28,7 @@ from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DIMENSIONS, Panel
 from humsec.oversight.align import N_GAPS, Alignment, align, hsi_history
 from humsec.oversight.db import OversightDB, Versioned
-from humsec.oversight.status import STATUS_ORDER, TargetStatus, commitment_status
+from humsec.oversight.status import STATUS_ORDER, TargetStatus, commitment_progress, commitment_status
 from humsec.report import charts
 from humsec.report.brief import _env, _value, render_pdf
 
@@ -210,6 +210,12 @@ def oversight_context(d: OversightData, *, today: _dt.date | None = None) -> dic
             "target": _value(s.target_value) if s.target_value is not None else "growth rule",
             "deadline": s.deadline.year, "status": s.status, "label": s.label, "note": s.note,
             "ratio": _num(s.ratio)})
+    overall = commitment_progress(d.statuses, {v.id: v.value for v in d.commitments})
+    overall = overall.assign(order=[STATUS_ORDER.index(s) for s in overall["status"]]).sort_values(["order", "commitment"])
+    commitment_rows = [{"cid": r.commitment, "commitment": r.title or r.commitment, "targets": int(r.targets),
+                        "assessed": int(r.assessed), "too_early": int(r.too_early),
+                        "score": f"{r.score:+.1f}" if np.isfinite(r.score) else "–", "status": r.status,
+                        "label": r.label} for r in overall.itertuples()]
     commitments = []
     for v in d.commitments:
         c = v.value
@@ -224,7 +230,7 @@ def oversight_context(d: OversightData, *, today: _dt.date | None = None) -> dic
         "n_commitments": len(d.commitments), "n_targets": len(d.statuses),
         "counts": [{"status": st, "label": PROGRESS_LABELS[st], "n": counts[st]} for st in STATUS_ORDER if counts[st]],
         "status_png": charts.data_uri(status_chart(counts)) if d.statuses else None,
-        "status_rows": status_rows, "commitments": commitments, "notes": list(d.notes),
+        "status_rows": status_rows, "commitment_rows": commitment_rows, "commitments": commitments, "notes": list(d.notes),
         "has_budget": d.alignment is not None, "n_gaps": N_GAPS,
         "paraphrased": any(c.value.paraphrase for c in d.commitments),
     }
