@@ -701,12 +701,20 @@ def _no_intervals(result: IndexResult, nodes: Iterable[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def history(spec: IndexSpec, data: pd.DataFrame, years: Iterable[int]) -> pd.DataFrame:
+def history(spec: IndexSpec, data: pd.DataFrame, years: Iterable[int], *,
+            nodes: Sequence[str] | None = None) -> pd.DataFrame:
     """Root and dimension scores of every country for several years.
 
     Every year is built as its own cross-section with the spec's fixed goalposts, so
     scores of different years are comparable. Years the spec cannot build (too little
     data) are skipped.
+
+    When no step of the spec looks across units (panel imputation that only looks back,
+    availability screening, goalposts, data-free weights, means over each unit's
+    children), a unit's score in a year depends on that unit's data alone, and all years
+    are built in one pipeline run over the stacked unit-year rows (the same numbers as
+    year-by-year builds, many times faster); otherwise, or when that run fails, year by
+    year.
 
     Parameters
     ----------
@@ -714,18 +722,29 @@ def history(spec: IndexSpec, data: pd.DataFrame, years: Iterable[int]) -> pd.Dat
     data : pandas.DataFrame
         Tidy observations (:func:`index_data`).
     years : iterable of int
+    nodes : sequence of str, optional
+        Nodes to return (default: the root and its children); e.g. every node of the
+        spec (``[n.code for n in spec.tree]``) to keep the normalised indicators.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``(unit, year)``, columns the root and its children.
+        Index ``(unit, year)``, columns ``nodes``.
     """
-    nodes = [spec.root, *spec.children[spec.root]]
+    nodes = [spec.root, *spec.children[spec.root]] if nodes is None else list(nodes)
+    have = set(int(y) for y in data["year"].dropna().unique()) if "year" in data.columns else set()
+    want = [y for y in sorted(set(int(y) for y in years)) if y in have]
+    if want:
+        stacked = _stacked_history(spec, data, want, nodes)
+        if stacked is not None:
+            return stacked
+    return _yearly_history(spec, data, want, nodes)
+
+
+def _yearly_history(spec: IndexSpec, data: pd.DataFrame, years: Sequence[int], nodes: list[str]) -> pd.DataFrame:
+    """:func:`history` one cross-section (one :func:`build`) per year."""
     frames = []
-    have = set(int(y) for y in data["year"].unique())
-    for y in sorted(set(int(y) for y in years)):
-        if y not in have:
-            continue
+    for y in years:
         try:
             r = build(spec, data, year=y)
         except HumsecError:
@@ -734,10 +753,181 @@ def history(spec: IndexSpec, data: pd.DataFrame, years: Iterable[int]) -> pd.Dat
         f = f[f[spec.root].notna()]
         f["year"] = y
         frames.append(f.reset_index())
+    return _history_frame(frames, nodes)
+
+
+def _history_frame(frames: list[pd.DataFrame], nodes: list[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["unit", "year", *nodes]).set_index(["unit", "year"])
     out = pd.concat(frames, ignore_index=True)
+    out = out.rename(columns={out.columns[0]: "unit"}) if "unit" not in out.columns else out
     return out.set_index(["unit", "year"]).sort_index()
+
+
+#: Methods whose result for a unit depends on that unit's own values alone (per step).
+_ROW_LOCAL = {
+    "impute": frozenset({"none"}),
+    "treat": frozenset({"none"}),
+    "normalise": frozenset({"goalposts", "none"}),
+    "weight": frozenset({"explicit", "equal"}),
+    "aggregate": frozenset({"arithmetic", "geometric", "harmonic", "generalised"}),
+}
+
+
+def _panel_impute_plan(step: Any, codes: list[str]) -> list[tuple[str, dict[str, Any], list[str]]] | None:
+    """Kernel calls of a panel imputation step as the pipeline makes them (one per
+    distinct method and parameters, over every indicator), or None when a call could
+    look at later years (``backfill``) or is not a panel method."""
+    from humsec.index.families import registry_for
+    from humsec.index.methods.impute import PANEL_METHODS
+    from humsec.index.pipeline import resolve_method
+
+    reg = registry_for("impute")
+    plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
+    for code in codes:
+        name, raw = resolve_method(step, code, 1)
+        if name not in PANEL_METHODS:
+            return None
+        pp = reg.get(name).validate_params(raw)
+        if pp.get("backfill"):
+            return None
+        plan.setdefault((name, repr(sorted(pp.items()))), (name, pp, []))[2].append(code)
+    return list(plan.values())
+
+
+def _row_local_steps(spec: IndexSpec, steps: Sequence[Any]) -> bool:
+    """Whether every step (after a leading panel imputation) treats each unit alone."""
+    from humsec.index.pipeline import resolve_method
+
+    for st in steps:
+        allowed = _ROW_LOCAL.get(st.step)
+        if st.step == "screen":
+            if st.method != "availability" or st.overrides:
+                return False
+            if st.params.get("force_include") or st.params.get("force_exclude"):
+                return False
+            continue
+        if allowed is None:
+            return False
+        if st.step in ("normalise", "treat", "impute"):
+            codes: list[Any] = list(spec.indicators)
+            level: int | None = 1
+        else:
+            codes, level = list(spec.aggregates), None
+        for code in codes:
+            name, _ = resolve_method(st, code, spec.level(code) if level is None else level)
+            if name not in allowed:
+                return False
+    return True
+
+
+def _stacked_history(spec: IndexSpec, data: pd.DataFrame, years: list[int],
+                     nodes: list[str]) -> pd.DataFrame | None:
+    """:func:`history` in one build over stacked (unit, year) rows, or None when the spec
+    has a step that looks across units (or the stacked build fails): then the caller
+    builds year by year.
+
+    Each row is a unit's cross-section row of one year: its raw values of that year and,
+    for a leading panel imputation (``locf``, ``window_mean``), what the step's kernels
+    give that row on the panel of every year up to it - computed once on the panel of
+    all years, which is the same because these kernels only look back in time.
+    """
+    steps = list(spec.steps)
+    if not steps or spec.denominators or any(st.step == "denominate" for st in steps):
+        return None
+    from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
+
+    leaves = list(spec.indicators)
+    if {"unit", "year", "indicator", "value"} & set(leaves):
+        return None  # names the stacked (wide) table reserves
+    plan = None
+    if steps[0].step == "impute" and steps[0].method in PANEL_METHODS:
+        plan = _panel_impute_plan(steps[0], leaves)
+        if plan is None:
+            return None
+        rest = steps[1:]
+    else:
+        rest = steps
+    if not rest or not _row_local_steps(spec, rest):
+        return None
+    need = {"unit", "year", "indicator", "value"}
+    if not need <= set(data.columns):
+        return None
+    tidy = data[["unit", "year", "indicator", "value"]]
+    tidy = tidy[tidy["indicator"].astype(str).isin(leaves) & tidy["year"].notna()]
+    if tidy.empty or set(leaves) - set(tidy["indicator"].astype(str).unique()):
+        return None  # every year fails the same way: the yearly path says so
+    try:
+        unit = tidy["unit"].astype(str).to_numpy()
+        ind = tidy["indicator"].astype(str).to_numpy()
+        year = tidy["year"].to_numpy(dtype=np.int64)
+        value = pd.to_numeric(tidy["value"], errors="raise").to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        return None
+    last = max(years)
+    upos, units = pd.factorize(unit, sort=True)
+    ipos = pd.Index(leaves).get_indexer(ind)
+    k, nu = len(leaves), len(units)
+    y0 = int(year.min())
+    ny = last - y0 + 1
+    live = year <= last
+    upos, ipos, year, value = upos[live], ipos[live], year[live], value[live]
+    key = (upos.astype(np.int64) * ny + (year - y0)) * k + ipos
+    if len(np.unique(key)) != len(key):
+        return None  # duplicate observations: the yearly builds name them
+    # raw cube (unit, year, indicator) up to the last year wanted
+    raw = np.full(nu * ny * k, np.nan)
+    raw[key] = value
+    raw = raw.reshape(nu, ny, k)
+    # the rows: units with any observation (even NaN) in a wanted year
+    present = np.zeros((nu, ny), dtype=bool)
+    present[upos, year - y0] = True
+    wanted = np.zeros(ny, dtype=bool)
+    wanted[np.asarray(years) - y0] = True
+    ru, ry = np.nonzero(present & wanted[None, :])
+    cur = raw[ru, ry, :]
+    if plan is not None:
+        # the panel a yearly build imputes from: observed values, plus a row for every unit
+        # of the cross-section (its gaps are filled too)
+        obs = ~np.isnan(raw)
+        rows = obs.any(axis=2)
+        rows[ru, ry] = True
+        pu, py = np.nonzero(rows)
+        pidx = pd.MultiIndex.from_arrays([units[pu], (py + y0).astype(np.int64)], names=["unit", "year"])
+        panel = pd.DataFrame(raw[pu, py, :], index=pidx, columns=leaves)
+        from humsec.index.families import registry_for
+
+        reg = registry_for("impute")
+        where = pd.MultiIndex.from_arrays([units[ru], (ry + y0).astype(np.int64)], names=["unit", "year"])
+        out = cur.copy()
+        for name, pp, cols in plan:
+            filled = reg.get(name).fn(panel[cols], **pp)
+            try:
+                sl = filled.reindex(index=where, columns=cols).to_numpy(dtype=float)
+            except (TypeError, ValueError):
+                return None
+            j = pd.Index(leaves).get_indexer(cols)
+            if name in REPLACING_METHODS:
+                out[:, j] = sl
+            else:
+                out[:, j] = np.where(np.isnan(cur[:, j]), sl, cur[:, j])
+        cur = out
+    labels = np.array([f"{u}\x1f{y}" for u, y in zip(units[ru], ry + y0)], dtype=object)
+    wide = pd.DataFrame(cur, columns=leaves)
+    wide.insert(0, "unit", labels)
+    try:
+        r = build(spec.model_copy(update={"steps": tuple(rest)}), wide, keep=())
+    except HumsecError:
+        return None  # one unit-year fails: the yearly builds skip its year only
+    sc = r.scores[nodes]
+    sc = sc[sc[spec.root].notna()]
+    lab = sc.index.to_numpy(dtype=object).astype(str)
+    parts = np.char.partition(lab, "\x1f")
+    out_f = sc.reset_index(drop=True)
+    out_f.insert(0, "year", parts[:, 2].astype(np.int64))
+    out_f.insert(0, "unit", parts[:, 0].astype(object))
+    out_f.columns.name = None
+    return out_f.set_index(["unit", "year"]).sort_index()
 
 
 # ---------------------------------------------------------------------------- variants
