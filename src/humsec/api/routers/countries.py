@@ -3,7 +3,7 @@ spill-overs and the brief (HTML/PDF)."""
 
 
 import enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,38 @@ def require_ranked(obs: Observatory, index: str, code: str, year: int | None) ->
                + ", ".join(names))
     raise NotRanked(f"{r['name']} ({code}) is not ranked in the {title} for {a.year}: {why}.",
                     index=index, year=a.year, not_ranked=r)
+
+
+def unit_rows(data: pd.DataFrame, code: str) -> pd.DataFrame:
+    """The panel's rows of one country."""
+    return data[data["unit"] == code]
+
+
+def group_inputs(obs: Observatory) -> dict[str, Any]:
+    """What the groups of every country share, computed once per data version.
+
+    ``goalposts``: per indicator the lowest and highest value over every country, year
+    and group - the goalposts :func:`humsec.analysis.groups.group_scores` takes from the
+    whole panel when none are given, so scores of one country's rows with these
+    goalposts equal the whole panel's (indicators whose values are all equal are left
+    out: they have no span either way). ``pairs``: the rows of every country of the
+    indicators :func:`humsec.analysis.groups.left_behind` compares groups on (its
+    furthest-behind ranking takes its goalposts from every country), so that function
+    can run on one country's rows plus these instead of the whole panel.
+    """
+    from humsec.analysis.groups import LEFT_BEHIND_SECTIONS
+
+    def compute() -> dict[str, Any]:
+        df = obs.inputs().panel.data
+        df = df[df["value"].notna()]
+        span = df.groupby("indicator", observed=True)["value"].agg(["min", "max"])
+        span = span[span["min"] < span["max"]]
+        posts = {str(c): (float(r["min"]), float(r["max"])) for c, r in span.iterrows()}
+        paired = sorted({c for _, _, items in LEFT_BEHIND_SECTIONS for kind, c in items
+                         if kind in ("sex", "area", "disability")})
+        pairs = df[df["indicator"].isin(paired)]
+        return {"goalposts": posts, "pairs": pairs}
+    return obs.memo(("group_inputs",), compute)
 
 
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
@@ -135,14 +167,16 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             panel = obs.inputs().panel
             if code not in panel.units:
                 raise NotFound(f"{code}: no data for this country in the panel")
-            full = panel.data
-            g = gaps(full, units=[code], year=year, latest=True)
-            fb = furthest_behind(full, code, year=year)
-            demo = demography(full, units=[code])
+            own, shared = unit_rows(panel.data, code), group_inputs(obs)
+            g = gaps(own, units=[code], year=year, latest=True)
+            fb = furthest_behind(own, code, year=year, goalposts=shared["goalposts"])
+            demo = demography(own, units=[code])
             if year is not None:
                 demo = demo[demo["year"] <= year]
             demo = demo.sort_values("year").tail(1)
-            lb = left_behind(full, code, year=year, catalogue=obs.inputs().catalogue)
+            lb = left_behind(pd.concat([own, shared["pairs"][shared["pairs"]["unit"] != code]]), code,
+                             year=obs.resolve_year("hsi", year) if "hsi" in names else year,
+                             catalogue=obs.inputs().catalogue)
             return Body(json={"unit": code, "year": year, "gaps": records(g), "furthest_behind": records(fb),
                               "demography": records(demo)[0] if len(demo) else None,
                               "left_behind": lb.to_dict()})
@@ -160,6 +194,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         def compute(_f: str) -> Body:
             from humsec.report.crossborder import peer_report
 
+            require_ranked(obs, index.value, code, year)
             inp = obs.inputs()
             y = obs.resolve_year(index.value, year)
             rep = peer_report(code, panel=inp.panel, spec=obs.spec(index.value), registry=obs.registry(),
@@ -185,6 +220,9 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         def compute(_f: str) -> Body:
             from humsec.report.crossborder import spill_report
 
+            code = target.upper()
+            if len(code) == 3 and obs.registry().is_iso3(code):
+                require_ranked(obs, index.value, code, year)
             y = obs.resolve_year(index.value, year)
             rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index.value),
                                registry=obs.registry(), year=y, base_year=base_year, graph=graph.value, k=k,

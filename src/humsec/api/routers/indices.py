@@ -38,11 +38,26 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     def spec(request: Request, obs: Obs, name: IndexName) -> Response:  # type: ignore[valid-type]
         return cached(request, obs, lambda _f: Body(json=obs.spec(name.value).to_dict()))
 
-    @r.get("/indices/{name}/years", summary="Years with data and the default assessment year")
+    @r.get("/indices/{name}/years", summary="Years with data, the years that rank countries, the default "
+                                             "assessment year and the latest year that ranks")
     def years(request: Request, obs: Obs, name: IndexName) -> Response:  # type: ignore[valid-type]
+        """``years`` holds every year with observations; ``ranked_years`` only those in
+        which the spec's coverage rule ranks at least one country (the years a ranking
+        can be asked for); ``latest_year`` is the most recent of them, which may be later
+        than ``default_year`` (the latest year with enough fresh data for most
+        countries). ``coverage`` gives per year the countries ranked and the share of
+        indicators observed in the year or the year before."""
         def compute(_f: str) -> Body:
+            from humsec.analysis.assess import coverage_by_year
+
             ys, default = obs.years(name.value)
-            return Body(json={"index": name.value, "years": ys, "default_year": default})
+            cov = obs.memo(("coverage_by_year", name.value),
+                           lambda: coverage_by_year(obs.spec(name.value), obs.index_data(name.value)))
+            cov = cov[cov["ranked"] > 0]
+            ranked = sorted(int(y) for y in cov["year"])
+            return Body(json={"index": name.value, "years": ys, "default_year": default,
+                              "ranked_years": ranked, "latest_year": ranked[-1] if ranked else None,
+                              "coverage": records(cov[["year", "ranked", "fresh_share"]])})
         return cached(request, obs, compute)
 
     @r.get("/indices/{name}/ranking", summary="Ranking of all countries with rank and score intervals")
