@@ -117,8 +117,19 @@ def test_file_level_errors(tmp_path):
     assert "no data rows" in msg
     bad = tmp_path / "latin1.csv"
     bad.write_bytes("unit,year,indicator,value\nKEN,2020,u5mr,1\nCIV,2020,u5mr,\xe9\n".encode("latin-1"))
-    _, msg = issues_of(bad)
-    assert "UTF-8" in msg
+    issues, msg = issues_of(bad)  # not UTF-8: read as Windows-1252, the cell is located
+    assert [(i.row, i.field) for i in issues] == [(3, "value")] and "non-numeric value 'é'" in msg
+    names = tmp_path / "names.csv"
+    names.write_bytes("country,year,u5mr\nCôte d'Ivoire,2020,58\nRéunion,2020,5\n".encode("cp1252"))
+    r = read_observations(names, CAT)
+    assert r.encoding == "cp1252" and set(r.panel.units) == {"CIV", "REU"}
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("unit,year,indicator,value\nKEN,2020,u5mr,41\n".encode("utf-16"))
+    assert read_observations(utf16, CAT).encoding.startswith("utf-16")
+    bom_bad = tmp_path / "bombad.csv"
+    bom_bad.write_bytes(b"\xef\xbb\xbfunit,year,indicator,value\nKEN,2020,u5mr,\xff\n")
+    _, msg = issues_of(bom_bad)
+    assert "bombad.csv, row 2: cannot decode the file: byte 0xff on line 2" in msg
     _, msg = issues_of(write(tmp_path, "not excel", "fake.xlsx"))
     assert "cannot read the file as excel" in msg
 
@@ -134,3 +145,98 @@ def test_country_registry_keeps_the_csv_field_limit_local():
     _hdx()
     CountryRegistry.default()
     assert csv.field_size_limit() == before
+
+
+# -- #22: the crash families and silent losses found by mutating valid files -------------
+CRASH_CASES = [
+    # (id, file text, row, column, fragment of the message)
+    ("short-row", "unit,year,indicator,value\nKEN,2020,u5mr,41\nFRA,2020\n", 3, "indicator",
+     "2 field(s): expected 4"),
+    ("long-row", "unit,year,indicator,value\nKEN,2020,u5mr,41,7\n", 2, "#5", "5 fields: expected 4"),
+    ("wide-value-column", "unit,year,u5mr,value\nKEN,2020,41,3\n", 1, "value", "unknown indicator 'value'"),
+    ("wide-forced-on-tidy", "unit,year,indicator,value\nKEN,2020,u5mr,41\n", 1, "indicator",
+     "unknown indicator 'indicator'"),
+    ("reserved-name", "unit,year,indicator,value,_row\nKEN,2020,u5mr,41,x\n", 1, "_row", "reserved"),
+    ("dup-value-column", "unit,year,indicator,value,value\nKEN,2020,u5mr,41,43\n", 1, "value",
+     "more than once"),
+    ("dup-case-insensitive", "unit,year,indicator,Value,value\nKEN,2020,u5mr,41,43\n", 1, "value",
+     "more than once"),
+    ("huge-cell", "unit,year,indicator,value\nKEN,2020,u5mr," + "9" * 5000 + "\n", 2, "value",
+     "cell of 5,000 characters"),
+    ("20MB-cell", "unit,year,indicator,value\nKEN,2020,u5mr," + "1" * (20 * 2**20) + "\n", 2, None,
+     "larger than"),
+    ("digits-beyond-float", "unit,year,indicator,value\nKEN,2020,homicide," + "9" * 400 + "\n", 2,
+     "value", "not finite"),
+    ("arabic-decimal-separator", "unit,year,indicator,value\nKEN,2020,u5mr,٤١٫٢\n", 2, "value",
+     "non-numeric value"),
+    ("superscript-year", "unit,year,indicator,value\nKEN,²⁰²⁰,u5mr,41\n", 2, "year", "invalid year"),
+    ("wide-years-forced-no-years", "unit,indicator,x\nKEN,u5mr,1\n", 1, "x", "unexpected column"),
+]
+
+
+@pytest.mark.parametrize("case", CRASH_CASES, ids=[c[0] for c in CRASH_CASES])
+def test_crash_families_are_located_errors(tmp_path, case):
+    cid, text, row, fld, fragment = case
+    p = write(tmp_path, text)
+    kw = {"layout": "wide"} if cid == "wide-forced-on-tidy" else {}
+    if cid == "wide-years-forced-no-years":
+        kw = {"layout": "wide-years"}
+    issues, msg = issues_of(p, **kw)
+    hit = [i for i in issues if fragment in i.message]
+    assert hit, msg
+    assert hit[0].file == str(p) and hit[0].row == row and (fld is None or hit[0].field == fld), msg
+
+
+def test_unicode_digits_are_read_as_numbers_not_null(tmp_path):
+    # Arabic-Indic and full-width digits: before #22 the year crashed and the value became NULL
+    p = write(tmp_path, "unit,year,indicator,value\nKEN,٢٠٢٠,u5mr,٤١\nFRA,２０２０,u5mr,３.９\n")
+    df = read_observations(p, CAT).panel.data.set_index("unit")
+    assert df.loc["KEN", "year"] == 2020 and df.loc["KEN", "value"] == 41.0
+    assert df.loc["FRA", "year"] == 2020 and df.loc["FRA", "value"] == 3.9
+
+
+def test_nan_like_indicator_names_get_a_hint_not_a_crash(tmp_path):
+    # parquet None/NaN indicator names were NaN in the close-match hint
+    df = pd.DataFrame({"unit": ["KEN", "KEN"], "year": [2020, 2021], "indicator": [None, "u5mrr"],
+                       "value": [1.0, 2.0]})
+    df.to_parquet(tmp_path / "n.parquet")
+    issues, msg = issues_of(tmp_path / "n.parquet")
+    assert "unknown indicator ''" in msg and "did you mean u5mr" in msg
+
+
+def test_parquet_duplicate_index_and_nan_values(tmp_path):
+    df = pd.DataFrame({"unit": ["KEN", "FRA"], "year": [2020, 2020], "indicator": ["u5mr", "u5mr"],
+                       "value": [41.0, float("nan")]}, index=[7, 7])   # duplicate index
+    df.to_parquet(tmp_path / "d.parquet")
+    r = read_observations(tmp_path / "d.parquet", CAT)
+    assert len(r.panel) == 1 and r.missing_dropped == 1
+
+
+def test_no_value_becomes_null_without_an_error(tmp_path):
+    """Every non-missing cell is stored as its number or reported."""
+    rng = __import__("numpy").random.default_rng(22)
+    vals = [f"{v:.6g}" for v in rng.normal(50, 20, 300)] + ["1e-300", "-0", "+7", ".5", "5."]
+    rows = "".join(f"KEN,{1700 + i},homicide,{v}\n" for i, v in enumerate(vals))
+    p = write(tmp_path, "unit,year,indicator,value\n" + rows)
+    r = read_observations(p, CAT, year_range=(1700, 2100))
+    got = r.panel.data.sort_values("year")["value"].tolist()
+    assert got == [float(v) for v in vals]
+
+
+def test_reader_limits_are_located(tmp_path):
+    from humsec.data.readers import Limits
+
+    p = write(tmp_path, "unit,year,indicator,value\n" + "KEN,2020,u5mr,1\n" * 20)
+    issues, msg = issues_of(p, limits=Limits(max_rows=10))
+    assert "more than 10 data rows" in msg and issues[-1].row == 12
+    issues, msg = issues_of(p, limits=Limits(max_bytes=100))
+    assert "expected at most 100" in msg
+    wide = write(tmp_path, ",".join(["unit", *[f"c{i}" for i in range(30)]]) + "\n", "w.csv")
+    _, msg = issues_of(wide, limits=Limits(max_columns=20))
+    assert "31 columns: expected at most 20" in msg
+
+
+def test_label_names_the_file_in_errors(tmp_path):
+    p = write(tmp_path, "unit,year,indicator,value\nXXX,2020,u5mr,1\n")
+    issues, _ = issues_of(p, label="my upload.csv")
+    assert issues[0].file == "my upload.csv"

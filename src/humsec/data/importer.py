@@ -12,19 +12,25 @@ Layouts recognised (``layout="auto"``):
 
 Every problem found is reported at once, each with file, row (as numbered in the
 file: the header is row 1) and column, and what was expected. Nothing is stored
-unless the whole file is valid.
+unless the whole file is valid, and no cell becomes a missing value unless it is one of
+the missing markers (empty, NA, ..): everything else is a number or a located error.
+Files are read by :func:`humsec.data.readers.read_table` (size, row, cell and time
+limits; encoding detection; zip-bomb check).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from humsec.data.readers import KINDS, Limits, read_table
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DISAGG_KEYS, TOTAL, Panel, Provenance
@@ -32,13 +38,15 @@ from humsec.model.panel import DISAGG_KEYS, TOTAL, Panel, Provenance
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "..", "null", "none", "-"})
 UNIT_COLUMNS = ("unit", "iso3", "iso", "iso_code", "country_code", "code")
 NAME_COLUMNS = ("country", "country_name", "name")
-_SUBNATIONAL = re.compile(r"^([A-Z]{3})[-_.][A-Za-z0-9_.-]{1,32}$")
-_YEAR_COL = re.compile(r"^\d{4}$")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_SUBNATIONAL = re.compile(r"^([A-Z]{3})[-_.][A-Za-z0-9_.-]{1,32}$", re.ASCII)
+_YEAR_COL = re.compile(r"^\d{4}$", re.ASCII)
+_YEAR = re.compile(r"\d{1,4}(\.0+)?", re.ASCII)
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+#: Working columns of the importer; a file may not use these names.
+_RESERVED = ("_row", "_field", "_unit_col", "_var", "_value")
 ALLOWED_SEX = frozenset({TOTAL, "F", "M", "O"})
 MAX_ISSUES = 500
-SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel",
-            ".parquet": "parquet", ".pq": "parquet"}
+SUFFIXES = KINDS
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class ImportResult:
     n_rows: int
     missing_dropped: int
     unit_names_matched: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
 
 
 def valid_iso3_codes() -> frozenset[str]:
@@ -60,43 +69,24 @@ def valid_iso3_codes() -> frozenset[str]:
     return frozenset({c.alpha_3 for c in pycountry.countries} | {"XKX"})
 
 
-def _read_raw(path: Path, sheet: str | None) -> tuple[pd.DataFrame, str]:
-    """Read every cell as a string. Returns (frame, row label kind)."""
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise ValidationError(ValidationIssue(
-            f"unsupported file type '{path.suffix or '(none)'}': expected one of "
-            f"{', '.join(sorted(SUFFIXES))}", file=str(path)))
-    if not path.is_file():
-        raise ValidationError(ValidationIssue("file not found", file=str(path)))
-    try:
-        if kind in ("csv", "tsv"):
-            sep = "\t" if kind == "tsv" else None
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep,
-                             engine="python" if sep is None else "c", encoding="utf-8-sig")
-        elif kind == "excel":
-            import openpyxl  # noqa: F401  (clear error if missing)
+def _read_raw(path: Path, sheet: str | None, file: str | None = None,
+              limits: Limits | None = None) -> tuple[pd.DataFrame, str, list[int], str | None]:
+    """Every cell as a string, through the guarded reader. Returns (frame, kind, file row
+    number of each frame row, text encoding)."""
+    t = read_table(path, sheet=sheet, label=file, **({"limits": limits} if limits else {}))
+    return t.frame(), t.kind, t.row_numbers, t.encoding
 
-            with pd.ExcelFile(path, engine="openpyxl") as xl:
-                if sheet is not None and sheet not in xl.sheet_names:
-                    raise ValidationError(ValidationIssue(
-                        f"no sheet named '{sheet}' (sheets: {', '.join(xl.sheet_names)})",
-                        file=str(path)))
-                df = pd.read_excel(xl, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
-        else:
-            df = pd.read_parquet(path)
-            df = df.astype(object).where(df.notna(), "").astype(str)
-    except ValidationError:
-        raise
-    except UnicodeDecodeError:
-        raise ValidationError(ValidationIssue("cannot decode the file: expected UTF-8 text",
-                                              file=str(path))) from None
-    except Exception as exc:  # parser errors of pandas/openpyxl/pyarrow
-        raise ValidationError(ValidationIssue(
-            f"cannot read the file as {kind}: {type(exc).__name__}: {exc}", file=str(path))
-        ) from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df, kind
+
+_DIGITS = {c: str(unicodedata.digit(chr(c))) for c in range(0x80, 0x110000)
+           if unicodedata.category(chr(c)) == "Nd"}
+
+
+def _ascii_digits(s: pd.Series) -> pd.Series:
+    """Decimal digits of any script (Arabic-Indic ٢٠٢٠, Devanagari, full-width) as ASCII, so
+    they are read as the numbers they are rather than rejected or lost."""
+    if s.empty or not s.map(str.isascii).all():
+        return s.map(lambda v: v if v.isascii() else v.translate(_DIGITS))
+    return s
 
 
 def _detect_layout(cols: list[str]) -> str:
@@ -110,19 +100,25 @@ def _detect_layout(cols: list[str]) -> str:
     return "wide"
 
 
-def _to_long(df: pd.DataFrame, layout: str, file: str) -> tuple[pd.DataFrame, list[ValidationIssue]]:
+def _to_long(df: pd.DataFrame, layout: str, file: str,
+             rownums: list[int] | None = None) -> tuple[pd.DataFrame, list[ValidationIssue]]:
     """Bring any layout to tidy rows, keeping the file row number in ``_row``."""
     issues: list[ValidationIssue] = []
     df = df.copy()
+    for c in df.columns:
+        if c in _RESERVED:
+            issues.append(ValidationIssue(
+                f"column name '{c}' is reserved: rename the column", file=file, row=1, field=c))
     df.columns = [c if c.lower() not in ("unit", "year", "indicator", "value", *DISAGG_KEYS,
                                          *UNIT_COLUMNS, *NAME_COLUMNS) else c.lower()
                   for c in df.columns]
     dup_cols = pd.Index(df.columns)[pd.Index(df.columns).duplicated()].unique().tolist()
     for c in dup_cols:
         issues.append(ValidationIssue("column appears more than once", file=file, row=1, field=c))
-    if dup_cols:
+    if dup_cols or issues:
         return pd.DataFrame(), issues
-    df["_row"] = np.arange(2, len(df) + 2)
+    df = df.reset_index(drop=True)
+    df["_row"] = np.asarray(rownums) if rownums is not None else np.arange(2, len(df) + 2)
     unit_col = next((c for c in UNIT_COLUMNS if c in df.columns), None)
     name_col = next((c for c in NAME_COLUMNS if c in df.columns), None)
     if unit_col is None and name_col is None:
@@ -148,7 +144,8 @@ def _to_long(df: pd.DataFrame, layout: str, file: str) -> tuple[pd.DataFrame, li
             issues.append(ValidationIssue(
                 "unexpected column in a years-as-columns file: expected 4-digit years",
                 file=file, row=1, field=c))
-        long = df.melt(id_vars=keep, value_vars=year_cols, var_name="year", value_name="value")
+        long = df.melt(id_vars=keep, value_vars=year_cols, var_name="_var", value_name="_value")
+        long = long.rename(columns={"_var": "year", "_value": "value"})
         long["_field"] = long["year"]
     else:  # wide: indicators as columns
         keys = [*id_cols, *[k for k in ("year", *DISAGG_KEYS) if k in df.columns], "_row"]
@@ -158,8 +155,14 @@ def _to_long(df: pd.DataFrame, layout: str, file: str) -> tuple[pd.DataFrame, li
                 "no indicator columns: expected tidy columns unit,year,indicator,value or "
                 "one column per indicator code", file=file, row=1))
             return pd.DataFrame(), issues
-        long = df.melt(id_vars=keys, value_vars=ind_cols, var_name="indicator", value_name="value")
+        long = df.melt(id_vars=keys, value_vars=ind_cols, var_name="_var", value_name="_value")
+        long = long.drop(columns=[c for c in ("indicator", "value") if c in long.columns])
+        long = long.rename(columns={"_var": "indicator", "_value": "value"})
         long["_field"] = long["indicator"]
+    if long.empty:
+        issues.append(ValidationIssue(f"no observations in a {layout} layout", file=file, row=1))
+        return pd.DataFrame(), issues
+    long = long.reset_index(drop=True)
     if "_field" not in long.columns:
         long["_field"] = "value"
     long["_unit_col"] = unit_col or name_col
@@ -176,6 +179,8 @@ def read_observations(
     default_year: int | None = None,
     provenance: Provenance | None = None,
     registry=None,
+    label: str | None = None,
+    limits: Limits | None = None,
 ) -> ImportResult:
     """Read and validate a user data file into a :class:`~humsec.model.Panel`.
 
@@ -197,6 +202,10 @@ def read_observations(
     registry : object, optional
         A country registry with ``match(names)`` used when the file has country
         names instead of codes.
+    label : str, optional
+        Name of the file in messages (default: ``path``), e.g. an upload's client name.
+    limits : humsec.data.readers.Limits, optional
+        Size, row, cell and time limits of the reader.
 
     Raises
     ------
@@ -204,17 +213,17 @@ def read_observations(
         Listing every problem with file, row and column.
     """
     path = Path(path)
-    file = str(path)
-    raw, _ = _read_raw(path, sheet)
+    file = label or str(path)
+    raw, _, rownums, encoding = _read_raw(path, sheet, file, limits)
     if raw.empty:
         raise ValidationError(ValidationIssue("the file has no data rows", file=file))
     if layout == "auto":
         layout = _detect_layout(list(raw.columns))
     elif layout not in ("tidy", "wide", "wide-years"):
         raise HumsecError(f"unknown layout '{layout}': expected auto, tidy, wide or wide-years")
-    long, issues = _to_long(raw, layout, file)
-    if long.empty and issues:
-        raise ValidationError(issues)
+    long, issues = _to_long(raw, layout, file, rownums)
+    if long.empty:
+        raise ValidationError(issues or ValidationIssue("no observations", file=file))
 
     def add(msg: str, rows, fld):
         for r in rows:
@@ -256,14 +265,15 @@ def read_observations(
 
     # -- years -------------------------------------------------------------------------
     if "year" in long.columns:
-        ys = long["year"].astype(str).str.strip()
-        is_int = ys.str.fullmatch(r"\d{1,4}(\.0+)?")
+        ys = _ascii_digits(long["year"].astype(str).str.strip())
+        is_int = ys.str.fullmatch(_YEAR).astype(bool)
         bad = ~is_int
         yfield = "year"
         for v in pd.unique(ys[bad]):
             rows = long.loc[bad & (ys == v), "_row"].unique()
             add(f"invalid year '{v}': expected a whole number such as 2020", rows[:5], yfield)
-        yv = pd.to_numeric(ys.where(is_int), errors="coerce")
+        yv = pd.Series([float(y) if ok else np.nan for y, ok in zip(ys, is_int)],
+                       index=ys.index, dtype="float64")
         lo, hi = year_range
         out = is_int & ((yv < lo) | (yv > hi))
         for v in pd.unique(yv[out]):
@@ -284,9 +294,7 @@ def read_observations(
     for code in pd.unique(inds[unknown]):
         rows = long.loc[unknown & (inds == code), "_row"].unique()
         hint = ""
-        import difflib
-
-        close = difflib.get_close_matches(code, catalogue.codes, n=3)
+        close = difflib.get_close_matches(str(code), [str(c) for c in catalogue.codes], n=3)
         if close:
             hint = f" (did you mean {', '.join(close)}?)"
         msg = (f"unknown indicator '{code}': not in the catalogue{hint}; declare it in a "
@@ -310,25 +318,32 @@ def read_observations(
             long[key] = TOTAL
 
     # -- values ------------------------------------------------------------------------
-    vs = long["value"].astype(str).str.strip()
+    vs = _ascii_digits(long["value"].astype(str).str.strip())
     missing = vs.str.lower().isin(MISSING_MARKERS)
-    numeric = vs.str.fullmatch(_NUMBER.pattern)
+    numeric = vs.str.fullmatch(_NUMBER).astype(bool) & ~missing
     bad = ~missing & ~numeric
     for idx in long.index[bad][:MAX_ISSUES]:
         add(f"non-numeric value '{vs[idx]}': expected a number with '.' as decimal point "
             "(no thousands separators), or empty/NA for missing",
             [long.at[idx, "_row"]], long.at[idx, "_field"])
-    values = pd.to_numeric(vs.where(numeric), errors="coerce")
+    # Python's float(): correctly rounded, never NaN for a string matching _NUMBER
+    values = pd.Series([float(v) if ok else np.nan for v, ok in zip(vs, numeric)],
+                       index=vs.index, dtype="float64")
     inf = numeric & ~np.isfinite(values.fillna(0))
     for idx in long.index[inf]:
-        add("value is not finite", [long.at[idx, "_row"]], long.at[idx, "_field"])
+        add(f"value {vs[idx][:30]!r} is not finite: expected a number of magnitude below 1.8e308",
+            [long.at[idx, "_row"]], long.at[idx, "_field"])
+    lost = numeric & values.isna()
+    for idx in long.index[lost][:MAX_ISSUES]:  # must not happen: no value turns into NULL
+        add(f"value {vs[idx][:30]!r} could not be read as a number",
+            [long.at[idx, "_row"]], long.at[idx, "_field"])
     long["value"] = values
     # physical bounds from the catalogue
     for code in pd.unique(inds[~unknown]):
         ind = catalogue[code]
         if ind.valid_min is None and ind.valid_max is None:
             continue
-        sel = (inds == code) & values.notna()
+        sel = (inds == code) & np.isfinite(values.fillna(0)) & values.notna()
         lo_b = -np.inf if ind.valid_min is None else ind.valid_min
         hi_b = np.inf if ind.valid_max is None else ind.valid_max
         oob = sel & ((values < lo_b) | (values > hi_b))
@@ -363,4 +378,5 @@ def read_observations(
         licence="unspecified (user data)")
     panel = Panel(data, {code: prov for code in data["indicator"].unique()})
     return ImportResult(panel=panel, layout=layout, file=file, n_rows=len(raw),
-                        missing_dropped=int(missing.sum()), unit_names_matched=names_matched)
+                        missing_dropped=int(missing.sum()), unit_names_matched=names_matched,
+                        encoding=encoding)
