@@ -270,7 +270,8 @@ class Observatory:
 
         y = self.resolve_year(spec_name, year)
         return self.memo(("alerts", spec_name, y), lambda: current_alerts(
-            self.inputs().panel, self.spec(spec_name), year=y, registry=self.registry()))
+            self.inputs().panel, self.spec(spec_name), year=y, registry=self.registry(),
+            data=self.index_data(spec_name)))
 
     def structural_panel(self) -> pd.DataFrame:
         """:func:`humsec.forecast.onset.structural_panel` of the current data (cached)."""

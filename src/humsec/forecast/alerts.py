@@ -339,6 +339,32 @@ def merge_rules(base: Sequence[Rule], extra: Sequence[Rule]) -> tuple[Rule, ...]
 # ---------------------------------------------------------------------------- evaluation
 
 
+def _base_frame(panel: pd.DataFrame, col: str, cache: dict[Any, Any]) -> pd.DataFrame:
+    """``unit, year, current, previous`` of one series: its non-missing values in (unit,
+    year) order, ``previous`` the unit's value of the year before (NaN after a gap).
+
+    On arrays, with the panel's unit codes and row order computed once (``cache``): a
+    rules file applies dozens of rules to every series and pandas' per-call overhead of
+    sorting and grouping would dominate."""
+    order = cache.get(("_order",))
+    if order is None:
+        units = panel.index.get_level_values("unit")
+        years = panel.index.get_level_values("year")
+        ucode, uniq = pd.factorize(units, sort=True)
+        yv = np.asarray(years)
+        order = np.lexsort((yv, ucode))
+        order = cache[("_order",)] = (order, ucode[order], yv[order], np.asarray(uniq, dtype=object))
+    idx, ucode, yv, uniq = order
+    v = panel[col].to_numpy()[idx]
+    keep = ~pd.isna(v)
+    uc, y, cur = ucode[keep], yv[keep], np.asarray(v[keep], dtype=float)
+    prev = np.full(len(cur), np.nan)
+    if len(cur) > 1:
+        same = (uc[1:] == uc[:-1]) & ((y[1:] - y[:-1]) == 1)
+        prev[1:] = np.where(same, cur[:-1], np.nan)
+    return pd.DataFrame({"unit": uniq[uc], "year": y, "current": cur, "previous": prev})
+
+
 def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[str, Any] | None,
                    cache: dict[Any, pd.DataFrame], *, year: int | None = None,
                    units: set[str] | None = None) -> pd.DataFrame:
@@ -347,12 +373,7 @@ def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[st
     ``year``/``units`` only spare work: a change point of a year is detected on the
     series up to that year, so rows outside them (which :func:`evaluate` drops) are left
     NaN instead of being computed."""
-    s = panel[col].dropna()
-    frame = s.rename("current").reset_index()
-    frame = frame.sort_values(["unit", "year"])
-    prev = frame.groupby("unit")["current"].shift(1)
-    gap = frame["year"] - frame.groupby("unit")["year"].shift(1)
-    frame["previous"] = prev.where(gap == 1)
+    frame = _base_frame(panel, col, cache)
     m = rule.measure
     if m == "change":
         frame["value"] = frame["current"] - frame["previous"]
@@ -370,25 +391,30 @@ def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[st
         t = cache[key][["unit", "year", m]]
         frame = frame.merge(t, on=["unit", "year"], how="left").rename(columns={m: "value"})
     elif m == "change_point":
-        vals, at = [], []
-        for unit, g in frame.groupby("unit", sort=False):
-            ser = pd.Series(g["current"].to_numpy(), index=g["year"].to_numpy())
-            out, brk = [], []
-            skip_unit = units is not None and unit not in units
-            for i, y in enumerate(ser.index):
-                if skip_unit or (year is not None and y != year):
-                    out.append(np.nan)
-                    brk.append(np.nan)
+        # the frame is in (unit, year) order: each unit's rows are one contiguous block
+        unit_arr = frame["unit"].to_numpy(dtype=object)
+        yr = frame["year"].to_numpy()
+        cur = frame["current"].to_numpy(dtype=float)
+        value = np.full(len(frame), np.nan)
+        brk = np.full(len(frame), np.nan)
+        starts = np.flatnonzero(np.r_[True, unit_arr[1:] != unit_arr[:-1]]) if len(frame) else np.array([], int)
+        ends = np.r_[starts[1:], len(frame)]
+        for a, b in zip(starts, ends):
+            if units is not None and unit_arr[a] not in units:
+                continue
+            for i in range(a, b):
+                y = yr[i]
+                if year is not None and y != year:
                     continue
-                cps = change_points(ser.iloc[: i + 1], method="pelt", min_size=1) if i >= 3 else []
+                cps = (change_points(pd.Series(cur[a:i + 1], index=yr[a:i + 1]), method="pelt", min_size=1)
+                       if i - a >= 3 else [])
                 recent = [c for c in cps if c.year is not None and y - rule.window < c.year <= y]
-                out.append(recent[-1].shift if recent else np.nan)
-                brk.append(float(recent[-1].year) if recent else np.nan)
-            vals.append(pd.Series(out, index=g.index))
-            at.append(pd.Series(brk, index=g.index))
-        frame["value"] = pd.concat(vals) if vals else np.nan
+                if recent:
+                    value[i] = recent[-1].shift
+                    brk[i] = float(recent[-1].year)
+        frame["value"] = value
         # the first year of the new level: the change into it is what the drivers explain
-        frame["break_year"] = pd.concat(at) if at else np.nan
+        frame["break_year"] = brk
     return frame
 
 

@@ -1,9 +1,9 @@
 """Country-year series for detection and forecasting.
 
 * :func:`node_history` — every node of an index spec (index, dimensions and the
-  normalised 0-100 indicator scores) per country-year, built year by year with the spec's
-  fixed goalposts (the same cross-sections as :func:`humsec.analysis.assess.history`,
-  but keeping the indicators, which explain a dimension's fall).
+  normalised 0-100 indicator scores) per country-year with the spec's fixed goalposts
+  (:func:`humsec.analysis.assess.history` keeping the indicators, which explain a
+  dimension's fall).
 * :func:`conflict_panel` — UCDP/PRIO Armed Conflict Dataset (v25.1 as carried by the R
   package ``peacesciencer``) as a Gleditsch-Ward state-year panel with ISO3 codes:
   conflicts, wars and conflict history.
@@ -110,26 +110,12 @@ def node_history(spec: Any, data: pd.DataFrame, years: Iterable[int]) -> pd.Data
     pandas.DataFrame
         Index ``(unit, year)``, one column per node; only units with a root score.
     """
-    from humsec.index.pipeline import build
+    from humsec.analysis.assess import history
 
-    have = {int(y) for y in data["year"].unique()}
-    frames = []
-    for y in sorted({int(y) for y in years}):
-        if y not in have:
-            continue
-        try:
-            r = build(spec, data, year=y)
-        except HumsecError:
-            continue
-        f = r.scores.copy()
-        f = f[f[spec.root].notna()]
-        f["year"] = y
-        frames.append(f.reset_index())
-    if not frames:
+    out = history(spec, data, years, nodes=[n.code for n in spec.tree])
+    if out.empty:
         raise HumsecError(f"'{spec.name}' could not be built for any of the requested years")
-    out = pd.concat(frames, ignore_index=True)
-    out = out.rename(columns={out.columns[0]: "unit"}) if "unit" not in out.columns else out
-    return out.set_index(["unit", "year"]).sort_index()
+    return out
 
 
 # ---------------------------------------------------------------------------- spatial

@@ -57,7 +57,8 @@ class WarnResult:
 
 def current_alerts(panel: Any, spec: Any, *, year: int | None = None, unit: str | None = None,
                    rules: Sequence[Rule] | None = None, flows: pd.DataFrame | None = None,
-                   registry: Any = None, history_years: int = HISTORY_YEARS) -> WarnResult:
+                   registry: Any = None, history_years: int = HISTORY_YEARS,
+                   data: pd.DataFrame | None = None) -> WarnResult:
     """Alerts of ``year`` (default: the spec's default year) on a panel.
 
     Parameters
@@ -75,6 +76,8 @@ def current_alerts(panel: Any, spec: Any, *, year: int | None = None, unit: str 
     registry : CountryRegistry, optional
         Peer groups (M49 regions) and code checks (default registry).
     history_years : int
+    data : pandas.DataFrame, optional
+        ``index_data(panel, spec)`` when the caller has it already (computed otherwise).
 
     Raises
     ------
@@ -86,7 +89,7 @@ def current_alerts(panel: Any, spec: Any, *, year: int | None = None, unit: str 
 
     reg = registry or CountryRegistry.default()
     rules = tuple(default_rules() if rules is None else rules)
-    data = index_data(panel, spec)
+    data = index_data(panel, spec) if data is None else data
     y = default_year(spec, data) if year is None else int(year)
     years_have = sorted(int(v) for v in data["year"].unique())
     if y < years_have[0] or y > years_have[-1]:
