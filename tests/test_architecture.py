@@ -17,7 +17,7 @@ LAYER = {
     "__init__": 0, "errors": 0, "yamlio": 0, "settings": 0,
     "model": 1, "data": 2, "index": 3,
     "analysis": 4, "spatial": 4, "forecast": 4, "oversight": 4,
-    "report": 5, "api": 6, "cli": 6, "web": 6,
+    "report": 5, "api": 6, "cli": 6, "web": 6, "lib": 6,
 }
 
 
