@@ -240,3 +240,61 @@ def test_label_names_the_file_in_errors(tmp_path):
     p = write(tmp_path, "unit,year,indicator,value\nXXX,2020,u5mr,1\n")
     issues, _ = issues_of(p, label="my upload.csv")
     assert issues[0].file == "my upload.csv"
+
+
+def xlsx_bomb(path, inflated=300 * 2**20):
+    """A valid workbook whose sheet inflates to ``inflated`` bytes (~1000:1)."""
+    import zipfile
+
+    df = pd.DataFrame({"unit": ["KEN"], "year": [2020], "indicator": ["u5mr"], "value": [41.0]})
+    base = path.with_name("base.xlsx")
+    df.to_excel(base, index=False)
+    with zipfile.ZipFile(base) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = next(n for n in parts if n.startswith("xl/worksheets/sheet"))
+    cell = b'<c t="inlineStr"><is><t>' + b"A" * 36 + b"</t></is></c>"
+    chunk = (b"<row>" + cell * 100 + b"</row>") * 200
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for n, b in parts.items():
+            if n != sheet:
+                z.writestr(n, b)
+                continue
+            with z.open(n, "w", force_zip64=True) as f:
+                f.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.'
+                        b'openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+                for _ in range(inflated // len(chunk) + 1):
+                    f.write(chunk)
+                f.write(b"</sheetData></worksheet>")
+    return path
+
+
+def test_xlsx_zip_bomb_is_rejected_from_the_zip_directory(tmp_path):
+    import time
+
+    bomb = xlsx_bomb(tmp_path / "bomb.xlsx")
+    t0 = time.perf_counter()
+    issues, msg = issues_of(bomb)
+    assert time.perf_counter() - t0 < 2
+    assert "inflates to" in msg and "zip bomb" in msg and issues[0].file == str(bomb)
+
+
+def test_xlsx_streaming_caps_and_declared_dimension(tmp_path):
+    import openpyxl
+
+    from humsec.data.readers import Limits
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["unit", "year", "indicator", "value"])
+    for y in range(2000, 2030):
+        ws.append(["KEN", y, "u5mr", 40.5])
+    ws["Z1000"].number_format = "0.00"  # a formatted empty cell far away: no data there
+    wb.save(tmp_path / "w.xlsx")
+    r = read_observations(tmp_path / "w.xlsx", CAT)
+    assert len(r.panel) == 30 and r.panel.data["value"].eq(40.5).all()
+    issues, msg = issues_of(tmp_path / "w.xlsx", limits=Limits(max_rows=10))
+    assert "more than 10 data rows" in msg and issues[-1].row == 12
+    ws["AB5"] = 7  # a value beyond the header
+    wb.save(tmp_path / "w2.xlsx")
+    issues, msg = issues_of(tmp_path / "w2.xlsx")
+    assert (issues[0].row, issues[0].field) == (5, "#5") and "28 fields: expected 4" in msg
