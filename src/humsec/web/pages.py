@@ -39,10 +39,73 @@ def data_credits(obs: Any) -> dict[str, Any] | None:
     from humsec.errors import HumsecError
     from humsec.report.brief import source_credits
 
+    def compute() -> dict[str, Any]:
+        c = dict(source_credits(obs.inputs().panel.provenance))
+        c["releases"] = [release_label(r) for r in c.get("releases") or []]
+        return c
+
     try:
-        return obs.memo(("credits",), lambda: source_credits(obs.inputs().panel.provenance))
+        return obs.memo(("credits", "web"), compute)
     except HumsecError:
         return None
+
+
+def release_label(via: str) -> str:
+    """A data release as a web reader says it: ``"humsec data release 2026.1"`` (the
+    provenance's command-line wording) -> ``"release 2026.1"``."""
+    return re.sub(r"^humsec data release\s+", "release ", str(via)).strip()
+
+
+#: Most countries a "Which country?" page lists.
+MAX_CHOICES = 30
+
+
+def name_candidates(reg: Any, text: str) -> list[dict[str, Any]]:
+    """Countries a typed name may mean, for the "Go to a country" search.
+
+    Every word of ``text`` (normalised as the registry compares names: case, accents,
+    punctuation and "the"/"of"/"and" ignored) must be a word of the country's name or
+    formal name, so "Korea" finds both Koreas, "Congo" both Congos and "Guinea" Guinea,
+    Guinea-Bissau, Equatorial Guinea and Papua New Guinea, while "Niger" does not find
+    Nigeria. When no name holds the words as typed, words that begin them count
+    ("keny" -> Kenya).
+
+    Returns
+    -------
+    list of dict
+        ``iso3``, ``name``, ``region`` and ``exact`` (the name is the query), exact
+        names first, then by name; at most :data:`MAX_CHOICES`.
+    """
+    from humsec.data.countries import normalise
+
+    words = normalise(text).split()
+    if not words:
+        return []
+    names = {c: (reg.info(c).name, [normalise(reg.info(c).name).split(), normalise(reg.info(c).official_name).split()])
+             for c in reg.codes}
+
+    def hits(test: Any) -> list[str]:
+        return [c for c, (_, keys) in names.items() if any(all(test(w, k) for w in words) for k in keys)]
+
+    found = hits(lambda w, k: w in k) or hits(lambda w, k: any(x.startswith(w) for x in k))
+    key = " ".join(words)
+    rows = [{"iso3": c, "name": names[c][0], "region": reg.region(c),
+             "exact": " ".join(names[c][1][0]) == key} for c in found]
+    rows.sort(key=lambda r: (not r["exact"], r["name"]))
+    return rows[:MAX_CHOICES]
+
+
+def close_names(reg: Any, text: str, n: int = 5) -> list[dict[str, Any]]:
+    """Countries whose name is spelt like ``text`` ("kenia" -> Kenya), closest first
+    (:func:`difflib.get_close_matches` on the normalised names); for a "did you mean"."""
+    import difflib
+
+    from humsec.data.countries import normalise
+
+    by_key = {normalise(reg.info(c).name): c for c in sorted(reg.codes)}
+    keys = difflib.get_close_matches(normalise(text), list(by_key), n=n, cutoff=0.7)
+    return [{"iso3": by_key[k], "name": reg.name(by_key[k]), "region": reg.region(by_key[k]), "exact": False}
+            for k in keys]
 
 
 def mount(app: Any) -> None:
@@ -70,16 +133,33 @@ def mount(app: Any) -> None:
 
     @app.get("/country", include_in_schema=False)
     def find_country(request: Request, q: str = "") -> Response:
-        """The "Go to a country" form without JavaScript: a name or code -> its page."""
+        """The "Go to a country" search (works without JavaScript): an ISO3 code or a name
+        that means one country -> its page; a name several countries share ("Korea") ->
+        a page to choose among them; a misspelling the registry recognises -> its page."""
         from fastapi.responses import RedirectResponse
 
         reg = request.app.state.observatory.registry()
         text = q.strip()[:80]
-        code = text.upper() if reg.is_iso3(text.upper()) else (reg.match(text) if text else None)
-        if code:
-            return RedirectResponse(f"/country/{code}", status_code=303)
-        return page("notfound.html.j2", request, status=404, page_id="notfound", title="Not found",
-                    message=f"No country matches '{text}'.")
+        if not text:
+            return page("notfound.html.j2", request, status=404, page_id="notfound", title="Not found",
+                        message="Type a country's name or its ISO3 code.")
+        if reg.is_iso3(text.upper()):
+            return RedirectResponse(f"/country/{text.upper()}", status_code=303)
+        matches = name_candidates(reg, text)
+        if not matches:
+            code = reg.match(text)
+            if code:
+                return RedirectResponse(f"/country/{code}", status_code=303)
+            close = close_names(reg, text)
+            if close:
+                return page("choose.html.j2", request, status=404, page_id="choose", title="Which country?",
+                            query=text, matches=close, misspelt=True)
+            return page("notfound.html.j2", request, status=404, page_id="notfound", title="Not found",
+                        message=f"No country matches “{text}”.")
+        if len(matches) == 1:
+            return RedirectResponse(f"/country/{matches[0]['iso3']}", status_code=303)
+        return page("choose.html.j2", request, page_id="choose", title="Which country?", query=text,
+                    matches=matches)
 
     @app.get("/country/{iso3}", include_in_schema=False)
     def country_page(request: Request, iso3: str) -> HTMLResponse:

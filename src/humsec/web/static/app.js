@@ -54,19 +54,37 @@
 
   class ApiError extends Error { constructor(status, message, body) { super(message); this.status = status; this.body = body; } }
   async function api(path, options) {
-    const r = await fetch(API + path, Object.assign({ headers: { Accept: "application/json" } }, options || {}));
+    let r;
+    try { r = await fetch(API + path, Object.assign({ headers: { Accept: "application/json" } }, options || {})); }
+    catch (e) { throw new ApiError(0, "the server did not answer", null); }
     let body = null;
     try { body = await r.json(); } catch (e) { body = null; }
-    if (!r.ok) throw new ApiError(r.status, (body && body.detail) || `HTTP ${r.status}`, body);
+    if (!r.ok) throw new ApiError(r.status, (body && typeof body.detail === "string" && body.detail) || `HTTP ${r.status}`, body);
     return body;
+  }
+  // what a web user reads when a call fails: the API's sentence when it is plain words,
+  // never a server trace, a raw data structure or command-line advice
+  const INTERNALS = /[{}[\]<>]|Traceback|\bhumsec [a-z]|--[a-z]|\bpython\b|\bNone\b|\bnan\b/;
+  function plainError(err, what) {
+    const status = err && err.status;
+    if (!status) return `${what} could not be loaded: the server did not answer. Try again in a moment.`;
+    if (status >= 500) return `${what} could not be loaded because of an error on the server (HTTP ${status}). Try again later.`;
+    if (status === 404 && /^Not Found$/i.test(err.message || "")) return `${what} are not available in this installation.`;
+    const msg = String((err && err.message) || "");
+    if (!msg || INTERNALS.test(msg) || /^HTTP \d+$/.test(msg)) return `${what} could not be computed with the current data.`;
+    return `${what}: ${msg.replace(/\s*\.?$/, ".").replace(/^./, (c) => c.toUpperCase())}`;
   }
   function body(id) { return document.querySelector(`#${id} .body`); }
   function fill(id, ...nodes) { const b = body(id); if (b) b.replaceChildren(...nodes.flat()); }
   function note(text, cls = "note") { return el("p", { class: cls, text }); }
   function failed(id, err, what) {
-    const msg = err && err.status === 404 && /Not Found/i.test(err.message)
-      ? `${what} are not available in this installation.` : `${what}: ${err.message || err}`;
-    fill(id, note(msg, err && err.status >= 500 ? "error" : "note"));
+    fill(id, note(plainError(err, what), err && (!err.status || err.status >= 500) ? "error" : "note"));
+  }
+  // a not-ranked country (404 with the reason): one plain sentence for a panel
+  function notRankedNote(err, what) {
+    const nr = err && err.body && err.body.not_ranked;
+    if (!nr) return null;
+    return note(`${nr.name} is not ranked in ${err.body.year}, so there are no ${what}.`);
   }
 
   // sortable, accessible table: columns [{key, label, num, nd, render(row)}]
@@ -237,14 +255,90 @@
     const starts = list.filter((c) => c.name.toLowerCase().startsWith(low));
     return starts.length === 1 ? starts[0].iso3 : null;
   }
+  function pickedCountry(list, text) {
+    const t = (text || "").trim();
+    const m = t.match(/\(([A-Za-z]{3})\)\s*$/);
+    const code = m ? m[1].toUpperCase() : t.toUpperCase();
+    return list.some((c) => c.iso3 === code) ? code : null;
+  }
   async function setupGoto() {
     const form = document.getElementById("goto-form"), dl = document.getElementById("country-list");
     const list = await countries();
     dl.replaceChildren(...list.map((c) => el("option", { value: `${c.name} (${c.iso3})` })));
+    // a choice from the list ("Kenya (KEN)") or a code goes straight to the page; any other
+    // text goes to the server's search (/country?q=), which opens the one country it
+    // means or lets the reader choose among several ("Korea")
     form.addEventListener("submit", (ev) => {
-      const code = resolveCountry(list, document.getElementById("goto").value);
+      const code = pickedCountry(list, document.getElementById("goto").value);
       if (code) { ev.preventDefault(); location.href = `/country/${code}`; }
     });
+  }
+
+  // ------------------------------------------------------------------ map page: years and data age
+  // the year selector: "Latest data" (the most recent year that ranks countries), then
+  // every year that ranks, newest first; ?year=2015 or ?year=latest in the address
+  function yearOptions(sel, years) {
+    const ranked = (years.ranked_years || []).slice().reverse();
+    const latest = years.latest_year ?? ranked[0];
+    const now = new Date().getFullYear();
+    const opts = [];
+    if (finite(latest)) {
+      opts.push(el("option", { value: "latest", text: `Latest data: ${latest} (${ago(now - latest)})` }));
+    }
+    for (const y of ranked) opts.push(el("option", { value: y, text: y === years.default_year ? `${y} (default)` : String(y) }));
+    sel.replaceChildren(...opts);
+    const asked = new URLSearchParams(location.search).get("year");
+    const ok = asked === "latest" ? finite(latest) : ranked.includes(Number(asked));
+    sel.value = ok ? asked : String(years.default_year);
+    return (choice) => choice === "latest" ? latest : Number(choice);
+  }
+  function ago(n) { return n <= 0 ? "this year" : `${n} year${n === 1 ? "" : "s"} ago`; }
+  function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
+  function median(v) {
+    const s = v.filter(finite).map(Number).sort((a, b) => a - b);
+    if (!s.length) return NaN;
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  }
+  // "Data: release ...; median indicator age ...; oldest number ...; what the policy allows"
+  async function dataAge(year, latestMode, years) {
+    const box = document.getElementById("data-age");
+    if (!box) return;
+    const release = box.dataset.release;
+    let cov;
+    try { cov = await api(`/indices/hsi/coverage?year=${encodeURIComponent(year)}`); }
+    catch (err) { box.textContent = plainError(err, "The age of the data"); return; }
+    const rows = cov.indicators || [];
+    const med = median(rows.map((r) => r.median_age));
+    const oldest = Math.min(...rows.map((r) => r.oldest).filter(finite));
+    const byAge = {};
+    let windows = 0, windowYears = 0;
+    for (const r of rows) {
+      if (r.policy === "window_mean") { windows += 1; windowYears = r.max_age_allowed + 1; continue; }
+      if (finite(r.max_age_allowed)) byAge[r.max_age_allowed] = (byAge[r.max_age_allowed] || 0) + 1;
+    }
+    const limits = Object.keys(byAge).map(Number).sort((a, b) => a - b)
+      .map((a) => `${plural(a, "year")} (${plural(byAge[a], "indicator")})`);
+    const parts = [];
+    const now = new Date().getFullYear();
+    if (latestMode) {
+      const c = (years.coverage || []).find((x) => x.year === year);
+      parts.push(`Latest data: ${year} is the most recent year in which the index ranks countries` +
+        (c ? ` (${c.ranked} countries; ${fmt(100 * c.fresh_share, 0)}% of the indicators have a number from ${year - 1} or ${year} for most of them)` : "") +
+        `, ${ago(now - year)}.` +
+        (year === years.default_year ? " It is also the default year."
+          : ` The default year, ${years.default_year}, is the latest with enough fresh data for most countries; this one rests on fewer or older numbers.`));
+    }
+    parts.push(`Data: ${release || "the current data"}. Numbers behind the ${year} index: median indicator age ${finite(med) ? plural(med, "year") : "unknown"}` +
+      (finite(oldest) ? `; the oldest number used is from ${oldest} (${plural(year - oldest, "year")} before ${year})` : "") + ".");
+    if (limits.length) {
+      parts.push(`The index's missing-data policy allows numbers up to ${limits.slice(0, -1).join(", ")}${limits.length > 1 ? " or " : ""}${limits[limits.length - 1]} older than the year` +
+        (windows ? `; ${plural(windows, "indicator")} ${windows === 1 ? "is a" : "are"} ${windowYears}-year mean${windows === 1 ? "" : "s"}.` : "."));
+    }
+    if (!latestMode && finite(years.latest_year) && years.latest_year > year) {
+      parts.push(`Newer numbers: choose “Latest data” (${years.latest_year}).`);
+    }
+    box.textContent = parts.join(" ");
   }
 
   // ------------------------------------------------------------------ map page
@@ -258,9 +352,8 @@
       [geo, years, reg] = await Promise.all([
         fetch("/web/world.geojson").then((r) => { if (!r.ok) throw new Error(`map outlines: HTTP ${r.status}`); return r.json(); }),
         api("/indices/hsi/years"), countries()]);
-    } catch (err) { summary.textContent = `The map could not be loaded: ${err.message}`; summary.className = "lead error"; return; }
-    const shown = years.years.filter((y) => y <= years.default_year && y >= years.default_year - 15).reverse();
-    yearSel.replaceChildren(...shown.map((y) => el("option", { value: y, text: String(y), selected: y === years.default_year })));
+    } catch (err) { summary.textContent = plainError(err, "The map"); summary.className = "lead error"; return; }
+    const yearOf = yearOptions(yearSel, years);
 
     // project once
     const shapes = [];
@@ -293,10 +386,14 @@
     let data = null;
     async function load() {
       summary.textContent = "Loading…";
-      const year = yearSel.value;
+      const choice = yearSel.value, year = yearOf(choice);
+      const url = new URL(location.href);
+      if (Number(choice) === years.default_year) url.searchParams.delete("year"); else url.searchParams.set("year", choice);
+      history.replaceState(null, "", url.pathname + url.search + url.hash);
       try { data = await api(`/indices/hsi/ranking?year=${encodeURIComponent(year)}`); }
-      catch (err) { summary.textContent = `No ranking for ${year}: ${err.message}`; summary.className = "lead error"; return; }
+      catch (err) { summary.textContent = plainError(err, `The ranking for ${year}`); summary.className = "lead error"; return; }
       summary.className = "lead";
+      dataAge(data.year, choice === "latest", years);
       const keep = measureSel.value || "hsi";
       measureSel.replaceChildren(el("option", { value: "hsi", text: data.title || "Human Security Index" }),
         ...data.dimensions.map((d) => el("option", { value: d.code, text: d.name })));
@@ -425,7 +522,7 @@
       nr = err && err.body && err.body.not_ranked ? Object.assign({ year: err.body.year }, err.body.not_ranked) : null;
       if (nr) notRanked(nr);
       else {
-        headline.textContent = err.message; headline.className = "lead error";
+        headline.textContent = plainError(err, "The assessment"); headline.className = "lead error";
         for (const id of ["profile", "threats", "indicators"]) fill(id, note("No assessment for this country."));
         for (const id of ["dl-pdf", "dl-html"]) { const x = document.getElementById(id); if (x) x.closest("li").remove(); }
       }
@@ -579,7 +676,7 @@
             { key: "worst_neighbour", label: "Worst neighbour", render: (r) => r.worst_neighbour ? `${(s.names || {})[r.worst_neighbour] || r.worst_neighbour} (${fmt(r.worst_score)})` : "–" },
             { key: "gap", label: "Gap", num: true }], s.exposure, `Exposure to neighbours, ${s.year}`),
           el("h3", { text: `Rising threats shared with neighbours since ${s.base_year}` }), evidence);
-      } catch (err) { failed("spill", err, "Spill-overs"); }
+      } catch (err) { const nr = notRankedNote(err, "scores to compare with its neighbours"); if (nr) fill("spill", nr); else failed("spill", err, "Spill-overs"); }
     }
     async function peers(q) {
       try {
@@ -592,7 +689,7 @@
             { key: "before", label: String(p.base_year), num: true }, { key: "after", label: String(p.year), num: true },
             { key: "change", label: "Change", num: true }], p.positive_deviants,
           { caption: `Positive deviants on ${p.threat_name}: similar in ${p.base_year}, improved most` }));
-      } catch (err) { failed("peers", err, "Peers"); }
+      } catch (err) { const nr = notRankedNote(err, "scores to find peers with"); if (nr) fill("peers", nr); else failed("peers", err, "Peers"); }
     }
     async function commitments() {
       const token = sessionStorage.getItem("humsec-token");
@@ -612,7 +709,11 @@
           { key: "target_value", label: "Target", num: true, render: (r) => fmtValue(r.target_value) }, { key: "deadline", label: "Deadline" }],
         rows, { caption: "Commitments and the status of their targets" }));
       } catch (err) {
-        if (err.status === 401 || err.status === 403) { sessionStorage.removeItem("humsec-token"); fill("commitments", note(err.message, "error"), form()); }
+        if (err.status === 401 || err.status === 403) {
+          sessionStorage.removeItem("humsec-token");
+          fill("commitments", note(err.status === 401 ? "The token was not accepted (unknown or missing). Ask the observatory's administrator for a token with the viewer role."
+            : "This token may not read commitments: it needs the viewer role or higher.", "error"), form());
+        }
         else failed("commitments", err, "Commitments");
       }
     }
@@ -627,7 +728,7 @@
     const chips = document.getElementById("chosen"), fig = document.querySelector("#compare-figure .body");
     let data;
     try { data = await api("/indices/hsi/ranking"); }
-    catch (err) { fig.replaceChildren(note(`No ranking: ${err.message}`, "error")); return; }
+    catch (err) { fig.replaceChildren(note(plainError(err, "The ranking"), "error")); return; }
     const by = Object.fromEntries(data.countries.map((c) => [c.unit, c]));
     const nameOf = (u) => (by[u] && by[u].name) || (list.find((c) => c.iso3 === u) || {}).name || u;
     function draw() {
