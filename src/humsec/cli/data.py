@@ -142,6 +142,8 @@ def import_(
     msg = (f"{len(p)} observations of {len(p.indicators)} indicator(s) for {len(p.units)} unit(s), "
            f"years {p.years[0]}–{p.years[-1]} ({result.layout} layout")
     msg += f"; {result.missing_dropped} empty cell(s) skipped)" if result.missing_dropped else ")"
+    if result.encoding and not result.encoding.startswith("utf-8"):
+        msg += f"; read as {result.encoding} text, not UTF-8"
     if created:
         c.print(f"[green]imported[/green] {file.name} as snapshot {snap.ref}: {msg}")
     else:
