@@ -20,13 +20,14 @@ References
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from humsec.data.importer import _NUMBER, _read_raw
+from humsec.data.importer import _NUMBER
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
+from humsec.index.io import _numbers, _strings, _strip, _text, read_text_table, write_csv_fast
 from humsec.index.spec import IndexSpec
 
 __all__ = ["COINR_EXAMPLE_STEPS", "import_coinr", "write_coinr_import"]
@@ -53,51 +54,9 @@ def _num(v: str) -> float | None:
     return float(v)
 
 
-#: The group by which COINr's ``build_example_coin()`` imputes (COINr >= 1.1).
-EXAMPLE_IMPUTE_GROUP = "EurAsia_group"
-
-
-def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
-                 impute_group: str | None = None) -> tuple[IndexSpec, pd.DataFrame]:
-    """Convert COINr ``iData``/``iMeta`` CSV files into a spec and tidy data.
-
-    Parameters
-    ----------
-    idata, imeta : path
-        The two CSV files (missing values empty or ``NA``).
-    name : str
-        Name of the spec.
-    impute_group : str, optional
-        Group column used by group-mean imputation. Default: ``EurAsia_group`` if
-        present — COINr 1.1's ``build_example_coin()`` runs
-        ``Impute(f_i = "i_mean_grp", use_group = "EurAsia_group")``, and only that group
-        reproduces COINr's published ASEM results and correlations — else the first
-        group of ``iMeta``; with no groups, plain mean imputation.
-
-    Returns
-    -------
-    (IndexSpec, pandas.DataFrame)
-        The spec and tidy data (``unit, [year,] indicator, value``) covering indicators
-        and denominators.
-
-    Raises
-    ------
-    ValidationError
-        Every problem in the two files, located by file, row and column.
-    """
-    idata, imeta = Path(idata), Path(imeta)
-    meta, _ = _read_raw(imeta, None)
-    dat, _ = _read_raw(idata, None)
-    issues: list[ValidationIssue] = []
-    mfile, dfile = str(imeta), str(idata)
-    lack = [c for c in _META_COLS if c not in meta.columns]
-    if lack:
-        raise ValidationError(ValidationIssue(
-            f"missing column(s) {', '.join(lack)}: expected COINr iMeta columns "
-            f"{', '.join(_META_COLS)}, [Unit, Target, Denominator]", file=mfile, row=1))
-    if "uCode" not in dat.columns:
-        raise ValidationError(ValidationIssue("missing column 'uCode': expected a COINr iData table",
-                                              file=dfile, row=1))
+def _meta_tree(meta: pd.DataFrame, mfile: str, issues: list[ValidationIssue]
+               ) -> tuple[list[dict], list[str], list[str]]:
+    """Tree nodes, group and denominator codes of an iMeta table (one row per node)."""
     tree: list[dict] = []
     groups: list[str] = []
     denoms: list[str] = []
@@ -152,6 +111,56 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
         if "Unit" in meta.columns and r["Unit"].strip():
             node["unit"] = r["Unit"].strip()
         tree.append(node)
+    return tree, groups, denoms
+
+
+#: The group by which COINr's ``build_example_coin()`` imputes (COINr >= 1.1).
+EXAMPLE_IMPUTE_GROUP = "EurAsia_group"
+
+
+def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
+                 impute_group: str | None = None) -> tuple[IndexSpec, pd.DataFrame]:
+    """Convert COINr ``iData``/``iMeta`` CSV files into a spec and tidy data.
+
+    Parameters
+    ----------
+    idata, imeta : path
+        The two CSV files (missing values empty or ``NA``).
+    name : str
+        Name of the spec.
+    impute_group : str, optional
+        Group column used by group-mean imputation. Default: ``EurAsia_group`` if
+        present — COINr 1.1's ``build_example_coin()`` runs
+        ``Impute(f_i = "i_mean_grp", use_group = "EurAsia_group")``, and only that group
+        reproduces COINr's published ASEM results and correlations — else the first
+        group of ``iMeta``; with no groups, plain mean imputation.
+
+    Returns
+    -------
+    (IndexSpec, pandas.DataFrame)
+        The spec and tidy data (``unit, [year,] indicator, value``) covering indicators
+        and denominators.
+
+    Raises
+    ------
+    ValidationError
+        Every problem in the two files, located by file, row and column.
+    """
+    idata, imeta = Path(idata), Path(imeta)
+    mt = read_text_table(imeta)
+    meta = pd.DataFrame({c: _strings(mt.raw(c)) for c in mt.columns})
+    dat = read_text_table(idata)
+    issues: list[ValidationIssue] = []
+    mfile, dfile = str(imeta), str(idata)
+    lack = [c for c in _META_COLS if c not in meta.columns]
+    if lack:
+        raise ValidationError(ValidationIssue(
+            f"missing column(s) {', '.join(lack)}: expected COINr iMeta columns "
+            f"{', '.join(_META_COLS)}, [Unit, Target, Denominator]", file=mfile, row=1))
+    if "uCode" not in dat.columns:
+        raise ValidationError(ValidationIssue("missing column 'uCode': expected a COINr iData table",
+                                              file=dfile, row=1))
+    tree, groups, denoms = _meta_tree(meta, mfile, issues)
     if issues:
         raise ValidationError(issues)
 
@@ -164,38 +173,49 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
     if absent:
         raise ValidationError(ValidationIssue(
             f"iData lacks column(s) declared in iMeta: {', '.join(absent)}", file=dfile, row=1))
-    units = dat["uCode"].str.strip()
-    for i in units.index[units == ""]:
-        issues.append(ValidationIssue("empty uCode", file=dfile, row=int(i) + 2, field="uCode"))
-    for i in units.index[units.duplicated() & ("Time" not in dat.columns)]:
-        issues.append(ValidationIssue(f"duplicate uCode '{units[i]}'", file=dfile, row=int(i) + 2, field="uCode"))
-    long_rows = []
+    # every check below is vectorised over units: no Python code runs per cell
+    n = len(dat)
+    rows = np.arange(n) + 2
+    units = _strings(_strip(dat, "uCode")).to_numpy(dtype=object)
+    for r in rows[units == ""]:
+        issues.append(ValidationIssue("empty uCode", file=dfile, row=int(r), field="uCode"))
+    if "Time" not in dat.columns:
+        dup = pd.Series(units).duplicated().to_numpy()
+        for r, u in zip(rows[dup], units[dup]):
+            issues.append(ValidationIssue(f"duplicate uCode '{u}'", file=dfile, row=int(r), field="uCode"))
+    blocks = []
     for col in needed:
-        for i, v in dat[col].items():
-            try:
-                x = _num(v)
-            except ValueError:
-                issues.append(ValidationIssue(f"non-numeric value '{v}'", file=dfile, row=int(i) + 2, field=col))
-                continue
-            if x is not None and not math.isfinite(x):
-                issues.append(ValidationIssue("value is not finite", file=dfile, row=int(i) + 2, field=col))
-                continue
-            rec = {"unit": units[i], "indicator": col, "value": x}
-            if "Time" in dat.columns:
-                rec["year"] = dat.at[i, "Time"].strip()
-            long_rows.append(rec)
+        vs = _strip(dat, col)
+        miss, num, values = _numbers(vs, markers=("", "na"))
+        bad = ~miss & ~num
+        if bad.any():
+            raw = _text(dat.raw(col), bad, int(bad.sum()))
+            for r, v in zip(rows[bad], raw):
+                issues.append(ValidationIssue(f"non-numeric value '{v}'", file=dfile, row=int(r), field=col))
+        values = np.where(num, values, np.nan)
+        for r in rows[num & ~np.isfinite(values)]:
+            issues.append(ValidationIssue("value is not finite", file=dfile, row=int(r), field=col))
+        blocks.append(values)
     if issues:
         raise ValidationError(issues)
-    data = pd.DataFrame(long_rows)
-    data["value"] = data["value"].astype(float)
-    if "year" in data.columns:
+    k = len(needed)
+    data = pd.DataFrame({
+        "unit": np.tile(units, k),
+        "indicator": np.repeat(np.array(needed, dtype=object), n),
+        "value": np.concatenate(blocks) if blocks else np.array([], dtype=float),
+    })
+    if "Time" in dat.columns:
+        times = _strings(_strip(dat, "Time"))
         try:
-            data["year"] = data["year"].astype(int)
+            years = times.astype(int).to_numpy()
         except ValueError:
             raise ValidationError(ValidationIssue("non-integer Time values", file=dfile, field="Time")) from None
-        data = data[["unit", "year", "indicator", "value"]]
-    group_map = {g: {u: dat.at[i, g].strip() for i, u in units.items() if dat.at[i, g].strip()}
-                 for g in groups}
+        data.insert(1, "year", np.tile(years, k))
+    group_map = {}
+    for g in groups:
+        labels = _strings(_strip(dat, g)).to_numpy(dtype=object)
+        has = labels != ""
+        group_map[g] = dict(zip(units[has].tolist(), labels[has].tolist()))
     if impute_group is not None and impute_group not in groups:
         raise HumsecError(f"impute group '{impute_group}' is not a Group in {mfile} "
                           f"(groups: {', '.join(groups) or 'none'})")
@@ -222,13 +242,20 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
 
 
 def write_coinr_import(idata: str | Path, imeta: str | Path, out_dir: str | Path, **kw) -> tuple[Path, Path]:
-    """Run :func:`import_coinr` and write ``OUT/spec.yaml`` and ``OUT/data.csv`` atomically."""
-    from humsec.data.export import atomic_write
+    """Run :func:`import_coinr` and write ``OUT/spec.yaml``, ``OUT/data.csv`` and (if the
+    data has unit groups) ``OUT/groups.csv`` beside the spec, atomically.
 
+    Numbers are written in their shortest round-trip form: reading ``data.csv`` back gives
+    the imported floats bit for bit.
+    """
     spec, data = import_coinr(idata, imeta, **kw)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec_path, data_path = out / "spec.yaml", out / "data.csv"
-    atomic_write(spec_path, lambda p: p.write_text(spec.to_yaml(), encoding="utf-8"))
-    atomic_write(data_path, lambda p: data.to_csv(p, index=False, float_format="%.17g", lineterminator="\n"))
+    spec.write(spec_path, groups_file=GROUPS_FILE)
+    write_csv_fast(data, data_path, crlf=False, safe=False)
     return spec_path, data_path
+
+
+#: File name of the unit groups written beside an imported spec.
+GROUPS_FILE = "groups.csv"

@@ -161,7 +161,10 @@ class IndexSpec(BaseModel):
         Indicators and aggregates; exactly one root.
     groups : dict
         ``{group_name: {unit: label}}`` unit groupings (e.g. income group) used by group
-        imputation.
+        imputation. In a YAML file, either inline or — for many units — the name of a
+        CSV file beside the spec (``groups: groups.csv``; columns ``unit`` and one per
+        grouping, an empty cell = no label), read by :meth:`from_file` (see
+        :func:`read_groups`, :meth:`write`).
     steps : list of Step
         The ordered pipeline.
     uncertainty : dict, optional
@@ -258,21 +261,37 @@ class IndexSpec(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.model_dump_json(exclude_defaults=False))
 
-    def to_yaml(self) -> str:
+    def to_yaml(self, *, groups_file: str | None = None) -> str:
+        """The spec as YAML; with ``groups_file`` the groups are not listed but referenced
+        (``groups: <groups_file>``, a CSV beside the spec: see :meth:`write`)."""
         from humsec.model.catalogue import _SafeUnicodeDumper
 
-        d = self.to_dict()
-        d["tree"] = [_compact_node(n) for n in d["tree"]]
-        d["steps"] = [_compact_step(s) for s in d["steps"]]
-        if d.get("uncertainty") is None:
-            d.pop("uncertainty", None)
-        return yaml.dump(d, Dumper=_SafeUnicodeDumper, sort_keys=False, allow_unicode=True)
+        d = json.loads(self.model_dump_json(exclude_defaults=False, exclude={"groups"}))
+        out: dict[str, Any] = {}
+        for k in IndexSpec.model_fields:
+            if k == "groups":
+                out[k] = (groups_file if (groups_file is not None and self.groups)
+                          else {g: dict(m) for g, m in self.groups.items()})
+            elif k in d:
+                out[k] = d[k]
+        out["tree"] = [_compact_node(n) for n in out["tree"]]
+        out["steps"] = [_compact_step(s) for s in out["steps"]]
+        if out.get("uncertainty") is None:
+            out.pop("uncertainty", None)
+        return yaml.dump(out, Dumper=_SafeUnicodeDumper, sort_keys=False, allow_unicode=True)
 
-    def write(self, path: str | Path) -> None:
+    def write(self, path: str | Path, *, groups_file: str | None = None) -> None:
+        """Write the spec as YAML. With ``groups_file`` (a file name such as
+        ``groups.csv``) and any groups, the unit groups go to that CSV beside the spec and
+        the YAML names it: a spec of 50,000 units then parses in milliseconds instead of
+        the seconds a YAML mapping of every unit takes."""
         from humsec.data.export import atomic_write
 
-        text = self.to_yaml()
-        atomic_write(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
+        path = Path(path)
+        if groups_file is not None and self.groups:
+            write_groups(self.groups, path.parent / groups_file)
+        text = self.to_yaml(groups_file=groups_file)
+        atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
     @classmethod
     def from_dict(cls, raw: object, *, file: str = "<spec>") -> IndexSpec:
@@ -283,12 +302,18 @@ class IndexSpec(BaseModel):
         return spec
 
     @classmethod
-    def from_yaml(cls, text: str, *, file: str = "<spec>") -> IndexSpec:
-        return cls.from_dict(load_yaml(text, file), file=file)
+    def from_yaml(cls, text: str, *, file: str = "<spec>", base: str | Path | None = None) -> IndexSpec:
+        """Parse a YAML spec; a ``groups: FILE.csv`` reference is read relative to
+        ``base`` (a folder; default: the current one)."""
+        raw = load_yaml(text, file)
+        if isinstance(raw, dict) and isinstance(raw.get("groups"), str):
+            raw = {**raw, "groups": _groups_from_file(raw["groups"], base, file)}
+        return cls.from_dict(raw, file=file)
 
     @classmethod
     def from_file(cls, path: str | Path) -> IndexSpec:
-        return cls.from_yaml(read_text(path, "spec file"), file=str(Path(path)))
+        path = Path(path)
+        return cls.from_yaml(read_text(path, "spec file"), file=str(path), base=path.parent)
 
     @staticmethod
     def json_schema() -> dict[str, Any]:
@@ -479,6 +504,78 @@ def _check_method(reg: Any, method: str, params: Mapping[str, Any], where: str, 
         reg.get(method).validate_params(params)
     except HumsecError as exc:
         add(str(exc), f"{where}.params")
+
+
+def read_groups(path: str | Path) -> dict[str, dict[str, str]]:
+    """Unit groups from a CSV/TSV/XLSX/Parquet file: a ``unit`` column and one column per
+    grouping (``{grouping: {unit: label}}``; empty cells = no label, values stripped).
+
+    Raises
+    ------
+    ValidationError
+        No ``unit`` column, empty or duplicate unit codes — each located (file, row, column).
+    """
+    import numpy as np
+
+    from humsec.index.io import _codes, _strip, read_text_table
+
+    file = str(path)
+    t = read_text_table(path)
+    cols = {c.lower(): c for c in t.columns}
+    if "unit" not in cols:
+        raise ValidationError(ValidationIssue(
+            f"missing column 'unit': expected unit, <grouping>... (found: {', '.join(t.columns)})",
+            file=file, row=1))
+    ucol = cols["unit"]
+    codes, uniq = _codes(_strip(t, ucol))
+    units = uniq[codes]
+    issues: list[ValidationIssue] = []
+    rows = np.arange(len(units)) + 2
+    for r in rows[units == ""][:200]:
+        issues.append(ValidationIssue("empty unit code", file=file, row=int(r), field=ucol))
+    first = np.zeros(len(uniq), dtype=bool)
+    seen = np.zeros(len(units), dtype=bool)
+    order = np.unique(codes, return_index=True)[1] if len(codes) else np.array([], dtype=int)
+    first[codes[order]] = True
+    seen[order] = True
+    for r, u in zip(rows[~seen][:50], units[~seen][:50]):
+        issues.append(ValidationIssue(f"duplicate unit '{u}': expected one row per unit", file=file,
+                                      row=int(r), field=ucol))
+    if issues:
+        raise ValidationError(issues)
+    out: dict[str, dict[str, str]] = {}
+    for c in t.columns:
+        if c == ucol:
+            continue
+        gcodes, guniq = _codes(_strip(t, c))
+        labels = guniq[gcodes]
+        has = labels != ""
+        out[c] = dict(zip(units[has].tolist(), labels[has].tolist()))
+    return out
+
+
+def write_groups(groups: Mapping[str, Mapping[str, str]], path: str | Path) -> Path:
+    """Write unit groups as CSV (``unit`` and one column per grouping; see
+    :func:`read_groups`), atomically."""
+    import pandas as pd
+
+    from humsec.index.io import write_csv_fast
+
+    frame = pd.DataFrame({g: pd.Series(dict(m), dtype=object) for g, m in groups.items()})
+    frame = frame.fillna("")
+    frame.index.name = "unit"
+    frame = frame.reset_index()
+    return write_csv_fast(frame, path, crlf=False, safe=False)
+
+
+def _groups_from_file(name: str, base: str | Path | None, file: str) -> dict[str, dict[str, str]]:
+    p = Path(name)
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    if not p.is_file():
+        raise ValidationError(ValidationIssue(f"groups file '{name}' not found (looked for {p})",
+                                              file=file, field="groups"))
+    return read_groups(p)
 
 
 def validate_spec(spec: str | Path | Mapping[str, Any] | IndexSpec) -> IndexSpec:
