@@ -8,7 +8,6 @@ render their results; :class:`~humsec.api.state.Observatory` caches the expensiv
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import threading
 
@@ -21,19 +20,14 @@ from humsec import __version__
 from humsec.api import auth
 from humsec.api.config import ServiceConfig
 from humsec.api.deps import NotFound
+from humsec.api.routers import alerts, commitments, countries, data, indices
 from humsec.api.state import Observatory
 from humsec.errors import HumsecError
+from humsec.index.builtin import builtin_names
 from humsec.settings import Settings
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("humsec.api")
-
-
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
@@ -105,9 +99,6 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     Nothing is read or computed here: the panel is loaded on the first request (or in
     the background at start-up with ``config.preload``).
     """
-    from humsec.api.routers import countries, data, indices
-    from humsec.index.builtin import builtin_names
-
     config = config or ServiceConfig()
     app = FastAPI(title="humsec — Human Security Observatory API", version=__version__,
                   description="Indicators, panel data, the Human Security Index with uncertainty, "
@@ -125,14 +116,8 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     app.include_router(data.router(config), prefix=API_PREFIX)
     app.include_router(indices.router(config, names), prefix=API_PREFIX)
     app.include_router(countries.router(config, names), prefix=API_PREFIX)
-    if _available("humsec.forecast.warn"):
-        from humsec.api.routers import alerts
-
-        app.include_router(alerts.router(config, names), prefix=API_PREFIX)
-    if _available("humsec.oversight.db"):
-        from humsec.api.routers import commitments
-
-        app.include_router(commitments.router(config), prefix=API_PREFIX)
+    app.include_router(alerts.router(config, names), prefix=API_PREFIX)
+    app.include_router(commitments.router(config), prefix=API_PREFIX)
     _mount_docs(app)
     return app
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,35 +27,9 @@ from fastapi import Request
 from fastapi.security import HTTPBearer
 
 from humsec.errors import HumsecError
+from humsec.oversight.auth import ROLES, AuthError, Identity, PermissionDenied, require  # noqa: F401 (re-exported)
+from humsec.oversight.db import OversightDB
 from humsec.settings import Settings
-
-try:  # the oversight package owns users, roles and tokens
-    from humsec.oversight.auth import ROLES, AuthError, Identity, PermissionDenied, require
-except ModuleNotFoundError as exc:  # pragma: no cover - only without humsec.oversight
-    if not (exc.name or "").startswith("humsec.oversight"):
-        raise
-    ROLES = ("viewer", "editor", "admin")
-
-    class AuthError(HumsecError):  # type: ignore[no-redef]
-        exit_code = 3
-
-    class PermissionDenied(HumsecError):  # type: ignore[no-redef]
-        exit_code = 3
-
-    @dataclass(frozen=True)
-    class Identity:  # type: ignore[no-redef]
-        user_id: str
-        name: str
-        role: str
-        token_id: str
-
-        def can(self, role: str) -> bool:
-            return ROLES.index(self.role) >= ROLES.index(role)
-
-    def require(identity: Identity, role: str, action: str) -> None:  # type: ignore[no-redef]
-        if not identity.can(role):
-            raise PermissionDenied(f"{identity.name} ({identity.role}) may not {action}: "
-                                   f"it needs the {role} role")
 
 __all__ = ["AuthError", "Authenticator", "Identity", "OversightTokens", "PermissionDenied", "TokenFile",
            "authenticator_for", "bearer_token", "require"]
@@ -101,11 +74,6 @@ class OversightTokens:
 
     def db(self) -> Any:
         if self._db is None:
-            try:
-                from humsec.oversight.db import OversightDB
-            except ModuleNotFoundError:  # pragma: no cover - only without humsec.oversight
-                raise AuthError("this installation has no token database; start the service with "
-                                "--token-file") from None
             self._db = OversightDB.open(self.settings)
         return self._db
 

@@ -9,7 +9,16 @@ from typing import Optional
 import typer
 
 from humsec import __version__
+from humsec.cli import assess as assess_cli
+from humsec.cli import brief as brief_cli
 from humsec.cli import data as data_cli
+from humsec.cli import export as export_cli
+from humsec.cli import groups as groups_cli
+from humsec.cli import index as index_cli
+from humsec.cli import oversight as oversight_cli
+from humsec.cli import serve as serve_cli
+from humsec.cli import spill as spill_cli
+from humsec.cli import warn as warn_cli
 from humsec.errors import HumsecError
 from humsec.settings import Settings
 
@@ -22,30 +31,9 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 
 
-def _mount_optional() -> None:
-    """Mount sub-apps of later layers that exist in this installation."""
-    import importlib
-
-    # (module, sub-command name): a module with ``register(app)`` adds top-level commands
-    # (e.g. ``humsec assess``); otherwise its ``app`` is mounted as a command group.
-    for module, name in (("humsec.cli.index", "index"), ("humsec.cli.assess", None),
-                         ("humsec.cli.brief", None), ("humsec.cli.groups", None),
-                         ("humsec.cli.export", None), ("humsec.cli.spill", None),
-                         ("humsec.cli.warn", None), ("humsec.cli.oversight", None),
-                         ("humsec.cli.serve", None)):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        if hasattr(mod, "register"):
-            mod.register(app)
-        else:
-            app.add_typer(mod.app, name=name)
-
-
-_mount_optional()
+app.add_typer(index_cli.app, name="index")
+for _module in (assess_cli, brief_cli, groups_cli, export_cli, spill_cli, warn_cli, oversight_cli, serve_cli):
+    _module.register(app)
 
 
 def _version(value: bool) -> None:
