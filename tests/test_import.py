@@ -200,7 +200,7 @@ def test_nan_like_indicator_names_get_a_hint_not_a_crash(tmp_path):
     df = pd.DataFrame({"unit": ["KEN", "KEN"], "year": [2020, 2021], "indicator": [None, "u5mrr"],
                        "value": [1.0, 2.0]})
     df.to_parquet(tmp_path / "n.parquet")
-    issues, msg = issues_of(tmp_path / "n.parquet")
+    _, msg = issues_of(tmp_path / "n.parquet")
     assert "unknown indicator ''" in msg and "did you mean u5mr" in msg
 
 

@@ -96,7 +96,7 @@ class _Issues:
         raise ValidationError(self.items)
 
 
-def read_table(path: str | Path, *, sheet: str | None = None, limits: Limits = DEFAULT_LIMITS,
+def read_table(path: str | Path, *, sheet: str | int | None = None, limits: Limits = DEFAULT_LIMITS,
                label: str | None = None) -> Table:
     """Read ``path`` (kind from its suffix) within ``limits``.
 
@@ -132,7 +132,7 @@ def read_table(path: str | Path, *, sheet: str | None = None, limits: Limits = D
     except MemoryError:
         raise ValidationError(ValidationIssue(f"the file is too large to read as {kind}",
                                               file=file)) from None
-    except Exception as exc:  # parser errors of openpyxl/pyarrow/zipfile on a corrupt file
+    except Exception as exc:  # noqa: BLE001 - parser errors of openpyxl/pyarrow/zipfile on a corrupt file
         msg = str(exc).replace(str(path), file)[:300]
         raise ValidationError(ValidationIssue(
             f"cannot read the file as {kind}: {type(exc).__name__}: {msg}", file=file)) from None
@@ -285,8 +285,7 @@ def _sniff(text: str) -> str:
 
 def _read_text_table(path: Path, kind: str, file: str, limits: Limits, issues: _Issues) -> Table:
     text, encoding = _decode(path.read_bytes(), issues)
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     sep = "\t" if kind == "tsv" else _sniff(text)
     b = _Builder(issues, limits, pad_short=False)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
@@ -326,7 +325,7 @@ def _check_zip(path: Path, limits: Limits, issues: _Issues) -> None:
                     f"{limits.max_uncompressed:,} (a zip bomb?)")
 
 
-def _read_excel(path: Path, sheet: str | None, file: str, limits: Limits, issues: _Issues) -> Table:
+def _read_excel(path: Path, sheet: str | int | None, file: str, limits: Limits, issues: _Issues) -> Table:
     _check_zip(path, limits, issues)
     import openpyxl
 
@@ -334,10 +333,14 @@ def _read_excel(path: Path, sheet: str | None, file: str, limits: Limits, issues
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     try:
         names = list(wb.sheetnames)
-        if sheet is not None and sheet not in names:
-            issues.fail(f"no sheet named '{sheet}' (sheets: {', '.join(names)})")
         if not names:
             issues.fail("the workbook has no sheets")
+        if isinstance(sheet, int) and not isinstance(sheet, bool):
+            if not 0 <= sheet < len(names):
+                issues.fail(f"no sheet number {sheet} (the workbook has {len(names)}, from 0)")
+            sheet = names[sheet]
+        if sheet is not None and sheet not in names:
+            issues.fail(f"no sheet named '{sheet}' (sheets: {', '.join(names)})")
         ws = wb[sheet or names[0]]
         if not hasattr(ws, "iter_rows"):
             issues.fail(f"sheet '{ws.title}' is a chart, not a table")

@@ -175,17 +175,14 @@ def read_budget(path: str | Path, *, country: str | None = None, currency: str |
 
         known_units = CountryRegistry.default().codes
     suffix = path.suffix.lower()
-    try:
-        if suffix in _EXCEL:
-            df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=object,
-                               engine="openpyxl")
-        elif suffix in (".csv", ".tsv", ".txt"):
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python",
-                             encoding="utf-8-sig")
-        else:
-            raise HumsecError(f"{name}: unsupported budget file type '{suffix}' (use .csv, .tsv or .xlsx)")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValidationError(ValidationIssue(f"cannot read the file: {exc}", file=name)) from None
+    if suffix not in (*_EXCEL, ".csv", ".tsv", ".txt"):
+        raise HumsecError(f"{name}: unsupported budget file type '{suffix}' (use .csv, .tsv or .xlsx)")
+    # the guarded reader (size/row/cell limits, encoding, zip-bomb check, located errors)
+    from humsec.data.readers import read_table
+
+    table = read_table(path, sheet=sheet, label=name)
+    df = table.frame()
+    rownums = table.row_numbers
     issues: list[ValidationIssue] = []
     cols: dict[str, str] = {}
     for c in df.columns:
@@ -217,7 +214,7 @@ def read_budget(path: str | Path, *, country: str | None = None, currency: str |
         raise ValidationError(ValidationIssue("the file holds no budget lines", file=name))
     lines: list[BudgetLine] = []
     for i, rec in enumerate(df.to_dict("records")):
-        row = i + 2
+        row = rownums[i]
         get = lambda k: rec.get(cols[k]) if k in cols else None  # noqa: E731
         bad: list[ValidationIssue] = []
         programme, ministry = _text(get("programme")), _text(get("ministry"))
