@@ -233,7 +233,7 @@ class CountryRegistry:
     def __init__(self, config: Mapping | None = None):
         if config is None:
             text = resources.files("humsec.data").joinpath("groupings.yaml").read_text("utf-8")
-            config = yaml.safe_load(text)
+            config = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         s = object.__setattr__
         groups = {k.upper(): MappingProxyType(dict(v, members=frozenset(v["members"])))
                   for k, v in config["groupings"].items()}
@@ -607,6 +607,9 @@ def _sources() -> dict:
                     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
                     tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
                     os.replace(tmp, path)
+                    for old in path.parent.glob("country_sources_*.json"):  # stale keys
+                        if old != path:
+                            old.unlink(missing_ok=True)
                 except OSError:
                     pass
         _SOURCES = data
