@@ -89,7 +89,12 @@ def read_commitments(source: str | Path, *, catalogue: Catalogue, today: _dt.dat
         instrument = validate_instrument(raw.get("instrument"), file=file, where="instrument.")
     except ValidationError as exc:
         issues.extend(exc.issues)
-    defaults = dict(raw.get("defaults") or {})
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        issues.append(ValidationIssue(f"expected a mapping of {', '.join(_TARGET_DEFAULTS)}, got a "
+                                      f"{type(defaults).__name__}", file=file, field="defaults"))
+        defaults = {}
+    defaults = {str(k): v for k, v in defaults.items()}
     unknown = set(defaults) - set(_TARGET_DEFAULTS)
     if unknown:
         issues.append(ValidationIssue(f"unknown default(s) {', '.join(sorted(unknown))}; allowed: "

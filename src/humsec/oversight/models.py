@@ -49,6 +49,8 @@ def parse_deadline(v: Any) -> _dt.date:
     if isinstance(v, _dt.date):
         return v
     if isinstance(v, int) and not isinstance(v, bool):
+        if not 1 <= v <= 9999:
+            raise ValueError(f"expected a year or a date YYYY-MM-DD, got {v}")
         return _dt.date(v, 12, 31)
     s = str(v).strip()
     if re.fullmatch(r"\d{4}", s):
