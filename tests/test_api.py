@@ -95,7 +95,7 @@ def test_not_ranked_country_is_a_404_naming_what_it_lacks(env, hsi):
     want = hsi.not_ranked(["ERI"]).iloc[0]
     for path in ("assessment", "trends"):
         r = client.get(f"/api/v1/countries/ERI/{path}")
-        assert r.status_code == 404 and r.headers["content-type"] == "application/json", r.text
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text
         body = r.json()
         assert body["status"] == 404 and body["year"] == hsi.year and body["index"] == "hsi"
         assert body["not_ranked"]["missing_indicators"] == want["missing_indicators"]
@@ -264,7 +264,7 @@ def test_etag_304_and_cache_control(env):
 def test_bad_input_is_a_clear_4xx(env, url, status, words):
     r = env[0].get(url)
     assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-type"] == "application/problem+json"
     assert words in r.json()["detail"]
 
 

@@ -7,14 +7,19 @@ render their results; :class:`~humsec.api.state.Observatory` caches the expensiv
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import logging
+import re
 import threading
 
 from fastapi import FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from humsec import __version__
 from humsec.api import auth
@@ -30,8 +35,96 @@ API_PREFIX = "/api/v1"
 log = logging.getLogger("humsec.api")
 
 
+PROBLEM = "application/problem+json"
+
+
 def _error(status: int, message: str, **extra) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": message, "status": status, **extra})
+    """An RFC 9457 problem document: ``type, title, status, detail`` (+ ``extra`` members,
+    e.g. the not-ranked reason or the validation errors)."""
+    body = {"type": "about:blank", "title": _phrase(status), "status": status, "detail": message, **extra}
+    return JSONResponse(status_code=status, content=body, media_type=PROBLEM)
+
+
+def _phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details); some errors add members, e.g. ``errors``
+    (the invalid fields of a request) or ``not_ranked`` (why a country has no score)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field("about:blank", description="Problem type (always about:blank: see status and title).")
+    title: str = Field(description="The HTTP status phrase.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong, in words: the field, the value and what was expected.")
+
+
+#: Error responses every operation may give (declared in the OpenAPI document).
+ERROR_RESPONSES: dict[int | str, dict] = {
+    code: {"model": Problem, "description": text, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for code, text in ((400, "Bad request (e.g. a Host header the service does not answer)."),
+                       (401, "A write endpoint without a valid API token."),
+                       (403, "The token's role may not do this."),
+                       (404, "No such country, index, dataset or resource (the reason in detail)."),
+                       (409, "A conflicting edit (someone changed the record first)."),
+                       (413, "The upload is too large."),
+                       (422, "Invalid input: the field and what was expected."),
+                       (503, "The store is busy with a write; retry after the Retry-After seconds."))
+}
+
+#: Headers on every response that does not set its own (API JSON, CSV, files, docs).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+#: Content-Security-Policy of API responses: data never runs; HTML answers (briefs)
+#: may use their inline styles and data-URI images, nothing else.
+CSP_DATA = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+CSP_HTML = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` and a Content-Security-Policy to
+    every HTTP response that has not set them (the dashboard's pages set their own).
+
+    ``csp_for`` maps a path prefix to its policy (e.g. the API docs page, whose inline
+    script is allowed by its hash)."""
+
+    def __init__(self, app, csp_for: dict[str, str] | None = None):
+        self.app = app
+        self.csp_for = dict(csp_for or {})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {k.lower() for k, _ in headers}
+                for k, v in SECURITY_HEADERS.items():
+                    if k.lower().encode() not in have:
+                        headers.append((k.lower().encode(), v.encode()))
+                if b"content-security-policy" not in have:
+                    ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                    csp = next((p for prefix, p in self.csp_for.items() if path == prefix), None)
+                    csp = csp or (CSP_HTML if ctype.startswith(b"text/html") else CSP_DATA)
+                    headers.append((b"content-security-policy", csp.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
 
 
 def _location(loc: tuple) -> str:
@@ -107,7 +200,7 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
                               "write endpoints need a token with the editor role "
                               "(`Authorization: Bearer <token>`).",
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
-                  lifespan=_lifespan(config))
+                  lifespan=_lifespan(config), responses=ERROR_RESPONSES)
     app.state.observatory = Observatory(settings, config)
     app.state.authenticator = auth.authenticator_for(settings, config.token_file)
     install_error_handlers(app)
@@ -118,7 +211,10 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     app.include_router(countries.router(config, names), prefix=API_PREFIX)
     app.include_router(alerts.router(config, names), prefix=API_PREFIX)
     app.include_router(commitments.router(config), prefix=API_PREFIX)
-    _mount_docs(app)
+    docs_csp = _mount_docs(app)
+    # outermost first: unknown Host headers are refused before anything else runs
+    app.add_middleware(SecurityHeaders, csp_for={f"{API_PREFIX}/docs": docs_csp} if docs_csp else None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.trusted_hosts(), www_redirect=False)
     return app
 
 
@@ -146,27 +242,37 @@ def _guard_uploads(app: FastAPI, config: ServiceConfig) -> None:
         return await call_next(request)
 
 
-def _mount_docs(app: FastAPI) -> None:
+def _mount_docs(app: FastAPI) -> str | None:
     """Interactive API docs at ``/api/v1/docs`` from Swagger UI files shipped in the
     ``swagger-ui-bundle-v2`` package (FastAPI's default page loads them from a CDN, which
     an offline observatory cannot reach). Without the package there is no docs page; the
-    OpenAPI document is always served."""
+    OpenAPI document is always served. Returns the page's Content-Security-Policy (its
+    one inline script allowed by its SHA-256)."""
     try:
         import swagger_ui_bundle
     except ImportError:
-        return
+        return None
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.staticfiles import StaticFiles
 
     app.mount(f"{API_PREFIX}/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")
 
-    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
-    def docs():
+    def page():
         return get_swagger_ui_html(openapi_url=f"{API_PREFIX}/openapi.json", title=f"{app.title} — docs",
                                    swagger_js_url=f"{API_PREFIX}/docs/assets/swagger-ui-bundle.js",
                                    swagger_css_url=f"{API_PREFIX}/docs/assets/swagger-ui.css",
                                    swagger_favicon_url="data:,")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def docs():
+        return page()
+
+    html = page().body.decode("utf-8")
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+                      for s in re.findall(r"<script>(.*?)</script>", html, flags=re.S))
+    return (f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
 def _lifespan(config: ServiceConfig):

@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,21 +68,56 @@ def required_token(request: Request) -> str:
 
 
 class OversightTokens:
-    """Tokens, users and roles of the oversight database of ``settings``."""
+    """Tokens, users and roles of the oversight database of ``settings``.
+
+    Checking a token opens the database (30-50 ms). An accepted token's identity is
+    therefore remembered together with the *signature* of the database files (size and
+    modification time of ``oversight.duckdb`` and its write-ahead log), taken before the
+    check: any write to the database since - a revoked token, a deactivated user, a new
+    role, by this process or the CLI - changes the signature and the token is checked
+    again. Rejected tokens are never remembered.
+    """
+
+    #: Identities remembered (least recently used dropped first).
+    max_entries = 1024
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._db: Any = None
+        self._known: OrderedDict[str, tuple[tuple, Identity]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def db(self) -> Any:
         if self._db is None:
             self._db = OversightDB.open(self.settings)
         return self._db
 
+    def _signature(self) -> tuple:
+        sig = []
+        for p in (self.db().path, Path(str(self.db().path) + ".wal")):
+            try:
+                st = p.stat()
+                sig.append((st.st_size, st.st_mtime_ns, st.st_ino))
+            except OSError:
+                sig.append(None)
+        return tuple(sig)
+
     def authenticate(self, token: str | None) -> Identity:
         if not token:
             raise AuthError("this endpoint needs an API token: send 'Authorization: Bearer <token>'")
-        return self.db().authenticate(token)
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        sig = self._signature()
+        with self._lock:
+            hit = self._known.get(key)
+            if hit is not None and hit[0] == sig:
+                self._known.move_to_end(key)
+                return hit[1]
+        ident = self.db().authenticate(token)
+        with self._lock:
+            self._known[key] = (sig, ident)
+            while len(self._known) > self.max_entries:
+                self._known.popitem(last=False)
+        return ident
 
 
 _LINE = re.compile(r"^(?P<role>[a-z]+)\s+(?P<hash>[0-9a-fA-F]{64})(?:\s+(?P<name>\S.*))?$")

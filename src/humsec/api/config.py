@@ -38,6 +38,13 @@ class ServiceConfig(BaseModel):
         Largest data file accepted by ``POST /api/v1/datasets``.
     preload : bool
         Compute the default assessment in the background at start-up.
+    allowed_hosts : tuple of str
+        ``Host`` header values the service answers (others get 400; DNS-rebinding and
+        host-header injection guard). Empty: the loopback names, ``testserver`` and
+        ``host`` itself; ``("*",)`` accepts any (behind a proxy that checks it).
+    header_timeout : float
+        Seconds a client has to send a request's complete headers before the
+        connection is closed (slow-loris guard; ``humsec serve``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -55,3 +62,14 @@ class ServiceConfig(BaseModel):
     refresh_seconds: float = Field(default=5.0, ge=0)
     max_upload_bytes: int = Field(default=20 * 2**20, gt=0)
     preload: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    header_timeout: float = Field(default=10.0, gt=0)
+
+    def trusted_hosts(self) -> list[str]:
+        """The ``Host`` names accepted (see ``allowed_hosts``)."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        hosts = ["127.0.0.1", "localhost", "::1", "[::1]", "testserver"]
+        if self.host not in ("0.0.0.0", "::", "") and self.host not in hosts:
+            hosts.append(self.host)
+        return hosts

@@ -157,7 +157,10 @@ def router(config: ServiceConfig) -> APIRouter:
             page = df.iloc[offset:offset + limit].reset_index(drop=True)
             headers = {"X-Total-Count": str(total)}
             links = []
-            base = str(request.url.remove_query_params(["offset"]))
+            # relative (RFC 8288 allows it): never the client's Host header, which would
+            # be reflected into a response cached for every client
+            u = request.url.remove_query_params(["offset"])
+            base = u.path + (f"?{u.query}" if u.query else "")
             sep = "&" if "?" in base else "?"
             if offset + limit < total:
                 links.append(f'<{base}{sep}offset={offset + limit}>; rel="next"')
