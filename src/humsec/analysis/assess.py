@@ -853,27 +853,27 @@ def _stacked_history(spec: IndexSpec, data: pd.DataFrame, years: list[int],
     need = {"unit", "year", "indicator", "value"}
     if not need <= set(data.columns):
         return None
-    tidy = data[["unit", "year", "indicator", "value"]]
-    tidy = tidy[tidy["indicator"].astype(str).isin(leaves) & tidy["year"].notna()]
-    if tidy.empty or set(leaves) - set(tidy["indicator"].astype(str).unique()):
+    ipos = pd.Index(leaves).get_indexer(data["indicator"].astype(str))
+    sel = (ipos >= 0) & data["year"].notna().to_numpy()
+    if not sel.any() or (np.bincount(ipos[sel], minlength=len(leaves)) == 0).any():
         return None  # every year fails the same way: the yearly path says so
+    tidy = data[sel]
+    ipos = ipos[sel]
     try:
         unit = tidy["unit"].astype(str).to_numpy()
-        ind = tidy["indicator"].astype(str).to_numpy()
         year = tidy["year"].to_numpy(dtype=np.int64)
         value = pd.to_numeric(tidy["value"], errors="raise").to_numpy(dtype=float)
     except (TypeError, ValueError):
         return None
     last = max(years)
     upos, units = pd.factorize(unit, sort=True)
-    ipos = pd.Index(leaves).get_indexer(ind)
     k, nu = len(leaves), len(units)
     y0 = int(year.min())
     ny = last - y0 + 1
     live = year <= last
     upos, ipos, year, value = upos[live], ipos[live], year[live], value[live]
     key = (upos.astype(np.int64) * ny + (year - y0)) * k + ipos
-    if len(np.unique(key)) != len(key):
+    if (np.bincount(key, minlength=nu * ny * k) > 1).any():
         return None  # duplicate observations: the yearly builds name them
     # raw cube (unit, year, indicator) up to the last year wanted
     raw = np.full(nu * ny * k, np.nan)

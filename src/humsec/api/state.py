@@ -9,6 +9,7 @@ within ``refresh_seconds``) makes every cached result stale at once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -87,13 +88,22 @@ class ResultCache:
 @dataclass(frozen=True)
 class Inputs:
     """The data the service answers from: the current panel (all datasets layered),
-    the catalogue and the fingerprint of the snapshots they came from."""
+    the catalogue and the fingerprint of the snapshots they came from.
+
+    ``catalogue`` may be given as a function that reads it: it is then read on first
+    use (a request that needs no indicator metadata, such as the alerts, does not wait
+    for it)."""
 
     panel: Any
     origin: dict[str, str]
-    catalogue: Any
+    catalogue_source: Any
     fingerprint: str
     snapshots: tuple[Any, ...]
+
+    @functools.cached_property
+    def catalogue(self) -> Any:
+        src = self.catalogue_source
+        return src() if callable(src) else src
 
 
 def snapshots_fingerprint(snapshots: list[Any]) -> str:
@@ -170,9 +180,16 @@ class Observatory:
         self.registry()
         store = self.store()
         panel, origin = service.current_panel(self.settings, store)
-        cat = service.catalogue(self.settings, store)
         snaps = store.snapshots()
-        return Inputs(panel=panel, origin=dict(origin), catalogue=cat,
+        lock = threading.Lock()
+
+        def catalogue() -> Any:
+            with lock:  # one read even when the first requests that need it come together
+                if not hasattr(catalogue, "value"):
+                    catalogue.value = service.catalogue(self.settings, store)  # type: ignore[attr-defined]
+                return catalogue.value  # type: ignore[attr-defined]
+
+        return Inputs(panel=panel, origin=dict(origin), catalogue_source=catalogue,
                       fingerprint=snapshots_fingerprint(snaps), snapshots=tuple(snaps))
 
     @property
