@@ -39,21 +39,10 @@ def data_credits(obs: Any) -> dict[str, Any] | None:
     from humsec.errors import HumsecError
     from humsec.report.brief import source_credits
 
-    def compute() -> dict[str, Any]:
-        c = dict(source_credits(obs.inputs().panel.provenance))
-        c["releases"] = [release_label(r) for r in c.get("releases") or []]
-        return c
-
     try:
-        return obs.memo(("credits", "web"), compute)
+        return obs.memo(("credits",), lambda: source_credits(obs.inputs().panel.provenance))
     except HumsecError:
         return None
-
-
-def release_label(via: str) -> str:
-    """A data release as a web reader says it: ``"humsec data release 2026.1"`` (the
-    provenance's command-line wording) -> ``"release 2026.1"``."""
-    return re.sub(r"^humsec data release\s+", "release ", str(via)).strip()
 
 
 #: Most countries a "Which country?" page lists.
@@ -108,6 +97,44 @@ def close_names(reg: Any, text: str, n: int = 5) -> list[dict[str, Any]]:
             for k in keys]
 
 
+def warm_up_at_start(app: Any) -> None:
+    """With ``config.preload`` (``humsec serve``), compute at start-up, in the background,
+    what every country page shares (:func:`humsec.api.routers.countries.warm_country_pages`:
+    trend bands, group goalposts, spill-over graph and hotspots) after the API's own
+    warm-up, so the first visitor of a country page waits only for that country's
+    numbers. ``/web/warm-up`` says when it is done."""
+    import contextlib
+    import logging
+    import threading
+    import time
+
+    app.state.dashboard_warm = threading.Event()
+    inner = app.router.lifespan_context
+    obs = app.state.observatory
+
+    def run() -> None:
+        from humsec.api.routers.countries import warm_country_pages
+
+        t = time.perf_counter()
+        try:
+            warm_country_pages(obs)
+        except Exception:  # a broken default must not stop the server; the pages report it
+            app.state.dashboard_warm_failed = True
+            logging.getLogger("humsec.web").exception("warming the country pages failed")
+        app.state.dashboard_warm_seconds = round(time.perf_counter() - t, 3)
+        app.state.dashboard_warm.set()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any):
+        async with inner(a) as state:
+            if obs.config.preload:
+                app.state.dashboard_warm_started = True
+                threading.Thread(target=run, name="humsec-web-preload", daemon=True).start()
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
 def mount(app: Any) -> None:
     """Add ``/``, ``/country/{iso3}``, ``/compare``, ``/web/world.geojson`` and ``/static``."""
     from humsec.analysis.assess import SEVERE
@@ -117,6 +144,7 @@ def mount(app: Any) -> None:
     env = _env()
     static_dir = resources.files("humsec.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    warm_up_at_start(app)
 
     def page(template: str, request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
         html = env.get_template(template).render(version=__version__, api="/api/v1",
@@ -170,6 +198,18 @@ def mount(app: Any) -> None:
                         message=f"There is no country with the code '{iso3[:12]}'.")
         return page("country.html.j2", request, page_id="country", title=obs.registry().name(code), iso3=code,
                     name=obs.registry().name(code), severe_below=SEVERE)
+
+    @app.get("/web/warm-up", include_in_schema=False)
+    def warm_up_status(request: Request) -> Response:
+        """Whether the dashboard's start-up warm-up (:func:`warm_up_at_start`) is done."""
+        from fastapi.responses import JSONResponse
+
+        st = request.app.state
+        done = st.dashboard_warm.is_set()
+        return JSONResponse({"started": getattr(st, "dashboard_warm_started", False), "done": done,
+                             "seconds": getattr(st, "dashboard_warm_seconds", None),
+                             "failed": getattr(st, "dashboard_warm_failed", False)},
+                            headers={"Cache-Control": "no-store"})
 
     @app.get("/web/world.geojson", include_in_schema=False)
     def world(request: Request) -> Response:

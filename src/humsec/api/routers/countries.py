@@ -11,7 +11,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from humsec.api.config import ServiceConfig
-from humsec.api.deps import ISO3, BaseYear, NotFound, NotRanked, Year, country_code, observatory, spec_enum
+from humsec.api.deps import (
+    ISO3,
+    BaseYear,
+    NotFound,
+    NotRanked,
+    Year,
+    country_code,
+    observatory,
+    spec_enum,
+)
 from humsec.api.http import Body, Format, cached, records, safe_filename
 from humsec.api.state import Observatory
 from humsec.errors import HumsecError
@@ -64,31 +73,198 @@ def unit_rows(data: pd.DataFrame, code: str) -> pd.DataFrame:
     return data[data["unit"] == code]
 
 
-def group_inputs(obs: Observatory) -> dict[str, Any]:
-    """What the groups of every country share, computed once per data version.
+def group_inputs(obs: Observatory, year: int) -> dict[str, Any]:
+    """What the groups of every country share, computed once per data version and year.
 
     ``goalposts``: per indicator the lowest and highest value over every country, year
     and group - the goalposts :func:`humsec.analysis.groups.group_scores` takes from the
     whole panel when none are given, so scores of one country's rows with these
     goalposts equal the whole panel's (indicators whose values are all equal are left
-    out: they have no span either way). ``pairs``: the rows of every country of the
-    indicators :func:`humsec.analysis.groups.left_behind` compares groups on (its
-    furthest-behind ranking takes its goalposts from every country), so that function
-    can run on one country's rows plus these instead of the whole panel.
+    out: they have no span either way). ``pairs``: the rows of every country, in the
+    window of ``year`` (:func:`humsec.analysis.groups.max_ages`), of the indicators
+    :func:`humsec.analysis.groups.left_behind` compares groups on - its furthest-behind
+    ranking takes its goalposts from these rows of every country -, so that function can
+    run on one country's rows plus these instead of the whole panel. ``spec``: the HSI,
+    whose missing-data policy sets those windows.
     """
-    from humsec.analysis.groups import LEFT_BEHIND_SECTIONS
+    from humsec.analysis.groups import LEFT_BEHIND_SECTIONS, max_ages
 
-    def compute() -> dict[str, Any]:
+    def goalposts() -> dict[str, tuple[float, float]]:
         df = obs.inputs().panel.data
-        df = df[df["value"].notna()]
-        span = df.groupby("indicator", observed=True)["value"].agg(["min", "max"])
+        span = df[df["value"].notna()].groupby("indicator", observed=True)["value"].agg(["min", "max"])
         span = span[span["min"] < span["max"]]
-        posts = {str(c): (float(r["min"]), float(r["max"])) for c, r in span.iterrows()}
+        return {str(c): (float(r["min"]), float(r["max"])) for c, r in span.iterrows()}
+
+    def pairs() -> pd.DataFrame:
+        df = obs.inputs().panel.data
         paired = sorted({c for _, _, items in LEFT_BEHIND_SECTIONS for kind, c in items
                          if kind in ("sex", "area", "disability")})
-        pairs = df[df["indicator"].isin(paired)]
-        return {"goalposts": posts, "pairs": pairs}
-    return obs.memo(("group_inputs",), compute)
+        limits = max_ages(paired, obs.spec("hsi"))
+        df = df[df["indicator"].isin(paired) & df["value"].notna() & (df["year"] <= year)]
+        return df[df["year"] >= year - df["indicator"].map(limits).astype(int)]
+
+    return {"goalposts": obs.memo(("group_goalposts",), goalposts),
+            "pairs": obs.memo(("group_pairs", int(year)), pairs), "spec": obs.spec("hsi")}
+
+
+def trend_intervals(obs: Observatory, index: str, first: int, last: int, runs: int) -> dict[int, pd.DataFrame]:
+    """Score intervals of every country per year ``first``-``last`` (the bands of the
+    trend charts): :attr:`Assessment.intervals` of each year with data at ``runs`` runs;
+    years that cannot be assessed are left out. The same for every country, cached."""
+    if runs <= 0:
+        return {}
+    have = set(obs.years(index)[0])
+    out = {}
+    for y in range(int(first), int(last) + 1):
+        if y in have:
+            try:
+                out[y] = obs.assessment(index, y, runs).intervals
+            except HumsecError:
+                continue
+    return out
+
+
+def _spill_permutations() -> int:
+    """The permutations :func:`humsec.report.crossborder.spill_report` uses by default."""
+    import inspect
+
+    from humsec.report.crossborder import spill_report
+
+    return int(inspect.signature(spill_report).parameters["permutations"].default)
+
+
+def spill_shared(obs: Observatory, index: str, year: int, base_year: int, graph: str, k: int) -> dict[str, Any]:
+    """What :func:`humsec.report.crossborder.spill_report` computes for every country
+    alike - the scores of the two years, the neighbour graph, every country's exposure
+    to its neighbours and the hotspots of insecurity (seeded permutations over all
+    countries) - once per data version and parameters (cached)."""
+    from humsec.report.crossborder import build_graph, score_history
+    from humsec.spatial.spill import neighbour_exposure
+    from humsec.spatial.stats import hotspots
+
+    def compute() -> dict[str, Any]:
+        spec = obs.spec(index)
+        hist = score_history(spec, obs.index_data(index), [base_year, year])
+        now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score",
+                                                     aggfunc="first")
+        if now.empty:
+            raise HumsecError(f"'{spec.name}' scores no country in {year}")
+        dims = [c for c in spec.children[spec.root] if c in now.columns]
+        g = build_graph(obs.registry(), graph, k=k)
+        hs = hotspots(-now[dims], g, seed=obs.config.seed, permutations=_spill_permutations())
+        hs = hs.assign(score=-hs["value"], neighbours=-hs["lag"]).drop(columns=["value", "lag"])
+        return {"hist": hist, "now": now, "dims": dims, "graph": g,
+                "exposure": neighbour_exposure(now[dims], g), "hotspots": hs}
+    return obs.memo(("spill_shared", index, int(year), int(base_year), graph, int(k), obs.config.seed), compute)
+
+
+def country_spill(obs: Observatory, index: str, code: str, *, year: int, base_year: int | None,
+                  graph: str, k: int) -> Any:
+    """:func:`humsec.report.crossborder.spill_report` of one country (no displacement
+    table, as the endpoint asks), the same report, from :func:`spill_shared` and the
+    country's own shared rising threats; None where ``spill_report`` would refuse (it
+    says why)."""
+    from humsec.report.crossborder import SpillReport, neighbour_links
+    from humsec.spatial.spill import joint_action
+
+    reg, spec = obs.registry(), obs.spec(index)
+    base = int(year) - 5 if base_year is None else int(base_year)
+    if base >= year:
+        return None
+    sh = spill_shared(obs, index, int(year), base, graph, k)
+    hist, now, dims, g = sh["hist"], sh["now"], sh["dims"], sh["graph"]
+    label, focus = code, [code]
+    if code not in now.index:
+        return None
+    notes: list[str] = []
+    ex = sh["exposure"]
+    ex = ex[ex["unit"].isin(focus)].reset_index(drop=True)
+    if base not in set(hist["year"]):
+        notes.append(f"no scores in {base}: trends not compared")
+        ja = {"shared": pd.DataFrame(columns=["unit", "neighbour", "threat", "unit_change", "neighbour_change"]),
+              "flows": pd.DataFrame(), "evidence": []}
+    else:
+        ja = joint_action(focus, hist[hist["node"].isin(dims)], g, base_year=base, year=int(year), disp=None,
+                          names={c: reg.name(c) for c in reg.codes},
+                          node_names={d: spec.nodes[d].name or d for d in dims}, measure="flow")
+    near = set(focus) | {n for u in focus if u in set(g.units) for n in g.neighbours(u).index}
+    hs = sh["hotspots"]
+    hs = hs[hs["unit"].isin(near)].reset_index(drop=True)[["unit", "threat", "score", "neighbours", "p_sim",
+                                                            "n_threats"]]
+    return SpillReport(label, focus, False, int(year), base, g.kind, ex, ja["shared"], list(ja["evidence"]), hs,
+                       None, None, ja["flows"] if len(ja["flows"]) else None, notes, "flow",
+                       neighbour_links(reg, g, focus))
+
+
+def score_frames(obs: Observatory, index: str, years: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(long scores ``unit, year, node, score`` of the years, as
+    :func:`humsec.report.crossborder.score_history` gives them; wide scores of the last
+    year), the same for every country, cached."""
+    from humsec.report.crossborder import score_history
+
+    def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
+        hist = score_history(obs.spec(index), obs.index_data(index), list(years))
+        now = hist[hist["year"] == max(years)].pivot_table(index="unit", columns="node", values="score",
+                                                           aggfunc="first")
+        return hist, now
+    return obs.memo(("score_frames", index, tuple(int(y) for y in years)), compute)
+
+
+def _leaves(spec: Any, dimension: str) -> list[str]:
+    """The spec's indicators under ``dimension``."""
+    out = []
+    for c in spec.indicators:
+        p = spec.nodes[c].parent
+        while p is not None and p != dimension:
+            p = spec.nodes[p].parent
+        if p == dimension:
+            out.append(c)
+    return out
+
+
+def country_peers(obs: Observatory, index: str, code: str, *, year: int, base_year: int | None,
+                  dimension: str | None, k: int) -> Any:
+    """:func:`humsec.report.crossborder.peer_report` without a ``same`` restriction, the
+    same report, with the score history of the period shared by every country
+    (:func:`score_frames`); None where ``peer_report`` would refuse (it says why)."""
+    from humsec.report.crossborder import PeerReport
+    from humsec.spatial.peers import positive_deviants, similar_peers
+
+    spec = obs.spec(index)
+    year = int(year)
+    dims = list(spec.children[spec.root])
+    if (base_year is not None and int(base_year) >= year) or (dimension is not None and dimension not in dims):
+        return None
+    # as peer_report: the earliest of the previous ten years in which the unit has scores
+    candidates = [int(base_year)] if base_year is not None else list(range(year - 10, year - 2))
+    hist, now = score_frames(obs, index, tuple(range(min(candidates), year + 1)))
+    scored = sorted(set(hist.loc[(hist["unit"] == code) & (hist["year"] < year), "year"]) & set(candidates))
+    if code not in now.index or not scored:
+        return None
+    base = int(scored[0])
+    hist = hist[hist["year"].between(base, year)]
+    similar = similar_peers(now[[d for d in dims if d in now.columns]], code, k=k)
+    pd_ = positive_deviants(hist, code, base_year=base, year=year, threat=dimension, profile_nodes=dims,
+                            indicators=obs.index_data(index), threat_indicators={d: _leaves(spec, d) for d in dims},
+                            k=k, directions={c: spec.nodes[c].direction for c in spec.indicators})
+    return PeerReport(code, year, base, similar, pd_["threat"], pd_["unit_change"], pd_["deviants"],
+                      pd_["changes"], pd_["n_noise"])
+
+
+def warm_country_pages(obs: Observatory, index: str = "hsi") -> None:
+    """Compute ahead what every country page shares (after the default assessment):
+    the trend history and its per-year bands, the inputs of the groups, the spill-over
+    graph, exposures and hotspots, and the node names of the default year - none of
+    it about one country, so every country page stays "uncached" for its own numbers."""
+    cfg = obs.config
+    a = obs.assessment(index)
+    first = a.year - cfg.trend_years
+    obs.history(index, first, a.year)
+    trend_intervals(obs, index, first, a.year, cfg.trend_runs)
+    group_inputs(obs, a.year)
+    spill_shared(obs, index, a.year, a.year - 5, Graph.borders_islands.value, 3)
+    score_frames(obs, index, tuple(range(a.year - 10, a.year + 1)))
+    obs.assessment(index, a.year, 0)
 
 
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
@@ -131,14 +307,9 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             rows = []
             if code in hist.index.get_level_values(0):
                 h = hist.xs(code, level=0)
-                have = set(obs.years(index.value)[0])
+                bands = trend_intervals(obs, index.value, first, a.year, config.trend_runs)
                 for y in h.index:
-                    iv = None
-                    if y in have and config.trend_runs > 0:
-                        try:
-                            iv = obs.assessment(index.value, int(y), config.trend_runs).intervals
-                        except HumsecError:
-                            iv = None
+                    iv = bands.get(int(y))
                     ivu = iv[iv["unit"] == code].set_index("node") if iv is not None else None
                     for n in nodes:
                         lo = hi = np.nan
@@ -162,21 +333,27 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
-            from humsec.analysis.groups import demography, furthest_behind, gaps, left_behind
+            from humsec.analysis.groups import (
+                demography,
+                furthest_behind,
+                gaps,
+                left_behind,
+            )
 
             panel = obs.inputs().panel
             if code not in panel.units:
                 raise NotFound(f"{code}: no data for this country in the panel")
-            own, shared = unit_rows(panel.data, code), group_inputs(obs)
+            ref = obs.resolve_year("hsi", year)  # left_behind's default: the HSI's default year
+            own, shared = unit_rows(panel.data, code), group_inputs(obs, ref)
             g = gaps(own, units=[code], year=year, latest=True)
             fb = furthest_behind(own, code, year=year, goalposts=shared["goalposts"])
             demo = demography(own, units=[code])
             if year is not None:
                 demo = demo[demo["year"] <= year]
             demo = demo.sort_values("year").tail(1)
-            lb = left_behind(pd.concat([own, shared["pairs"][shared["pairs"]["unit"] != code]]), code,
-                             year=obs.resolve_year("hsi", year) if "hsi" in names else year,
-                             catalogue=obs.inputs().catalogue)
+            others = shared["pairs"][shared["pairs"]["unit"] != code]
+            lb = left_behind(pd.concat([own, others]), code, year=ref, catalogue=obs.inputs().catalogue,
+                             spec=shared["spec"])
             return Body(json={"unit": code, "year": year, "gaps": records(g), "furthest_behind": records(fb),
                               "demography": records(demo)[0] if len(demo) else None,
                               "left_behind": lb.to_dict()})
@@ -197,9 +374,12 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             require_ranked(obs, index.value, code, year)
             inp = obs.inputs()
             y = obs.resolve_year(index.value, year)
-            rep = peer_report(code, panel=inp.panel, spec=obs.spec(index.value), registry=obs.registry(),
-                              catalogue=inp.catalogue, dimension=dimension, year=y, base_year=base_year, k=k,
-                              same=same.value if same else None, data=obs.index_data(index.value))
+            rep = None if same is not None else country_peers(obs, index.value, code, year=y, base_year=base_year,
+                                                              dimension=dimension, k=k)
+            if rep is None:
+                rep = peer_report(code, panel=inp.panel, spec=obs.spec(index.value), registry=obs.registry(),
+                                  catalogue=inp.catalogue, dimension=dimension, year=y, base_year=base_year, k=k,
+                                  same=same.value if same else None, data=obs.index_data(index.value))
             out = rep.to_dict()
             reg = obs.registry()
             for key in ("similar", "positive_deviants"):
@@ -224,9 +404,13 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             if len(code) == 3 and obs.registry().is_iso3(code):
                 require_ranked(obs, index.value, code, year)
             y = obs.resolve_year(index.value, year)
-            rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index.value),
-                               registry=obs.registry(), year=y, base_year=base_year, graph=graph.value, k=k,
-                               seed=config.seed, data=obs.index_data(index.value))
+            rep = None
+            if len(code) == 3 and obs.registry().is_iso3(code):
+                rep = country_spill(obs, index.value, code, year=y, base_year=base_year, graph=graph.value, k=k)
+            if rep is None:
+                rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index.value),
+                                   registry=obs.registry(), year=y, base_year=base_year, graph=graph.value, k=k,
+                                   seed=config.seed, data=obs.index_data(index.value))
             out = rep.to_dict()
             reg = obs.registry()
             out["names"] = {c: reg.name(c) for c in sorted(set(rep.exposure["unit"]) | set(

@@ -639,8 +639,19 @@
         }
         const fbRows = lb ? lb.furthest_behind : g.furthest_behind;
         if (fbRows.length) {
-          const cols = Object.keys(fbRows[0]).filter((k) => !["population_group", "axis"].includes(k)).map((k) => ({ key: k, label: k.replace(/_/g, " "), num: typeof fbRows[0][k] === "number", nd: 2 }));
-          parts.push(table(cols, fbRows, { caption: "Furthest behind (mean shortfall from the best-off group, 0-1 scores)" }));
+          // indicator names, not codes: from the rows shown above (else the code, with _ as spaces)
+          const names = Object.fromEntries(((lb && lb.rows) || []).concat((lb && lb.missing) || []).map((r) => [r.indicator, r.name.replace(/ \(.*\)$/, "")]));
+          const indName = (c) => names[c] || String(c || "–").replace(/_/g, " ");
+          parts.push(table([
+            { key: "rank", label: "Rank", num: true, nd: 0 },
+            { key: "label", label: "Group", render: (r) => sentence(r.label || String(r.population_group || "").replace(/_/g, " ")) },
+            { key: "mean_shortfall", label: "Mean shortfall (0–1)", num: true, nd: 2 },
+            { key: "n_indicators", label: "Indicators compared", num: true, nd: 0 },
+            { key: "worst_indicator", label: "Widest gap", render: (r) => indName(r.worst_indicator) },
+            { key: "worst_value", label: "Its value", num: true, render: (r) => fmtValue(r.worst_value) },
+            { key: "best_group_value", label: "Best-off group", num: true, render: (r) => fmtValue(r.best_group_value) },
+            { key: "years", label: "Years" }],
+          fbRows, { caption: "Furthest behind: mean shortfall from the best-off group on 0–1 scores (0 = not behind)" }));
         }
         if (g.demography) {
           const rows = Object.entries(g.demography).filter(([k]) => !["unit", "year"].includes(k)).map(([k, v]) => ({ measure: k.replace(/_/g, " "), value: v }));
