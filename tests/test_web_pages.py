@@ -11,11 +11,11 @@ from importlib import resources
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from humsec.api.config import ServiceConfig  # noqa: E402
+from humsec.api.config import ServiceConfig
 
-CONFIG = dict(runs=10, trend_runs=3, max_runs=50, trend_years=4)
+CONFIG = {"runs": 10, "trend_runs": 3, "max_runs": 50, "trend_years": 4}
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_peers_and_spill_of_a_not_ranked_country_say_why(site, code):
 # ------------------------------------------------------------------------ fast paths = library
 
 
-@pytest.mark.parametrize("code", ["KEN", "FJI", "AND"])
+@pytest.mark.parametrize("code", ["KEN", "FJI", "AND", "IND"])
 def test_groups_equal_the_library_on_the_whole_panel(site, code):
     from humsec.analysis.groups import furthest_behind, left_behind
 

@@ -80,12 +80,14 @@ def group_inputs(obs: Observatory, year: int) -> dict[str, Any]:
     and group - the goalposts :func:`humsec.analysis.groups.group_scores` takes from the
     whole panel when none are given, so scores of one country's rows with these
     goalposts equal the whole panel's (indicators whose values are all equal are left
-    out: they have no span either way). ``pairs``: the rows of every country, in the
-    window of ``year`` (:func:`humsec.analysis.groups.max_ages`), of the indicators
-    :func:`humsec.analysis.groups.left_behind` compares groups on - its furthest-behind
-    ranking takes its goalposts from these rows of every country -, so that function can
-    run on one country's rows plus these instead of the whole panel. ``spec``: the HSI,
-    whose missing-data policy sets those windows.
+    out: they have no span either way). ``pairs``: for each indicator
+    :func:`humsec.analysis.groups.left_behind` compares groups on, the rows with its
+    lowest and its highest value over every country in the window of ``year``
+    (:func:`humsec.analysis.groups.max_ages`). ``left_behind`` looks at other countries
+    only for the goalposts of its furthest-behind ranking (their minimum and maximum in
+    that window), so it gives the same result on one country's rows plus these (the
+    country's own rows left out of them) as on the whole panel (``tests/test_web_pages.py``
+    checks). ``spec``: the HSI, whose missing-data policy sets those windows.
     """
     from humsec.analysis.groups import LEFT_BEHIND_SECTIONS, max_ages
 
@@ -101,7 +103,10 @@ def group_inputs(obs: Observatory, year: int) -> dict[str, Any]:
                          if kind in ("sex", "area", "disability")})
         limits = max_ages(paired, obs.spec("hsi"))
         df = df[df["indicator"].isin(paired) & df["value"].notna() & (df["year"] <= year)]
-        return df[df["year"] >= year - df["indicator"].map(limits).astype(int)]
+        df = df[df["year"] >= year - df["indicator"].map(limits).astype(int)]
+        # only the goalposts come from the other countries: their lowest and highest rows
+        by = df.groupby("indicator", observed=True)["value"]
+        return df.loc[sorted(set(by.idxmin()) | set(by.idxmax()))]
 
     return {"goalposts": obs.memo(("group_goalposts",), goalposts),
             "pairs": obs.memo(("group_pairs", int(year)), pairs), "spec": obs.spec("hsi")}
