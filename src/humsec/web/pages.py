@@ -97,7 +97,7 @@ def close_names(reg: Any, text: str, n: int = 5) -> list[dict[str, Any]]:
             for k in keys]
 
 
-def warm_up_at_start(app: Any) -> None:
+def warm_up_at_start(app: Any, env: Any = None) -> None:
     """With ``config.preload`` (``humsec serve``), compute at start-up, in the background,
     what every country page shares (:func:`humsec.api.routers.countries.warm_country_pages`:
     trend bands, group goalposts, spill-over graph and hotspots) after the API's own
@@ -118,6 +118,9 @@ def warm_up_at_start(app: Any) -> None:
         t = time.perf_counter()
         try:
             warm_country_pages(obs)
+            data_credits(obs)
+            for name in (env.list_templates() if env is not None else ()):
+                env.get_template(name)  # compiled once, before the first visitor
         except Exception:  # a broken default must not stop the server; the pages report it
             app.state.dashboard_warm_failed = True
             logging.getLogger("humsec.web").exception("warming the country pages failed")
@@ -144,7 +147,7 @@ def mount(app: Any) -> None:
     env = _env()
     static_dir = resources.files("humsec.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
-    warm_up_at_start(app)
+    warm_up_at_start(app, env)
 
     def page(template: str, request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
         html = env.get_template(template).render(version=__version__, api="/api/v1",
