@@ -244,3 +244,73 @@ def _wait_for_text(page, selector: str, text: str, timeout: float = 60_000) -> N
     predicate: the pages' Content Security Policy (script-src 'self') forbids the eval
     that string predicates may need."""
     page.locator(selector).filter(has_text=text).first.wait_for(state="visible", timeout=timeout)
+
+
+def test_year_selector_lists_years_that_rank_and_latest_data(server, page, tmp_path):
+    years = httpx.get(f"{server}/api/v1/indices/hsi/years", timeout=120).json()
+    page.goto(f"{server}/")
+    page.wait_for_selector("#map a[data-unit]", timeout=60_000)
+    _wait_for_text(page, "#data-age", "median indicator age")
+    values = page.locator("#year option").evaluate_all("(os) => os.map((o) => o.value)")
+    assert values == ["latest", *[str(y) for y in reversed(years["ranked_years"])]]
+    assert page.locator("#year").input_value() == str(years["default_year"])
+    labels = page.locator("#year option").all_inner_texts()
+    assert labels[0].startswith(f"Latest data: {years['latest_year']} (")
+    assert "ago)" in labels[0] or "this year)" in labels[0]
+    age = page.locator("#data-age").inner_text()
+    assert "2026.1" in age and "missing-data policy" in age and f"{years['default_year']} index" in age
+    assert "{" not in age and "_" not in age
+    # latest data: the most recent year that ranks, said how old it is; the address keeps it
+    page.select_option("#year", "latest")
+    _wait_for_text(page, "#data-age", "Latest data:")
+    assert f"Latest data: {years['latest_year']} is the most recent year" in page.locator("#data-age").inner_text()
+    assert "year=latest" in page.url
+    assert f", {years['latest_year']}:" in page.locator("#map-summary").inner_text()
+    page.screenshot(path=str(tmp_path / "map_latest.png"))
+    # an older year that ranks: the map, the summary and the data-age line follow it
+    older = [y for y in years["ranked_years"] if y < years["default_year"]][-1]
+    page.select_option("#year", str(older))
+    _wait_for_text(page, "#map-summary", f", {older}:")
+    _wait_for_text(page, "#data-age", f"{older} index")
+    page.goto(f"{server}/?year={older}")
+    page.wait_for_selector("#map a[data-unit]", timeout=60_000)
+    assert page.locator("#year").input_value() == str(older)
+    assert not page.errors, page.errors
+
+
+def test_country_search_by_name(server, page, tmp_path):
+    page.goto(f"{server}/compare")
+    page.wait_for_selector("#country-list option", state="attached", timeout=60_000)
+    page.fill("#goto", "kenya")
+    page.click("#goto-form button[type=submit]")
+    page.wait_for_url("**/country/KEN")
+    # a choice from the list goes straight to the page
+    page.fill("#goto", "Fiji (FJI)")
+    page.click("#goto-form button[type=submit]")
+    page.wait_for_url("**/country/FJI")
+    # a name several countries share: a page to choose among them
+    page.fill("#goto", "Korea")
+    page.click("#goto-form button[type=submit]")
+    page.wait_for_url("**/country?q=Korea")
+    links = page.locator("#choices a")
+    assert sorted(links.all_inner_texts()) == ["Democratic People's Republic of Korea", "Republic of Korea"]
+    page.screenshot(path=str(tmp_path / "choose_korea.png"))
+    page.click("#choices a:text-is('Republic of Korea')")
+    page.wait_for_url("**/country/KOR")
+    page.goto(f"{server}/country?q=Congo")
+    assert page.locator("#choices a").count() == 2
+    assert not [e for e in page.errors if "pageerror" in e or "off-host" in e], page.errors
+
+
+def test_not_ranked_country_peers_and_spill_in_plain_words(server, page, tmp_path):
+    for path in ("/api/v1/countries/MCO/peers", "/api/v1/spill/MCO"):
+        r = httpx.get(f"{server}{path}", timeout=120)
+        assert r.status_code == 404 and r.json()["not_ranked"]["unit"] == "MCO"
+    page.goto(f"{server}/country/MCO")
+    _wait_for_text(page, "#headline", "not ranked")
+    for sec, words in (("spill", "neighbours"), ("peers", "peers")):
+        text = page.locator(f"#{sec} .body").inner_text()
+        assert text.startswith("Monaco is not ranked in") and words in text, text
+        assert "{" not in text and "humsec " not in text and "422" not in text
+    page.wait_for_selector("#groups table, #groups p.note", timeout=90_000)
+    page.screenshot(path=str(tmp_path / "country_mco.png"), full_page=True)
