@@ -90,10 +90,11 @@ def build(
         results = {year: build_index(s, df, year=year, scheduler=scheduler)}
     else:
         results = dict(build_panel(s, df, scheduler=scheduler).results)
-    long = pd.concat([r.long() for r in results.values()], ignore_index=True)
+    longs = {y: r.long() for y, r in results.items()}
+    long = next(iter(longs.values())) if len(longs) == 1 else pd.concat(list(longs.values()), ignore_index=True)
     if out is not None:
-        for r in results.values():
-            _write_result(r, out if len(results) == 1 else out / str(r.year))
+        for y, r in results.items():
+            _write_result(r, out if len(results) == 1 else out / str(r.year), long=longs[y])
     if fmt == "table":
         root = s.root
         for r in results.values():
@@ -106,27 +107,51 @@ def build(
             removed = r.details("screen").get("removed") if any(x.step == "screen" for x in r.log) else None
             if removed:
                 console().print(f"screened out: {', '.join(removed)}")
+    elif fmt == "csv":
+        _emit_csv(long)
     else:
         emit(long, fmt)
 
 
-def _write_result(result, out: Path) -> None:
-    from humsec.data.export import atomic_write, export_frame
+def _emit_csv(df: pd.DataFrame) -> None:
+    """``emit(df, "csv")`` written by the vectorised CSV writer (same text: formula-safe,
+    "\n" line ends unless a cell holds a carriage return)."""
+    import sys
+
+    from humsec.cli.common import done_working
+    from humsec.index.io import csv_bytes
+
+    done_working()
+    has_cr = any(pd.Series(pd.unique(df[c].dropna())).astype(str).str.contains("\r", regex=False).any()
+                 for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]))
+    data = csv_bytes(df, crlf=has_cr)
+    sys.stdout.flush()
+    buf = getattr(sys.stdout, "buffer", None)
+    if buf is not None:
+        buf.write(data)
+        buf.flush()
+    else:  # captured output (tests)
+        sys.stdout.write(data.decode("utf-8"))
+
+
+def _write_result(result, out: Path, long: pd.DataFrame | None = None) -> None:
+    from humsec.data.export import atomic_write
+    from humsec.index.io import write_csv_fast
 
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in result.datasets.items():
-        export_frame(frame.reset_index(), out / f"{name.lower()}.csv")
-    export_frame(result.ranks.reset_index(), out / "ranks.csv")
-    export_frame(result.long(), out / "scores_long.csv")
+        write_csv_fast(frame.reset_index(), out / f"{name.lower()}.csv")
+    write_csv_fast(result.ranks.reset_index(), out / "ranks.csv")
+    write_csv_fast(result.long() if long is None else long, out / "scores_long.csv")
     w = pd.concat({k: v for k, v in result.weights.items()}, names=["parent", "child"]).rename("weight")
-    export_frame(w.reset_index(), out / "weights.csv")
+    write_csv_fast(w.reset_index(), out / "weights.csv")
     log = [{"step": r.step, "method": r.method, "params": dict(r.params),
             "overrides": {k: dict(v) for k, v in r.overrides.items()}, "exclude": list(r.exclude),
             "dataset": r.dataset, "details": dict(r.details)} for r in result.log]
     text = json.dumps(log, indent=2, default=str)
     atomic_write(out / "step_log.json", lambda p: p.write_text(text, encoding="utf-8"))
-    spec_text = result.spec.to_yaml()
-    atomic_write(out / "spec.yaml", lambda p: p.write_text(spec_text, encoding="utf-8"))
+    # unit groups as data beside the spec (a YAML mapping of 50,000 units takes seconds)
+    result.spec.write(out / "spec.yaml", groups_file="groups.csv" if result.spec.groups else None)
 
 
 @app.command()

@@ -27,7 +27,7 @@ import pandas as pd
 
 from humsec.data.importer import _NUMBER
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.index.io import _numbers, _strings, _strip, _text, read_text_table, write_csv_fast
+from humsec.index.io import _numbers, _strings, _strip, _text, read_text_table, take_text, write_csv_fast
 from humsec.index.spec import IndexSpec
 
 __all__ = ["COINR_EXAMPLE_STEPS", "import_coinr", "write_coinr_import"]
@@ -200,8 +200,8 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
         raise ValidationError(issues)
     k = len(needed)
     data = pd.DataFrame({
-        "unit": np.tile(units, k),
-        "indicator": np.repeat(np.array(needed, dtype=object), n),
+        "unit": take_text(units, np.tile(np.arange(n), k)),
+        "indicator": take_text(np.array(needed, dtype=object), np.repeat(np.arange(k), n)),
         "value": np.concatenate(blocks) if blocks else np.array([], dtype=float),
     })
     if "Time" in dat.columns:

@@ -25,7 +25,7 @@ import pandas as pd
 from humsec.data.importer import _NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
 
-__all__ = ["csv_bytes", "read_index_data", "read_text_table", "write_csv_fast"]
+__all__ = ["csv_bytes", "read_index_data", "read_text_table", "take_text", "write_csv_fast"]
 
 _MAX = 200
 
@@ -165,11 +165,20 @@ def _codes(vs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _strings(vs) -> pd.Series:
-    """A text column as a pandas object Series (one Python string per distinct value)."""
+    """A text column as a pandas text Series (zero-copy from Arrow)."""
     if isinstance(vs, pd.Series):
         return vs.reset_index(drop=True)
-    codes, uniq = _codes(vs)
-    return pd.Series(uniq[codes] if len(codes) else np.array([], dtype=object), dtype=object)
+    return vs.to_pandas().reset_index(drop=True)
+
+
+def take_text(values: np.ndarray, idx: np.ndarray) -> pd.Series:
+    """``values[idx]`` as a text column, taken by Arrow (a Python string per cell is not
+    made: at 3 million cells that is seconds); object columns for non-text values."""
+    if not all(isinstance(v, str) for v in values):
+        return pd.Series(values[idx], dtype=object)
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string()).take(pa.array(idx)).to_pandas()
 
 
 # ---------------------------------------------------------------------------- reader
@@ -229,7 +238,7 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     icode, uniq_i = _codes(ind)
     add("empty unit code: expected a unit identifier (e.g. an ISO3 code)", (uniq_u == "")[ucode], cols["unit"])
     add("empty indicator code", (uniq_i == "")[icode], cols["indicator"])
-    out = {"unit": pd.Series(uniq_u[ucode], dtype=object), "indicator": pd.Series(uniq_i[icode], dtype=object)}
+    out = {"unit": _strings(unit), "indicator": _strings(ind)}
     year = None
     if "year" in cols:
         ys = _strip(raw, cols["year"])
@@ -341,26 +350,44 @@ def csv_bytes(df: pd.DataFrame, *, crlf: bool = False, safe: bool = True) -> byt
     if n == 0:
         return header.encode("utf-8")
     cols = []
+    quoted = False
     for c in df.columns:
         s = df[c]
         if pd.api.types.is_bool_dtype(s.dtype) and not pd.api.types.is_extension_array_dtype(s.dtype):
             cols.append(pa.array(np.where(s.to_numpy(), "True", "False"), type=pa.string()))
-        elif pd.api.types.is_numeric_dtype(s.dtype):
-            arr = pa.array(s.to_numpy(dtype=float, na_value=np.nan) if pd.api.types.is_extension_array_dtype(s.dtype)
-                           and pd.api.types.is_float_dtype(s.dtype) else s, from_pandas=True)
-            if pa.types.is_floating(arr.type):
-                text = pc.cast(arr, pa.string())
-                # pandas writes whole floats as 1.0: keep the ".0" so the text stays a float
-                whole = pc.and_(pc.is_finite(arr), pc.equal(arr, pc.round(arr)))
-                need = pc.and_(whole, pc.invert(pc.match_substring(text, "e")))
-                text = pc.if_else(need, pc.binary_join_element_wise(text, pa.scalar(".0"), pa.scalar("")), text)
-            else:
-                text = pc.cast(arr, pa.string())
+        elif pd.api.types.is_float_dtype(s.dtype) and not pd.api.types.is_extension_array_dtype(s.dtype):
+            x = s.to_numpy()
+            text = pc.cast(pa.array(x, from_pandas=True), pa.string())
+            # pandas writes whole floats as 1.0: keep the ".0" so the text stays a float
+            with np.errstate(invalid="ignore"):
+                whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 1e15)
+            if whole.any():
+                text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
             cols.append(pc.fill_null(text, ""))
+        elif pd.api.types.is_numeric_dtype(s.dtype):
+            cols.append(pc.fill_null(pc.cast(pa.array(s, from_pandas=True), pa.string()), ""))
         else:
-            codes, uniq = pd.factorize(s, use_na_sentinel=True)
-            cells = np.array([_quote(fix(u if isinstance(u, str) else str(u))) for u in uniq] + [""], dtype=object)
-            cols.append(pa.array(cells[codes], type=pa.string()))
+            try:
+                arr = pa.array(s, type=pa.string(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arr = pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                                for v in s], type=pa.string())
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            enc = arr.dictionary_encode()
+            safe_cells = [_quote(fix(u)) for u in enc.dictionary.to_pylist()]
+            quoted = quoted or any(c[:1] == '"' for c in safe_cells)
+            cells = pa.array(safe_cells, type=pa.string())
+            cols.append(pc.fill_null(pc.take(cells, enc.indices), ""))
+    if not quoted and not any(h[:1] == '"' for h in header.split(",")):
+        # nothing to quote: Arrow's writer joins the cells (no string concatenation here)
+        import pyarrow.csv as pcsv
+
+        table = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
+        buf = pa.BufferOutputStream()
+        pcsv.write_csv(table, buf, write_options=pcsv.WriteOptions(
+            include_header=False, quoting_style="none", eol=end))
+        return header.encode("utf-8") + buf.getvalue().to_pybytes()
     lines = pc.binary_join_element_wise(*cols, pa.scalar(","))
     lines = pc.binary_join_element_wise(lines, pa.scalar(""), pa.scalar(end))
     lines = lines.cast(pa.large_string()) if not isinstance(lines, pa.ChunkedArray) else lines

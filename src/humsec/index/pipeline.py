@@ -126,17 +126,34 @@ class IndexResult:
     def long(self, nodes: list[str] | None = None) -> pd.DataFrame:
         """Long table ``unit, year, node, score, rank`` (aggregates first, root on top)."""
         nodes = nodes or [*reversed(self.spec.aggregates), *self.spec.indicators]
-        sc = self.scores[nodes]
-        rk = self.ranks[nodes]
-        out = sc.stack(future_stack=True).rename("score").to_frame()
-        out["rank"] = rk.stack(future_stack=True)
-        out = out.reset_index()
-        out.columns = ["unit", "node", "score", "rank"]
-        out.insert(1, "year", self.year)
-        out["rank"] = out["rank"].astype("Int64")
-        order = {n: i for i, n in enumerate(nodes)}
-        out["_o"] = out["node"].map(order)
-        return out.sort_values(["_o", "rank", "unit"], kind="stable").drop(columns="_o").reset_index(drop=True)
+        # one argsort per node over integer keys (rank, then unit): sorting the stacked
+        # strings cost seconds at 50,000 units
+        sc = self.scores[nodes].to_numpy(dtype=float)
+        rk = self.ranks[nodes].to_numpy(dtype=float)
+        units = self.scores.index.to_numpy(dtype=object)
+        n, k = sc.shape
+        if self.scores.index.is_monotonic_increasing:
+            upos = np.arange(n)
+        else:
+            upos = np.empty(n, dtype=np.int64)
+            upos[np.argsort(units, kind="stable")] = np.arange(n)
+        order = np.empty((k, n), dtype=np.int64)
+        for j in range(k):
+            order[j] = np.lexsort((upos, rk[:, j]))  # NaN ranks last, as sort_values
+        cols = np.repeat(np.arange(k), n)
+        rows = order.reshape(-1)
+        rank = rk[rows, cols]
+        from humsec.index.io import take_text as _take_text
+
+        return pd.DataFrame({
+            "unit": _take_text(units, rows),
+            "year": np.full(n * k, self.year, dtype=object if self.year is None else np.int64),
+            "node": _take_text(np.array(list(nodes), dtype=object), cols),
+            "score": sc[rows, cols],
+            "rank": pd.array(np.where(np.isnan(rank), 0, rank).astype(np.int64), dtype="Int64")
+            if not np.isnan(rank).any() else pd.arrays.IntegerArray(
+                np.where(np.isnan(rank), 0, rank).astype(np.int64), np.isnan(rank)),
+        })
 
     def equals(self, other: IndexResult) -> bool:
         """Exact equality of every data set, rank and weight (NaN == NaN)."""
