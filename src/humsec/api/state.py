@@ -325,11 +325,15 @@ class Observatory:
             return self._registry
 
     def warm(self) -> None:
-        """Compute the default HSI assessment (and its ranking), the current alerts and the
-        watch list ahead of the first request."""
-        self.assessment("hsi").ranking()
+        """Compute the current alerts, the default HSI assessment (and its ranking) and the
+        watch list ahead of the first request (the alerts first: they take a fraction of
+        a second, the assessment's uncertainty analysis several)."""
         try:
             self.alerts("hsi")
+        except HumsecError:  # data without the series: the route says why when asked
+            pass
+        self.assessment("hsi").ranking()
+        try:
             self.watch_list()
-        except HumsecError:  # data without the series: the routes say why when asked
+        except HumsecError:
             pass
