@@ -168,7 +168,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(404, str(exc), **jsonable(getattr(exc, "extra", {})))
 
     @app.exception_handler(HumsecError)
-    async def user_error(_request: Request, exc: HumsecError) -> JSONResponse:
+    async def user_error(request: Request, exc: HumsecError) -> JSONResponse:
         name = type(exc).__name__
         if name == "ConflictError":
             return _error(409, str(exc))
@@ -176,6 +176,13 @@ def install_error_handlers(app: FastAPI) -> None:
             resp = _error(503, str(exc))
             resp.headers["Retry-After"] = "5"
             return resp
+        # A well-formed read the data cannot answer (a year without data, an index whose
+        # indicators are not in the store, a dimension the index lacks) asks for a
+        # resource that does not exist: 404 (RFC 9110 15.5.5). 422 is for request
+        # content the server cannot process: bodies of writes, and malformed parameters
+        # (FastAPI's validation, above).
+        if request.method in ("GET", "HEAD"):
+            return _error(404, str(exc))
         return _error(422, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
@@ -211,6 +218,7 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     app.include_router(countries.router(config, names), prefix=API_PREFIX)
     app.include_router(alerts.router(config, names), prefix=API_PREFIX)
     app.include_router(commitments.router(config), prefix=API_PREFIX)
+    _declare_formats(app)
     docs_csp = _mount_docs(app)
     # outermost first: unknown Host headers are refused before anything else runs
     app.add_middleware(SecurityHeaders, csp_for={f"{API_PREFIX}/docs": docs_csp} if docs_csp else None)
@@ -240,6 +248,49 @@ def _guard_uploads(app: FastAPI, config: ServiceConfig) -> None:
             except (auth.AuthError, auth.PermissionDenied) as exc:
                 return _auth_error(exc)
         return await call_next(request)
+
+
+#: Media type of each value of a ``format`` query parameter.
+FORMAT_MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html", "pdf": "application/pdf"}
+
+
+def _declare_formats(app: FastAPI) -> None:
+    """Declare in the OpenAPI document every media type an operation answers: an
+    operation with a ``format`` query parameter gets one ``200`` content entry per value
+    (CSV as text, PDF as binary), so that clients and schema checkers know a CSV answer
+    is documented."""
+    base = app.openapi
+
+    def enum_values(schema: dict, doc: dict) -> list[str]:
+        if "$ref" in schema:
+            return enum_values(doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], doc)
+        out = list(schema.get("enum", []))
+        for alt in schema.get("anyOf", []):
+            out += enum_values(alt, doc)
+        return out
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = base()
+        for ops in doc.get("paths", {}).values():
+            for op in ops.values():
+                fmt = next((p for p in op.get("parameters", []) if p.get("name") == "format" and p.get("in") == "query"),
+                           None)
+                if fmt is None or "200" not in op.get("responses", {}):
+                    continue
+                content = op["responses"]["200"].setdefault("content", {})
+                for value in enum_values(fmt["schema"], doc):
+                    media = FORMAT_MEDIA.get(value)
+                    if media is None or media in content and content[media]:
+                        continue
+                    content[media] = ({"schema": {"type": "string", "format": "binary"}} if media == "application/pdf"
+                                      else {"schema": {"type": "string"}} if media != "application/json"
+                                      else content.get(media) or {"schema": {}})
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _mount_docs(app: FastAPI) -> str | None:

@@ -129,7 +129,7 @@ def _render(body: Body, fmt: str) -> Rendered:
         content, media = csv_bytes(table), CSV_TYPE
     else:
         content, media = dumps(body.json if body.json is not None else body.table), JSON_TYPE
-    if body.filename:
+    if body.filename and media != JSON_TYPE:  # JSON is API data, not a download named .csv
         disposition = "inline" if media.startswith("text/html") else "attachment"
         headers["Content-Disposition"] = f'{disposition}; filename="{body.filename}"'
     return Rendered(content, media, headers)
