@@ -118,3 +118,13 @@ def test_catalogue_version_must_be_a_scalar():
 
     with pytest.raises(ValidationError, match="version: expected a version number or text"):
         Catalogue.from_yaml("version: [1, 2]\nindicators: []\n", file="c.yaml")
+
+
+def test_an_empty_tagged_timestamp_is_a_located_error():
+    """Found by benchmarks/fuzz_import.py (commitments, seed 7): PyYAML's timestamp
+    constructor raises AttributeError on an empty ``!!timestamp``."""
+    from humsec.errors import ValidationError
+    from humsec.yamlio import load_yaml
+
+    with pytest.raises(ValidationError, match="c.yaml.*a value cannot be read"):
+        load_yaml("deadline: !!timestamp\n", file="c.yaml")

@@ -120,7 +120,7 @@ def load_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH,
     except yaml.YAMLError as exc:
         raise _issue(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file,
                      getattr(exc, "problem_mark", None)) from None
-    except (ValueError, TypeError, OverflowError) as exc:  # scalar constructors
+    except (ValueError, TypeError, OverflowError, AttributeError) as exc:  # scalar constructors
         raise _issue(f"not valid YAML: a value cannot be read ({str(exc)[:200]})", file) from None
     except (RecursionError, MemoryError):
         raise _issue("YAML document too large or nested too deeply", file) from None
