@@ -118,8 +118,11 @@ def load_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH,
         _check_bounds(text, file, max_depth, max_nodes)
         return yaml.load(text, Loader=_LOADER)  # noqa: S506
     except yaml.YAMLError as exc:
-        raise _issue(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file,
-                     getattr(exc, "problem_mark", None)) from None
+        problem = str(getattr(exc, "problem", None) or exc)
+        if "nesting depth" in problem:  # newer libyaml stops deep nesting in its own parser
+            raise _issue(f"YAML nested too deeply: expected at most {max_depth} levels ({problem})", file,
+                         getattr(exc, "problem_mark", None)) from None
+        raise _issue(f"not valid YAML: {problem}", file, getattr(exc, "problem_mark", None)) from None
     except (ValueError, TypeError, OverflowError, AttributeError) as exc:  # scalar constructors
         raise _issue(f"not valid YAML: a value cannot be read ({str(exc)[:200]})", file) from None
     except (RecursionError, MemoryError):
