@@ -42,8 +42,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: str | None, port: int, runs: int) -> tuple[subprocess.Popen, Path]:
-    log = Path(tempfile.mkstemp(prefix="humsec-bench-serve-", suffix=".log")[1])
+def start_server(home: str | None, port: int, runs: int, *,
+                 log_prefix: str = "humsec-bench-serve-") -> tuple[subprocess.Popen, Path]:
+    """``humsec serve`` from this checkout in a child process, logging to a temp file."""
+    log = Path(tempfile.mkstemp(prefix=log_prefix, suffix=".log")[1])
     cmd = [sys.executable, "-m", "humsec.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--runs", str(runs), "--log-level", "warning"]
     if home:

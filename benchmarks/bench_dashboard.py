@@ -31,51 +31,26 @@ uncached country page <= 1 s on the default data.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+import bench_api  # the same server start-up and readiness check as the API benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 1.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(home: str | None, port: int, runs: int) -> tuple[subprocess.Popen, Path]:
-    log = Path(tempfile.mkstemp(prefix="humsec-bench-dashboard-", suffix=".log")[1])
-    cmd = [sys.executable, "-m", "humsec.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--runs", str(runs), "--log-level", "warning"]
-    if home:
-        cmd += ["--home", home]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    return proc, log
+    return bench_api.start_server(home, port, runs, log_prefix="humsec-bench-dashboard-")
 
 
-def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"humsec serve exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    sys.exit(f"humsec serve did not answer within {timeout:.0f} s")
+free_port, wait_ready = bench_api.free_port, bench_api.wait_ready
 
 
 def wait_warm(client: httpx.Client, timeout: float) -> dict:
