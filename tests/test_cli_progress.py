@@ -70,3 +70,39 @@ def test_every_export_command_says_what_it_wrote(default_env, tmp_path, capsys):
         err = capsys.readouterr().err
         assert path.is_file(), argv
         assert f"wrote {path}" in err, (argv, err)
+
+
+SMALL_SPEC = """
+spec_version: 1
+name: small
+tree:
+  - {code: top}
+  - {code: p1, parent: top}
+  - {code: a, parent: p1}
+  - {code: b, parent: p1, direction: -1}
+steps:
+  - {step: impute, method: mean}
+  - {step: normalise, method: minmax, params: {lo: 0, hi: 100}}
+  - {step: aggregate, method: arithmetic}
+"""
+
+
+def test_index_commands_say_every_file_they_wrote(tmp_path, capsys):
+    import pandas as pd
+
+    from humsec.cli.main import main
+
+    spec_f, data_f = tmp_path / "spec.yaml", tmp_path / "data.csv"
+    spec_f.write_text(SMALL_SPEC)
+    pd.DataFrame({"unit": ["A", "B", "C", "A", "B", "C"], "indicator": list("aaabbb"),
+                  "value": [1.0, 2.0, 3.0, 5.0, None, 1.0]}).to_csv(data_f, index=False)
+    out = tmp_path / "built"
+    capsys.readouterr()
+    assert main(["index", "build", str(spec_f), "-d", str(data_f), "--out", str(out), "--format", "csv"]) == 0
+    err = capsys.readouterr().err
+    written = sorted(p.name for p in out.iterdir())
+    assert {"ranks.csv", "weights.csv", "step_log.json", "spec.yaml", "aggregated.csv"} <= set(written)
+    for name in written:
+        assert f"wrote {out / name}" in err, (name, err)
+    assert main(["index", "schema", "--out", str(tmp_path / "schema.json")]) == 0
+    assert f"wrote {tmp_path / 'schema.json'}" in capsys.readouterr().err

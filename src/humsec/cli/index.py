@@ -10,7 +10,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from humsec.cli.common import FORMATS, console, dump_json, emit
+from humsec.cli.common import FORMATS, console, dump_json, emit, wrote
 from humsec.errors import HumsecError
 
 app = typer.Typer(help="Composite indices: build, validate, audit, uncertainty, import from COINr.",
@@ -61,6 +61,7 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write to this
         typer.echo(text)
     else:
         atomic_write(out, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+        wrote(out)
 
 
 def _load(spec: str, data: Path):
@@ -94,7 +95,7 @@ def build(
     long = next(iter(longs.values())) if len(longs) == 1 else pd.concat(list(longs.values()), ignore_index=True)
     if out is not None:
         for y, r in results.items():
-            _write_result(r, out if len(results) == 1 else out / str(r.year), long=longs[y])
+            wrote(_write_result(r, out if len(results) == 1 else out / str(r.year), long=longs[y]))
     if fmt == "table":
         root = s.root
         for r in results.values():
@@ -134,17 +135,21 @@ def _emit_csv(df: pd.DataFrame) -> None:
         sys.stdout.write(data.decode("utf-8"))
 
 
-def _write_result(result, out: Path, long: pd.DataFrame | None = None) -> None:
+def _write_result(result, out: Path, long: pd.DataFrame | None = None) -> list[Path]:
+    """Write every data set, ranks, weights, the step log and the spec to ``out``; the paths written."""
     from humsec.data.export import atomic_write
     from humsec.index.io import write_csv_fast
 
     out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
     for name, frame in result.datasets.items():
-        write_csv_fast(frame.reset_index(), out / f"{name.lower()}.csv")
-    write_csv_fast(result.ranks.reset_index(), out / "ranks.csv")
-    write_csv_fast(result.long() if long is None else long, out / "scores_long.csv")
+        paths.append(out / f"{name.lower()}.csv")
+        write_csv_fast(frame.reset_index(), paths[-1])
+    paths += [out / "ranks.csv", out / "scores_long.csv", out / "weights.csv"]
+    write_csv_fast(result.ranks.reset_index(), paths[-3])
+    write_csv_fast(result.long() if long is None else long, paths[-2])
     w = pd.concat({k: v for k, v in result.weights.items()}, names=["parent", "child"]).rename("weight")
-    write_csv_fast(w.reset_index(), out / "weights.csv")
+    write_csv_fast(w.reset_index(), paths[-1])
     log = [{"step": r.step, "method": r.method, "params": dict(r.params),
             "overrides": {k: dict(v) for k, v in r.overrides.items()}, "exclude": list(r.exclude),
             "dataset": r.dataset, "details": dict(r.details)} for r in result.log]
@@ -152,6 +157,8 @@ def _write_result(result, out: Path, long: pd.DataFrame | None = None) -> None:
     atomic_write(out / "step_log.json", lambda p: p.write_text(text, encoding="utf-8"))
     # unit groups as data beside the spec (a YAML mapping of 50,000 units takes seconds)
     result.spec.write(out / "spec.yaml", groups_file="groups.csv" if result.spec.groups else None)
+    paths += [out / "step_log.json", out / "spec.yaml"] + ([out / "groups.csv"] if result.spec.groups else [])
+    return paths
 
 
 @app.command()
@@ -251,6 +258,8 @@ def uncertainty(
             atomic_write(out / "sobol.csv", lambda p: sens.indices.to_csv(p))
         text = u.to_yaml()
         atomic_write(out / "uncertainty.yaml", lambda p: p.write_text(text, encoding="utf-8"))
+        wrote([out / n for n in ("summary.csv", "runs.csv", "scores.csv")]
+              + ([out / "sobol.csv"] if sens is not None else []) + [out / "uncertainty.yaml"])
     if res.n_failed:
         console(stderr=True).print(f"{res.n_failed} of {len(res.runs)} runs failed (see runs.csv with --out); "
                                    f"first: {res.failures['error'].iloc[0]}")
@@ -282,4 +291,5 @@ def import_coinr_cmd(
     from humsec.index.coinr import write_coinr_import
 
     spec_path, data_path = write_coinr_import(idata, imeta, out, name=name, impute_group=group)
-    console().print(f"wrote {spec_path} and {data_path}; build with: humsec index build {spec_path} --data {data_path}")
+    wrote([spec_path, data_path])
+    console().print(f"build with: humsec index build {spec_path} --data {data_path}", markup=False)

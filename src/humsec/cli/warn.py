@@ -10,7 +10,8 @@ import pandas as pd
 import typer
 from typer.core import TyperGroup
 
-from humsec.cli.common import FORMATS, console, dump_json, emit, settings_from
+from humsec.cli.common import FORMATS, console, dump_json, emit, settings_from, wrote
+from humsec.data.export import atomic_write
 from humsec.errors import HumsecError
 
 SPEC_HELP = "Index spec: the built-in 'hsi' (default) or an edited copy (YAML file)."
@@ -188,7 +189,8 @@ def backtest_cmd(
     for bt, led in res:
         files += write_ledger(led, bt, out)
     table = pd.concat([led.table for _, led in res], ignore_index=True)
-    (Path(out) / f"ledger_{model}.csv").write_text(table.to_csv(index=False), encoding="utf-8")
+    files.append(Path(out) / f"ledger_{model}.csv")
+    atomic_write(files[-1], lambda p: table.to_csv(p, index=False))
     verdicts = [v for _, led in res for v in led.verdict()]
     if fmt == "json":
         dump_json({"model": model, "ledgers": [led.to_dict() for _, led in res], "files": [str(f) for f in files]})
@@ -203,7 +205,7 @@ def backtest_cmd(
     emit(table[[c for c in cols if c in table.columns]], "table")
     for v in verdicts:
         o.print(("✔ " if " BEATS " in v else "✘ ") + v)
-    o.print(f"wrote {len(files) + 1} files to {out}")
+    wrote(files)
 
 
 def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
@@ -235,13 +237,11 @@ def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
     rec = early_warning_recall(bts.get(1), dbt)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "onset_skill.csv", index=False)
-    targets.to_csv(out / "onset_targets.csv", index=False)
-    dtab.to_csv(out / "displacement_skill.csv", index=False)
-    rec.recall.to_csv(out / "crisis_recall.csv", index=False)
-    rec.alarms.to_csv(out / "warning_alarms.csv", index=False)
-    for h, bt in bts.items():
-        bt.forecasts.to_csv(out / f"onset_forecasts_h{h}.csv", index=False)
+    written = {"onset_skill.csv": table, "onset_targets.csv": targets, "displacement_skill.csv": dtab,
+               "crisis_recall.csv": rec.recall, "warning_alarms.csv": rec.alarms}
+    written.update({f"onset_forecasts_h{h}.csv": bt.forecasts for h, bt in bts.items()})
+    for name, frame in written.items():
+        atomic_write(out / name, lambda p, f=frame: f.to_csv(p, index=False))
     if fmt == "json":
         import json
 
@@ -272,7 +272,7 @@ def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
     emit(rec.recall, "table", title="Crisis recall: warnings issued at least one year before the onset")
     emit(rec.alarms[["signal", "threshold", "flags", "false_alarm_rate", "precision", "recall_onsets",
                      "false_alarm_rate_onset_rows"]], "table", title="False alarms at the same threshold")
-    o.print(f"wrote the skill tables, targets, crisis recall and forecasts to {out}")
+    wrote([out / name for name in written])
 
 
 def _origins(text: Optional[str]) -> Optional[list[int]]:
