@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from humsec.analysis.mpi import bootstrap_se, load_mpi_spec, measure
 from humsec.cli.common import FORMATS, console, dump_json, emit, settings_from
 from humsec.errors import HumsecError
 
@@ -125,8 +126,6 @@ def mpi_cmd(
 ) -> None:
     """Alkire–Foster multidimensional poverty (H, A, M0, contributions, subgroups) of
     microdata. Bad records are reported with file, row and column (exit code 2)."""
-    from humsec.analysis.mpi import bootstrap_se, load_mpi_spec, measure
-
     _fmt(fmt)
     if bootstrap and seed is None:
         raise HumsecError("--seed is required with --bootstrap: every random draw in humsec is reproducible")
