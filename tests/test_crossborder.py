@@ -10,7 +10,7 @@ from humsec.cli.main import main
 from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
 from humsec.index.builtin import load_spec
-from humsec.report.crossborder import build_graph, peer_report, read_flows, resolve_target, spill_report
+from humsec.spatial.crossborder import build_graph, peer_report, read_flows, resolve_target, spill_report
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_syria_spillovers_with_real_flows(default_env, reg, shared_data, tmp_pat
 
 
 def test_spill_defaults_follow_the_data_with_release_stocks(default_env, reg):
-    from humsec.report.crossborder import release_displacement
+    from humsec.spatial.crossborder import release_displacement
 
     _, panel, _ = default_env
     spec = load_spec("hsi")
@@ -122,7 +122,7 @@ def test_peers_and_positive_deviants(default_env, reg):
     assert r.threat in spec.children["hsi"] and r.base_year < r.year
     assert (r.deviants["change"].diff().dropna() <= 0).all()  # sorted by improvement
     assert set(r.changes["unit"]) <= set(r.deviants["unit"])
-    with pytest.raises(HumsecError, match="--dimension 'wealth'"):
+    with pytest.raises(HumsecError, match="dimension 'wealth'"):
         peer_report("KEN", panel=panel, spec=spec, registry=reg, dimension="wealth")
 
 
@@ -174,7 +174,7 @@ def test_brief_has_the_spill_over_component(default_env):
 
 
 def test_regional_table_of_every_grouping(default_env, reg, capsys):
-    from humsec.report.crossborder import regional_table
+    from humsec.spatial.crossborder import regional_table
 
     settings, panel, _ = default_env
     spec = load_spec("hsi")
@@ -198,7 +198,7 @@ def test_default_graph_land_borders_and_island_neighbours():
     not Cyprus); island states get their three nearest countries by capital distance, so
     no Pacific state is an isolate; every link says which rule made it."""
     from humsec.data.countries import CountryRegistry
-    from humsec.report.crossborder import build_graph, neighbour_links
+    from humsec.spatial.crossborder import build_graph, neighbour_links
     from humsec.spatial.graph import great_circle_km
 
     reg = CountryRegistry.default()

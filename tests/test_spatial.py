@@ -289,7 +289,7 @@ def test_joint_action_words_stocks_as_stocks():
 def test_release_stocks_are_the_unhcr_stocks(reg, shared_data):
     """The release's displacement matrix (stocks) holds UNHCR's end-year refugees, asylum
     seekers and OIP of population.parquet, pair by pair, to the release's last year."""
-    from humsec.report.crossborder import release_displacement
+    from humsec.spatial.crossborder import release_displacement
 
     p = shared_data / "unhcr_refugees" / "population.parquet"
     if not p.is_file():

@@ -127,7 +127,7 @@ def test_groups_equal_the_library_on_the_whole_panel(site, code):
 @pytest.mark.parametrize("code, query", [("KEN", {}), ("TON", {}), ("SYR", {"base_year": 2012}),
                                          ("NZL", {"graph": "knn", "k": 4})])
 def test_country_spill_equals_spill_report(site, code, query):
-    from humsec.report.crossborder import spill_report
+    from humsec.spatial.crossborder import spill_report
 
     client, obs = site
     body = client.get(f"/api/v1/spill/{code}", params=query).json()
@@ -141,7 +141,7 @@ def test_country_spill_equals_spill_report(site, code, query):
 @pytest.mark.parametrize("code, query", [("KEN", {}), ("FJI", {"dimension": "health", "k": 3}),
                                          ("SYR", {"base_year": 2012}), ("UGA", {"same": "region"})])
 def test_country_peers_equal_peer_report(site, code, query):
-    from humsec.report.crossborder import peer_report
+    from humsec.spatial.crossborder import peer_report
 
     client, obs = site
     body = client.get(f"/api/v1/countries/{code}/peers", params=query).json()

@@ -1,5 +1,5 @@
 """``humsec spill`` and ``humsec peers``: threats across borders and peers to learn from
-(thin shell over :mod:`humsec.report.crossborder`)."""
+(thin shell over :mod:`humsec.spatial.crossborder`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def spill_cmd(
 ) -> None:
     """Spill-overs: exposure to neighbours' insecurity, rising threats shared with
     neighbours (with evidence), hotspots and displacement, for a country or region."""
-    from humsec.report.crossborder import read_flows, release_displacement, spill_report
+    from humsec.spatial.crossborder import read_flows, release_displacement, spill_report
 
     s, panel, _, reg = _inputs(ctx, spec, fmt)
     if flows is not None:
@@ -99,7 +99,7 @@ def peers_cmd(
 ) -> None:
     """Peers with a similar profile, and positive deviants: similar countries that
     improved most on the threat where this country is weakest — and what changed."""
-    from humsec.report.crossborder import peer_report
+    from humsec.spatial.crossborder import peer_report
 
     s, panel, _, reg = _inputs(ctx, spec, fmt)
     r = peer_report(unit, panel=panel, spec=s, registry=reg, dimension=dimension, year=year,
@@ -133,7 +133,7 @@ def regions_cmd(
 ) -> None:
     """Population-weighted scores of every grouping (APPF, ASEAN, APEC, EU, OECD, G20,
     LDC, LLDC, SIDS) and UN M49 region, with the population share covered."""
-    from humsec.report.crossborder import regional_table
+    from humsec.spatial.crossborder import regional_table
 
     s, panel, _, reg = _inputs(ctx, spec, fmt)
     t = regional_table(panel=panel, spec=s, registry=reg, year=year)

@@ -101,7 +101,7 @@ def current_alerts(panel: Any, spec: Any, *, year: int | None = None, unit: str 
         if not reg.is_iso3(code):
             reg.info(code)  # raises with a suggestion
         if code not in hist.index.get_level_values("unit"):
-            raise HumsecError(f"{code} ({reg.name(code)}) has no {spec.name.upper()} score in {y}; try another --year")
+            raise HumsecError(f"{code} ({reg.name(code)}) has no {spec.name.upper()} score in {y}; try another year")
     if flows is not None:
         from humsec.spatial.spill import displacement
 

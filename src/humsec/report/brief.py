@@ -115,7 +115,7 @@ def prepare_briefing(spec: IndexSpec, panel: Panel, *, year: int | None = None,
 def _spill(a: Assessment) -> tuple[pd.DataFrame | None, str]:
     """Neighbour exposure of every country: land borders plus the 3 nearest capitals (so
     island states have neighbours)."""
-    from humsec.report.crossborder import build_graph
+    from humsec.spatial.crossborder import build_graph
     from humsec.spatial.spill import neighbour_exposure
 
     g = build_graph(CountryRegistry.default(), "borders+islands", k=3)

@@ -130,20 +130,20 @@ def trend_intervals(obs: Observatory, index: str, first: int, last: int, runs: i
 
 
 def _spill_permutations() -> int:
-    """The permutations :func:`humsec.report.crossborder.spill_report` uses by default."""
+    """The permutations :func:`humsec.spatial.crossborder.spill_report` uses by default."""
     import inspect
 
-    from humsec.report.crossborder import spill_report
+    from humsec.spatial.crossborder import spill_report
 
     return int(inspect.signature(spill_report).parameters["permutations"].default)
 
 
 def spill_shared(obs: Observatory, index: str, year: int, base_year: int, graph: str, k: int) -> dict[str, Any]:
-    """What :func:`humsec.report.crossborder.spill_report` computes for every country
+    """What :func:`humsec.spatial.crossborder.spill_report` computes for every country
     alike - the scores of the two years, the neighbour graph, every country's exposure
     to its neighbours and the hotspots of insecurity (seeded permutations over all
     countries) - once per data version and parameters (cached)."""
-    from humsec.report.crossborder import build_graph, score_history
+    from humsec.spatial.crossborder import build_graph, score_history
     from humsec.spatial.spill import neighbour_exposure
     from humsec.spatial.stats import hotspots
 
@@ -165,11 +165,11 @@ def spill_shared(obs: Observatory, index: str, year: int, base_year: int, graph:
 
 def country_spill(obs: Observatory, index: str, code: str, *, year: int, base_year: int | None,
                   graph: str, k: int) -> Any:
-    """:func:`humsec.report.crossborder.spill_report` of one country (no displacement
+    """:func:`humsec.spatial.crossborder.spill_report` of one country (no displacement
     table, as the endpoint asks), the same report, from :func:`spill_shared` and the
     country's own shared rising threats; None where ``spill_report`` would refuse (it
     says why)."""
-    from humsec.report.crossborder import SpillReport, neighbour_links
+    from humsec.spatial.crossborder import SpillReport, neighbour_links
     from humsec.spatial.spill import joint_action
 
     reg, spec = obs.registry(), obs.spec(index)
@@ -203,9 +203,9 @@ def country_spill(obs: Observatory, index: str, code: str, *, year: int, base_ye
 
 def score_frames(obs: Observatory, index: str, years: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(long scores ``unit, year, node, score`` of the years, as
-    :func:`humsec.report.crossborder.score_history` gives them; wide scores of the last
+    :func:`humsec.spatial.crossborder.score_history` gives them; wide scores of the last
     year), the same for every country, cached."""
-    from humsec.report.crossborder import score_history
+    from humsec.spatial.crossborder import score_history
 
     def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
         hist = score_history(obs.spec(index), obs.index_data(index), list(years))
@@ -229,10 +229,10 @@ def _leaves(spec: Any, dimension: str) -> list[str]:
 
 def country_peers(obs: Observatory, index: str, code: str, *, year: int, base_year: int | None,
                   dimension: str | None, k: int) -> Any:
-    """:func:`humsec.report.crossborder.peer_report` without a ``same`` restriction, the
+    """:func:`humsec.spatial.crossborder.peer_report` without a ``same`` restriction, the
     same report, with the score history of the period shared by every country
     (:func:`score_frames`); None where ``peer_report`` would refuse (it says why)."""
-    from humsec.report.crossborder import PeerReport
+    from humsec.spatial.crossborder import PeerReport
     from humsec.spatial.peers import positive_deviants, similar_peers
 
     spec = obs.spec(index)
@@ -374,7 +374,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
-            from humsec.report.crossborder import peer_report
+            from humsec.spatial.crossborder import peer_report
 
             require_ranked(obs, index.value, code, year)
             inp = obs.inputs()
@@ -403,7 +403,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             raise HumsecError(f"target {target[:80]!r}: expected an ISO3 code, a grouping or a UN region name")
 
         def compute(_f: str) -> Body:
-            from humsec.report.crossborder import spill_report
+            from humsec.spatial.crossborder import spill_report
 
             code = target.upper()
             if len(code) == 3 and obs.registry().is_iso3(code):

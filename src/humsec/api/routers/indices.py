@@ -90,7 +90,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     def regions(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
                 fmt: Fmt = None) -> Response:
         def compute(_f: str) -> Body:
-            from humsec.report.crossborder import regional_table
+            from humsec.spatial.crossborder import regional_table
 
             y = obs.resolve_year(name.value, year)
             t = regional_table(panel=obs.inputs().panel, spec=obs.spec(name.value), registry=obs.registry(),

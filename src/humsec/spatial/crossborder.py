@@ -244,7 +244,7 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
     year = default_year(spec, data) if year is None else int(year)
     base_year = year - 5 if base_year is None else int(base_year)
     if base_year >= year:
-        raise HumsecError(f"--base-year ({base_year}) must be before --year ({year})")
+        raise HumsecError(f"base year {base_year} must be before the year {year}")
     hist = score_history(spec, data, [base_year, year])
     now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
     if now.empty:
@@ -377,10 +377,10 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
     data = index_data(panel, spec) if data is None else data
     year = default_year(spec, data) if year is None else int(year)
     if base_year is not None and int(base_year) >= year:
-        raise HumsecError(f"--base-year ({base_year}) must be before --year ({year})")
+        raise HumsecError(f"base year {base_year} must be before the year {year}")
     dims = list(spec.children[spec.root])
     if dimension is not None and dimension not in dims:
-        raise HumsecError(f"--dimension '{dimension}': expected one of {', '.join(dims)}")
+        raise HumsecError(f"dimension '{dimension}': expected one of {', '.join(dims)}")
     keyf = None if same is None else _same_key(registry, same)
     # default base year: the earliest of the previous ten years in which the unit has scores
     candidates = [int(base_year)] if base_year is not None else list(range(year - 10, year - 2))
@@ -392,7 +392,7 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
     scored = sorted(set(hist.loc[(hist["unit"] == code) & (hist["year"] < year), "year"]) & set(candidates))
     if not scored:
         raise HumsecError(f"{code}: no {spec.name} scores in {', '.join(map(str, candidates))}; "
-                          "choose another --base-year")
+                          "choose another base year")
     base_year = int(scored[0])
     hist = hist[hist["year"].between(base_year, year)]
     similar = similar_peers(now[[d for d in dims if d in now.columns]], code, k=k, same=keyf)
@@ -405,10 +405,10 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
 
 
 def _same_key(registry: Any, same: str) -> Any:
-    """Key function for ``--same region|subregion|income``."""
+    """Key function for peers of the same region, subregion or income group."""
     attr = {"region": "region", "subregion": "subregion", "income": "income_group"}.get(same)
     if attr is None:
-        raise HumsecError(f"--same '{same}': expected region, subregion or income")
+        raise HumsecError(f"peer group '{same}': expected region, subregion or income")
 
     def key(c: str) -> Any:
         try:
