@@ -8,7 +8,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from humsec.cli.common import console, emit, settings_from
+from humsec.cli.common import console, done_working, emit, settings_from
 from humsec.data import service
 from humsec.data.export import export_frame
 from humsec.errors import HumsecError
@@ -282,6 +282,7 @@ class _progress:
             return None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+        done_working()  # the bar replaces the generic indicator (rich allows one live display)
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             console=console(stderr=True), transient=True)
         self.bar.__enter__()

@@ -10,7 +10,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from humsec.cli.common import FORMATS, console, dump_json, emit, wrote
+from humsec.cli.common import FORMATS, console, done_working, dump_json, emit, wrote
 from humsec.errors import HumsecError
 
 app = typer.Typer(help="Composite indices: build, validate, audit, uncertainty, import from COINr.",
@@ -232,6 +232,8 @@ def uncertainty(
         raise HumsecError("--seed is required: every random draw in humsec is reproducible")
     k = len(u.inputs)
     total = samples * (k + 2) if sa else samples
+    if not quiet:
+        done_working()  # the bar below replaces the generic indicator (rich allows one live display)
     with Progress(console=console(stderr=True), transient=True, disable=quiet) as bar:
         task = bar.add_task("runs", total=total if replay_file is None else None)
         tick = lambda m: bar.advance(task, m)  # noqa: E731

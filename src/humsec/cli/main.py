@@ -61,9 +61,10 @@ def root(
         ctx.call_on_close(working.stop)
 
 
-#: Commands that draw their own progress (bars, per-step lines) or run until stopped:
-#: no generic "still working" indicator for them.
-_OWN_PROGRESS = frozenset({"serve", "data", "index", "release"})
+#: Commands that run until stopped: no "still working" indicator. Commands that draw their
+#: own progress bar (index uncertainty, data fetch/update) remove the indicator first
+#: (:func:`humsec.cli.common.done_working`); per-step lines print above it.
+_OWN_PROGRESS = frozenset({"serve"})
 
 
 def main(argv: list[str] | None = None) -> int:
