@@ -17,7 +17,7 @@ import pytest
 import respx
 
 from humsec.data.connectors import (
-    Fetcher, MalformedResponseError, Registry, Request, SourceError, SourceUnreachableError,
+    Fetcher, MalformedResponseError, SourceRegistry, Request, SourceError, SourceUnreachableError,
     backoff_delays, fetch, plan, resolve_query, safe_filename,
 )
 from humsec.data.connectors import undp_hdr
@@ -54,8 +54,8 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def registry() -> Registry:
-    return Registry.default()
+def registry() -> SourceRegistry:
+    return SourceRegistry.default()
 
 
 @pytest.fixture()
@@ -100,7 +100,7 @@ def test_registry_rejects_bad_entries():
 
     text = "sources:\n  Bad Id:\n    title: x\n    hook: nope\n    base_url: u\n    licence: l\n    indicators: {}\n"
     with pytest.raises(ValidationError) as exc:
-        Registry.from_yaml(text, file="s.yaml")
+        SourceRegistry.from_yaml(text, file="s.yaml")
     assert "s.yaml" in str(exc.value) and "sources.Bad Id.id" in str(exc.value)
 
 

@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from humsec.data import vintages
-from humsec.data.connectors import Fetcher, Registry
+from humsec.data.connectors import Fetcher, SourceRegistry
 from humsec.data.store import Store
 from humsec.model.panel import Panel
 
@@ -35,7 +35,7 @@ def _fetch(settings, fetcher, suffix=""):
     with respx.mock as router:
         _mock_wb(router, suffix)
         return vintages.fetch_to_store(settings, "worldbank", ["SP.DYN.LE00.IN"], fetcher=fetcher,
-                                       registry=Registry.default())
+                                       registry=SourceRegistry.default())
 
 
 def test_two_fetches_two_vintages_and_exact_revisions(settings, fetcher):
@@ -101,7 +101,7 @@ def test_fetched_indicators_join_the_catalogue(settings, fetcher):
     from humsec.data import service
 
     with respx.mock as router:
-        router.get(Registry.default()["hdr"].base_url).mock(
+        router.get(SourceRegistry.default()["hdr"].base_url).mock(
             return_value=httpx.Response(200, content=(FIX / "hdr_small.csv").read_bytes()))
         snap, _, _ = vintages.fetch_to_store(settings, "hdr", ["hdi"], fetcher=fetcher)
     cat = service.catalogue(settings)

@@ -201,9 +201,9 @@ def sources(
     fmt: str = typer.Option("table", "--format", help="table, csv or json"),
 ) -> None:
     """The live data sources humsec can fetch from (the connector registry)."""
-    from humsec.data.connectors import Registry
+    from humsec.data.connectors import SourceRegistry
 
-    reg = Registry.default()
+    reg = SourceRegistry.default()
     if source is None:
         df = pd.DataFrame([{
             "source": s.id, "title": s.title, "indicators": len(s.indicators),
@@ -233,10 +233,10 @@ def fetch_cmd(
 ) -> None:
     """Fetch from a live source and store the answer as a new immutable vintage."""
     from humsec.data import vintages
-    from humsec.data.connectors import Registry, plan, resolve_query
+    from humsec.data.connectors import SourceRegistry, plan, resolve_query
 
     settings = settings_from(ctx)
-    reg = Registry.default()
+    reg = SourceRegistry.default()
     spec = reg[source]
     query = resolve_query(spec, _split(indicators), countries=_split(countries) or None,
                           since=since, until=until)

@@ -139,12 +139,12 @@ def update(
     """Fetch the release's indicators live through the connectors and store each source's
     answer as a new vintage beside the release (compare with `humsec data diff NAME --against default`)."""
     from humsec.data import vintages
-    from humsec.data.connectors import Registry, plan, resolve_query
+    from humsec.data.connectors import SourceRegistry, plan, resolve_query
     from humsec.data.connectors.base import SourceUnreachableError
     from humsec.model.catalogue import Catalogue
 
     settings = settings_from(ctx)
-    reg = Registry.default()
+    reg = SourceRegistry.default()
     shipped = set(Catalogue.default().codes)
     ids = list(sources or [s.id for s in reg])
     plans = []

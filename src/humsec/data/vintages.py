@@ -187,9 +187,9 @@ def fetch_to_store(settings: Settings, source: str, indicators=(), *, countries=
     -------
     (Snapshot, bool, FetchResult)
     """
-    from humsec.data.connectors import Registry, fetch, resolve_query
+    from humsec.data.connectors import SourceRegistry, fetch, resolve_query
 
-    registry = registry or Registry.default()
+    registry = registry or SourceRegistry.default()
     spec = registry[source]
     query = resolve_query(spec, indicators, countries=countries, since=since, until=until)
     result = fetch(spec, query, settings=settings, fetcher=fetcher, registry=registry,

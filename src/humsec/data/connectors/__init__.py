@@ -2,9 +2,9 @@
 
 Public API::
 
-    from humsec.data.connectors import Registry, resolve_query, plan, fetch
+    from humsec.data.connectors import SourceRegistry, resolve_query, plan, fetch
 
-    reg = Registry.default()
+    reg = SourceRegistry.default()
     spec = reg["worldbank"]
     query = resolve_query(spec, ["u5mr"], countries=["Kenya", "UGA"], since=2000)
     for r in plan(spec, query, settings):       # what --dry-run prints
@@ -23,10 +23,10 @@ from humsec.data.connectors.engine import (
     FetchReport, FetchResult, fetch, plan, records_to_panel, resolve_query, safe_filename,
 )
 from humsec.data.connectors.fetcher import Fetcher, backoff_delays
-from humsec.data.connectors.registry import Registry
+from humsec.data.connectors.registry import SourceRegistry
 
 __all__ = [
     "FetchReport", "FetchResult", "Fetcher", "IndicatorMap", "MalformedResponseError", "Page",
-    "Query", "Registry", "Request", "SourceError", "SourceSpec", "SourceUnreachableError",
+    "Query", "Request", "SourceError", "SourceRegistry", "SourceSpec", "SourceUnreachableError",
     "backoff_delays", "fetch", "plan", "records_to_panel", "resolve_query", "safe_filename",
 ]

@@ -22,7 +22,7 @@ from humsec.data.connectors.base import (
     MalformedResponseError, Page, Query, Request, SourceSpec, today,
 )
 from humsec.data.connectors.fetcher import Fetcher
-from humsec.data.connectors.registry import Registry
+from humsec.data.connectors.registry import SourceRegistry
 from humsec.errors import HumsecError
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DISAGG_KEYS, KEY_COLUMNS, TOTAL, Panel, Provenance
@@ -177,7 +177,7 @@ def resolve_query(spec: SourceSpec, indicators: Iterable[str] = (), *,
 
 def plan(spec: SourceSpec, query: Query, settings: Settings) -> list[Request]:
     """The first request of every piece of ``query`` (what ``--dry-run`` prints)."""
-    requests = Registry.hook(spec).plan(spec, query)
+    requests = SourceRegistry.hook(spec).plan(spec, query)
     header = spec.options.get("token_header")
     if header:
         token = settings.fetch.token(spec.id)
@@ -206,7 +206,7 @@ def safe_filename(url_or_name: str, default: str = "download") -> str:
 # -- fetching --------------------------------------------------------------------------------
 def fetch(spec: SourceSpec, query: Query, *, settings: Settings,
           fetcher: Fetcher | None = None, catalogue: Catalogue | None = None,
-          registry: Registry | None = None, country_registry=None,
+          registry: SourceRegistry | None = None, country_registry=None,
           progress: Callable[[str, int, int | None], None] | None = None) -> FetchResult:
     """Fetch ``query`` from ``spec`` and map it to a panel.
 
@@ -219,8 +219,8 @@ def fetch(spec: SourceSpec, query: Query, *, settings: Settings,
     progress : callable, optional
         ``progress(label, done, total_or_None)`` after every page or chunk.
     """
-    registry = registry or Registry.default()
-    hook = Registry.hook(spec)
+    registry = registry or SourceRegistry.default()
+    hook = SourceRegistry.hook(spec)
     own = fetcher is None
     fetcher = fetcher or Fetcher(settings.fetch)
     fetcher.reset_log()
@@ -276,7 +276,7 @@ def fetch(spec: SourceSpec, query: Query, *, settings: Settings,
                        fetcher.digest.hexdigest(), Catalogue(used))
 
 
-def _full_catalogue(registry: Registry) -> Catalogue:
+def _full_catalogue(registry: SourceRegistry) -> Catalogue:
     base = Catalogue.default()
     return Catalogue([*base, *[i for i in registry.catalogue if i.code not in base]])
 

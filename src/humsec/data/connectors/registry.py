@@ -2,8 +2,8 @@
 
 Like sdmx1's source registry, sources are data: adding a source that speaks an API
 humsec already knows (another SDMX provider, another World Bank database) needs only a
-YAML entry. :class:`Registry` is an immutable value built on demand (no import-time
-loading, no singleton).
+YAML entry. :class:`SourceRegistry` is an immutable value built on demand (no
+import-time loading, no singleton).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
 from humsec.yamlio import load_yaml
 
-__all__ = ["Registry"]
+__all__ = ["SourceRegistry"]
 
 _HOOK = re.compile(r"^[a-z][a-z0-9_]*$")
 HOOKS = frozenset({"worldbank", "unsdg", "who_gho", "undp_hdr", "unhcr", "ucdp", "sdmx_source"})
 
 
-class Registry:
+class SourceRegistry:
     """Immutable mapping of source id -> :class:`SourceSpec`.
 
     Parameters
@@ -45,12 +45,12 @@ class Registry:
         object.__setattr__(self, "catalogue", catalogue)
 
     def __setattr__(self, name, value):
-        raise AttributeError("Registry is immutable")
+        raise AttributeError("SourceRegistry is immutable")
 
     # -- loading -----------------------------------------------------------------------
     @classmethod
     def from_yaml(cls, text: str, *, file: str = "<sources>",
-                  catalogue: Catalogue | None = None) -> "Registry":
+                  catalogue: Catalogue | None = None) -> "SourceRegistry":
         """Parse a registry file; every problem is reported with its location."""
         raw = load_yaml(text, file)
         if not isinstance(raw, dict) or not isinstance(raw.get("sources"), dict):
@@ -78,7 +78,7 @@ class Registry:
         return cls(specs, catalogue or Catalogue([]))
 
     @classmethod
-    def default(cls) -> "Registry":
+    def default(cls) -> "SourceRegistry":
         """The registry shipped with humsec (``humsec/data/connectors/sources.yaml``)."""
         pkg = resources.files("humsec.data.connectors")
         cat = Catalogue.from_yaml(pkg.joinpath("indicators.yaml").read_text("utf-8"),
@@ -87,7 +87,7 @@ class Registry:
                              file="humsec/data/connectors/sources.yaml", catalogue=cat)
 
     @classmethod
-    def from_file(cls, path: str | Path, catalogue: Catalogue | None = None) -> "Registry":
+    def from_file(cls, path: str | Path, catalogue: Catalogue | None = None) -> "SourceRegistry":
         path = Path(path)
         return cls.from_yaml(path.read_text("utf-8"), file=str(path), catalogue=catalogue)
 
