@@ -216,3 +216,23 @@ def test_current_panel_union_keeps_rows_and_hashes(settings):
     again = Panel(cur.data, {k: prov for k in cur.indicators})
     assert cur == again and cur.provenance == again.provenance
     assert cur.data["value"].tolist() == [3.0, 9.0]
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(obs, min_size=1, max_size=40, unique_by=lambda t: t[:5]),
+       st.sets(st.sampled_from(["x", "y_z", "a1"])), st.sets(st.sampled_from(["KEN", "FRA", "XKX"])),
+       st.booleans())
+def test_filter_equals_a_panel_built_from_the_subset(rows, inds, units, totals):
+    """Panel.filter skips re-validation: its rows, provenance hashes and content hash are
+    those of a panel built (validated and hashed) from the same rows; select() gives the rows."""
+    df = pd.DataFrame(rows, columns=["unit", "year", "indicator", "sex", "age", "value"])
+    p = Panel(df, {i: PROV for i in df["indicator"].unique()})
+    kw = {"indicators": sorted(inds) or None, "units": sorted(units) or None, "totals_only": totals}
+    got = p.filter(**kw)
+    sub = got.data
+    want = Panel(sub, {k: v for k, v in p.provenance.items() if k in set(sub["indicator"])})
+    assert got == want and got.content_hash() == want.content_hash()
+    assert dict(got.provenance) == dict(want.provenance)
+    pd.testing.assert_frame_equal(p.select(**kw), sub)
+    with pytest.raises(ValueError):  # still immutable
+        got._data["value"].to_numpy()[:1] = 0.0

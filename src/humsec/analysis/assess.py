@@ -68,7 +68,7 @@ def index_data(panel: Panel, spec: IndexSpec) -> pd.DataFrame:
         If the panel holds none of the spec's indicators.
     """
     needed = list(dict.fromkeys([*spec.indicators, *spec.denominators]))
-    sub = panel.filter(indicators=needed, totals_only=True).data
+    sub = panel.select(indicators=needed, totals_only=True)
     sub = sub.dropna(subset=["value"])
     if sub.empty:
         raise HumsecError(f"the data hold none of the indicators of spec '{spec.name}' "

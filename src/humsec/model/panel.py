@@ -144,6 +144,16 @@ def _hashes_by_indicator(df: pd.DataFrame, lines: np.ndarray | None = None) -> d
             for i, (a, b) in enumerate(zip(starts, ends)) if b > a}
 
 
+def _freeze(df: pd.DataFrame) -> None:
+    """Make the numpy-backed columns of ``df`` read-only. Arrow-backed columns (``str``)
+    are immutable already; converting them to numpy (a copy) would only cost time."""
+    for col in df.columns:
+        if isinstance(df[col].dtype, np.dtype):
+            arr = df[col].to_numpy()
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+
+
 class Panel:
     """An immutable tidy panel with per-indicator provenance.
 
@@ -171,10 +181,7 @@ class Panel:
         if dup.any():
             first = df.loc[dup, list(KEY_COLUMNS)].iloc[0].to_dict()
             raise ValueError(f"duplicate observation key in panel: {first}")
-        for col in df.columns:
-            arr = df[col].to_numpy()
-            if isinstance(arr, np.ndarray):
-                arr.flags.writeable = False
+        _freeze(df)
         prov = dict(provenance or {})
         fixed = {}
         whole = None
@@ -237,14 +244,19 @@ class Panel:
         return self._hash
 
     # -- derived panels ------------------------------------------------------------
-    def filter(
+    def select(
         self,
         *,
         indicators: Iterable[str] | None = None,
         units: Iterable[str] | None = None,
         years: Iterable[int] | None = None,
         totals_only: bool = False,
-    ) -> "Panel":
+    ) -> pd.DataFrame:
+        """The observations of :meth:`filter` as a frame (a copy, safe to modify), without
+        making a panel of them (no content hashes)."""
+        return self._data[self._mask(indicators, units, years, totals_only)].reset_index(drop=True)
+
+    def _mask(self, indicators, units, years, totals_only) -> np.ndarray:
         df = self._data
         mask = np.ones(len(df), dtype=bool)
         if indicators is not None:
@@ -256,10 +268,34 @@ class Panel:
         if totals_only:
             for key in DISAGG_KEYS:
                 mask &= (df[key] == TOTAL).to_numpy()
-        sub = df[mask]
+        return mask
+
+    def filter(
+        self,
+        *,
+        indicators: Iterable[str] | None = None,
+        units: Iterable[str] | None = None,
+        years: Iterable[int] | None = None,
+        totals_only: bool = False,
+    ) -> "Panel":
+        """The panel of the selected observations (provenance of the indicators kept).
+
+        A subset of a validated, key-sorted panel is itself valid and key-sorted, so it is
+        not validated again; the content hashes of indicators that lost rows are computed
+        anew (those that kept all their rows keep theirs)."""
+        mask = self._mask(indicators, units, years, totals_only)
+        sub = self._data[mask].reset_index(drop=True)
         kept = set(sub["indicator"].unique())
         prov = {k: v for k, v in self._provenance.items() if k in kept}
-        return Panel(sub, prov)
+        if prov and not mask.all():
+            # indicators with a row dropped: their hash changes
+            dropped = self._data["indicator"].to_numpy()[~mask]
+            touched = set(pd.unique(dropped)) & set(prov)
+            if touched:
+                part = sub[sub["indicator"].isin(list(touched))]
+                for code, h in _hashes_by_indicator(part).items():
+                    prov[code] = prov[code].model_copy(update={"content_hash": h})
+        return Panel._trusted(sub, prov)
 
     @classmethod
     def union_of(cls, parts: Mapping[str, "Panel"]) -> "Panel":
@@ -289,10 +325,7 @@ class Panel:
     def _trusted(cls, df: pd.DataFrame, provenance: Mapping[str, Provenance]) -> "Panel":
         """A panel of a normalised, key-sorted, validated frame whose provenance already
         carries its content hashes: made read-only, nothing re-validated or re-hashed."""
-        for col in df.columns:
-            arr = df[col].to_numpy()
-            if isinstance(arr, np.ndarray):
-                arr.flags.writeable = False
+        _freeze(df)
         out = cls.__new__(cls)
         out._data = df
         out._provenance = MappingProxyType(dict(provenance))
