@@ -360,6 +360,20 @@ def _robust_sigma(y: np.ndarray) -> float:
     return float(MAD_SCALE * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
+def _l2_cost(sub: np.ndarray) -> float:
+    """``sub.var(axis=0).sum() * len(sub)`` - numpy's own steps of ``var`` (sum, divide,
+    subtract, square, sum, divide) called directly: the same bits at a third of the cost
+    of ``ndarray.var``'s Python wrapper (PELT calls it for every segment)."""
+    k = sub.shape[0]
+    mean = np.add.reduce(sub, axis=0, keepdims=True)
+    np.true_divide(mean, k, out=mean)
+    x = np.subtract(sub, mean)
+    np.square(x, out=x)
+    var = np.add.reduce(x, axis=0)
+    np.true_divide(var, k, out=var)
+    return var.sum() * k
+
+
 def _pelt_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
     """Breakpoints of PELT with the ``l2`` cost and ``jump=1``: the recursion of
     ``ruptures.Pelt._seg`` (ruptures 1.1) step for step - the same admissible set and
@@ -371,24 +385,33 @@ def _pelt_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
     """
     n = signal.shape[0]
     min_size = max(int(min_size), 1)
-    partitions: dict[int, list[tuple[int, int, float]]] = {0: [(0, 0, 0)]}
+    # ruptures keeps every partition as a list of (start, end, cost) and sums the costs
+    # left to right; a running total (the same left fold, so the same bits) and a
+    # back-pointer to the previous breakpoint give the same choices without the copies
+    total: dict[int, float] = {0: 0}
+    back: dict[int, int] = {}
     admissible: list[int] = []
     ind = [k for k in range(0, n) if k >= min_size] + [n]
     for bkp in ind:
         admissible.append(bkp - min_size)
-        subproblems: list[list[tuple[int, int, float]]] = []
+        cands: list[int] = []
+        sums: list[float] = []
         for t in admissible:
-            left = partitions.get(t)
+            left = total.get(t)
             if left is None:
                 continue
-            sub = signal[t:bkp]
-            subproblems.append([*left, (t, bkp, sub.var(axis=0).sum() * (bkp - t) + pen)])
-        sums = [sum(c for _, _, c in part) for part in subproblems]
-        best = min(range(len(subproblems)), key=sums.__getitem__)
-        partitions[bkp] = subproblems[best]
+            cands.append(t)
+            sums.append(left + (_l2_cost(signal[t:bkp]) + pen))
+        best = min(range(len(sums)), key=sums.__getitem__)
+        total[bkp] = sums[best]
+        back[bkp] = cands[best]
         # as ruptures: admissible points zipped with the subproblems that exist
         admissible = [t for t, c in zip(admissible, sums) if c <= sums[best] + pen]
-    return sorted(e for _, e, _ in partitions[n][1:])
+    out, end = [], n
+    while end != 0:
+        out.append(end)
+        end = back[end]
+    return sorted(out)
 
 
 def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", penalty: float | None = None,
