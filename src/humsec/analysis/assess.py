@@ -123,14 +123,13 @@ def _cube(spec: IndexSpec, data: pd.DataFrame, years: Sequence[int]
     """(observed, available, units, first year): boolean cubes indicator x unit x year;
     ``available`` applies the spec's missing-data policy."""
     d = data[data["indicator"].isin(spec.indicators) & data["value"].notna()]
-    units = sorted(d["unit"].unique())
+    ucode, uniq = pd.factorize(d["unit"], sort=True)  # positions in the sorted units
+    units = [str(u) for u in uniq]
     y0 = int(min(d["year"].min(), min(years))) if len(d) else int(min(years))
     y1 = int(max(d["year"].max(), max(years))) if len(d) else int(max(years))
-    ipos = {c: k for k, c in enumerate(spec.indicators)}
-    upos = {u: k for k, u in enumerate(units)}
+    icode = pd.Categorical(d["indicator"], categories=list(spec.indicators)).codes
     obs = np.zeros((len(spec.indicators), len(units), y1 - y0 + 1), dtype=bool)
-    obs[d["indicator"].map(ipos).to_numpy(), d["unit"].map(upos).to_numpy(),
-        d["year"].to_numpy(dtype=int) - y0] = True
+    obs[icode, ucode, d["year"].to_numpy(dtype=int) - y0] = True
     avail = np.zeros_like(obs)
     pol = data_policy(spec)
     for k, p in enumerate(pol.itertuples()):
