@@ -157,3 +157,23 @@ def test_forecast_unknown_target(default_env, capsys, target):
     settings, _, _ = default_env
     code, _, err = _run(capsys, settings.home, "forecast", "KEN", "--target", target)
     assert code == 2 and "unknown model" in err
+
+
+def test_warn_crises_works_after_a_plain_install(default_env, capsys, tmp_path, monkeypatch):
+    """Without the publishers' files, `warn crises` scores the release-based onset and
+    displacement forecasts: warnings count only with a lead of at least one year."""
+    settings, _, _ = default_env
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUMSEC_SHARED_DATA", raising=False)
+    code, out, err = _run(capsys, settings.home, "warn", "crises", "--origins", "2008-2010", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    rows = {(r["crisis"], r["signal"]): r for r in d["recall"]}
+    syr = rows[("Syria 2011", "conflict_forecast")]
+    assert syr["window"] == "2008-2010"
+    for r in d["recall"]:
+        if r["flagged"]:
+            assert r["lead_years"] >= 1 and isinstance(r["first_flag"], int)
+    assert {a["signal"] for a in d["alarms"]} == {"conflict_forecast", "displacement_forecast"}
+    assert all(0 <= a["false_alarm_rate"] <= 1 for a in d["alarms"])
+    assert any("data release alone" in n for n in d["notes"])

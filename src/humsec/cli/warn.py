@@ -3,6 +3,7 @@ early warning and honest forecasts (thin shell over :mod:`humsec.forecast`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -209,32 +210,10 @@ def backtest_cmd(
 
 
 def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
-    from humsec.data.countries import CountryRegistry
-    from humsec.data.default import default_release
-    from humsec.forecast import onset as O
-    from humsec.forecast.crises import early_warning_recall
-    from humsec.forecast.series import release_displacement_panel
+    from humsec.forecast.crises import release_backtest
 
-    reg = CountryRegistry.default()
-    sp = O.structural_panel(panel, registry=reg)
-    last = int(sp["year"].max())
-    tables, bts = [], {}
-    for h in O.HORIZONS:
-        origins = [o for o in (orig or range(O.FIRST_ORIGIN, last)) if o <= last - h]
-        if not origins:
-            continue
-        bts[h] = O.backtest_onset(O.onset_task(sp, h), origins, seed=seed)
-        tables.append(O.skill_table(bts[h]))
-    if not tables:
-        raise HumsecError(f"no forecast origin with an observed outcome (data to {last})")
-    table = pd.concat(tables, ignore_index=True)
-    targets = O.target_check(table)
-    dp = release_displacement_panel(default_release().displacement, known=sorted(reg.codes))
-    d_orig = [o for o in (orig or range(2005, last)) if o <= last - 1]
-    dbt = O.displacement_backtest(dp, sp, d_orig, seed=seed, registry=reg) if d_orig else None
-    dtab = O.skill_table(dbt, forecasters=O.SURGE_FORECASTERS, baselines=("persistence", "climatology"),
-                         by=O.surge_subsets) if dbt is not None else pd.DataFrame()
-    rec = early_warning_recall(bts.get(1), dbt)
+    res = release_backtest(panel, origins=orig, seed=seed)
+    table, targets, dtab, rec, bts = res.skill, res.targets, res.displacement, res.recall, res.onset
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {"onset_skill.csv": table, "onset_targets.csv": targets, "displacement_skill.csv": dtab,
@@ -294,17 +273,29 @@ def crises_cmd(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
     seed: int = typer.Option(20240101, "--seed"),
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+    origins: Optional[str] = typer.Option(None, "--origins", help="First-last forecast origin of the release-based "
+                                                                "backtest, e.g. 2008-2013 (default: all)."),
     spec: str = typer.Option("hsi", "--spec", "-s", help=SPEC_HELP),
 ) -> None:
     """Known-crisis recall: which past crises (Syria 2011, Libya 2011, Yemen 2014, Venezuela,
     Ukraine 2022, Sudan 2023, the COVID-19 fall in HDI) the system flagged, how early, and
     its false-alarm rates."""
+    import os
+
     from humsec.cli.assess import load_inputs
-    from humsec.forecast.crises import crisis_recall
+    from humsec.forecast.crises import crisis_recall, release_backtest
+    from humsec.forecast.series import ENV_SHARED
 
     _fmt(fmt)
     s, panel, _ = load_inputs(settings_from(ctx), spec)
-    r = crisis_recall(data_dir=data_dir, panel=panel, spec=s, seed=seed)
+    if data_dir is None and not os.environ.get(ENV_SHARED):
+        # after a plain install: the release-based onset and displacement forecasts
+        r = release_backtest(panel, seed=seed, origins=_origins(origins)).recall
+        r = replace(r, notes=(*r.notes, "on the data release alone; with --data-dir (the publishers' files) also "
+                                        "the legacy war model, the refugee-outflow rule, the HSI alerts and the "
+                                        "HDI detector"))
+    else:
+        r = crisis_recall(data_dir=data_dir, panel=panel, spec=s, seed=seed)
     if fmt == "json":
         dump_json(r.to_dict())
         return

@@ -46,8 +46,8 @@ import pandas as pd
 
 from humsec.errors import HumsecError
 
-__all__ = ["CRISES", "Crisis", "CrisisRecall", "ONSETS", "early_warning_recall", "FORECAST_THRESHOLD", "HSI_FIRST_YEAR", "SIGNALS", "crisis_recall",
-           "flag_recall"]
+__all__ = ["CRISES", "Crisis", "CrisisRecall", "FORECAST_THRESHOLD", "HSI_FIRST_YEAR", "ONSETS", "ReleaseBacktest",
+           "SIGNALS", "crisis_recall", "early_warning_recall", "flag_recall", "release_backtest"]
 
 #: Probability at or above which a forecast counts as a warning (fixed a priori).
 FORECAST_THRESHOLD = 0.3
@@ -228,7 +228,12 @@ def early_warning_recall(conflict: Any, displacement: Any, *, crises: Sequence[C
             for c in crises for sig in c.signals if sig in covered]
     notes = (f"a warning counts only when issued with the data of year start - {min_lead} or earlier "
              f"(lookback {lookback} years); lead = start - issue year",)
-    return CrisisRecall(pd.DataFrame(rows), pd.DataFrame(alarms), flags, notes)
+    return CrisisRecall(_years_as_int(pd.DataFrame(rows)), pd.DataFrame(alarms), flags, notes)
+
+
+def _years_as_int(recall: pd.DataFrame) -> pd.DataFrame:
+    """Issue years as whole numbers (nullable), not floats that print as "2,008"."""
+    return recall.astype({c: "Int64" for c in ("first_flag", "late_flag") if c in recall.columns})
 
 
 def _forecast_flags(name: str, *, data_dir: Path, seed: int, origins: range, threshold: float
@@ -385,7 +390,7 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
                  f"of year t for t+1; lead = start - issue year; lookback {LOOKBACK} years")
     if recall.empty:
         raise HumsecError("no crisis could be evaluated")
-    return CrisisRecall(recall, pd.DataFrame(alarms), flags, tuple(notes))
+    return CrisisRecall(_years_as_int(recall), pd.DataFrame(alarms), flags, tuple(notes))
 
 
 def _hdi_detector(hdi: pd.DataFrame, hdi_z: float, all_flags: list, alarms: list, covered: dict, notes: list) -> None:
@@ -410,3 +415,82 @@ def _hdi_detector(hdi: pd.DataFrame, hdi_z: float, all_flags: list, alarms: list
                  f"{float(is_flag[pre].mean()):.3f} of {int(pre.sum())} country-years")
     covered["hdi_detector"] = (int(scored["year"].min()), int(scored["year"].max()))
 
+
+
+@dataclass(frozen=True)
+class ReleaseBacktest:
+    """Result of :func:`release_backtest`: everything ``humsec warn backtest --model onset``
+    prints and writes, and the crisis recall ``humsec warn crises`` shows by default.
+
+    Attributes
+    ----------
+    skill : pandas.DataFrame
+        :func:`humsec.forecast.onset.skill_table` of every horizon.
+    targets : pandas.DataFrame
+        :func:`humsec.forecast.onset.target_check` of ``skill``.
+    displacement : pandas.DataFrame
+        Skill of the one-year displacement-surge forecasts (empty without origins).
+    recall : CrisisRecall
+        :func:`early_warning_recall` of the one-year forecasts.
+    onset : Mapping[int, Any]
+        The onset backtest of each horizon.
+    surge : Any
+        The displacement backtest (or None).
+    """
+
+    skill: pd.DataFrame
+    targets: pd.DataFrame
+    displacement: pd.DataFrame
+    recall: CrisisRecall
+    onset: dict[int, Any]
+    surge: Any
+
+
+def release_backtest(panel: Any, *, origins: Sequence[int] | None = None, seed: int = 20240101,
+                     registry: Any = None, displacement: Any = None) -> ReleaseBacktest:
+    """Rolling-origin backtests of the onset models (every horizon of
+    :data:`humsec.forecast.onset.HORIZONS`) and of the displacement-surge forecasts, on
+    the data release alone (no shared-data directory), with their crisis recall.
+
+    Parameters
+    ----------
+    panel : humsec.model.panel.Panel
+        The current panel (the data release and any user datasets).
+    origins : sequence of int, optional
+        Forecast origins (default: every year from
+        :data:`humsec.forecast.onset.FIRST_ORIGIN` that has an observed outcome).
+    seed : int
+    registry : CountryRegistry, optional
+    displacement : pandas.DataFrame, optional
+        UNHCR origin x asylum stocks (default: the shipped release's displacement table).
+
+    Raises
+    ------
+    HumsecError
+        No origin has an observed outcome.
+    """
+    from humsec.data.countries import CountryRegistry
+    from humsec.data.default import default_release
+    from humsec.forecast import onset as O
+    from humsec.forecast.series import release_displacement_panel
+
+    reg = registry or CountryRegistry.default()
+    sp = O.structural_panel(panel, registry=reg)
+    last = int(sp["year"].max())
+    tables, bts = [], {}
+    for h in O.HORIZONS:
+        use = [o for o in (origins or range(O.FIRST_ORIGIN, last)) if o <= last - h]
+        if not use:
+            continue
+        bts[h] = O.backtest_onset(O.onset_task(sp, h), use, seed=seed)
+        tables.append(O.skill_table(bts[h]))
+    if not tables:
+        raise HumsecError(f"no forecast origin with an observed outcome (data to {last})")
+    table = pd.concat(tables, ignore_index=True)
+    disp = default_release().displacement if displacement is None else displacement
+    dp = release_displacement_panel(disp, known=sorted(reg.codes))
+    d_orig = [o for o in (origins or range(2005, last)) if o <= last - 1]
+    dbt = O.displacement_backtest(dp, sp, d_orig, seed=seed, registry=reg) if d_orig else None
+    dtab = O.skill_table(dbt, forecasters=O.SURGE_FORECASTERS, baselines=("persistence", "climatology"),
+                         by=O.surge_subsets) if dbt is not None else pd.DataFrame()
+    return ReleaseBacktest(table, O.target_check(table), dtab, early_warning_recall(bts.get(1), dbt), bts, dbt)
