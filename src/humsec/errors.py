@@ -16,6 +16,16 @@ class HumsecError(Exception):
     exit_code = 2
 
 
+class MissingExtra(HumsecError):
+    """A feature needs an optional extra that is not installed (``pip install
+    'humsec[NAME]'``): the API answers 501 Not Implemented."""
+
+    def __init__(self, extra: str, feature: str, detail: str = ""):
+        self.extra = extra
+        super().__init__(f"{feature} needs the optional extra '{extra}': pip install 'humsec[{extra}]'"
+                         + (f" ({detail})" if detail else ""))
+
+
 @dataclass(frozen=True)
 class ValidationIssue:
     """One located problem.

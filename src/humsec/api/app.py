@@ -172,6 +172,8 @@ def install_error_handlers(app: FastAPI) -> None:
         name = type(exc).__name__
         if name == "ConflictError":
             return _error(409, str(exc))
+        if name == "MissingExtra":  # an optional extra of this installation is absent
+            return _error(501, str(exc))
         if name in ("StoreBusyError", "OversightBusyError"):
             resp = _error(503, str(exc))
             resp.headers["Retry-After"] = "5"

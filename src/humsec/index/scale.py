@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from humsec.errors import HumsecError
+from humsec.errors import HumsecError, MissingExtra
 
 __all__ = ["DaskExecutor", "Executor", "SerialExecutor", "executor_for"]
 
@@ -93,9 +93,8 @@ class DaskExecutor(Executor):
 def _require_distributed() -> Any:
     try:
         import distributed
-    except ModuleNotFoundError:  # pragma: no cover - dask is a dependency
-        raise HumsecError("running on a Dask cluster needs 'dask[distributed]' "
-                          "(pip install 'dask[distributed]')") from None
+    except ModuleNotFoundError as exc:
+        raise MissingExtra("dask", "running on a Dask cluster", str(exc)) from None
     return distributed
 
 

@@ -31,7 +31,7 @@ from humsec.analysis import trends as TR
 from humsec.analysis.assess import (DEFAULT_RUNS, DEFAULT_SEED, SEVERE, Assessment, CountryAssessment, assess,
                                     data_policy, history, index_data)
 from humsec.data.countries import CountryRegistry
-from humsec.errors import HumsecError
+from humsec.errors import HumsecError, MissingExtra
 from humsec.index.spec import IndexSpec
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel
@@ -495,9 +495,12 @@ def render_pdf(html: str) -> bytes:
     """
     try:
         from weasyprint import HTML
-    except (ImportError, OSError) as exc:
-        raise HumsecError(f"PDF output needs WeasyPrint and its Pango libraries ({exc}); "
-                          "install weasyprint or use --format html") from None
+    except ImportError as exc:
+        raise MissingExtra("pdf", "PDF output (WeasyPrint)", f"{exc}; or use the HTML format") from None
+    except OSError as exc:  # WeasyPrint is there, its Pango libraries are not
+        raise HumsecError(f"PDF output needs the Pango libraries of WeasyPrint ({exc}); "
+                          "install them (e.g. apt-get install libpango-1.0-0 libpangoft2-1.0-0) "
+                          "or use the HTML format") from None
     return HTML(string=html).write_pdf()
 
 
