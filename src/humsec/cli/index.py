@@ -169,7 +169,7 @@ def audit(
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
     table: Optional[str] = typer.Option(None, "--table",
                                         help="Only this table: indicators, parent_correlations, "
-                                        "sibling_correlations, aggregates, leave_one_out, flags."),
+                                        "sibling_correlations, aggregates, leave_one_out, flags, treatment."),
     loo: bool = typer.Option(True, "--loo/--no-loo", help="Leave-one-out rank effects."),
 ) -> None:
     """Audit an index: statistics, correlations, Cronbach's alpha, PCA, flags, leave-one-out."""
@@ -295,3 +295,33 @@ def import_coinr_cmd(
     spec_path, data_path = write_coinr_import(idata, imeta, out, name=name, impute_group=group)
     wrote([spec_path, data_path])
     console().print(f"build with: humsec index build {spec_path} --data {data_path}", markup=False)
+
+
+@app.command("impute-panel")
+def impute_panel_cmd(
+    data: Path = typer.Argument(..., help="Tidy data with years: unit,year,indicator,value."),
+    out: Path = typer.Option(..., "--out", "-o", help="Write the imputed tidy data here (CSV)."),
+    imp_type: str = typer.Option("latest", "--type", "-t",
+                                 help="latest | constant | linear | linear-constant (COINr impute_panel)."),
+    max_time: Optional[int] = typer.Option(None, "--max-time", help="latest: at most this many years back."),
+) -> None:
+    """Impute panel data across years, from earlier and later years (COINr's impute_panel)."""
+    from humsec.data.export import atomic_write
+    from humsec.index.io import read_index_data
+    from humsec.index.methods_coinr import impute_panel_frame
+
+    df = read_index_data(data)
+    if "year" not in df.columns:
+        raise HumsecError(f"{data}: panel imputation needs a 'year' column")
+    panel = df.pivot_table(index=["unit", "year"], columns="indicator", values="value", aggfunc="first",
+                           dropna=False)
+    full = panel.reindex(pd.MultiIndex.from_product(panel.index.levels, names=["unit", "year"]))
+    filled = impute_panel_frame(full, imp_type=imp_type, max_time=max_time)
+    tidy = filled.stack(future_stack=True).rename("value").reset_index()
+    before = full.stack(future_stack=True).notna().to_numpy()
+    tidy["imputed"] = ~before & tidy["value"].notna().to_numpy()
+    tidy = tidy[tidy["value"].notna()].reset_index(drop=True)
+    atomic_write(out, lambda p: tidy.to_csv(p, index=False))
+    wrote(out)
+    console().print(f"{int(tidy['imputed'].sum())} value(s) imputed ({imp_type}); "
+                    f"{int(full.isna().to_numpy().sum() - tidy['imputed'].sum())} still missing")

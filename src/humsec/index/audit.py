@@ -21,7 +21,7 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ import pandas as pd
 from humsec.errors import HumsecError
 from humsec.index.pipeline import IndexResult, regenerate
 
-__all__ = ["AuditReport", "audit", "cronbach_alpha", "indicator_stats", "pca"]
+__all__ = ["AuditReport", "audit", "cronbach_alpha", "indicator_stats", "pca", "treatment_log"]
 
 COLLINEAR = 0.9
 NEGATIVE = -0.4
@@ -46,10 +46,13 @@ class PCAResult:
 
 
 def indicator_stats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Descriptive statistics and flags per column.
+    """Descriptive statistics and flags per column (COINr's ``get_stats``).
 
     Skewness and kurtosis are the bias-corrected sample (type 2, Excel ``SKEW``/``KURT``)
-    statistics used by COINr's outlier rule.
+    statistics used by COINr's outlier rule. As COINr's table: ``median``, ``n_nonzero``
+    (non-missing values different from 0), ``n_unique`` (distinct non-missing values) and
+    ``n_same`` (the largest number of units sharing one value, COINr's
+    ``max(table(x))``; 0 for an empty column).
     """
     from humsec.index.methods.treat import kurt, skew
 
@@ -63,8 +66,10 @@ def indicator_stats(frame: pd.DataFrame) -> pd.DataFrame:
         avail = len(xs) / n if n else np.nan
         rows.append({
             "indicator": c, "n": len(xs), "availability": avail,
-            "mean": xs.mean(), "sd": xs.std(ddof=1), "min": xs.min(), "max": xs.max(),
-            "skew": sk, "kurtosis": ku,
+            "mean": xs.mean(), "median": xs.median(), "sd": xs.std(ddof=1), "min": xs.min(),
+            "max": xs.max(), "skew": sk, "kurtosis": ku,
+            "n_nonzero": int((xs != 0).sum()), "n_unique": int(xs.nunique()),
+            "n_same": int(xs.value_counts().max()) if len(xs) else 0,
             "flag_availability": bool(avail < MIN_AVAILABILITY),
             "flag_outliers": bool(abs(sk) >= 2 and ku >= 3.5) if np.isfinite(sk) and np.isfinite(ku) else False,
         })
@@ -134,11 +139,13 @@ class AuditReport:
     aggregates: pd.DataFrame
     leave_one_out: pd.DataFrame
     flags: pd.DataFrame
+    treatment: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"indicators": self.indicators, "parent_correlations": self.parent_correlations,
                 "sibling_correlations": self.sibling_correlations, "aggregates": self.aggregates,
-                "leave_one_out": self.leave_one_out, "flags": self.flags}
+                "leave_one_out": self.leave_one_out, "flags": self.flags,
+                "treatment": self.treatment}
 
 
 def audit(result: IndexResult, *, leave_one_out: bool = True) -> AuditReport:
@@ -218,4 +225,54 @@ def audit(result: IndexResult, *, leave_one_out: bool = True) -> AuditReport:
         indicators=stats, parent_correlations=pd.DataFrame(par_rows),
         sibling_correlations=pd.DataFrame(sib_rows), aggregates=pd.DataFrame(agg_rows),
         leave_one_out=pd.DataFrame(loo_rows),
-        flags=pd.DataFrame(flags, columns=["node", "flag", "value", "detail"]))
+        flags=pd.DataFrame(flags, columns=["node", "flag", "value", "detail"]),
+        treatment=(treatment_log(result) if any(r.step == "treat" for r in result.log)
+                   and "Treated" in result.datasets else pd.DataFrame()))
+
+
+def treatment_log(result: IndexResult) -> pd.DataFrame:
+    """The treatment of every indicator, with the points Winsorisation tried.
+
+    The build's step log records, per indicator, the outcome and the number of points
+    Winsorised in the returned values; when COINr's rule abandons Winsorisation for the
+    second function (``log_CT``) that number is 0. This table re-applies the logged
+    treatment kernels (same method and parameters, same input data set) and adds
+    ``n_winsorised_tried``: the points Winsorisation touched before it was abandoned
+    (``n_winsorised`` otherwise), as COINr's ``Treat`` details report ``Nwin``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per treated indicator: ``indicator, method, outcome, treated,
+        n_winsorised, n_winsorised_tried, skew_before, kurt_before, skew_after,
+        kurt_after, winsorised_units``; empty if the build has no ``treat`` step.
+    """
+    from humsec.index.families import registry_for
+    from humsec.index.pipeline import resolve_method
+
+    names = list(result.datasets)
+    rows: list[dict] = []
+    for rec in result.log:
+        if rec.step != "treat":
+            continue
+        # the data set before the treatment: the one preceding 'Treated'
+        i = names.index("Treated") if "Treated" in names else -1
+        if i <= 0:
+            raise HumsecError("treatment_log needs the data set before the treatment; build with keep=None")
+        before = result.datasets[names[i - 1]]
+        step = rec.as_step()
+        for code in result.spec.indicators:
+            if code in step.exclude or code not in before.columns:
+                continue
+            method_name, params = resolve_method(step, code, 1)
+            m = registry_for("treat").get(method_name)
+            res = m.fn(before[code], code=code, **m.validate_params(params))
+            rows.append({"indicator": code, "method": method_name, "outcome": res.method,
+                         "treated": res.treated, "n_winsorised": res.n_winsorised,
+                         "n_winsorised_tried": getattr(res, "n_winsorised_tried", res.n_winsorised),
+                         "skew_before": res.skew_before, "kurt_before": res.kurt_before,
+                         "skew_after": res.skew_after, "kurt_after": res.kurt_after,
+                         "winsorised_units": ", ".join(map(str, res.winsorised_units))})
+    return pd.DataFrame(rows, columns=["indicator", "method", "outcome", "treated", "n_winsorised",
+                                       "n_winsorised_tried", "skew_before", "kurt_before",
+                                       "skew_after", "kurt_after", "winsorised_units"])

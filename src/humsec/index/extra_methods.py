@@ -124,3 +124,8 @@ if "hdr_ihdi" not in AGGREGATE:
         (HDR 2023/24 Technical Note 2)."""
         v = _by_role(values, columns, IHDI_ROLES, roles or {}, "hdr_ihdi")
         return hdr.ihdi(**v, percent=percent)["ihdi"].to_numpy()
+
+
+# COINr's further kernels (log_CT_plus, log_CT_orig, log_GII, coinr_f2, n_scaled,
+# n_dist2ref, n_dist2max, impute_panel) live in their own module
+from humsec.index import methods_coinr  # noqa: E402,F401
