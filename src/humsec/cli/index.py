@@ -325,3 +325,159 @@ def impute_panel_cmd(
     wrote(out)
     console().print(f"{int(tidy['imputed'].sum())} value(s) imputed ({imp_type}); "
                     f"{int(full.isna().to_numpy().sum() - tidy['imputed'].sum())} still missing")
+
+
+# ---------------------------------------------------------------- analyses (#24)
+
+
+def _built(spec: str, data: Path, year: Optional[int]):
+    from humsec.index.pipeline import build as build_index
+
+    s, df = _load(spec, data)
+    return build_index(s, df, year=year)
+
+
+def _emit_tables(tables: dict, fmt: str, extra: Optional[dict] = None) -> None:
+    if fmt == "json":
+        body = {k: json.loads(v.to_json(orient="records")) for k, v in tables.items()}
+        dump_json({**(extra or {}), **body})
+        return
+    if extra and fmt == "table":
+        for k, v in extra.items():
+            console().print(f"{k}: {v}", markup=False)
+    for name, t in tables.items():
+        if fmt == "csv" and len(tables) > 1:
+            typer.echo(f"# {name}")
+        emit(t, fmt, title=name.replace("_", " "))
+
+
+@app.command()
+def corr(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    dset: str = typer.Option("Aggregated", "--dset", help="Data set: Raw ... Aggregated."),
+    level: Optional[int] = typer.Option(None, "--level", help="Rows: nodes of this level (1 = indicators)."),
+    level2: Optional[int] = typer.Option(None, "--level2", help="Columns: nodes of this level (default: as rows)."),
+    method: str = typer.Option("pearson", "--method", help="pearson | spearman | kendall"),
+    pvals: bool = typer.Option(False, "--pvals", help="Also the p-values (COINr get_pvals)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+) -> None:
+    """Correlation matrix of any data set (COINr get_corr), optionally with p-values."""
+    from humsec.index.analysis_coin import get_corr, get_pvals
+
+    _fmt(fmt)
+    r = _built(spec, data, year)
+    kw = dict(dset=dset, level=level, level2=level2, method=method)
+    tables = {"corr": get_corr(r, **kw).rename_axis("node").reset_index()}
+    if pvals:
+        tables["pvals"] = get_pvals(r, **kw).rename_axis("node").reset_index()
+    _emit_tables(tables, fmt)
+
+
+@app.command("denom-corr")
+def denom_corr(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    threshold: float = typer.Option(0.6, "--threshold", help="Report |r| above this."),
+    method: str = typer.Option("pearson", "--method", help="pearson | spearman | kendall"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+) -> None:
+    """Indicators correlated with the spec's denominators (COINr get_denom_corr)."""
+    from humsec.index.analysis_coin import get_denom_corr
+
+    _fmt(fmt)
+    t = get_denom_corr(_built(spec, data, year), cor_thresh=threshold, method=method)
+    if fmt == "json":
+        dump_json(json.loads(t.to_json(orient="records")))
+    else:
+        emit(t, fmt, title="correlations with denominators")
+
+
+@app.command()
+def availability(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    level: int = typer.Option(2, "--level", help="Framework level of the groups."),
+    unit_group: Optional[str] = typer.Option(None, "--unit-group", help="Summarise by this group of units."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+) -> None:
+    """Data availability per unit and by group (COINr get_data_avail)."""
+    from humsec.index.analysis_coin import data_availability
+
+    _fmt(fmt)
+    av = data_availability(_built(spec, data, year), level=level, unit_group=unit_group)
+    tables = {"summary": av.summary, "by_group": av.by_group}
+    if unit_group is not None:
+        tables["by_unit_group"] = av.by_unit_group
+    _emit_tables(tables, fmt)
+
+
+@app.command()
+def unit(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    unit_code: str = typer.Option(..., "--unit", "-u", help="Unit code."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    top: int = typer.Option(5, "--top", help="Number of strengths and of weaknesses."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+) -> None:
+    """One unit: scores and ranks by level, strengths and weaknesses (COINr get_unit_summary,
+    get_str_weak)."""
+    from humsec.index.analysis_coin import get_str_weak, get_unit_summary
+
+    _fmt(fmt)
+    r = _built(spec, data, year)
+    sw = get_str_weak(r, unit_code, top_n=top, bottom_n=top)
+    _emit_tables({"summary": get_unit_summary(r, unit_code), "strengths": sw.strengths,
+                  "weaknesses": sw.weaknesses}, fmt)
+
+
+@app.command()
+def compare(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    spec2: str = typer.Argument(..., help="The second spec (built-in name or YAML)."),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    data2: Optional[Path] = typer.Option(None, "--data2", help="Data of the second spec (default: --data)."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    node: Optional[str] = typer.Option(None, "--node", help="Column to compare (default: the root)."),
+    by: str = typer.Option("ranks", "--by", help="ranks | scores"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+) -> None:
+    """Compare two indices unit by unit (COINr compare_coins)."""
+    from humsec.index.analysis_coin import compare_coins
+
+    _fmt(fmt)
+    t = compare_coins(_built(spec, data, year), _built(spec2, data2 or data, year), code=node, compare_by=by)
+    if fmt == "json":
+        dump_json(json.loads(t.to_json(orient="records")))
+    else:
+        emit(t, fmt, title="comparison")
+
+
+@app.command("opt-weights")
+def opt_weights(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    level: Optional[int] = typer.Option(None, "--level", help="Level to weight (default: the root's children)."),
+    optype: str = typer.Option("balance", "--optype", help="balance | infomax"),
+    maxiter: int = typer.Option(500, "--maxiter", help="Nelder-Mead iteration limit."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
+) -> None:
+    """Optimised weights as an analysis, with the optimiser's convergence (COINr get_opt_weights)."""
+    from humsec.index.analysis_coin import get_opt_weights
+
+    _fmt(fmt)
+    o = get_opt_weights(_built(spec, data, year), level=level, optype=optype, maxiter=maxiter)
+    info = {"converged": o.converged, "n_iter": o.n_iter, "n_eval": o.n_eval, "objective": o.objective,
+            "message": o.message}
+    if fmt == "json":
+        dump_json({**info, "weights": o.weights.to_dict(),
+                   "correlations": json.loads(o.correlations.to_json(orient="records"))})
+        return
+    _emit_tables({"correlations": o.correlations}, fmt, extra=info if fmt == "table" else None)
+    if not o.converged:
+        console(stderr=True).print(f"warning: the optimiser did not converge ({o.message})", markup=False)
