@@ -542,3 +542,31 @@ def test_cli_export_edit_compare(env, tmp_path, capsys):
     assert row["score_hsi"] != row["score_national"]
     assert _run(settings, "assess", "--compare") == 2  # no variant given
     assert "needs a variant" in capsys.readouterr().err
+
+
+def test_score_bands_stay_on_the_index_scale_and_no_run_fails(env):
+    """Rank intervals cover every run; score bands only the runs on the goalpost scale
+    (percentile-rank runs give scores on another scale). Before social-protection data
+    exist (2010) the percentile runs must not fail on that all-missing indicator."""
+    from humsec.index.uncertainty import UncertaintySpec, uncertainty_analysis
+
+    panel, spec = env[1], load_spec("hsi")
+    data = A.index_data(panel, spec)
+    for year in (2010, 2024):
+        a = A.assess(spec, panel, year=year, runs=40, seed=7, data=data)
+        assert a.n_failed == 0, year
+        u = UncertaintySpec.from_dict(spec.uncertainty, file="hsi")
+        ua = uncertainty_analysis(spec, data, u, n=40, seed=7, year=year)
+        keep = (ua.runs["normalisation"] == "goalposts").to_numpy()
+        assert 0 < keep.sum() < len(keep)
+        iv = a.intervals.set_index(["unit", "node"])
+        S = ua.run_scores("hsi")
+        ken = iv.loc[("KEN", "hsi")]
+        assert ken["score_q05"] == pytest.approx(np.nanquantile(S["KEN"].to_numpy()[keep], 0.05))
+        assert ken["n_score_runs"] == keep.sum() and ken["n_runs"] == len(keep)
+        # the rank interval still reflects all runs, including the percentile ones
+        assert ken["rank_q05"] <= ken["nominal_rank"] <= ken["rank_q95"]
+        # on one scale the band holds the nominal score for nearly every country
+        root = a.intervals[a.intervals["node"] == "hsi"].dropna(subset=["score_q05"])
+        inside = (root["score_q05"] <= root["nominal_score"] + 1e-9) & (root["nominal_score"] <= root["score_q95"] + 1e-9)
+        assert inside.mean() > 0.9, year

@@ -27,6 +27,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -372,9 +373,10 @@ class Assessment:
         The nominal build.
     intervals : pandas.DataFrame
         ``unit, node, nominal_score, nominal_rank, rank_q05, rank_q95, score_q05,
-        score_q95, n_runs`` for the root and every dimension (from
+        score_q95, n_runs, n_score_runs`` for the root and every dimension (from
         :meth:`UncertaintyResult.summary`; without uncertainty analysis the intervals
-        are NaN).
+        are NaN). Rank intervals cover every run; score intervals only the runs on the
+        index's own score scale (:func:`_score_bands_on_one_scale`).
     vintage : pandas.DataFrame
         See :func:`vintage`.
     provenance : Mapping[str, Provenance]
@@ -673,7 +675,7 @@ def assess(spec: IndexSpec, panel: Panel, *, year: int | None = None, catalogue:
         result = ua.nominal  # the analysis builds the nominal index first: not built twice
         if not result.scores[spec.root].notna().any():
             raise HumsecError(f"'{spec.name}' scores no country in {year}")
-        intervals = ua.summary([spec.root, *spec.children[spec.root]])
+        intervals = _score_bands_on_one_scale(ua, u, ua.summary([spec.root, *spec.children[spec.root]]))
         n_failed = ua.n_failed
     else:
         result = build(spec, data, year=year)
@@ -688,6 +690,39 @@ def assess(spec: IndexSpec, panel: Panel, *, year: int | None = None, catalogue:
                       seed=seed if runs else None, n_failed=n_failed)
 
 
+def _score_bands_on_one_scale(ua: Any, u: Any, intervals: pd.DataFrame) -> pd.DataFrame:
+    """Score intervals over the runs whose scores are on the index's own scale.
+
+    A normalisation alternative (e.g. percentile ranks instead of goalposts) gives scores
+    on another scale: a percentile-rank score of 25 is not a goalpost score of 25, so a
+    band over both mixes two quantities (Kenya's HSI band would run from 22 to 65).
+    Ranks are comparable across every run, so the rank intervals keep all runs; the score
+    intervals (``score_q05``, ``score_q95``, ``mean_score``) keep the runs in which every
+    input that changes the ``normalise`` step is at its first (the spec's own) value, and
+    ``n_score_runs`` says how many runs that is.
+    """
+    keep = np.ones(len(ua.runs), dtype=bool)
+    for inp in u.inputs:
+        path = str(getattr(inp, "path", "") or "")
+        if path.split(".")[:2] == ["steps", "normalise"] and getattr(inp, "labels", None):
+            keep &= (ua.runs[inp.name] == inp.labels[0]).to_numpy()
+    keep &= (ua.runs["status"] == "ok").to_numpy()
+    if keep.all() or "node" not in intervals:
+        return intervals.assign(n_score_runs=intervals["n_runs"])
+    out = []
+    for node, part in intervals.groupby("node", sort=False):
+        S = ua.scores[keep][:, :, ua.aggregates.index(node)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stats = pd.DataFrame({"unit": ua.units, "mean_score": np.nanmean(S, axis=0),
+                                  "score_q05": np.nanquantile(S, 0.05, axis=0),
+                                  "score_q95": np.nanquantile(S, 0.95, axis=0),
+                                  "n_score_runs": (~np.isnan(S)).sum(axis=0)}).set_index("unit")
+        part = part.drop(columns=[c for c in stats.columns if c in part.columns])
+        out.append(part.join(stats, on="unit"))
+    return pd.concat(out)[list(intervals.columns) + ["n_score_runs"]]
+
+
 def _no_intervals(result: IndexResult, nodes: Iterable[str]) -> pd.DataFrame:
     frames = []
     for node in nodes:
@@ -696,7 +731,7 @@ def _no_intervals(result: IndexResult, nodes: Iterable[str]) -> pd.DataFrame:
             "nominal_score": result.scores[node].to_numpy(),
             "nominal_rank": result.ranks[node].to_numpy(),
             "rank_q05": np.nan, "rank_q95": np.nan, "score_q05": np.nan, "score_q95": np.nan,
-            "n_runs": 0}))
+            "n_runs": 0, "n_score_runs": 0}))
     return pd.concat(frames, ignore_index=True)
 
 

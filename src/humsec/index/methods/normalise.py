@@ -212,6 +212,8 @@ def borda(x: Any, *, direction: int = 1, code: str | None = None) -> Any:
 
 def _prank(x: Any, direction: int, code: str | None, what: str) -> np.ndarray:
     arr = _signed(x, direction, code, what)
+    if np.isnan(arr).all():  # no unit has a value: nothing to rank, missing for all (as goalposts give)
+        return arr.copy()
     obs = _observed(arr, code, what, 2)
     return (_rank_min(arr) - 1.0) / (obs.size - 1)
 
@@ -219,11 +221,13 @@ def _prank(x: Any, direction: int, code: str | None, what: str) -> np.ndarray:
 @NORMALISE.register("prank", None)
 def prank(x: Any, *, direction: int = 1, code: str | None = None) -> Any:
     """Percentile ranks in [0, 1]: ``(rank_min(x) - 1) / (n - 1)`` (COINr ``n_prank``).
+    An indicator that no unit has stays missing for all (an uncertainty run that swaps in
+    percentile ranks in a year without, say, social-protection data must not fail).
 
     Raises
     ------
     HumsecError
-        Fewer than two non-missing values.
+        Exactly one non-missing value (a rank among one is undefined).
     """
     return like(x, _prank(x, direction, code, "percentile-rank normalisation"))
 

@@ -597,7 +597,8 @@
           const dt = t.dimension_trends.find((d) => d.node === n);
           const name = t.node_names[n];
           fill("trends", lineChart([{ name, points: pts, color: SERIES[0] }], { label: `${name} of ${iso3}, ${t.first_year}–${t.year}, with 90% uncertainty band` }),
-            note(`Shaded: 5th–95th percentile of the score over ${t.band_runs} uncertainty runs per year.` +
+            note(`Shaded: 5th–95th percentile of the score over the uncertainty runs on the index's own scale ` +
+              `(of ${t.band_runs} runs per year; runs with percentile-rank normalisation count in the rank intervals only).` +
               (dt && dt.progress !== "insufficient_data" ? ` Since ${dt.base_year}: ${dt.arrow} ${dt.progress_label.toLowerCase()}.` : "")),
             behind([{ key: "x", label: "Year" }, { key: "y", label: "Score", num: true },
               { key: "lo", label: "5th percentile", num: true }, { key: "hi", label: "95th percentile", num: true }], pts, `${name}: history`),
