@@ -20,7 +20,7 @@ import yaml
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 
-__all__ = ["MAX_TEXT_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "field_path", "load_yaml",
+__all__ = ["MAX_TEXT_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "dump_yaml", "field_path", "load_yaml",
            "model_issues", "read_text"]
 
 #: Largest text/YAML file read (bytes); the shipped catalogue is 45 KB.
@@ -153,3 +153,31 @@ def model_issues(exc: Any, raw: Any, file: str) -> list[ValidationIssue]:
     """Every error of a ``pydantic.ValidationError`` raised on ``raw``, located."""
     return [ValidationIssue(str(e["msg"]), file=file, field=field_path(raw, e["loc"]) or None)
             for e in exc.errors()]
+
+
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+class _SafeUnicodeDumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes strings holding Unicode line breaks.
+
+    With ``allow_unicode=True`` PyYAML writes NEL/LS/PS raw in plain or block styles and
+    reads them back as line breaks; in double-quoted style it escapes them.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = '"' if any(ch in value for ch in _YAML_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SafeUnicodeDumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(obj: Any, **kwargs: Any) -> str:
+    """YAML text of plain data (dicts, lists, str, numbers) that :func:`load_yaml` reads
+    back equal: safe representers only, Unicode kept (strings with Unicode line breaks
+    double-quoted), keys in their given order. ``kwargs`` go to :func:`yaml.dump`
+    (e.g. ``width``, ``default_flow_style``)."""
+    opts = {"sort_keys": False, "allow_unicode": True, **kwargs}
+    return yaml.dump(obj, Dumper=_SafeUnicodeDumper, **opts)

@@ -41,7 +41,9 @@ NAME_COLUMNS = ("country", "country_name", "name")
 _SUBNATIONAL = re.compile(r"^([A-Z]{3})[-_.][A-Za-z0-9_.-]{1,32}$", re.ASCII)
 _YEAR_COL = re.compile(r"^\d{4}$", re.ASCII)
 _YEAR = re.compile(r"\d{1,4}(\.0+)?", re.ASCII)
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+#: A decimal number as the importer accepts it (ASCII digits after any-script digits are
+#: mapped; optional sign, fraction and exponent): the one definition every reader uses.
+NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 #: Working columns of the importer; a file may not use these names.
 _RESERVED = ("_row", "_field", "_unit_col", "_var", "_value")
 ALLOWED_SEX = frozenset({TOTAL, "F", "M", "O"})
@@ -331,13 +333,13 @@ def read_observations(
     # -- values ------------------------------------------------------------------------
     vs = _ascii_digits(long["value"].astype(str).str.strip())
     missing = vs.str.lower().isin(MISSING_MARKERS)
-    numeric = vs.str.fullmatch(_NUMBER).astype(bool) & ~missing
+    numeric = vs.str.fullmatch(NUMBER).astype(bool) & ~missing
     bad = ~missing & ~numeric
     for idx in long.index[bad][:MAX_ISSUES]:
         add(f"non-numeric value '{vs[idx]}': expected a number with '.' as decimal point "
             "(no thousands separators), or empty/NA for missing",
             [long.at[idx, "_row"]], long.at[idx, "_field"])
-    # Python's float(): correctly rounded, never NaN for a string matching _NUMBER
+    # Python's float(): correctly rounded, never NaN for a string matching NUMBER
     values = pd.Series([float(v) if ok else np.nan for v, ok in zip(vs, numeric)],
                        index=vs.index, dtype="float64")
     inf = numeric & ~np.isfinite(values.fillna(0))

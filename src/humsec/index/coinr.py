@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from humsec.data.importer import _NUMBER
+from humsec.data.importer import NUMBER
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.index.io import _numbers, _strings, _strip, _text, read_text_table, take_text, write_csv_fast
 from humsec.index.spec import IndexSpec
@@ -49,7 +49,7 @@ def _num(v: str) -> float | None:
     v = (v or "").strip()
     if v == "" or v.upper() == "NA":
         return None
-    if not _NUMBER.fullmatch(v):
+    if not NUMBER.fullmatch(v):
         raise ValueError(v)
     return float(v)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from humsec.data.importer import _NUMBER, MISSING_MARKERS
+from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
 
 __all__ = ["csv_bytes", "read_index_data", "read_text_table", "take_text", "write_csv_fast"]
@@ -131,14 +131,14 @@ def _numbers(vs, markers=MISSING_MARKERS) -> tuple[np.ndarray, np.ndarray, np.nd
     markers = sorted({m.lower() for m in markers})
     if isinstance(vs, pd.Series):
         miss = vs.str.lower().isin(markers).to_numpy()
-        num = vs.str.fullmatch(_NUMBER.pattern).fillna(False).to_numpy(dtype=bool)
+        num = vs.str.fullmatch(NUMBER.pattern).fillna(False).to_numpy(dtype=bool)
         values = pd.to_numeric(vs.where(num), errors="coerce").to_numpy(dtype=float)
         return miss, num, values
     import pyarrow as pa
     import pyarrow.compute as pc
 
     miss = _mask(pc.is_in(pc.utf8_lower(vs), value_set=pa.array(markers, type=pa.string())))
-    numm = pc.match_substring_regex(vs, _NUMBER.pattern)
+    numm = pc.match_substring_regex(vs, NUMBER.pattern)
     num = _mask(numm)
     values = pc.cast(pc.if_else(numm, vs, pa.scalar(None, pa.string())), pa.float64())
     return miss, num, values.to_numpy(zero_copy_only=False).astype(float, copy=False)

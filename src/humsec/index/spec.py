@@ -33,12 +33,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.yamlio import load_yaml, model_issues, read_text
+from humsec.yamlio import dump_yaml, load_yaml, model_issues, read_text
 
 SPEC_VERSION = 1
 
@@ -264,8 +263,6 @@ class IndexSpec(BaseModel):
     def to_yaml(self, *, groups_file: str | None = None) -> str:
         """The spec as YAML; with ``groups_file`` the groups are not listed but referenced
         (``groups: <groups_file>``, a CSV beside the spec: see :meth:`write`)."""
-        from humsec.model.catalogue import _SafeUnicodeDumper
-
         d = json.loads(self.model_dump_json(exclude_defaults=False, exclude={"groups"}))
         out: dict[str, Any] = {}
         for k in IndexSpec.model_fields:
@@ -278,7 +275,7 @@ class IndexSpec(BaseModel):
         out["steps"] = [_compact_step(s) for s in out["steps"]]
         if out.get("uncertainty") is None:
             out.pop("uncertainty", None)
-        return yaml.dump(out, Dumper=_SafeUnicodeDumper, sort_keys=False, allow_unicode=True)
+        return dump_yaml(out)
 
     def write(self, path: str | Path, *, groups_file: str | None = None) -> None:
         """Write the spec as YAML. With ``groups_file`` (a file name such as

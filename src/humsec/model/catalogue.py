@@ -7,35 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.model.panel import DIMENSIONS
-from humsec.yamlio import load_yaml, read_text
+from humsec.yamlio import dump_yaml, load_yaml, read_text
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SDG = re.compile(r"^\d{1,2}\.[0-9a-z]{1,2}(\.\d{1,2})?$")
 
 
-_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
-
-
-class _SafeUnicodeDumper(yaml.SafeDumper):
-    """SafeDumper that double-quotes strings holding Unicode line breaks.
-
-    With ``allow_unicode=True`` PyYAML writes NEL/LS/PS raw in plain or block styles and
-    reads them back as line breaks; in double-quoted style it escapes them.
-    """
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = '"' if any(ch in value for ch in _YAML_BREAKS) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_SafeUnicodeDumper.add_representer(str, _represent_str)
 
 
 class Indicator(BaseModel):
@@ -147,7 +129,7 @@ class Catalogue:
         }
 
     def to_yaml(self) -> str:
-        return yaml.dump(self.to_dict(), Dumper=_SafeUnicodeDumper, sort_keys=False, allow_unicode=True)
+        return dump_yaml(self.to_dict())
 
     @classmethod
     def from_dict(cls, raw: object, *, file: str = "<catalogue>") -> "Catalogue":

@@ -19,13 +19,11 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.model.catalogue import _SafeUnicodeDumper
-from humsec.yamlio import load_yaml, model_issues, read_text
+from humsec.yamlio import dump_yaml, load_yaml, model_issues, read_text
 
 __all__ = [
     "MAX_INDICATORS",
@@ -255,8 +253,7 @@ class MPISpec(BaseModel):
         return json.loads(self.model_dump_json(exclude_none=True))
 
     def to_yaml(self) -> str:
-        return yaml.dump(self.to_dict(), Dumper=_SafeUnicodeDumper, sort_keys=False,
-                         allow_unicode=True)
+        return dump_yaml(self.to_dict())
 
     @classmethod
     def from_dict(cls, raw: object, *, file: str = "<mpi spec>") -> MPISpec:
