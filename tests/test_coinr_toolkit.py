@@ -92,7 +92,7 @@ def test_coinr_f2_keeps_points_tried_and_matches_coinr_rule():
 
 
 def test_coinr_f2_equals_coinr_on_asem(asem):
-    spec, data, res = asem
+    res = asem[2]
     alt = regenerate(res, {"steps.treat.method": "coinr_f2"})
     pd.testing.assert_frame_equal(alt.dataset("Treated"), res.dataset("Treated"))
     assert alt.equals(res)

@@ -65,8 +65,8 @@ from humsec.yamlio import load_yaml, read_text
 
 __all__ = [
     "ChoiceInput", "ExcludeInput", "SensitivityResult", "UncertaintyResult", "UncertaintySpec",
-    "UniformInput", "WeightsInput", "replay", "sensitivity_analysis", "sobol_indices",
-    "uncertainty_analysis",
+    "UniformInput", "WeightsInput", "replay", "sensitivity_analysis", "sensitivity_from_runs",
+    "sobol_indices", "uncertainty_analysis",
 ]
 
 UNCERTAINTY_VERSION = 1
@@ -644,12 +644,21 @@ def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, An
 # ---------------------------------------------------------------------------- results
 
 
-def _rank_q(ranks: np.ndarray, q: float) -> np.ndarray:
-    """Percentile of ranks over runs (axis 0) as an observed rank (inverse of the
-    empirical CDF), so a rank interval reads as whole ranks, not 5.95."""
+#: Quantile rules of rank intervals: ``observed`` (R type 1, inverse of the empirical CDF:
+#: an interval reads as whole ranks) or ``type7`` (R's default, linear interpolation, as
+#: COINr's ``get_sensitivity`` rank statistics).
+QUANTILE_RULES = {"observed": "inverted_cdf", "type7": "linear"}
+
+
+def _rank_q(ranks: np.ndarray, q: float, rule: str = "observed") -> np.ndarray:
+    """Percentile of ranks over runs (axis 0): by default as an observed rank (inverse of
+    the empirical CDF), so a rank interval reads as whole ranks, not 5.95; ``rule =
+    "type7"`` interpolates as R's ``quantile`` default (COINr)."""
+    if rule not in QUANTILE_RULES:
+        raise HumsecError(f"quantile rule must be one of {', '.join(QUANTILE_RULES)}, got {rule!r}")
     if ranks.shape[0] == 0:
         return np.full(ranks.shape[1:], np.nan)
-    return _nanquantile(ranks, q, "inverted_cdf")
+    return _nanquantile(ranks, q, QUANTILE_RULES[rule])
 
 
 def _nanquantile(a: np.ndarray, q: float, method: str = "linear") -> np.ndarray:
@@ -726,9 +735,12 @@ class UncertaintyResult:
     def failures(self) -> pd.DataFrame:
         return self.runs.loc[self.runs["status"] != "ok", ["run", "error"]]
 
-    def summary(self, nodes: Sequence[str] | None = None) -> pd.DataFrame:
+    def summary(self, nodes: Sequence[str] | None = None, *, quantile: str = "observed") -> pd.DataFrame:
         """Per unit and aggregate: nominal score/rank, mean and median rank, 5th-95th
-        percentile rank interval, mean score and 5th-95th percentile score interval."""
+        percentile rank interval, mean score and 5th-95th percentile score interval.
+
+        ``quantile`` is the rule of the rank interval: ``observed`` (R type 1: observed
+        ranks) or ``type7`` (R's default linear interpolation, COINr's ``Q5``/``Q95``)."""
         nodes = list(nodes) if nodes is not None else list(reversed(self.aggregates))
         ok = (self.runs["status"] == "ok").to_numpy()
         frames = []
@@ -743,7 +755,7 @@ class UncertaintyResult:
                     "nominal_score": self.nominal.scores[node].reindex(self.units).to_numpy(),
                     "nominal_rank": self.nominal.ranks[node].reindex(self.units).to_numpy(),
                     "mean_rank": np.nanmean(Rk, axis=0), "median_rank": _nanquantile(Rk, 0.5),
-                    "rank_q05": _rank_q(Rk, 0.05), "rank_q95": _rank_q(Rk, 0.95),
+                    "rank_q05": _rank_q(Rk, 0.05, quantile), "rank_q95": _rank_q(Rk, 0.95, quantile),
                     "mean_score": np.nanmean(S, axis=0),
                     "score_q05": _nanquantile(S, 0.05), "score_q95": _nanquantile(S, 0.95),
                     "n_runs": (~np.isnan(S)).sum(axis=0),
@@ -909,103 +921,12 @@ def replay(spec: IndexSpec, data: pd.DataFrame, uncertainty: UncertaintySpec,
 
 # ---------------------------------------------------------------------------- sensitivity
 
-
-def sobol_indices(func: Callable[[np.ndarray], np.ndarray], names: Sequence[str],
-                  bounds: Sequence[tuple[float, float]], n: int, seed: int,
-                  *, num_resamples: int = 1000, conf_level: float = 0.95,
-                  second_order: bool = False) -> pd.DataFrame:
-    """First-order and total Sobol' indices of ``func`` with bootstrap confidence
-    intervals, by SALib's Saltelli/Sobol' design and estimators [Saltelli10]_ [SALib]_.
-
-    Parameters
-    ----------
-    func : callable
-        Maps a sample matrix (rows = runs) to one output per run.
-    names, bounds : input names and ``(low, high)`` ranges
-    n : int
-        Base sample size; ``n * (k + 2)`` evaluations (a power of 2 is best).
-    seed : int
-        Seeds both the Sobol' sequence scrambling and the bootstrap.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index = input names; columns ``S1, S1_conf, ST, ST_conf``.
-    """
-    from SALib.analyze import sobol as sobol_analyze
-    from SALib.sample import sobol as sobol_sample
-
-    problem = {"num_vars": len(names), "names": list(names), "bounds": [list(b) for b in bounds]}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SALib warns when n is not a power of 2
-        X = sobol_sample.sample(problem, n, calc_second_order=second_order, seed=seed)
-    Y = np.asarray(func(X), dtype=float)
-    if np.isnan(Y).any():
-        raise HumsecError(f"{int(np.isnan(Y).sum())} of {len(Y)} evaluations gave no output; "
-                          "Sobol' estimators need every run (see the failures of the runs)")
-    Si = sobol_analyze.analyze(problem, Y, calc_second_order=second_order,
-                               num_resamples=num_resamples, conf_level=conf_level, seed=seed)
-    return pd.DataFrame({"S1": Si["S1"], "S1_conf": Si["S1_conf"], "ST": Si["ST"],
-                         "ST_conf": Si["ST_conf"]}, index=pd.Index(list(names), name="input"))
-
-
-@dataclass(frozen=True)
-class SensitivityResult:
-    """Sobol' indices per input and the runs behind them."""
-
-    indices: pd.DataFrame
-    output: Output
-    runs: UncertaintyResult
-    values: np.ndarray
-
-
-def _output_values(res: UncertaintyResult, out: Output) -> np.ndarray:
-    node = out.node or res.spec.root
-    j = res.aggregates.index(node)
-    if out.stat == "mean_abs_rank_shift":
-        nominal = res.nominal.ranks[node].reindex(res.units).to_numpy(dtype=float)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmean(np.abs(res.ranks[:, :, j] - nominal[None, :]), axis=1)
-    if out.unit not in res.units:
-        raise HumsecError(f"output unit '{out.unit}' is not among the index's units")
-    u = res.units.index(out.unit)
-    return (res.ranks if out.stat == "rank" else res.scores)[:, u, j]
-
-
-def sensitivity_analysis(spec: IndexSpec, data: pd.DataFrame, uncertainty: UncertaintySpec, *,
-                         n: int, seed: int, year: int | None = None,
-                         num_resamples: int = 1000, conf_level: float = 0.95,
-                         progress: Callable[[int], None] | None = None,
-                         batch: bool = True, scheduler: Any = None) -> SensitivityResult:
-    """Variance-based sensitivity analysis of the spec's output (first-order and total
-    Sobol' indices with bootstrap confidence intervals), ``n * (k + 2)`` runs.
-
-    Each input is one dimension of the unit hypercube (see the module docstring); the
-    output is ``uncertainty.output`` (default: mean absolute rank shift of the root).
-    ``scheduler`` runs the runs on a Dask cluster, as in :func:`uncertainty_analysis`.
-    """
-    _validate(uncertainty, spec)
-    rng = np.random.default_rng(seed)
-    holder: dict[str, UncertaintyResult] = {}
-
-    def func(X: np.ndarray) -> np.ndarray:
-        cache = StepCache()
-        design = _design(spec, data, uncertainty, X, rng, year, cache)
-        with executor_for(scheduler) as ex:
-            runs = _evaluate(design, progress=progress, batch=batch, cache=cache, executor=ex)
-        res = _finish(design, runs, seed, {"kind": "sensitivity", "n": n})
-        holder["res"] = res
-        if res.n_failed:
-            raise HumsecError(
-                f"{res.n_failed} of {len(res.runs)} runs failed (first: run "
-                f"{int(res.failures['run'].iloc[0])}: {res.failures['error'].iloc[0]}); "
-                "Sobol' indices need every run — change the inputs (e.g. a positive "
-                "normalisation range for a geometric mean)")
-        return _output_values(res, uncertainty.output)
-
-    k = len(uncertainty.inputs)
-    idx = sobol_indices(func, uncertainty.names, [(0.0, 1.0)] * k, n, seed,
-                        num_resamples=num_resamples, conf_level=conf_level)
-    res = holder["res"]
-    return SensitivityResult(idx, uncertainty.output, res, _output_values(res, uncertainty.output))
+# Sobol' indices and sensitivity analysis live in humsec.index.sensitivity (estimators,
+# designs, bootstrap); re-exported here so existing imports keep working.
+from humsec.index.sensitivity import (  # noqa: F401  (re-exports)
+    SensitivityResult,
+    _output_values,
+    sensitivity_analysis,
+    sensitivity_from_runs,
+    sobol_indices,
+)
