@@ -9,11 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl import Workbook
+from scipy.stats import spearmanr
 
+import humsec.analysis.assess as assess
+from humsec.analysis.assess import default_year, index_data
+from humsec.cli.main import main
 from humsec.errors import HumsecError, ValidationError
+from humsec.index.builtin import load_spec
 from humsec.model.panel import DIMENSIONS, Panel, Provenance
-from humsec.oversight.align import align, population, spending_by_dimension
-from humsec.oversight.budget import parse_amount, read_budget
+from humsec.oversight.align import align, hsi_history, hsi_year_for, population, spending_by_dimension
+from humsec.oversight.budget import OPTIONAL, REQUIRED, example_budget_path, parse_amount, read_budget
 from humsec.oversight.db import OversightDB
 from humsec.oversight.models import Tag
 from humsec.oversight.tagging import TagClassifier, TaggingRules, line_text, suggest_tags
@@ -98,8 +104,6 @@ def test_missing_columns_are_located(tmp_path):
 
 
 def test_excel_budget_with_located_error(tmp_path):
-    from openpyxl import Workbook
-
     wb = Workbook()
     ws = wb.active
     ws.append(["programme", "ministry", "amount", "year", "description", "country"])
@@ -261,7 +265,6 @@ def test_alignment_hand_computed():
     assert t.at["health", "hsi_year"] == 2023 and t.at["health", "arrow"] in "↑➚→↓"
     s = a.summary.iloc[0]
     assert (s["total"], s["tagged"], s["untagged"]) == (1200.0, 900.0, 300.0)
-    from scipy.stats import spearmanr
 
     assert s["rho"] == pytest.approx(spearmanr(t["share"], t["insecurity"]).statistic)
     # gaps (pp): community 21.4, personal 17.9, economic 14.3, food 7.1, health -6.0, political -13.1, env -41.7
@@ -282,14 +285,9 @@ def test_alignment_errors():
 
 
 def test_alignment_on_the_release_uses_the_latest_hsi_year(default_env):
-    from humsec.analysis.assess import index_data
-    from humsec.index.builtin import load_spec
-    from humsec.oversight.align import hsi_history
-
     _, panel, _ = default_env
     spec = load_spec("hsi")
     data = index_data(panel, spec)
-    from humsec.analysis.assess import default_year
 
     latest = default_year(spec, data)  # the rule is tested by hand in tests/test_hsi.py
     assert latest >= 2022
@@ -310,8 +308,6 @@ def test_alignment_on_the_release_uses_the_latest_hsi_year(default_env):
 
 
 def test_alignment_maps_each_budget_year_to_its_own_hsi_year():
-    from humsec.oversight.align import hsi_year_for
-
     # HSI years 2013 and 2023: budget 2024 -> 2023 (latest <= it), 2020 -> 2013, 2023 -> 2023,
     # 2012 -> none (a later index would judge old spending by later needs)
     assert [hsi_year_for(y, [2023, 2013]) for y in (2012, 2013, 2020, 2023, 2024)] == [None, 2013, 2013, 2023, 2023]
@@ -335,9 +331,6 @@ def test_alignment_maps_each_budget_year_to_its_own_hsi_year():
 
 
 def test_hsi_history_builds_the_latest_year_that_ranks_the_country(monkeypatch):
-    import humsec.analysis.assess as assess
-    from humsec.oversight.align import hsi_history
-
     # a fake index: 2024 ranks KEN only, 2022 ranks KEN and PHL, 2010-2021 rank both
     ranked = {2024: ["KEN"], 2022: ["KEN", "PHL"], **{y: ["KEN", "PHL"] for y in range(2010, 2022)}}
     built: list[int] = []
@@ -363,9 +356,6 @@ def test_hsi_history_builds_the_latest_year_that_ranks_the_country(monkeypatch):
 
 
 def test_shipped_example_budget_imports(tmp_path, capsys, monkeypatch):
-    from humsec.cli.main import main
-    from humsec.oversight.budget import OPTIONAL, REQUIRED, example_budget_path
-
     path = example_budget_path()
     b = read_budget(path, today=TODAY)
     assert b.name == "budget_example.csv" and len(b.lines) == 16

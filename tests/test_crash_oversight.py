@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,8 +98,6 @@ def pristine(tmp_path_factory):
 
 
 def _fresh(pristine, tmp_path):
-    import shutil
-
     d, token, cid, script, budget = pristine
     tmp_path.mkdir(parents=True, exist_ok=True)
     for f in d.glob("oversight.duckdb*"):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -19,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from humsec.analysis.mpi import MPISpec, bootstrap_se, builtin_mpi_names, load_mpi_spec, measure
+from humsec.cli.main import main
 from humsec.errors import HumsecError, ValidationError
 
 # --------------------------------------------------------------------------- helpers
@@ -460,8 +464,6 @@ def test_prop_monotone_in_k(case, ks):
 
 
 def run(capsys, *args):
-    from humsec.cli.main import main
-
     code = main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
@@ -518,10 +520,6 @@ def test_cli_mpi_bad_microdata_exit_2(tmp_path, capsys):
 
 
 def test_cli_mpi_no_traceback_subprocess(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     f = tmp_path / "bad.csv"
     _global_rows(10, seed=1).assign(weight=-1.0).to_csv(f, index=False)
     proc = subprocess.run([sys.executable, "-m", "humsec.cli.main", "mpi", str(f), "--spec", "global_mpi",

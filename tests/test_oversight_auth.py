@@ -16,7 +16,7 @@ import pytest
 from humsec.model.catalogue import Catalogue
 from humsec.oversight.auth import AuthError, PermissionDenied
 from humsec.oversight.db import ConflictError, OversightDB
-from humsec.oversight.models import Instrument, Tag
+from humsec.oversight.models import BudgetLine, Instrument, Tag
 
 CAT = Catalogue.default()
 TODAY = dt.date(2026, 3, 1)
@@ -162,8 +162,6 @@ def test_stale_edit_is_refused_not_overwritten(env):
 
 
 def test_tags_need_editor_and_review_is_audited(env, tmp_path):
-    from humsec.oversight.models import BudgetLine
-
     db, admin, editor, viewer = env
     line = BudgetLine(row=2, programme="Immunisation", ministry="Health", amount=10.0, year=2024,
                       country="KEN", currency="KES")

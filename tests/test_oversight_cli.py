@@ -6,22 +6,27 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from humsec.cli.main import main
+from humsec.oversight.align import hsi_history
+from humsec.oversight.budget import read_budget
+from humsec.oversight.db import OversightDB
+from humsec.oversight.io import read_commitments
+from humsec.oversight.status import commitment_progress, commitment_status
+from humsec.oversight.tagging import TaggingRules, suggest_tags
+from humsec.report.oversight import oversight_report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "oversight" / "budget_illustrative_phl.csv"
 
 
 def appf2021() -> dict:
     """The shipped APPF 2021 example as plain YAML (read independently of humsec's reader)."""
-    from importlib import resources
-
-    import yaml
-
     return yaml.safe_load((resources.files("humsec.oversight") / "examples" / "appf2021.yaml").read_text())
 
 
@@ -206,12 +211,6 @@ def test_cli_end_to_end(default_env, capsys, home, monkeypatch, tmp_path):
 def test_report_pdf(default_env, settings):
     import pypdf
 
-    from humsec.oversight.align import hsi_history
-    from humsec.oversight.budget import read_budget
-    from humsec.oversight.db import OversightDB
-    from humsec.oversight.io import read_commitments
-    from humsec.oversight.tagging import TaggingRules, suggest_tags
-    from humsec.report.oversight import oversight_report
 
     _, panel, cat = default_env
     db = OversightDB.open(settings)
@@ -229,13 +228,11 @@ def test_report_pdf(default_env, settings):
     for needle in ("Philippines", "Commitments by status", "Budget alignment", "The 5 largest gaps",
                    "Political security", "Rule of law (WGI)"):
         assert needle in text, needle
-    from humsec.oversight.status import commitment_status
 
     labels = {s.label for c in items for s in commitment_status(c, panel, cat)}
     for label in labels:   # every status the targets have is shown
         assert " ".join(label.split()[:2]) in " ".join(text.split()), label
     # one overall status per commitment, from the mean of its targets' scores (Open SDG)
-    from humsec.oversight.status import commitment_progress
 
     statuses = [s for c in items for s in commitment_status(c, panel, cat) if s.unit == "PHL"]
     overall = commitment_progress(statuses, {c.id: c for c in items})

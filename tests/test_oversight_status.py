@@ -9,11 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from humsec.analysis.trends import PROGRESS_LABELS, progress_status
 from humsec.errors import HumsecError, ValidationError
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel, Provenance
+from humsec.oversight.db import OversightDB
 from humsec.oversight.models import Commitment, Instrument, Target, validate_commitment
-from humsec.oversight.status import commitment_status, status_table, target_status
+from humsec.oversight.status import (
+    STATUS_ORDER,
+    commitment_progress,
+    commitment_status,
+    status_table,
+    target_status,
+)
 
 TODAY = dt.date(2026, 3, 1)
 PROV = Provenance(source="hand-made", accessed=dt.date(2026, 1, 1))
@@ -98,7 +106,6 @@ def test_signed_scale_uses_linear_rates(latest, expected):
         assert "linear change per year" in r.note
     # a compound growth rate of a negative base value is undefined: the Open SDG rule alone
     # could not judge this target at all
-    from humsec.analysis.trends import progress_status
 
     assert progress_status([-0.60, latest], [2020, 2022], target=0.40).status in ("insufficient_data",
                                                                                   "target_achieved")
@@ -154,8 +161,6 @@ def test_baseline_is_the_latest_observation_at_or_before_adoption():
 
 
 def test_too_early_without_data_after_adoption():
-    from humsec.analysis.trends import PROGRESS_LABELS
-
     # APPF 2021: adopted 2021; the latest observation is of 2021 itself
     p = panel_of({("KEN", "life_expectancy"): {2019: 60.0, 2021: 62.0}})
     r = target_status(tgt(base=2021), p, CAT)
@@ -174,14 +179,11 @@ def test_too_early_without_data_after_adoption():
     # ... but not if as_of stops before it
     assert target_status(tgt(base=2021), q, CAT, as_of=2022).status == "too_early"
     # the status table and report order know it
-    from humsec.oversight.status import STATUS_ORDER
 
     assert "too_early" in STATUS_ORDER and status_table([r])["label"].iloc[0] == PROGRESS_LABELS["too_early"]
 
 
 def test_commitment_progress_aggregates_scores():
-    from humsec.oversight.status import commitment_progress
-
     c = Commitment(id="c1", instrument="i1", title="Healthier", targets=(
         tgt(), tgt("u5mr", target=25.0).model_copy(update={"key": "t2"}),
         tgt("mmr", target=70.0, base=2020).model_copy(update={"key": "t3"})))
@@ -256,8 +258,6 @@ def test_validation_accepts_good_commitment():
 
 @pytest.fixture()
 def db_admin(settings):
-    from humsec.oversight.db import OversightDB
-
     db = OversightDB.open(settings)
     return db, db.init("admin")
 

@@ -15,9 +15,20 @@ from typing import Optional
 
 import pandas as pd
 import typer
+from pydantic import ValidationError as PydanticValidationError
 
 from humsec.cli.common import FORMATS, console, done_working, dump_json, emit, settings_from, wrote
-from humsec.errors import HumsecError
+from humsec.data import service
+from humsec.data.export import atomic_write
+from humsec.errors import HumsecError, ValidationError
+from humsec.oversight.align import align, hsi_history
+from humsec.oversight.budget import example_budget_path, read_budget
+from humsec.oversight.db import OversightDB
+from humsec.oversight.io import read_commitments
+from humsec.oversight.models import Tag, pydantic_issues, validate_instrument
+from humsec.oversight.status import commitment_progress, commitment_status, status_table
+from humsec.oversight.tagging import TaggingRules, suggest_tags
+from humsec.report.oversight import oversight_report
 
 TOKEN_HELP = "API token (default: $HUMSEC_TOKEN)."
 
@@ -45,20 +56,14 @@ def _fmt(fmt: str) -> str:
 
 
 def _db(ctx: typer.Context):
-    from humsec.oversight.db import OversightDB
-
     return OversightDB.open(settings_from(ctx))
 
 
 def _catalogue(ctx: typer.Context):
-    from humsec.data import service
-
     return service.catalogue(settings_from(ctx))
 
 
 def _panel(ctx: typer.Context):
-    from humsec.data import service
-
     panel, _ = service.current_panel(settings_from(ctx))
     return panel
 
@@ -166,9 +171,6 @@ def report_cmd(ctx: typer.Context, unit: str = typer.Argument(..., help="ISO3 co
                token: Optional[str] = _token_opt()) -> None:
     """Oversight report of a country: commitments by status, budget alignment and the
     five largest gaps (HTML or PDF)."""
-    from humsec.data.export import atomic_write
-    from humsec.report.oversight import oversight_report
-
     if fmt not in ("html", "pdf"):
         raise HumsecError(f"--format '{fmt}': expected html or pdf")
     if fmt == "pdf" and out is None:
@@ -222,8 +224,6 @@ def add_cmd(ctx: typer.Context,
             kind: str = typer.Option("law", "--kind", help="Kind of a new instrument: resolution|law|policy|plan|other."),
             token: Optional[str] = _token_opt()) -> None:
     """Add a commitment with one measurable target (more targets: 'commitments import')."""
-    from humsec.oversight.models import validate_instrument
-
     db = _db(ctx)
     if instrument_title is not None:
         db.put_instrument(token, validate_instrument({"id": instrument, "kind": kind, "title": instrument_title},
@@ -241,8 +241,6 @@ def import_cmd(ctx: typer.Context,
                unit: Optional[str] = typer.Option(None, "--unit", help="ISO3 code for targets that name no country."),
                token: Optional[str] = _token_opt()) -> None:
     """Import an instrument and its commitments (validated; new versions for changes)."""
-    from humsec.oversight.io import read_commitments
-
     inst, items = read_commitments(source, catalogue=_catalogue(ctx), unit=unit)
     out = _db(ctx).import_commitments(token, inst, items)
     _err(f"{inst.id}: {len(out)} commitment(s): " + ", ".join(f"{v.id}@{v.version}" for v in out))
@@ -272,8 +270,6 @@ def status_cmd(ctx: typer.Context, ids: Optional[list[str]] = typer.Argument(Non
                token: Optional[str] = _token_opt()) -> None:
     """Status of every target from the data (Open SDG progress rule on the observations
     after the adoption year; 'too early' while there are none), with evidence."""
-    from humsec.oversight.status import commitment_progress, commitment_status, status_table
-
     _fmt(fmt)
     db = _db(ctx)
     items = db.current(token)
@@ -371,8 +367,6 @@ def budget_import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., help=
                       sheet: Optional[str] = typer.Option(None, "--sheet"),
                       token: Optional[str] = _token_opt()) -> None:
     """Import budget lines (validated: every problem located by row and column)."""
-    from humsec.oversight.budget import example_budget_path, read_budget
-
     if str(path) == "example" and not path.exists():
         path = example_budget_path()
     b = read_budget(path, country=country, currency=currency, sheet=sheet)
@@ -393,8 +387,6 @@ def budget_tag_cmd(ctx: typer.Context,
                    token: Optional[str] = _token_opt()) -> None:
     """Tag untagged and unreviewed lines with SDG targets and dimensions (rules, then the
     classifier); reviewed lines are never changed."""
-    from humsec.oversight.tagging import TaggingRules, suggest_tags
-
     rules = TaggingRules.load(rules_file)
     if show_rules:
         emit(rules.to_frame(), _fmt(fmt), title=f"Tagging rules ({rules.source})")
@@ -431,11 +423,6 @@ def budget_review_cmd(ctx: typer.Context,
                       token: Optional[str] = _token_opt()) -> None:
     """Confirm or correct a line's tags; without a line, list the lines awaiting review
     (least confident first)."""
-    from pydantic import ValidationError as PydanticValidationError
-
-    from humsec.errors import ValidationError
-    from humsec.oversight.models import Tag, pydantic_issues
-
     db = _db(ctx)
     if line_id is None:
         df = db.budget_lines(token)
@@ -465,8 +452,6 @@ def budget_align_cmd(ctx: typer.Context, unit: str = typer.Argument(..., help="I
                      token: Optional[str] = _token_opt()) -> None:
     """Spending per dimension (share, per capita) against insecurity (100 - HSI score)
     and trend, per year; rank correlation and the largest gaps."""
-    from humsec.oversight.align import align, hsi_history
-
     _fmt(fmt)
     lines = _db(ctx).budget_lines(token)
     panel = _panel(ctx)

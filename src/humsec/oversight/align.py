@@ -39,6 +39,7 @@ are never added up.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,8 +47,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from humsec.analysis import assess
 from humsec.analysis.trends import PROGRESS_LABELS, TREND_ARROWS, dimension_trends
 from humsec.errors import HumsecError
+from humsec.index.builtin import load_spec
 from humsec.model.panel import DIMENSIONS, Panel
 
 __all__ = ["Alignment", "align", "hsi_history", "hsi_year_for", "population", "spending_by_dimension"]
@@ -146,18 +149,15 @@ def hsi_history(panel: Panel, spec: Any | None = None, *, years: Iterable[int] |
     units : iterable of str, optional
         Countries that must be ranked in the year used (default: any country).
     """
-    from humsec.analysis.assess import default_year, history, index_data
-    from humsec.index.builtin import load_spec
-
     spec = spec if spec is not None else load_spec("hsi")
-    data = index_data(panel, spec)
-    last = default_year(spec, data) if last is None else int(last)
+    data = assess.index_data(panel, spec)
+    last = assess.default_year(spec, data) if last is None else int(last)
     wanted = {str(u).strip().upper() for u in units} if units is not None else None
     built: dict[int, pd.DataFrame] = {}
 
     def at(y: int) -> pd.DataFrame:
         if y not in built:
-            built[y] = history(spec, data, [y])
+            built[y] = assess.history(spec, data, [y])
         return built[y]
 
     mapped: set[int] = set()
@@ -181,7 +181,7 @@ def hsi_history(panel: Panel, spec: Any | None = None, *, years: Iterable[int] |
                 break
     frames = [h for h in built.values() if len(h)]
     if not frames:
-        return history(spec, data, [])
+        return assess.history(spec, data, [])
     out = pd.concat(frames)
     return out[~out.index.duplicated(keep="first")].sort_index()
 
@@ -216,8 +216,6 @@ class Alignment:
     year_map: dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        import json
-
         def recs(df: pd.DataFrame) -> list[dict[str, Any]]:
             return json.loads(df.to_json(orient="records"))
 
@@ -227,7 +225,9 @@ class Alignment:
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
+    from scipy.stats import (
+        spearmanr,  # scipy.stats takes ~0.6 s to import: only when aligning
+    )
 
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:

@@ -20,11 +20,15 @@ import datetime as _dt
 import hashlib
 import math
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pycountry
 
+from humsec.data.countries import CountryRegistry
+from humsec.data.readers import read_table
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.oversight.models import BudgetLine
 
@@ -49,8 +53,6 @@ _EXCEL = (".xlsx", ".xlsm")
 def example_budget_path() -> Path:
     """The shipped illustrative budget (``humsec/oversight/examples/budget_example.csv``:
     16 lines, PHL, 2023-2024, invented round amounts in PHP)."""
-    from importlib import resources
-
     return Path(str(resources.files("humsec.oversight") / "examples" / "budget_example.csv"))
 
 
@@ -125,8 +127,6 @@ def _text(value: Any) -> str:
 
 
 def _currency(code: str) -> str | None:
-    import pycountry
-
     c = code.strip().upper()
     return c if len(c) == 3 and pycountry.currencies.get(alpha_3=c) is not None else None
 
@@ -171,15 +171,11 @@ def read_budget(path: str | Path, *, country: str | None = None, currency: str |
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if known_units is None:
-        from humsec.data.countries import CountryRegistry
-
         known_units = CountryRegistry.default().codes
     suffix = path.suffix.lower()
     if suffix not in (*_EXCEL, ".csv", ".tsv", ".txt"):
         raise HumsecError(f"{name}: unsupported budget file type '{suffix}' (use .csv, .tsv or .xlsx)")
     # the guarded reader (size/row/cell limits, encoding, zip-bomb check, located errors)
-    from humsec.data.readers import read_table
-
     table = read_table(path, sheet=sheet, label=name)
     df = table.frame()
     rownums = table.row_numbers

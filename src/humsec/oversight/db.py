@@ -34,25 +34,14 @@ from humsec.errors import HumsecError
 from humsec.model.catalogue import Catalogue
 from humsec.oversight import auth
 from humsec.oversight.auth import Identity
-from humsec.oversight.models import (
-    BudgetLine,
-    Commitment,
-    Instrument,
-    Tag,
-    validate_commitment,
-)
+from humsec.oversight.models import BudgetLine, Commitment, Instrument, Tag, validate_commitment
 from humsec.oversight.repositories import audit as audit_repo
 from humsec.oversight.repositories import budgets as budget_repo
 from humsec.oversight.repositories import commitments as commitment_repo
 from humsec.oversight.repositories import statuses as status_repo
 from humsec.oversight.repositories import users as user_repo
 from humsec.oversight.repositories.commitments import Versioned
-from humsec.oversight.transaction import (
-    ConflictError,
-    OversightBusyError,
-    OversightStore,
-    db_path,
-)
+from humsec.oversight.transaction import ConflictError, OversightBusyError, OversightStore, db_path
 
 __all__ = ["ConflictError", "OversightBusyError", "OversightDB", "Versioned", "db_path"]
 

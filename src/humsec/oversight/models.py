@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
+from rapidfuzz import process
 
+from humsec.data.countries import CountryRegistry
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DIMENSIONS
@@ -274,8 +276,6 @@ def validate_commitment(raw: Any, *, catalogue: Catalogue, today: _dt.date,
         Every problem at once, each located (``targets[0].indicator`` ...).
     """
     if known_units is None:
-        from humsec.data.countries import CountryRegistry
-
         known_units = CountryRegistry.default().codes
     try:
         c = raw if isinstance(raw, Commitment) else Commitment.model_validate(raw)
@@ -293,8 +293,6 @@ def validate_commitment(raw: Any, *, catalogue: Catalogue, today: _dt.date,
         keys.add(t.key)
         ind = catalogue.get(t.indicator)
         if ind is None:
-            from rapidfuzz import process
-
             best = process.extractOne(t.indicator, catalogue.codes)
             hint = f" (did you mean '{best[0]}'?)" if best and best[1] >= 70 else ""
             issues.append(ValidationIssue(f"unknown indicator '{t.indicator}'{hint}", file=file,

@@ -240,6 +240,7 @@ class TagClassifier:
 
     @staticmethod
     def _pipeline(seed: int):
+        # scikit-learn takes ~1 s to import: only when a classifier is trained
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline

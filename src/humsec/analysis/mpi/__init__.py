@@ -57,13 +57,7 @@ from __future__ import annotations
 
 from humsec.analysis.mpi.inference import bootstrap_se
 from humsec.analysis.mpi.measure import AFResult, measure
-from humsec.analysis.mpi.spec import (
-    MPIDimension,
-    MPIIndicator,
-    MPISpec,
-    builtin_mpi_names,
-    load_mpi_spec,
-)
+from humsec.analysis.mpi.spec import MPIDimension, MPIIndicator, MPISpec, builtin_mpi_names, load_mpi_spec
 
 __all__ = [
     "AFResult",
