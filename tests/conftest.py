@@ -2,7 +2,8 @@
 
 Tests that need the real public data sets in ``../shared/data`` (beside the repository,
 or wherever ``HUMSEC_SHARED_DATA`` points) use the ``shared_data`` fixture, which skips
-with a clear reason when they are absent.
+with a clear reason when they are absent. Tests that reproduce published figures use
+``published_data``, which falls back to the extract in ``tests/data/published``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ def shared_data() -> Path:
     if d is None:
         pytest.skip("../shared/data is absent (set HUMSEC_SHARED_DATA to run real-data tests)")
     return d
+
+
+PUBLISHED_EXTRACT = REPO / "tests" / "data" / "published"
+
+
+@pytest.fixture(scope="session")
+def published_data() -> Path:
+    """Published reference figures: the shared-data directory when present, else the small,
+    openly licensed extract in ``tests/data/published`` (same ``<folder>/<file>`` layout,
+    byte-identical rows; see tests/data/README.md and make_published_extract.py), so the
+    published-number tests also run on a clean clone. Tests that need a whole data set
+    (every country-year, full-table counts) keep using ``shared_data``."""
+    d = shared_data_dir()
+    return d if d is not None else PUBLISHED_EXTRACT
 
 
 @pytest.fixture()
