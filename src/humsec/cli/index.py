@@ -211,8 +211,19 @@ def uncertainty(
                                        help="Also write summary.csv, runs.csv (replayable) and scores.csv here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-b",
+                                  help="--sa: number of bootstrap samples of the Sobol' intervals."),
+    estimator: str = typer.Option("saltelli", "--estimator",
+                                  help="--sa: Sobol' estimator: saltelli (SALib) | coinr | jansen."),
+    layout: Optional[str] = typer.Option(
+        None, "--layout", help="--sa --replay: row order of a design without sobol_matrix/sobol_row "
+        "columns: salib | coinr."),
+    quantile: str = typer.Option("observed", "--quantile",
+                                 help="Rank-interval rule: observed (R type 1) | type7 (COINr)."),
 ) -> None:
-    """Uncertainty (rank intervals) or sensitivity (Sobol' indices) of an index."""
+    """Uncertainty (rank intervals) or sensitivity (Sobol' indices) of an index.
+
+    With --sa and --replay, the Sobol' indices are computed from the replayed A/B/AB design."""
     from rich.progress import Progress
 
     from humsec.data.export import atomic_write
@@ -226,10 +237,19 @@ def uncertainty(
         u = unc.UncertaintySpec.from_dict(s.uncertainty, file=spec, spec=s)
     else:
         raise HumsecError(f"{spec}: no 'uncertainty' section; pass --uncertainty FILE")
-    if sa and replay_file is not None:
-        raise HumsecError("--sa and --replay cannot be combined")
-    if replay_file is None and seed is None:
-        raise HumsecError("--seed is required: every random draw in humsec is reproducible")
+    from humsec.index.sensitivity import ESTIMATORS, LAYOUTS, sensitivity_from_runs
+
+    if estimator not in ESTIMATORS:
+        raise HumsecError(f"--estimator '{estimator}': expected one of {', '.join(ESTIMATORS)}")
+    if layout is not None and layout not in LAYOUTS:
+        raise HumsecError(f"--layout '{layout}': expected one of {', '.join(LAYOUTS)}")
+    if quantile not in unc.QUANTILE_RULES:
+        raise HumsecError(f"--quantile '{quantile}': expected one of {', '.join(unc.QUANTILE_RULES)}")
+    if bootstrap < 0:
+        raise HumsecError(f"--bootstrap must be >= 0, got {bootstrap}")
+    if (replay_file is None or (sa and bootstrap > 0)) and seed is None:
+        raise HumsecError("--seed is required: every random draw in humsec is reproducible"
+                          + (" (the bootstrap of the Sobol' intervals)" if replay_file is not None else ""))
     k = len(u.inputs)
     total = samples * (k + 2) if sa else samples
     if not quiet:
@@ -239,10 +259,12 @@ def uncertainty(
         tick = lambda m: bar.advance(task, m)  # noqa: E731
         if replay_file is not None:
             res = unc.replay(s, df, u, replay_file, year=year, progress=tick, scheduler=scheduler)
-            sens = None
+            sens = (sensitivity_from_runs(res, layout=layout, estimator=estimator, num_resamples=bootstrap,
+                                          seed=seed) if sa else None)
         elif sa:
             sens = unc.sensitivity_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick,
-                                               scheduler=scheduler)
+                                               scheduler=scheduler, num_resamples=bootstrap,
+                                               estimator=estimator)
             res = sens.runs
         else:
             res = unc.uncertainty_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick,
@@ -250,10 +272,10 @@ def uncertainty(
             sens = None
     if node is not None and node not in res.aggregates:
         raise HumsecError(f"--node '{node}': expected one of {', '.join(res.aggregates)}")
-    summary = res.summary([node or s.root])
+    summary = res.summary([node or s.root], quantile=quantile)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for name, frame in (("summary.csv", res.summary()), ("runs.csv", res.runs),
+        for name, frame in (("summary.csv", res.summary(quantile=quantile)), ("runs.csv", res.runs),
                             ("scores.csv", res.run_scores(node))):
             atomic_write(out / name, lambda p, f=frame: f.to_csv(p, index=name == "scores.csv"))
         if sens is not None:
@@ -270,7 +292,8 @@ def uncertainty(
         if fmt == "json":
             dump_json({"output": sens.output.model_dump(), "indices": json.loads(table.to_json(orient="records"))})
         else:
-            emit(table, fmt, title=f"Sobol' indices of {sens.output.stat} ({len(res.runs)} runs)")
+            emit(table, fmt, title=f"Sobol' indices of {sens.output.stat} ({len(res.runs)} runs, "
+                                   f"{estimator} estimator, {bootstrap} bootstrap samples)")
         return
     if fmt == "json":
         dump_json({"runs": len(res.runs), "failed": res.n_failed, "seed": res.seed,
