@@ -34,6 +34,7 @@ import pandas as pd
 
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for
+from humsec.index.engine import MATRIX, Unsupported, rank_min_desc, validated
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
@@ -466,12 +467,24 @@ def _check_keep(keep: Collection[str] | None) -> frozenset[str] | None:
 
 def _run_builder(b: _Builder, cache: StepCache | None, scheduler: Any) -> IndexResult:
     if scheduler is None:
-        return b.run(cache)
+        try:
+            return _MatrixBuilder(b).run(cache)
+        except (_Legacy, Unsupported, HumsecError):
+            # the DataFrame builder runs what the matrix engine does not (panel
+            # imputation) and words every error (named units, indicators, values)
+            b.datasets, b.log = {}, []
+            return b.run(cache)
     from humsec.index.scale import executor_for
 
     with executor_for(scheduler) as ex:
         b.executor = ex
-        return b.run(cache)
+        try:
+            # the per-indicator steps cost their arithmetic in one process; only the
+            # row-local aggregation of very many units goes to the cluster
+            return _MatrixBuilder(b).run(cache)
+        except (_Legacy, Unsupported, HumsecError):
+            b.datasets, b.log = {}, []
+            return b.run(cache)
 
 
 def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None = None,
@@ -849,6 +862,375 @@ class _Builder:
             scores[parent] = np.concatenate([part[parent] for part in parts])
         order = [n.code for n in self.spec.tree]
         return pd.DataFrame({c: scores[c] for c in order}, index=cur.index), {"methods": methods}
+
+
+# ---------------------------------------------------------------------------- matrix engine
+
+
+class _Legacy(Exception):
+    """This build needs the DataFrame builder (e.g. a panel imputation)."""
+
+
+class _Frames(Mapping):
+    """Read-only data sets kept as float matrices; each pandas frame is made on first
+    access (most builds are read for their scores alone)."""
+
+    def __init__(self, parts: dict[str, tuple[np.ndarray, pd.Index, list[str]]]):
+        self._parts = parts
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        f = self._frames.get(name)
+        if f is None:
+            X, index, cols = self._parts[name]
+            f = pd.DataFrame(X, index=index, columns=list(cols), copy=False)
+            self._frames[name] = f
+        return f
+
+    def matrix(self, name: str) -> np.ndarray:
+        """The data set's values (units x columns), without making a frame."""
+        return self._parts[name][0]
+
+    def __iter__(self):
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def __reduce__(self):
+        return (_Frames, (self._parts,))
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    import json as _json
+
+    return _json.dumps(params, sort_keys=True, default=str)
+
+
+class _MatrixBuilder:
+    """The build on one units x indicators float matrix: methods resolved and validated
+    once per parameter set, matrix kernels of :mod:`humsec.index.engine` where a method
+    has one (its column/frame kernel otherwise), pandas frames only in the result (made
+    lazily). Same data sets, log and details as :class:`_Builder`, which runs whatever
+    this one raises :class:`_Legacy`, :class:`~humsec.index.engine.Unsupported` or an
+    error for (and words the error)."""
+
+    def __init__(self, b: _Builder):
+        self.b = b
+        self.spec = b.spec
+        self.keep = b.keep
+
+    def _store(self, name: str, X: np.ndarray, cols: list[str]) -> None:
+        if self.keep is None or name in self.keep:
+            self.parts[name] = (X, self.index, cols)
+
+    def _record(self, step: Step, dataset: str | None, details: dict[str, Any], params: dict[str, Any]) -> None:
+        self.log.append(StepRecord(
+            step=step.step, method=step.method, params=MappingProxyType(params),
+            overrides=MappingProxyType({k: MappingProxyType(v.model_dump()) for k, v in step.overrides.items()}),
+            exclude=tuple(step.exclude), dataset=dataset, details=MappingProxyType(details)))
+
+    def _col(self, X: np.ndarray, j: int, name: str | None = None) -> pd.Series:
+        return pd.Series(X[:, j], index=self.index, name=name)
+
+    def run(self, cache: StepCache | None = None) -> IndexResult:
+        b, spec = self.b, self.spec
+        if any(s.step == "impute" and s.method in _panel_methods() for s in spec.steps):
+            raise _Legacy("panel imputation")
+        leaves = spec.indicators
+        self.leaves = leaves
+        self.pos = {c: j for j, c in enumerate(leaves)}
+        keys = cache.keys(spec, b.year, self.keep) if cache is not None else None
+        if keys is not None:
+            keys = [None if k is None else "matrix:" + k for k in keys]
+        start = 0
+        state = cache.lookup(keys) if keys is not None else None
+        if state is not None:
+            start, (X, self.D, self.index, parts, log, raw, self.weight_step) = state
+            self.parts, self.log, self.raw_direction_leaves = dict(parts), list(log), list(raw)
+        else:
+            needed = leaves + [d for d in spec.denominators if d not in leaves]
+            if b.wide_input is not None:
+                absent = [c for c in needed if c not in b.wide_input.columns]
+                if absent:
+                    raise _Legacy("absent indicators")
+                wide = b.wide_input[needed]
+            else:
+                wide = _wide(b.tidy, needed, b.year, spec)
+            self.index = wide.index
+            M = wide.to_numpy(dtype=float)
+            X = M[:, :len(leaves)] if needed[:len(leaves)] == leaves else wide[leaves].to_numpy(dtype=float)
+            self.D = wide[list(spec.denominators)].to_numpy(dtype=float)
+            self.parts, self.log = {}, []
+            self._store("Raw", X, leaves)
+            self.weight_step = None
+            self.raw_direction_leaves = list(leaves)
+        for i, step in enumerate(spec.steps[start:], start=start):
+            reg = registry_for(step.step)
+            resolved = validated(reg.get(step.method), step.params)
+            X, details = getattr(self, f"_{step.step}")(step, X)
+            ds = DATASET_OF.get(step.step)
+            if ds is not None:
+                self._store(ds, X, self.agg_cols if step.step == "aggregate" else leaves)
+            self._record(step, ds, details, resolved)
+            if keys is not None and keys[i] is not None:
+                cache.store(keys[i], i + 1, (X, self.D, self.index, dict(self.parts), list(self.log),
+                                             list(self.raw_direction_leaves), self.weight_step))
+        if "Aggregated" not in self.parts:
+            raise _Legacy("no aggregate step")
+        A, _, cols = self.parts["Aggregated"]
+        raw_leaves = set(self.raw_direction_leaves)
+        sign = np.array([(spec.nodes[c].direction if (c in raw_leaves or spec.children[c]) else 1)
+                         for c in cols], dtype=float)
+        ranks = pd.DataFrame(rank_min_desc(A * sign), index=self.index, columns=list(cols))
+        resolved_spec = spec.model_copy(update={"steps": tuple(r.as_step() for r in self.log)})
+        return IndexResult(spec=resolved_spec, data=b.source, year=b.year, datasets=_Frames(dict(self.parts)),
+                           ranks=ranks, weights=MappingProxyType(self.weights), log=tuple(self.log))
+
+    def _targets(self, step: Step) -> list[str]:
+        return [c for c in self.leaves if c not in step.exclude]
+
+    def _plan(self, step: Step, codes: list[str], prepare: Callable[[str, Any, dict[str, Any]], None] | None = None
+              ) -> dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]]:
+        """Columns grouped by resolved method and validated parameters."""
+        reg = registry_for(step.step)
+        plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
+        for code in codes:
+            name, params = _resolve(step, code, 1)
+            m = reg.get(name)
+            if prepare is not None:
+                prepare(code, m, params)
+            p = validated(m, params)
+            plan.setdefault((name, _key(p)), (name, p, []))[2].append(code)
+        return plan
+
+    # -- steps -------------------------------------------------------------------------
+    def _denominate(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        spec = self.spec
+        codes = [c for c in self._targets(step) if spec.nodes[c].denominator is not None]
+        if not codes:
+            return X, {"denominated": {}}
+        out = X.copy()
+        dpos = {d: j for j, d in enumerate(spec.denominators)}
+        reg = registry_for("denominate")
+        for name, p, cols in self._plan(step, codes).values():
+            js = [self.pos[c] for c in cols]
+            ds = [dpos[spec.nodes[c].denominator] for c in cols]
+            kern = MATRIX["denominate"].get(name)
+            if kern is not None:
+                out[:, js] = kern(X[:, js], self.D[:, ds], **p)
+            else:
+                for c, j, d in zip(cols, js, ds):
+                    den = self._col(self.D, d, spec.nodes[c].denominator)
+                    out[:, j] = np.asarray(_call(reg.get(name), self._col(X, j, c), den, extra={"code": c}, **p),
+                                           dtype=float)
+        return out, {"denominated": {c: spec.nodes[c].denominator for c in codes}}
+
+    def _impute(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        m = registry_for("impute").get(step.method)
+        p = validated(m, step.params)
+        codes = None
+        groups = None
+        grp = p.get("group")
+        if grp is not None:
+            if grp not in self.spec.groups:
+                raise _Legacy("unknown grouping")
+            groups = pd.Series(self.spec.groups[grp], dtype=object).reindex(self.index)
+            codes = pd.factorize(groups)[0]
+        targets = self._targets(step)
+        js = [self.pos[c] for c in targets]
+        kern = MATRIX["impute"].get(step.method)
+        if kern is not None:
+            res = kern(X[:, js], group_codes=codes, **p)
+        else:
+            frame = pd.DataFrame(X[:, js], index=self.index, columns=targets)
+            res = _call(m, frame, extra={"groups": groups}, **p)[targets].to_numpy(dtype=float)
+        out = X.copy()
+        out[:, js] = res
+        before = np.isnan(X)
+        after = np.isnan(out)
+        filled = before & ~after
+        units = self.index
+        details: dict[str, Any] = {
+            "n_imputed": int(filled.sum()),
+            "imputed": {c: list(units[filled[:, j]]) for j, c in enumerate(self.leaves) if filled[:, j].any()},
+            "still_missing": {c: int(n) for c, n in zip(self.leaves, after.sum(axis=0)) if n},
+        }
+        return out, details
+
+    def _screen(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        m = registry_for("screen").get(step.method)
+        p = validated(m, step.params)
+        kern = MATRIX["screen"].get(step.method)
+        if kern is not None:
+            keep = kern(X, units=self.index.to_numpy(dtype=object).astype(str), **p)
+        else:
+            k = _call(m, pd.DataFrame(X, index=self.index, columns=self.leaves), **p)
+            k = pd.Series(k, index=self.index) if not isinstance(k, pd.Series) else k
+            keep = k.astype(bool).reindex(self.index).fillna(False).to_numpy(dtype=bool)
+        if not keep.any():
+            raise _Legacy("every unit removed")
+        dropped = list(self.index[~keep])
+        if dropped:
+            self.index = self.index[keep]
+            X = X[keep]
+            self.D = self.D[keep]
+        return X, {"removed": dropped, "n_removed": len(dropped)}
+
+    def _treat(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        from humsec.index.engine import coinr_treat
+
+        reg = registry_for("treat")
+        targets = self._targets(step)
+        out = X.copy()
+        rows: dict[str, dict[str, Any]] = {}
+        for name, p, cols in self._plan(step, targets).values():
+            js = [self.pos[c] for c in cols]
+            rest = list(zip(cols, js))
+            if name == "coinr" and not p.get("force_win"):
+                r = coinr_treat(X[:, js], winmax=p["winmax"], skew_thresh=p["skew_thresh"],
+                                kurt_thresh=p["kurt_thresh"], combine_treat=p["combine_treat"])
+                rest = []
+                for i, (c, j) in enumerate(zip(cols, js)):
+                    if not r["sure"][i]:
+                        rest.append((c, j))
+                        continue
+                    out[:, j] = r["values"][:, i]
+                    rows[c] = {"indicator": c, "method": name, "treated": bool(r["changed"][i]),
+                               "outcome": str(r["outcome"][i]), "n_winsorised": int(r["n_winsorised"][i]),
+                               "skew_before": float(r["skew_before"][i]), "kurt_before": float(r["kurt_before"][i]),
+                               "skew_after": float(r["skew_after"][i]), "kurt_after": float(r["kurt_after"][i]),
+                               "winsorised_units": list(self.index[r["winsorised"][:, i]])}
+            for c, j in rest:
+                res = _call(reg.get(name), self._col(X, j, c), extra={"code": c}, **p)
+                out[:, j] = res.values.reindex(self.index).to_numpy(dtype=float)
+                row = {"indicator": c, "method": name}
+                for f in ("treated", "method", "n_winsorised", "skew_before", "kurt_before",
+                          "skew_after", "kurt_after"):
+                    if hasattr(res, f):
+                        row["outcome" if f == "method" else f] = getattr(res, f)
+                if hasattr(res, "winsorised_units"):
+                    row["winsorised_units"] = list(res.winsorised_units)
+                rows[c] = row
+        return out, {"treatment": [rows[c] for c in targets]}
+
+    def _normalise(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        spec = self.spec
+        reg = registry_for("normalise")
+
+        def prepare(code: str, m: Any, params: dict[str, Any]) -> None:
+            node = spec.nodes[code]
+            if node.goalposts is not None:
+                for k in ("lo", "hi"):
+                    if k not in params and k in m.params.model_fields:
+                        params[k] = node.goalposts[0 if k == "lo" else 1]
+                if "goalposts" in m.params.model_fields and "goalposts" not in params:
+                    params["goalposts"] = list(node.goalposts)
+            if node.log and "log" in m.params.model_fields and "log" not in params:
+                params["log"] = True
+
+        targets = self._targets(step)
+        out = X.copy()
+        used: dict[str, str] = {}
+        for name, p, cols in self._plan(step, targets, prepare).values():
+            js = [self.pos[c] for c in cols]
+            kern = MATRIX["normalise"].get(name)
+            done = False
+            if kern is not None:
+                dirs = np.array([spec.nodes[c].direction for c in cols], dtype=float)
+                try:
+                    out[:, js] = kern(X[:, js], direction=dirs, **p)
+                    done = True
+                except Unsupported:
+                    pass
+            if not done:
+                for c, j in zip(cols, js):
+                    node = spec.nodes[c]
+                    extra = {"code": c, "target": node.target, "direction": node.direction}
+                    out[:, j] = np.asarray(_call(reg.get(name), self._col(X, j, c), extra=extra, **p), dtype=float)
+            for c in cols:
+                used[c] = name
+                if name != "identity" and c in self.raw_direction_leaves:
+                    self.raw_direction_leaves.remove(c)
+        return out, {"methods": {c: used[c] for c in targets}}
+
+    def _weight(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        self.weight_step = step
+        return X, {}
+
+    def _weights_for(self, parent: str, frame: Callable[[], pd.DataFrame]) -> pd.Series:
+        kids = self.spec.children[parent]
+        w = pd.Series([self.spec.nodes[k].weight for k in kids], index=kids, dtype=float)
+        if self.weight_step is not None:
+            method_name, params = _resolve(self.weight_step, parent, self.spec.level(parent))
+            m = registry_for("weight").get(method_name)
+            p = validated(m, params)
+            w = pd.Series(_call(m, frame(), weights=w, extra={"code": parent}, **p), dtype=float)
+            w = w.reindex(kids)
+        total = w.sum()
+        if not np.isfinite(total) or total <= 0:
+            raise _Legacy("weights do not sum to > 0")
+        return w / total
+
+    def _aggregate(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        spec = self.spec
+        index = self.index
+        self.agg_cols = [n.code for n in spec.tree]
+        if self.b._distributed() and len(index) > UNITS_PER_TASK:
+            done = self._aggregate_distributed(step, X)
+            if done is not None:
+                return done
+        scores = {c: X[:, j] for j, c in enumerate(self.leaves)}
+        self.weights: dict[str, pd.Series] = {}
+        methods = {}
+        reg = registry_for("aggregate")
+        for parent in spec.aggregates:
+            kids = spec.children[parent]
+            block = np.column_stack([scores[k] for k in kids]) if kids else np.empty((len(index), 0))
+            w = self._weights_for(parent, lambda b=block, k=kids: pd.DataFrame(b, index=index, columns=k))
+            self.weights[parent] = w
+            method_name, params = _resolve(step, parent, spec.level(parent))
+            m = reg.get(method_name)
+            p = validated(m, params)
+            vals = _call(m, block, w.to_numpy(dtype=float),
+                         extra={"columns": kids, "code": parent, "units": index}, **p)
+            scores[parent] = np.asarray(vals, dtype=float)
+            methods[parent] = method_name
+        return np.column_stack([scores[c] for c in self.agg_cols]), {"methods": methods}
+
+    def _aggregate_distributed(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """Row blocks aggregated on the cluster when every method is row-local and the
+        weights do not depend on the data; None otherwise (aggregate here)."""
+        spec = self.spec
+        if self.weight_step is not None and any(
+                _resolve(self.weight_step, a, spec.level(a))[0] not in DATA_FREE_WEIGHTS for a in spec.aggregates):
+            return None
+        plan = []
+        self.weights = {}
+        methods = {}
+        for parent in spec.aggregates:
+            method_name, params = _resolve(step, parent, spec.level(parent))
+            if method_name not in ROW_LOCAL_AGGREGATES:
+                return None
+            p = validated(registry_for("aggregate").get(method_name), params)
+            w = self._weights_for(parent, lambda: None)  # data-free: the frame is not read
+            self.weights[parent] = w
+            methods[parent] = method_name
+            plan.append((parent, list(spec.children[parent]), method_name, p, w.to_numpy(dtype=float)))
+        ex = self.b.executor
+        units = list(self.index)
+        items = [(X[r.start:r.stop], self.leaves, units[r.start:r.stop]) for r in _row_blocks(len(units))]
+        parts = ex.map(_aggregate_rows, items, plan=ex.share(plan))
+        scores = {c: X[:, j] for j, c in enumerate(self.leaves)}
+        for parent, *_ in plan:
+            scores[parent] = np.concatenate([part[parent] for part in parts])
+        return np.column_stack([scores[c] for c in self.agg_cols]), {"methods": methods}
+
+
+def _panel_methods() -> frozenset[str]:
+    from humsec.index.methods.impute import PANEL_METHODS
+
+    return PANEL_METHODS
 
 
 def _row_blocks(n: int) -> list[range]:
