@@ -31,8 +31,8 @@ def norm(name, x, **p):
 
 
 @pytest.fixture(scope="module")
-def asem(shared_data):
-    d = shared_data / "coinr_asem"
+def asem(published_data):
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip(f"COINr ASEM example not found under {d}")
     spec, data = import_coinr(d / "iData.csv", d / "iMeta.csv", name="asem")

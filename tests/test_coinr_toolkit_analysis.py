@@ -20,8 +20,8 @@ from humsec.index.spec import IndexSpec
 
 
 @pytest.fixture(scope="module")
-def asem(shared_data):
-    d = shared_data / "coinr_asem"
+def asem(published_data):
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip(f"COINr ASEM example not found under {d}")
     spec, data = import_coinr(d / "iData.csv", d / "iMeta.csv", name="asem")
@@ -202,10 +202,10 @@ def test_opt_weights_reports_non_convergence(asem):
 
 
 @pytest.fixture(scope="module")
-def asem_files(shared_data, tmp_path_factory):
+def asem_files(published_data, tmp_path_factory):
     from humsec.cli.main import main
 
-    d = shared_data / "coinr_asem"
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip("COINr ASEM example not found")
     out = tmp_path_factory.mktemp("asem")

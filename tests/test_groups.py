@@ -83,8 +83,8 @@ def test_gender_indices_2022_reproduce_hdr(hdr_wide):
     assert (r.loc[m, "gdi_group"].astype(float) == grp[m]).all()
 
 
-def test_gender_indices_from_sex_disaggregated_panel(shared_data):
-    ref = shared_data / "published_reference" / "hdr_2023_24"
+def test_gender_indices_from_sex_disaggregated_panel(published_data):
+    ref = published_data / "published_reference" / "hdr_2023_24"
     g = pd.read_csv(ref / "gdi_2022.csv").set_index("iso3")
     # a panel in the disaggregated form: indicator le / eys / mys / gni_pc with sex F or M
     rows = []

@@ -132,8 +132,8 @@ def test_audit_flags_and_leave_one_out_by_hand():
 
 
 @pytest.fixture(scope="module")
-def asem_result(shared_data):
-    d = shared_data / "coinr_asem"
+def asem_result(published_data):
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip(f"COINr ASEM example not found under {d}")
     spec, data = import_coinr(d / "iData.csv", d / "iMeta.csv", name="asem")
@@ -192,8 +192,8 @@ def test_correlation_flags_match_coinr_published(asem_result):
                    frozenset(("TBTs", "TIRcon")): -0.623}
 
 
-def test_cli_audit_json_and_table(asem_result, shared_data, tmp_path, capsys):
-    d = shared_data / "coinr_asem"
+def test_cli_audit_json_and_table(asem_result, published_data, tmp_path, capsys):
+    d = published_data / "coinr_asem"
     out = tmp_path / "asem"
     assert main(["index", "import-coinr", str(d / "iData.csv"), str(d / "iMeta.csv"), "--out", str(out)]) == 0
     capsys.readouterr()

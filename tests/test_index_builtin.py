@@ -117,8 +117,8 @@ def test_ihdi_engine_2022(hdr_wide):
 
 
 @pytest.fixture(scope="module")
-def inform(shared_data) -> pd.DataFrame:
-    p = shared_data / "published_reference" / "inform_risk" / "inform_risk_trends_sample.csv"
+def inform(published_data) -> pd.DataFrame:
+    p = published_data / "published_reference" / "inform_risk" / "inform_risk_trends_sample.csv"
     if not p.exists():
         pytest.skip(f"{p} absent")
     return pd.read_csv(p)

@@ -27,8 +27,8 @@ RTOL = 1e-9
 
 
 @pytest.fixture(scope="module")
-def asem(shared_data):
-    d = shared_data / "coinr_asem"
+def asem(published_data):
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip(f"COINr ASEM example not found under {d}")
     return d

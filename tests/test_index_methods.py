@@ -353,8 +353,8 @@ def _plain_coinr(x, winmax):
 
 
 @pytest.fixture(scope="module")
-def asem_raw(shared_data):
-    d = shared_data / "coinr_asem"
+def asem_raw(published_data):
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip(f"COINr ASEM example not found under {d}")
     idata = pd.read_csv(d / "iData.csv").set_index("uCode")

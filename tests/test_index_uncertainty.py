@@ -73,8 +73,8 @@ def small_data(seed: int = 0, n: int = 30) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def asem(shared_data):
-    d = shared_data / "coinr_asem"
+def asem(published_data):
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip(f"COINr ASEM example not found under {d}")
     spec, data = import_coinr(d / "iData.csv", d / "iMeta.csv", name="asem")
@@ -336,8 +336,8 @@ def test_step_cache_gives_identical_results_and_is_bound_to_data():
 # ---------------------------------------------------------------- CLI
 
 
-def test_cli_uncertainty_sa_and_replay(asem, shared_data, tmp_path, capsys):
-    d = shared_data / "coinr_asem"
+def test_cli_uncertainty_sa_and_replay(asem, published_data, tmp_path, capsys):
+    d = published_data / "coinr_asem"
     out = tmp_path / "asem"
     assert main(["index", "import-coinr", str(d / "iData.csv"), str(d / "iMeta.csv"), "--out", str(out)]) == 0
     uf = tmp_path / "u.yaml"

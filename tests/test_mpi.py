@@ -191,8 +191,8 @@ def test_global_mpi_structure():
     assert MPISpec.from_yaml(s.to_yaml()) == s
 
 
-def test_global_mpi_matches_published_method_constants(shared_data):
-    p = shared_data / "published_reference" / "method_constants" / "constants.csv"
+def test_global_mpi_matches_published_method_constants(published_data):
+    p = published_data / "published_reference" / "method_constants" / "constants.csv"
     if not p.exists():
         pytest.skip(f"{p} absent")
     c = pd.read_csv(p)
@@ -212,11 +212,11 @@ def test_global_mpi_matches_published_method_constants(shared_data):
     assert float(mpi["vulnerable_band"].split("-")[0]) / 100 == pytest.approx(s.vulnerable_cutoff)
 
 
-def test_published_mpi_tables_consistent_with_spec(shared_data):
+def test_published_mpi_tables_consistent_with_spec(published_data):
     """The published figures only carry H, A, M0 (no microdata), so they cannot be
     recomputed; check that the published intensities respect the spec's k (A >= k) and
     that the measure's identity M0 = H x A holds for them as for ours."""
-    p = shared_data / "published_reference" / "mpi" / "ophi_global_mpi_sample.csv"
+    p = published_data / "published_reference" / "mpi" / "ophi_global_mpi_sample.csv"
     if not p.exists():
         pytest.skip(f"{p} absent")
     o = pd.read_csv(p)

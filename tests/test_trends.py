@@ -248,8 +248,8 @@ def test_u5mr_progress_on_owid_series(shared_data):
     assert t.ratio == pytest.approx(((4.74 - 3.99) / 8) / ((4.74 - 2.5) / 15))
 
 
-def test_hdi_progress_without_target(shared_data):
-    path = shared_data / "undp_hdr" / "HDR23-24_Composite_indices_complete_time_series.csv"
+def test_hdi_progress_without_target(published_data):
+    path = published_data / "undp_hdr" / "HDR23-24_Composite_indices_complete_time_series.csv"
     if not path.exists():
         pytest.skip(f"{path} is absent")
     h = pd.read_csv(path, encoding="utf-8-sig", usecols=lambda c: c == "iso3" or c.startswith("hdi_2"))
