@@ -21,8 +21,8 @@ TOL = 1e-12
 
 
 @pytest.fixture(scope="module")
-def asem(shared_data):
-    d = shared_data / "coinr_asem"
+def asem(published_data):
+    d = published_data / "coinr_asem"
     if not (d / "iData.csv").is_file():
         pytest.skip(f"COINr ASEM example not found under {d}")
     return import_coinr(d / "iData.csv", d / "iMeta.csv", name="asem")
