@@ -224,7 +224,7 @@ def test_quantile_rule_by_hand():
 def test_cli_sa_with_replay_and_bootstrap(small, tmp_path, capsys):
     from humsec.cli.main import main
 
-    spec, data, u = small
+    data = small[1]
     sp = tmp_path / "spec.yaml"
     sp.write_text(SMALL, encoding="utf-8")
     up = tmp_path / "u.yaml"

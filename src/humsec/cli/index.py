@@ -504,3 +504,53 @@ def opt_weights(
     _emit_tables({"correlations": o.correlations}, fmt, extra=info if fmt == "table" else None)
     if not o.converged:
         console(stderr=True).print(f"warning: the optimiser did not converge ({o.message})", markup=False)
+
+
+@app.command("report")
+def report_cmd(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Write the HTML audit here."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    uncertainty_file: Optional[Path] = typer.Option(
+        None, "--uncertainty", "-u",
+        help="Uncertainty spec YAML (default: the spec's 'uncertainty' section, if any)."),
+    samples: int = typer.Option(0, "--samples", "-n",
+                                help="Monte Carlo runs of the uncertainty section (0 = none)."),
+    sa: int = typer.Option(0, "--sa", help="Also Sobol' indices with this base sample size (0 = none)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", help="Bootstrap samples of the Sobol' intervals."),
+    estimator: str = typer.Option("saltelli", "--estimator", help="saltelli | coinr | jansen"),
+    quantile: str = typer.Option("observed", "--quantile", help="Rank-interval rule: observed | type7."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="Random seed (required with -n or --sa)."),
+) -> None:
+    """Write a self-contained HTML audit of an index: framework, statistics, coherence,
+    weights, results and, with -n/--sa, uncertainty and sensitivity, with charts."""
+    from humsec.data.export import atomic_write
+    from humsec.index import uncertainty as unc
+    from humsec.index.pipeline import build as build_index
+    from humsec.report.index_report import index_report_html
+
+    s, df = _load(spec, data)
+    result = build_index(s, df, year=year)
+    ua = sens = None
+    if samples or sa:
+        if seed is None:
+            raise HumsecError("--seed is required: every random draw in humsec is reproducible")
+        if uncertainty_file is not None:
+            u = unc.UncertaintySpec.from_file(uncertainty_file, spec=s)
+        elif s.uncertainty is not None:
+            u = unc.UncertaintySpec.from_dict(s.uncertainty, file=spec, spec=s)
+        else:
+            raise HumsecError(f"{spec}: no 'uncertainty' section; pass --uncertainty FILE")
+        if samples:
+            ua = unc.uncertainty_analysis(s, df, u, n=samples, seed=seed, year=year)
+        if sa:
+            from humsec.index.sensitivity import sensitivity_analysis
+
+            sens = sensitivity_analysis(s, df, u, n=sa, seed=seed, year=year, num_resamples=bootstrap,
+                                        estimator=estimator)
+            if ua is None:
+                ua = sens.runs
+    html = index_report_html(result, uncertainty=ua, sensitivity=sens, quantile=quantile)
+    atomic_write(out, lambda p: p.write_text(html, encoding="utf-8"))
+    wrote(out)
