@@ -25,7 +25,7 @@ from humsec import __version__
 from humsec.api import auth
 from humsec.api.config import ServiceConfig
 from humsec.api.deps import NotFound
-from humsec.api.routers import alerts, commitments, countries, data, indices
+from humsec.api.routers import alerts, commitments, countries, data, index_analysis, indices
 from humsec.api.state import Observatory
 from humsec.errors import HumsecError
 from humsec.index.builtin import builtin_names
@@ -217,6 +217,7 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     names = builtin_names()
     app.include_router(data.router(config), prefix=API_PREFIX)
     app.include_router(indices.router(config, names), prefix=API_PREFIX)
+    app.include_router(index_analysis.router(config, names), prefix=API_PREFIX)
     app.include_router(countries.router(config, names), prefix=API_PREFIX)
     app.include_router(alerts.router(config, names), prefix=API_PREFIX)
     app.include_router(commitments.router(config), prefix=API_PREFIX)
