@@ -96,7 +96,8 @@ def test_data_availability_by_hand():
     av = A.data_availability(r, unit_group="g")
     s = av.summary.set_index("unit")
     assert s.at["u4", "n_missing"] == 1 and s.at["u4", "availability"] == 0.75
-    assert s.at["u1", "n_zero"] == 1 and s.at["u1", "zero_share"] == 0.25
+    assert s.at["u1", "n_zero"] == 1 and s.at["u1", "non_zero"] == 0.75
+    assert s.at["u4", "non_zero"] == 1.0  # 3 observed, none 0
     g = av.by_group.set_index("unit")
     assert g.at["u4", "Q"] == 0.5 and g.at["u4", "P"] == 1.0
     ug = av.by_unit_group.set_index("group")
@@ -106,6 +107,15 @@ def test_data_availability_by_hand():
 
 def test_data_availability_asem(asem):
     av = A.data_availability(asem)
+    # COINr's imputation vignette: head(get_data_avail(ASEM, dset = "Raw")$Summary)
+    pub = {"AUS": (0, 3, 3, 1.0, 0.9387755), "AUT": (0, 2, 2, 1.0, 0.9591837),
+           "BEL": (0, 2, 2, 1.0, 0.9591837), "BGD": (6, 1, 7, 0.8775510, 0.9767442),
+           "BGR": (0, 0, 0, 1.0, 1.0), "BRN": (10, 2, 12, 0.7959184, 0.9487179)}
+    s = av.summary.set_index("unit")
+    for unit, (nm, nz, nmz, da, nonz) in pub.items():
+        assert (s.at[unit, "n_missing"], s.at[unit, "n_zero"], s.at[unit, "n_miss_or_zero"]) == (nm, nz, nmz)
+        assert s.at[unit, "availability"] == pytest.approx(da, abs=5e-8)
+        assert s.at[unit, "non_zero"] == pytest.approx(nonz, abs=5e-8)
     # 49 indicators, 63 missing values in Raw (SOURCE.md)
     assert int(av.summary["n_missing"].sum()) == 63
     assert av.summary["availability"].min() == pytest.approx(1 - 10 / 49)
@@ -235,3 +245,22 @@ def test_cli_analyses(asem_files, capsys):
     assert out["converged"] is True and set(out["weights"]) == {"Conn", "Sust"}
     assert main(["index", "compare", str(spec), str(spec), "-d", str(data), "-f", "json"]) == 0
     assert all(r["diff"] == 0 for r in json.loads(capsys.readouterr().out))
+
+
+def test_corr_and_opt_weights_match_coinr_documented(asem):
+    # COINr get_opt_weights example: get_corr(coin, dset = "Aggregated", Levels = c(3, 4))
+    c = A.get_corr(asem, level=3, level2=4)
+    assert c.at["Conn", "Index"] == pytest.approx(0.9397805, abs=5e-8)
+    assert c.at["Sust", "Index"] == pytest.approx(0.8382873, abs=5e-8)
+    # get_opt_weights(coin, itarg = "equal", Level = 3): Conn 0.3902439, Sust 0.6097561, obtained
+    # 0.5015505 / 0.4984495 (R optim with COINr's loose tolerance); humsec converges further
+    o = A.get_opt_weights(asem, level=3)
+    assert o.weights["Conn"] == pytest.approx(0.3902439, abs=0.01)
+    assert abs(o.correlations["obtained"].iloc[0] - 0.5) < abs(0.5015505 - 0.5)
+    # COINr's test: itarg = c(1, 2) -> round(obtained, 2) == c(0.33, 0.67). COINr's optim is
+    # unconstrained (w / sum(w)), so it gets there with a negative weight for Conn. With
+    # weights >= 0 the closest is Conn at 0: shares 0.376 / 0.624 (the index is Sust itself)
+    o2 = A.get_opt_weights(asem, level=3, target=[1, 2])
+    assert o2.converged and o2.weights["Conn"] == pytest.approx(0, abs=1e-6)
+    r_cs = asem.scores["Conn"].corr(asem.scores["Sust"])
+    assert o2.correlations["obtained"].iloc[0] == pytest.approx(r_cs / (1 + r_cs), abs=1e-6)

@@ -227,7 +227,8 @@ def data_availability(result: IndexResult, *, dset: str = "Raw", level: int = 2,
     -------
     Availability
         ``summary``: ``unit, n_missing, n_zero, n_miss_or_zero, availability
-        (= 1 - n_missing / n), zero_share``; ``by_group``: units x groups.
+        (= 1 - n_missing / n), non_zero`` (share of the observed values that are not 0),
+        COINr's ``Summary`` columns; ``by_group``: units x groups.
     """
     spec = result.spec
     f = _frame(result, dset)
@@ -238,9 +239,12 @@ def data_availability(result: IndexResult, *, dset: str = "Raw", level: int = 2,
     n = len(inds)
     miss = X.isna().sum(axis=1)
     zero = (X == 0).sum(axis=1)
+    avail = n - miss
+    with np.errstate(invalid="ignore", divide="ignore"):
+        non_zero = np.where(avail > 0, 1 - zero / avail.where(avail > 0, 1), np.nan)
     summary = pd.DataFrame({"unit": X.index, "n_missing": miss.to_numpy(), "n_zero": zero.to_numpy(),
                             "n_miss_or_zero": (miss + zero).to_numpy(),
-                            "availability": (1 - miss / n).to_numpy(), "zero_share": (zero / n).to_numpy()})
+                            "availability": (1 - miss / n).to_numpy(), "non_zero": non_zero})
     levels = sorted({spec.level(c) for c in spec.nodes})
     if level not in levels or level < 2:
         raise HumsecError(f"data availability: level must be an aggregate level, one of {levels[1:]}")
@@ -463,7 +467,11 @@ def get_opt_weights(result: IndexResult, *, level: int | None = None,
     ``optimised`` weight kernel (:func:`humsec.index.methods.weights.optimised`):
     ``balance``: ``log(mean((t - r / sum(r))^2))`` with ``t`` the target shares (default
     equal); ``infomax``: ``-sum(r)``. Minimised by Nelder-Mead over ``|p| / sum|p|`` from
-    the target (balance) or the current weights (infomax).
+    the target (balance) or the current weights (infomax), so weights stay >= 0. COINr's
+    ``optim`` works on ``w / sum(w)`` without that constraint and may return a negative
+    weight when a target is out of reach with non-negative ones (its own test with
+    ``itarg = c(1, 2)`` on ASEM does); here the closest non-negative weights are returned
+    (a weight at 0), and ``correlations`` shows how far the target remains.
 
     Parameters
     ----------
