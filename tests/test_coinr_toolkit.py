@@ -119,7 +119,8 @@ def test_treatment_log_keeps_points_tried(asem):
     for row in r.details("treat")["treatment"]:
         assert t.at[row["indicator"], "outcome"] == row["outcome"]
         assert t.at[row["indicator"], "n_winsorised"] == row["n_winsorised"]
-    # COINr (Treat on ASEM, default specs): 15 indicators Winsorised, none log-transformed
+    # ASEM with the default rule (the build is checked against an independent re-implementation
+    # of COINr's Treat in test_index_coinr): 15 indicators Winsorised, none falls back to log_CT
     assert int(t["treated"].sum()) == 15 and set(t["outcome"]) == {"none", "winsorised"}
 
 

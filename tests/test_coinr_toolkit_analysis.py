@@ -264,3 +264,24 @@ def test_corr_and_opt_weights_match_coinr_documented(asem):
     assert o2.converged and o2.weights["Conn"] == pytest.approx(0, abs=1e-6)
     r_cs = asem.scores["Conn"].corr(asem.scores["Sust"])
     assert o2.correlations["obtained"].iloc[0] == pytest.approx(r_cs / (1 + r_cs), abs=1e-6)
+
+
+def test_cli_compare_years_of_a_panel(tmp_path, capsys):
+    from humsec.cli.main import main
+
+    spec, data = _small()
+    panel = pd.concat([data.assign(year=2020),
+                       data.assign(year=2021, value=data["value"].where(data["indicator"] != "a",
+                                                                          data["value"][::-1].to_numpy()))])
+    sp, dp = tmp_path / "s.yaml", tmp_path / "d.csv"
+    spec.write(sp)
+    panel.to_csv(dp, index=False)
+    capsys.readouterr()
+    assert main(["index", "compare", str(sp), str(sp), "-d", str(dp), "-y", "2020", "--year2", "2021",
+                 "-f", "json"]) == 0
+    rows = {r["unit"]: r for r in json.loads(capsys.readouterr().out)}
+    r20 = build(spec, panel, year=2020).ranks["I"]
+    r21 = build(spec, panel, year=2021).ranks["I"]
+    for u in r20.index:
+        assert rows[u]["diff"] == r20[u] - r21[u]
+    assert any(rows[u]["diff"] != 0 for u in rows)

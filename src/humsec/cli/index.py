@@ -461,19 +461,24 @@ def unit(
 @app.command()
 def compare(
     spec: str = typer.Argument(..., help=SPEC_HELP),
-    spec2: str = typer.Argument(..., help="The second spec (built-in name or YAML)."),
+    spec2: str = typer.Argument(..., help="The second spec (built-in name or YAML; the same spec to "
+                                "compare years or vintages)."),
     data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
-    data2: Optional[Path] = typer.Option(None, "--data2", help="Data of the second spec (default: --data)."),
+    data2: Optional[Path] = typer.Option(None, "--data2", help="Data of the second spec (default: --data), "
+                                         "e.g. another vintage."),
     year: Optional[int] = typer.Option(None, "--year", "-y"),
+    year2: Optional[int] = typer.Option(None, "--year2", help="Year of the second build (default: --year)."),
     node: Optional[str] = typer.Option(None, "--node", help="Column to compare (default: the root)."),
     by: str = typer.Option("ranks", "--by", help="ranks | scores"),
     fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json"),
 ) -> None:
-    """Compare two indices unit by unit (COINr compare_coins)."""
+    """Compare two indices unit by unit (COINr compare_coins): two specs, two vintages of the
+    data (--data2) or two years of a panel (--year2)."""
     from humsec.index.analysis_coin import compare_coins
 
     _fmt(fmt)
-    t = compare_coins(_built(spec, data, year), _built(spec2, data2 or data, year), code=node, compare_by=by)
+    t = compare_coins(_built(spec, data, year), _built(spec2, data2 or data, year if year2 is None else year2),
+                      code=node, compare_by=by)
     if fmt == "json":
         dump_json(json.loads(t.to_json(orient="records")))
     else:
