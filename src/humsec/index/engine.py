@@ -78,16 +78,22 @@ def validated(method: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def rank_min_desc(X: np.ndarray) -> np.ndarray:
     """Descending ranks of every column (highest = 1, ties share the lowest rank, NaN
-    stays NaN): pandas ``rank(ascending=False, method="min")`` column by column."""
+    stays NaN): pandas ``rank(ascending=False, method="min")`` column by column, as one
+    sort of the matrix."""
     X = np.asarray(X, dtype=float)
     n, k = X.shape
-    out = np.full((n, k), np.nan)
+    if n == 0:
+        return np.empty((0, k))
     neg = -X
-    for j in range(k):
-        col = neg[:, j]
-        ok = ~np.isnan(col)
-        srt = np.sort(col[ok])
-        out[ok, j] = np.searchsorted(srt, col[ok], side="left") + 1.0
+    order = np.argsort(neg, axis=0, kind="stable")  # NaN last
+    srt = np.take_along_axis(neg, order, axis=0)
+    pos = np.arange(n)[:, None]
+    new = np.ones((n, k), dtype=bool)
+    new[1:] = srt[1:] != srt[:-1]
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=0)
+    out = np.empty((n, k))
+    np.put_along_axis(out, order, start + 1.0, axis=0)
+    out[np.isnan(X)] = np.nan
     return out
 
 

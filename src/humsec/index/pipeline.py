@@ -194,6 +194,11 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
         raise HumsecError(f"index data lacks column(s) {', '.join(sorted(missing))}; "
                           "expected unit, [year,] indicator, value")
     cols = ["unit", "year", "indicator", "value"] if "year" in data.columns else ["unit", "indicator", "value"]
+    if (list(data.columns) == cols and data["value"].dtype == np.float64
+            and all(isinstance(data[c].dtype, pd.StringDtype) for c in ("unit", "indicator"))
+            and ("year" not in data.columns or data["year"].dtype in (np.int64, pd.Int64Dtype()))):
+        # already tidy (the readers' and import-coinr's output): no copy, no conversion
+        return data
     out = data[cols].copy()
     out["unit"] = out["unit"].astype(str)
     out["indicator"] = out["indicator"].astype(str)
@@ -249,13 +254,20 @@ def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpe
     Integer codes and one scatter instead of ``DataFrame.pivot`` and ``duplicated`` on
     strings: for a million units (49 million tidy rows) this is most of a build's time.
     """
-    present = set(tidy["indicator"].unique())
-    absent = [c for c in codes if c not in present]
+    icode_all = pd.Index(codes).get_indexer(tidy["indicator"])
+    absent = [c for c, n in zip(codes, np.bincount(icode_all[icode_all >= 0], minlength=len(codes))) if not n]
     if absent:
         raise HumsecError(
             f"spec '{spec.name}' needs indicator(s) absent from the data: {', '.join(absent)}")
-    sel = tidy[tidy["year"] == year] if "year" in tidy.columns else tidy
-    icode = pd.Index(codes).get_indexer(sel["indicator"])
+    if "year" in tidy.columns:
+        yr = tidy["year"].to_numpy(dtype=float, na_value=np.nan)
+        in_year = yr == year
+        if in_year.all():
+            sel, icode = tidy, icode_all
+        else:
+            sel, icode = tidy[in_year], icode_all[in_year]
+    else:
+        sel, icode = tidy, icode_all
     keep = icode >= 0
     if not keep.all():
         sel, icode = sel[keep], icode[keep]
@@ -901,6 +913,30 @@ class _Frames(Mapping):
         return (_Frames, (self._parts,))
 
 
+class _Weights(Mapping):
+    """Read-only aggregate -> children's weights (a pandas Series made on first access)."""
+
+    def __init__(self, parts: dict[str, tuple[np.ndarray, list[str]]]):
+        self._parts = parts
+        self._series: dict[str, pd.Series] = {}
+
+    def __getitem__(self, name: str) -> pd.Series:
+        s = self._series.get(name)
+        if s is None:
+            w, kids = self._parts[name]
+            s = self._series[name] = pd.Series(w, index=list(kids), dtype=float)
+        return s
+
+    def __iter__(self):
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def __reduce__(self):
+        return (_Weights, (self._parts,))
+
+
 def _key(params: Mapping[str, Any]) -> str:
     import json as _json
 
@@ -946,7 +982,7 @@ class _MatrixBuilder:
         start = 0
         state = cache.lookup(keys) if keys is not None else None
         if state is not None:
-            start, (X, self.D, self.index, parts, log, raw, self.weight_step) = state
+            start, (X, self.D, self.index, self.labels, parts, log, raw, self.weight_step) = state
             self.parts, self.log, self.raw_direction_leaves = dict(parts), list(log), list(raw)
         else:
             needed = leaves + [d for d in spec.denominators if d not in leaves]
@@ -959,6 +995,7 @@ class _MatrixBuilder:
                 wide = _wide(b.tidy, needed, b.year, spec)
             self.index = wide.index
             M = wide.to_numpy(dtype=float)
+            self.labels = self.index.to_numpy(dtype=object)
             X = M[:, :len(leaves)] if needed[:len(leaves)] == leaves else wide[leaves].to_numpy(dtype=float)
             self.D = wide[list(spec.denominators)].to_numpy(dtype=float)
             self.parts, self.log = {}, []
@@ -974,7 +1011,7 @@ class _MatrixBuilder:
                 self._store(ds, X, self.agg_cols if step.step == "aggregate" else leaves)
             self._record(step, ds, details, resolved)
             if keys is not None and keys[i] is not None:
-                cache.store(keys[i], i + 1, (X, self.D, self.index, dict(self.parts), list(self.log),
+                cache.store(keys[i], i + 1, (X, self.D, self.index, self.labels, dict(self.parts), list(self.log),
                                              list(self.raw_direction_leaves), self.weight_step))
         if "Aggregated" not in self.parts:
             raise _Legacy("no aggregate step")
@@ -985,7 +1022,7 @@ class _MatrixBuilder:
         ranks = pd.DataFrame(rank_min_desc(A * sign), index=self.index, columns=list(cols))
         resolved_spec = spec.model_copy(update={"steps": tuple(r.as_step() for r in self.log)})
         return IndexResult(spec=resolved_spec, data=b.source, year=b.year, datasets=_Frames(dict(self.parts)),
-                           ranks=ranks, weights=MappingProxyType(self.weights), log=tuple(self.log))
+                           ranks=ranks, weights=_Weights(self.weights), log=tuple(self.log))
 
     def _targets(self, step: Step) -> list[str]:
         return [c for c in self.leaves if c not in step.exclude]
@@ -995,11 +1032,23 @@ class _MatrixBuilder:
         """Columns grouped by resolved method and validated parameters."""
         reg = registry_for(step.step)
         plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
+        common = None if step.overrides else (step.method, dict(step.params))
+        base = None
         for code in codes:
-            name, params = _resolve(step, code, 1)
+            if common is None:
+                name, params = _resolve(step, code, 1)
+            else:
+                name, params = common[0], dict(common[1])
             m = reg.get(name)
             if prepare is not None:
                 prepare(code, m, params)
+            if common is not None and params == common[1]:
+                # the step's own method and parameters: validated once for all columns
+                if base is None:
+                    p = validated(m, params)
+                    base = plan.setdefault((name, _key(p)), (name, p, []))
+                base[2].append(code)
+                continue
             p = validated(m, params)
             plan.setdefault((name, _key(p)), (name, p, []))[2].append(code)
         return plan
@@ -1050,10 +1099,11 @@ class _MatrixBuilder:
         before = np.isnan(X)
         after = np.isnan(out)
         filled = before & ~after
-        units = self.index
+        units = self.labels
+        any_col = filled.any(axis=0)
         details: dict[str, Any] = {
             "n_imputed": int(filled.sum()),
-            "imputed": {c: list(units[filled[:, j]]) for j, c in enumerate(self.leaves) if filled[:, j].any()},
+            "imputed": {c: units[filled[:, j]].tolist() for j, c in enumerate(self.leaves) if any_col[j]},
             "still_missing": {c: int(n) for c, n in zip(self.leaves, after.sum(axis=0)) if n},
         }
         return out, details
@@ -1063,16 +1113,17 @@ class _MatrixBuilder:
         p = validated(m, step.params)
         kern = MATRIX["screen"].get(step.method)
         if kern is not None:
-            keep = kern(X, units=self.index.to_numpy(dtype=object).astype(str), **p)
+            keep = kern(X, units=self.labels.astype(str), **p)
         else:
             k = _call(m, pd.DataFrame(X, index=self.index, columns=self.leaves), **p)
             k = pd.Series(k, index=self.index) if not isinstance(k, pd.Series) else k
             keep = k.astype(bool).reindex(self.index).fillna(False).to_numpy(dtype=bool)
         if not keep.any():
             raise _Legacy("every unit removed")
-        dropped = list(self.index[~keep])
+        dropped = self.labels[~keep].tolist()
         if dropped:
             self.index = self.index[keep]
+            self.labels = self.labels[keep]
             X = X[keep]
             self.D = self.D[keep]
         return X, {"removed": dropped, "n_removed": len(dropped)}
@@ -1100,7 +1151,7 @@ class _MatrixBuilder:
                                "outcome": str(r["outcome"][i]), "n_winsorised": int(r["n_winsorised"][i]),
                                "skew_before": float(r["skew_before"][i]), "kurt_before": float(r["kurt_before"][i]),
                                "skew_after": float(r["skew_after"][i]), "kurt_after": float(r["kurt_after"][i]),
-                               "winsorised_units": list(self.index[r["winsorised"][:, i]])}
+                               "winsorised_units": self.labels[r["winsorised"][:, i]].tolist()}
             for c, j in rest:
                 res = _call(reg.get(name), self._col(X, j, c), extra={"code": c}, **p)
                 out[:, j] = res.values.reindex(self.index).to_numpy(dtype=float)
@@ -1158,16 +1209,19 @@ class _MatrixBuilder:
         self.weight_step = step
         return X, {}
 
-    def _weights_for(self, parent: str, frame: Callable[[], pd.DataFrame]) -> pd.Series:
+    def _weights_for(self, parent: str, frame: Callable[[], pd.DataFrame]) -> np.ndarray:
         kids = self.spec.children[parent]
-        w = pd.Series([self.spec.nodes[k].weight for k in kids], index=kids, dtype=float)
-        if self.weight_step is not None:
+        if self.weight_step is None:
+            w = np.array([self.spec.nodes[k].weight for k in kids], dtype=float)
+            total = w.sum() if w.size else 0.0  # as pandas' sum (0 for no children)
+        else:
+            ws = pd.Series([self.spec.nodes[k].weight for k in kids], index=kids, dtype=float)
             method_name, params = _resolve(self.weight_step, parent, self.spec.level(parent))
             m = registry_for("weight").get(method_name)
             p = validated(m, params)
-            w = pd.Series(_call(m, frame(), weights=w, extra={"code": parent}, **p), dtype=float)
-            w = w.reindex(kids)
-        total = w.sum()
+            ws = pd.Series(_call(m, frame(), weights=ws, extra={"code": parent}, **p), dtype=float).reindex(kids)
+            total = ws.sum()
+            w = ws.to_numpy(dtype=float)
         if not np.isfinite(total) or total <= 0:
             raise _Legacy("weights do not sum to > 0")
         return w / total
@@ -1188,11 +1242,11 @@ class _MatrixBuilder:
             kids = spec.children[parent]
             block = np.column_stack([scores[k] for k in kids]) if kids else np.empty((len(index), 0))
             w = self._weights_for(parent, lambda b=block, k=kids: pd.DataFrame(b, index=index, columns=k))
-            self.weights[parent] = w
+            self.weights[parent] = (w, kids)
             method_name, params = _resolve(step, parent, spec.level(parent))
             m = reg.get(method_name)
             p = validated(m, params)
-            vals = _call(m, block, w.to_numpy(dtype=float),
+            vals = _call(m, block, w,
                          extra={"columns": kids, "code": parent, "units": index}, **p)
             scores[parent] = np.asarray(vals, dtype=float)
             methods[parent] = method_name
@@ -1214,9 +1268,9 @@ class _MatrixBuilder:
                 return None
             p = validated(registry_for("aggregate").get(method_name), params)
             w = self._weights_for(parent, lambda: None)  # data-free: the frame is not read
-            self.weights[parent] = w
+            self.weights[parent] = (w, spec.children[parent])
             methods[parent] = method_name
-            plan.append((parent, list(spec.children[parent]), method_name, p, w.to_numpy(dtype=float)))
+            plan.append((parent, list(spec.children[parent]), method_name, p, w))
         ex = self.b.executor
         units = list(self.index)
         items = [(X[r.start:r.stop], self.leaves, units[r.start:r.stop]) for r in _row_blocks(len(units))]
