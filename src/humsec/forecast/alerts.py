@@ -37,7 +37,7 @@ import pandas as pd
 import yaml
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.forecast.detect import change_points, deterioration_table
+from humsec.forecast.detect import deterioration_table, pelt_many
 
 __all__ = [
     "Alert", "MEASURES", "Rule", "SEVERITIES", "alerts_frame", "default_rules", "evaluate", "load_rules",
@@ -339,13 +339,18 @@ def merge_rules(base: Sequence[Rule], extra: Sequence[Rule]) -> tuple[Rule, ...]
 # ---------------------------------------------------------------------------- evaluation
 
 
-def _base_frame(panel: pd.DataFrame, col: str, cache: dict[Any, Any]) -> pd.DataFrame:
-    """``unit, year, current, previous`` of one series: its non-missing values in (unit,
-    year) order, ``previous`` the unit's value of the year before (NaN after a gap).
+def _base_arrays(panel: pd.DataFrame, col: str, cache: dict[Any, Any]) -> dict[str, np.ndarray]:
+    """``unit, year, current, previous`` of one series as arrays: its non-missing values
+    in (unit, year) order, ``previous`` the unit's value of the year before (NaN after a
+    gap).
 
-    On arrays, with the panel's unit codes and row order computed once (``cache``): a
-    rules file applies dozens of rules to every series and pandas' per-call overhead of
-    sorting and grouping would dominate."""
+    On arrays, with the panel's unit codes and row order computed once and each series'
+    arrays once (``cache``; callers must not write into them): a rules file applies
+    dozens of rules to every series and pandas' per-call overhead of sorting and grouping
+    would dominate."""
+    hit = cache.get(("_base", col))
+    if hit is not None:
+        return hit
     order = cache.get(("_order",))
     if order is None:
         units = panel.index.get_level_values("unit")
@@ -362,60 +367,98 @@ def _base_frame(panel: pd.DataFrame, col: str, cache: dict[Any, Any]) -> pd.Data
     if len(cur) > 1:
         same = (uc[1:] == uc[:-1]) & ((y[1:] - y[:-1]) == 1)
         prev[1:] = np.where(same, cur[:-1], np.nan)
-    return pd.DataFrame({"unit": uniq[uc], "year": y, "current": cur, "previous": prev})
+    out = cache[("_base", col)] = {"unit": uniq[uc], "year": y, "current": cur, "previous": prev}
+    return out
+
+
+def _base_frame(panel: pd.DataFrame, col: str, cache: dict[Any, Any]) -> pd.DataFrame:
+    """:func:`_base_arrays` as a frame ``unit, year, current, previous``."""
+    return pd.DataFrame({k: v.copy() for k, v in _base_arrays(panel, col, cache).items()})
+
+
+def _measure_arrays(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[str, Any] | None,
+                    cache: dict[Any, Any], *, year: int | None = None,
+                    units: set[str] | None = None) -> dict[str, np.ndarray]:
+    """:func:`_measure_frame` as a mapping of column -> array (what :func:`evaluate` reads)."""
+    base = _base_arrays(panel, col, cache)
+    cur, prev = base["current"], base["previous"]
+    out = dict(base)
+    m = rule.measure
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if m == "change":
+            out["value"] = cur - prev
+        elif m == "pct_change":
+            out["value"] = 100.0 * (cur / np.where(prev != 0, prev, np.nan) - 1.0)
+        elif m == "ratio":
+            out["value"] = cur / np.where(prev > 0, prev, np.nan)
+        elif m == "level":
+            out["value"] = cur.copy()
+        elif m in ("own_z", "peer_z"):
+            key = (col, rule.min_history, groups is not None, year)
+            zkey = ("_z", *key)
+            if zkey not in cache:
+                if key not in cache:  # with a year, only its rows are scored (evaluate keeps no other)
+                    cache[key] = deterioration_table(panel[[col]], [col], groups=groups,
+                                                     min_history=rule.min_history,
+                                                     years=None if year is None else [year])
+                t = cache[key]
+                # a left join on (unit, year): the table holds each unit-year once
+                pos = pd.MultiIndex.from_arrays([t["unit"].to_numpy(dtype=object), t["year"].to_numpy()]).get_indexer(
+                    pd.MultiIndex.from_arrays([base["unit"], base["year"]]))
+                found = pos >= 0
+                z = {}
+                for c in ("own_z", "peer_z"):
+                    v = np.full(len(pos), np.nan)
+                    v[found] = t[c].to_numpy(dtype=float)[pos[found]]
+                    z[c] = v
+                cache[zkey] = z
+            out["value"] = cache[zkey][m].copy()
+        elif m == "change_point":
+            out.update(_change_point_arrays(base, rule, year=year, units=units))
+    return out
+
+
+def _change_point_arrays(base: Mapping[str, np.ndarray], rule: Rule, *, year: int | None,
+                         units: set[str] | None) -> dict[str, np.ndarray]:
+    """The latest change point within ``rule.window`` years of each row (its shift and
+    the first year of the new level), PELT on the unit's series up to that row - every
+    series of the call at once (:func:`~humsec.forecast.detect.pelt_many`)."""
+    # the arrays are in (unit, year) order: each unit's rows are one contiguous block
+    unit_arr, yr, cur = base["unit"], base["year"], base["current"]
+    value = np.full(len(cur), np.nan)
+    brk = np.full(len(cur), np.nan)
+    starts = np.flatnonzero(np.r_[True, unit_arr[1:] != unit_arr[:-1]]) if len(cur) else np.array([], int)
+    ends = np.r_[starts[1:], len(cur)]
+    rows, series = [], []
+    for a, b in zip(starts, ends):
+        if units is not None and unit_arr[a] not in units:
+            continue
+        for i in range(a + 3, b):  # at least four values
+            if year is not None and yr[i] != year:
+                continue
+            rows.append(i)
+            series.append((cur[a:i + 1], yr[a:i + 1]))
+    for i, cps in zip(rows, pelt_many(series, min_size=1)):
+        y = yr[i]
+        recent = [c for c in cps if c.year is not None and y - rule.window < c.year <= y]
+        if recent:
+            value[i] = recent[-1].shift
+            brk[i] = float(recent[-1].year)
+    # the first year of the new level: the change into it is what the drivers explain
+    return {"value": value, "break_year": brk}
 
 
 def _measure_frame(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[str, Any] | None,
-                   cache: dict[Any, pd.DataFrame], *, year: int | None = None,
+                   cache: dict[Any, Any], *, year: int | None = None,
                    units: set[str] | None = None) -> pd.DataFrame:
-    """``unit, year, previous, current, value`` of a rule's measure on one series.
+    """``unit, year, previous, current, value`` of a rule's measure on one series
+    (``break_year`` too for change points).
 
     ``year``/``units`` only spare work: a change point of a year is detected on the
     series up to that year, so rows outside them (which :func:`evaluate` drops) are left
     NaN instead of being computed."""
-    frame = _base_frame(panel, col, cache)
-    m = rule.measure
-    if m == "change":
-        frame["value"] = frame["current"] - frame["previous"]
-    elif m == "pct_change":
-        frame["value"] = 100.0 * (frame["current"] / frame["previous"].where(frame["previous"] != 0) - 1.0)
-    elif m == "ratio":
-        frame["value"] = frame["current"] / frame["previous"].where(frame["previous"] > 0)
-    elif m == "level":
-        frame["value"] = frame["current"]
-    elif m in ("own_z", "peer_z"):
-        key = (col, rule.min_history, groups is not None, year)
-        if key not in cache:  # with a year, only its rows are scored (evaluate keeps no other)
-            cache[key] = deterioration_table(panel[[col]], [col], groups=groups, min_history=rule.min_history,
-                                             years=None if year is None else [year])
-        t = cache[key][["unit", "year", m]]
-        frame = frame.merge(t, on=["unit", "year"], how="left").rename(columns={m: "value"})
-    elif m == "change_point":
-        # the frame is in (unit, year) order: each unit's rows are one contiguous block
-        unit_arr = frame["unit"].to_numpy(dtype=object)
-        yr = frame["year"].to_numpy()
-        cur = frame["current"].to_numpy(dtype=float)
-        value = np.full(len(frame), np.nan)
-        brk = np.full(len(frame), np.nan)
-        starts = np.flatnonzero(np.r_[True, unit_arr[1:] != unit_arr[:-1]]) if len(frame) else np.array([], int)
-        ends = np.r_[starts[1:], len(frame)]
-        for a, b in zip(starts, ends):
-            if units is not None and unit_arr[a] not in units:
-                continue
-            for i in range(a, b):
-                y = yr[i]
-                if year is not None and y != year:
-                    continue
-                cps = (change_points(pd.Series(cur[a:i + 1], index=yr[a:i + 1]), method="pelt", min_size=1)
-                       if i - a >= 3 else [])
-                recent = [c for c in cps if c.year is not None and y - rule.window < c.year <= y]
-                if recent:
-                    value[i] = recent[-1].shift
-                    brk[i] = float(recent[-1].year)
-        frame["value"] = value
-        # the first year of the new level: the change into it is what the drivers explain
-        frame["break_year"] = brk
-    return frame
+    return pd.DataFrame({k: np.array(v, copy=True) for k, v in
+                         _measure_arrays(panel, col, rule, groups, cache, year=year, units=units).items()})
 
 
 class _Rows:
@@ -549,35 +592,45 @@ def evaluate(rules: Sequence[Rule], panel: pd.DataFrame, *, spec: Any = None, ye
     alerts: list[Alert] = []
     rows = _Rows(panel) if spec is not None else None
     for rule in rules:
+        if not rule.thresholds:
+            continue
+        lim = max(t for _, t in rule.thresholds) if rule.op == "below" else min(t for _, t in rule.thresholds)
         for col in rule.expand(panel.columns, spec):
-            fr = _measure_frame(panel, col, rule, groups, cache, year=year, units=keep)
+            fr = _measure_arrays(panel, col, rule, groups, cache, year=year, units=keep)
+            v = fr["value"]
+            # the rows that cross the least extreme threshold (all others raise nothing)
+            with np.errstate(invalid="ignore"):
+                sel = (v < lim) if rule.op == "below" else (v > lim)
             if year is not None:
-                fr = fr[fr["year"] == year]
+                sel &= fr["year"] == year
             if keep is not None:
-                fr = fr[fr["unit"].isin(keep)]
+                sel &= np.fromiter((u in keep for u in fr["unit"]), dtype=bool, count=len(v))
             if rule.min_level is not None:
-                fr = fr[fr["current"] >= rule.min_level]
-            for r in fr.itertuples(index=False):
-                sev = rule.severity_of(float(r.value))
+                sel &= fr["current"] >= rule.min_level
+            brk = fr.get("break_year")
+            for i in np.flatnonzero(sel):
+                value = float(v[i])
+                sev = rule.severity_of(value)
                 if sev is None:
                     continue
+                unit, yr, prev = str(fr["unit"][i]), int(fr["year"][i]), float(fr["previous"][i])
                 thr = rule.threshold_of(sev)
-                what = _MEASURE_TEXT[rule.measure].format(v=float(r.value))
-                reason = (f"{_label(col, spec, names)} {what} in {int(r.year)} "
+                what = _MEASURE_TEXT[rule.measure].format(v=value)
+                reason = (f"{_label(col, spec, names)} {what} in {yr} "
                           f"({'below' if rule.op == 'below' else 'above'} {thr:g}: {rule.title})")
-                dy = int(r.year)
-                if rule.measure == "change_point" and pd.notna(getattr(r, "break_year", np.nan)):
-                    dy = int(r.break_year)  # explain the shift by the change into the new level
-                drivers = _drivers(rows, spec, col, r.unit, dy) if rows is not None else ()
+                dy = yr
+                if rule.measure == "change_point" and brk is not None and not np.isnan(brk[i]):
+                    dy = int(brk[i])  # explain the shift by the change into the new level
+                drivers = _drivers(rows, spec, col, unit, dy) if rows is not None else ()
                 if drivers:
-                    lead = f"; the shift came in {dy}, driven by " if dy != int(r.year) else "; driven by "
+                    lead = f"; the shift came in {dy}, driven by " if dy != yr else "; driven by "
                     reason += lead + ", ".join(
                         f"{d['name']} {d['change']:+.1f}" + (f" (mainly {_label(d['via'], spec, names)})" if "via" in d else "")
                         for d in drivers)
-                alerts.append(Alert(unit=str(r.unit), year=int(r.year), rule=rule.id, title=rule.title, series=col,
-                                    measure=rule.measure, value=float(r.value), threshold=thr, severity=sev,
-                                    reason=reason, previous=float(r.previous) if pd.notna(r.previous) else float("nan"),
-                                    current=float(r.current), drivers=drivers))
+                alerts.append(Alert(unit=unit, year=yr, rule=rule.id, title=rule.title, series=col,
+                                    measure=rule.measure, value=value, threshold=thr, severity=sev,
+                                    reason=reason, previous=prev if not np.isnan(prev) else float("nan"),
+                                    current=float(fr["current"][i]), drivers=drivers))
     alerts.sort(key=lambda a: (-SEVERITIES.index(a.severity), a.unit, a.year, a.rule, a.series))
     return alerts
 

@@ -383,7 +383,12 @@ def _pelt_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
 
     ``signal`` has shape ``(n, 1)``; the result ends with ``n`` as ``predict`` does.
     """
-    n = signal.shape[0]
+    return _pelt_core(signal.shape[0], pen, min_size, lambda t, b: _l2_cost(signal[t:b]))
+
+
+def _pelt_core(n: int, pen: float, min_size: int, cost: Any) -> list[int]:
+    """The PELT recursion of :func:`_pelt_l2` with the segment cost ``cost(start, end)``
+    given (computed on demand, or read from a table of every segment)."""
     min_size = max(int(min_size), 1)
     # ruptures keeps every partition as a list of (start, end, cost) and sums the costs
     # left to right; a running total (the same left fold, so the same bits) and a
@@ -401,7 +406,7 @@ def _pelt_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
             if left is None:
                 continue
             cands.append(t)
-            sums.append(left + (_l2_cost(signal[t:bkp]) + pen))
+            sums.append(left + (cost(t, bkp) + pen))
         best = min(range(len(sums)), key=sums.__getitem__)
         total[bkp] = sums[best]
         back[bkp] = cands[best]
@@ -412,6 +417,71 @@ def _pelt_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
         out.append(end)
         end = back[end]
     return sorted(out)
+
+
+def _l2_cost_table(y: np.ndarray, max_len: int) -> list[list[float]]:
+    """``table[k][i]`` = :func:`_l2_cost` of the segment ``y[i:i + k]`` (a 1-d array),
+    for every start ``i`` and length ``k <= max_len``: the same numpy steps on rows of
+    equal length (each row summed by the same pairwise ``add.reduce`` over ``k``
+    contiguous values as the ``(k, 1)`` segment), so the same bits - tested - at a few
+    calls per length instead of five per segment."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    table: list[list[float]] = [[]]
+    for k in range(1, min(max_len, y.size) + 1):
+        w = np.ascontiguousarray(sliding_window_view(y, k))
+        mean = np.add.reduce(w, axis=1, keepdims=True)
+        np.true_divide(mean, k, out=mean)
+        x = np.subtract(w, mean)
+        np.square(x, out=x)
+        var = np.add.reduce(x, axis=1)
+        np.true_divide(var, k, out=var)
+        table.append((var * k).tolist())
+    return table
+
+
+def _default_penalty(y: np.ndarray) -> float:
+    """``2 sigma^2 log n`` with the robust ``sigma`` (floored; see :func:`change_points`)."""
+    sigma = _robust_sigma(y)
+    return max(2.0 * sigma ** 2 * np.log(len(y)), 1e-6 * float(np.var(y)), 1e-12)
+
+
+def _segments(y: np.ndarray, years: np.ndarray | None, bkps: Sequence[int]) -> list[ChangePoint]:
+    bounds = [0, *bkps]
+    out = []
+    for k in range(1, len(bounds) - 1):
+        a, b, c = bounds[k - 1], bounds[k], bounds[k + 1]
+        before, after = float(np.mean(y[a:b])), float(np.mean(y[b:c]))
+        yr = int(years[b]) if years is not None else None
+        out.append(ChangePoint(index=int(b), year=yr, before=before, after=after, shift=after - before))
+    return out
+
+
+def pelt_many(series: Sequence[tuple[np.ndarray, np.ndarray | None]], *, min_size: int = 2) -> list[list[ChangePoint]]:
+    """:func:`change_points` (PELT, ``l2`` cost, the default penalty) of many series at
+    once: the same change points as one call per series, with the segment costs of all
+    series computed together (:func:`_l2_cost_table` on their concatenation).
+
+    Parameters
+    ----------
+    series : sequence of (values, years)
+        Finite values in time order and their years (or None).
+    min_size : int
+    """
+    ys = [np.asarray(v, dtype=float) for v, _ in series]
+    if not ys:
+        return []
+    offsets = np.r_[0, np.cumsum([y.size for y in ys])].astype(int).tolist()
+    table = _l2_cost_table(np.concatenate(ys), max(y.size for y in ys))
+    out = []
+    for y, (_, years), o in zip(ys, series, offsets):
+        n = y.size
+        if n < 2 * min_size:
+            out.append([])
+            continue
+        bkps = _pelt_core(n, float(_default_penalty(y)), min_size, lambda t, b, o=o: table[b - t][o + t])
+        out.append(_segments(y, None if years is None else np.asarray(years), bkps))
+    return out
 
 
 def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", penalty: float | None = None,
@@ -457,8 +527,7 @@ def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", 
     if method not in ("pelt", "binseg"):
         raise HumsecError(f"change-point method '{method}': expected 'pelt' or 'binseg'")
     if penalty is None and n_bkps is None:
-        sigma = _robust_sigma(y)
-        penalty = max(2.0 * sigma ** 2 * np.log(n), 1e-6 * float(np.var(y)), 1e-12)
+        penalty = _default_penalty(y)
     signal = y.reshape(-1, 1)
     if method == "pelt" and n_bkps is not None:
         raise HumsecError("PELT takes a penalty, not a number of breaks; use method='binseg'")
@@ -475,11 +544,4 @@ def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", 
     elif method == "binseg":
         algo = rpt.Binseg(model=model, min_size=min_size, jump=1).fit(signal)
         bkps = algo.predict(n_bkps=n_bkps) if n_bkps is not None else algo.predict(pen=penalty)
-    bounds = [0, *bkps]
-    out = []
-    for k in range(1, len(bounds) - 1):
-        a, b, c = bounds[k - 1], bounds[k], bounds[k + 1]
-        before, after = float(np.mean(y[a:b])), float(np.mean(y[b:c]))
-        yr = int(years[b]) if years is not None else None
-        out.append(ChangePoint(index=int(b), year=yr, before=before, after=after, shift=after - before))
-    return out
+    return _segments(y, years, bkps)
