@@ -203,3 +203,19 @@ def test_leading_run_axis_gives_each_run_its_own_result():
     mm = engine.minmax(V, direction=d, lo=1, hi=100)
     for r in range(4):
         np.testing.assert_array_equal(mm[r], engine.minmax(V[r], direction=d, lo=1, hi=100))
+
+
+def test_batched_means_without_gaps_take_the_matrix_product_path():
+    rng = np.random.default_rng(6)
+    V = rng.uniform(1, 100, size=(3, 40, 4))
+    w = rng.uniform(0.1, 1, size=(3, 4))
+    from humsec.index.methods.aggregate import arithmetic, geometric, harmonic
+
+    for method, ref in (("arithmetic", arithmetic), ("geometric", geometric), ("harmonic", harmonic)):
+        out, nonpos = engine.aggregate_means(V, w, method)
+        assert not nonpos.any()
+        for r in range(3):
+            np.testing.assert_allclose(out[r], ref(V[r], w[r]), rtol=TOL, atol=TOL)
+    V[1, 5, 2] = -1.0
+    _, nonpos = engine.aggregate_means(V, w, "geometric")
+    assert nonpos.tolist() == [False, True, False]

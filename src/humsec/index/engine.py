@@ -76,23 +76,27 @@ def validated(method: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- ranks
 
 
-def rank_min_desc(X: np.ndarray) -> np.ndarray:
-    """Descending ranks of every column (highest = 1, ties share the lowest rank, NaN
+def rank_min_desc(X: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Descending ranks along ``axis`` (highest = 1, ties share the lowest rank, NaN
     stays NaN): pandas ``rank(ascending=False, method="min")`` column by column, as one
-    sort of the matrix."""
+    sort of the whole array (any number of other axes)."""
     X = np.asarray(X, dtype=float)
-    n, k = X.shape
+    n = X.shape[axis]
     if n == 0:
-        return np.empty((0, k))
+        return np.empty(X.shape)
     neg = -X
-    order = np.argsort(neg, axis=0, kind="stable")  # NaN last
-    srt = np.take_along_axis(neg, order, axis=0)
-    pos = np.arange(n)[:, None]
-    new = np.ones((n, k), dtype=bool)
-    new[1:] = srt[1:] != srt[:-1]
-    start = np.maximum.accumulate(np.where(new, pos, 0), axis=0)
-    out = np.empty((n, k))
-    np.put_along_axis(out, order, start + 1.0, axis=0)
+    order = np.argsort(neg, axis=axis, kind="stable")  # NaN last
+    srt = np.take_along_axis(neg, order, axis=axis)
+    shape = [1] * X.ndim
+    shape[axis] = n
+    pos = np.arange(n).reshape(shape)
+    new = np.ones(X.shape, dtype=bool)
+    a, b = [slice(None)] * X.ndim, [slice(None)] * X.ndim
+    a[axis], b[axis] = slice(1, None), slice(None, -1)
+    new[tuple(a)] = srt[tuple(a)] != srt[tuple(b)]
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=axis)
+    out = np.empty(X.shape)
+    np.put_along_axis(out, order, start + 1.0, axis=axis)
     out[np.isnan(X)] = np.nan
     return out
 
@@ -364,9 +368,25 @@ def aggregate_means(V: np.ndarray, w: np.ndarray, method: str, *, floor: float |
     tot = w.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = w / tot
-    avail = ~np.isnan(V)
     if method == "geometric" and floor is not None:
-        V = np.where(avail, np.maximum(V, floor), V)
+        V = np.where(np.isnan(V), V, np.maximum(V, floor))
+    if V.shape[-1] and not np.isnan(V).any() and np.isfinite(w).all() and min_children is None \
+            and min_share is None:
+        # every child available: one weighted sum per unit (a matrix product)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wn = w / w.sum(axis=-1, keepdims=True)
+        wv = wn[..., :, None]
+        if method == "arithmetic":
+            return (V @ wv)[..., 0], np.zeros(V.shape[:-2], dtype=bool)
+        nonpos = (V <= 0).any(axis=(-1, -2))
+        Vs = np.where(V > 0, V, 1.0)
+        if method == "geometric":
+            return np.exp((np.log(Vs) @ wv)[..., 0]), nonpos
+        if method == "harmonic":
+            with np.errstate(divide="ignore"):
+                return 1.0 / ((1.0 / Vs) @ wv)[..., 0], nonpos
+        raise ValueError(f"no batched kernel for '{method}'")
+    avail = ~np.isnan(V)
     W = np.where(avail, w[..., None, :], 0.0)
     rtot = W.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):

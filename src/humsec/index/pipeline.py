@@ -903,6 +903,9 @@ class _Frames(Mapping):
         """The data set's values (units x columns), without making a frame."""
         return self._parts[name][0]
 
+    def columns(self, name: str) -> list[str]:
+        return list(self._parts[name][2])
+
     def __iter__(self):
         return iter(self._parts)
 
@@ -926,6 +929,10 @@ class _Weights(Mapping):
             w, kids = self._parts[name]
             s = self._series[name] = pd.Series(w, index=list(kids), dtype=float)
         return s
+
+    def arrays(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """The weights of ``name``'s children and their codes, without making a Series."""
+        return self._parts[name]
 
     def __iter__(self):
         return iter(self._parts)

@@ -324,10 +324,21 @@ class _Design:
 def _nominal_weights(nominal: IndexResult, nodes: list[str]) -> np.ndarray:
     """Node weights as the nominal build used them (sibling-normalised); root = 1."""
     w = np.ones(len(nodes))
+    pos = {c: i for i, c in enumerate(nodes)}
+    spec_nodes = nominal.spec.nodes
     for i, c in enumerate(nodes):
-        parent = nominal.spec.nodes[c].parent
-        if parent is not None:
-            w[i] = float(nominal.weights[parent].get(c, 0.0))
+        if spec_nodes[c].parent is not None:
+            w[i] = 0.0
+    arrays = getattr(nominal.weights, "arrays", None)  # the engine's weights: no Series
+    for parent in nominal.weights:
+        if arrays is not None:
+            vals, kids = arrays(parent)
+        else:
+            s = nominal.weights[parent]
+            vals, kids = s.to_numpy(dtype=float), s.index
+        for c, v in zip(kids, vals):
+            if c in pos and spec_nodes[c].parent == parent:
+                w[pos[c]] = float(v)
     return w
 
 
@@ -443,6 +454,10 @@ class _Runs:
     errors: dict[int, str]
 
 
+def _structural_names(uspec: UncertaintySpec) -> list[str]:
+    return [inp.name for inp in uspec.inputs if isinstance(inp, (ChoiceInput, UniformInput))]
+
+
 def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
               batch: bool = True, cache: StepCache | None = None,
               executor: Executor | None = None) -> _Runs:
@@ -455,11 +470,16 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
     R = len(table)
     scores = np.full((R, len(units), len(aggs)), np.nan)
     errors: dict[int, str] = {}
-    rows = table.to_dict("records")
-    structural = [json.dumps(run_changes(spec, uspec, r, structural_only=True), sort_keys=True, default=str)
-                  for r in rows]
+    # only the structural columns decide a group (the weight columns are many)
+    srows = table[_structural_names(uspec)].to_dict("records")
+    keys: dict[str, str] = {}
     groups: dict[str, list[int]] = {}
-    for i, key in enumerate(structural):
+    for i, r in enumerate(srows):
+        raw = repr(sorted(r.items()))
+        key = keys.get(raw)
+        if key is None:
+            key = keys[raw] = json.dumps(run_changes(spec, uspec, r, structural_only=True),
+                                         sort_keys=True, default=str)
         groups.setdefault(key, []).append(i)
 
     def collect(idx: list[int], block: np.ndarray, errs: dict[int, str]) -> None:
@@ -470,8 +490,7 @@ def _evaluate(design: _Design, *, progress: Callable[[int], None] | None = None,
     if executor is None or executor.serial:
         cache = cache if cache is not None else StepCache()
         for key, idx in groups.items():
-            sub = design.subset(idx)
-            block, errs = _evaluate_group(sub, key, batch=batch, cache=cache, progress=progress)
+            block, errs = _evaluate_group(design, key, batch=batch, cache=cache, progress=progress, idx=idx)
             collect(idx, block, errs)
         return _Runs(units, aggs, scores, errors)
     # distributed: the design without its run table is shared once; each task gets its rows
@@ -492,17 +511,17 @@ def _remote_group(item: tuple[str, list[int], pd.DataFrame], *, shared: _Design,
 
 
 def _evaluate_group(design: _Design, key: str, *, batch: bool, cache: StepCache,
-                    progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict[int, str]]:
-    """The runs of one structural group (``design.table`` holds just them): scores
-    ``(runs, units, aggregates)`` and errors by run position."""
+                    progress: Callable[[int], None] | None = None,
+                    idx: Sequence[int] | None = None) -> tuple[np.ndarray, dict[int, str]]:
+    """The runs of one structural group - rows ``idx`` of ``design.table`` (default: all
+    of them): scores ``(runs, units, aggregates)`` and errors by position in ``idx``."""
     spec, uspec = design.spec, design.uspec
     units = list(design.nominal.units)
     aggs = list(spec.aggregates)
-    rows = design.table.to_dict("records")
-    n = len(rows)
+    rows_at = list(range(len(design.table))) if idx is None else list(idx)
+    n = len(rows_at)
     scores = np.full((n, len(units), len(aggs)), np.nan)
     errors: dict[int, str] = {}
-    idx = list(range(n))
     changes = json.loads(key)
     try:
         gspec = spec.with_changes(changes) if changes else spec
@@ -511,14 +530,15 @@ def _evaluate_group(design: _Design, key: str, *, batch: bool, cache: StepCache,
         msg = _first_line(exc)
         if progress:
             progress(n)
-        return scores, dict.fromkeys(idx, msg)
+        return scores, dict.fromkeys(range(n), msg)
     if batch and _batchable(base):
         try:
-            _batch_aggregate(base, design, rows, idx, units, aggs, scores, errors, progress)
+            _batch_aggregate(base, design, rows_at, units, aggs, scores, errors, progress)
             return scores, errors
         except _NotBatchable:
             pass
-    for i in idx:
+    rows = design.table.iloc[rows_at].to_dict("records")
+    for i in range(n):
         try:
             res = build(spec.with_changes(run_changes(spec, uspec, rows[i])),
                         design.source, year=design.nominal.year, cache=cache)
@@ -554,9 +574,38 @@ def _batchable(res: IndexResult) -> bool:
     return True
 
 
-def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, Any]], idx: list[int],
+_WEIGHT_TABLES: dict[int, tuple[pd.DataFrame, list[str], np.ndarray]] = {}
+
+
+def _weight_table(table: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The ``w:<node>`` columns of a run table as one matrix, made once per table (the
+    groups of one evaluation share it)."""
+    hit = _WEIGHT_TABLES.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1], hit[2]
+    wcols = [c for c in table.columns if isinstance(c, str) and c.startswith("w:")]
+    wmat = table[wcols].to_numpy(dtype=float) if wcols else np.empty((len(table), 0))
+    _WEIGHT_TABLES.clear()
+    _WEIGHT_TABLES[id(table)] = (table, wcols, wmat)
+    return wcols, wmat
+
+
+def _unit_positions(units: list[str], base: IndexResult) -> np.ndarray:
+    index = base.scores.index if not hasattr(base.datasets, "matrix") else base.ranks.index
+    if len(index) == len(units) and all(a == b for a, b in zip(index, units)):
+        return np.arange(len(units))
+    return pd.Index(units).get_indexer(index)
+
+
+def _batch_aggregate(base: IndexResult, design: _Design, rows_at: list[int],
                      units: list[str], aggs: list[str], scores: np.ndarray, errors: dict[int, str],
                      progress: Callable[[int], None] | None) -> None:
+    """Aggregation of every run of a group at once: the group's build gives the
+    normalised indicators; each run differs only in weights (noisy sets, exclusions), so
+    the tree is aggregated with a leading run axis by the engine's kernel
+    (:func:`humsec.index.engine.aggregate_means`, the numbers of the build's kernels)."""
+    from humsec.index.engine import aggregate_means
+
     spec = base.spec
     nodes = design.nodes
     col = {c: i for i, c in enumerate(nodes)}
@@ -564,75 +613,58 @@ def _batch_aggregate(base: IndexResult, design: _Design, rows: list[dict[str, An
     methods = agg_rec.details["methods"]
     agg_step = agg_rec.as_step()
     leaves = spec.indicators
-    X = base.scores[leaves].to_numpy(dtype=float)  # normalised indicators (U_g, I)
+    ds = base.datasets
+    if hasattr(ds, "matrix"):  # the engine's data sets: no frame needed
+        at = {c: j for j, c in enumerate(ds.columns("Aggregated"))}
+        X = ds.matrix("Aggregated")[:, [at[c] for c in leaves]]
+    else:
+        X = base.scores[leaves].to_numpy(dtype=float)  # normalised indicators (U_g, I)
     U_g = X.shape[0]
-    unit_pos = pd.Index(units).get_indexer(base.scores.index)
+    unit_pos = _unit_positions(units, base)
+    table = design.table
     # weights of every run: nominal, overwritten by noisy sets, zeroed by exclusions
-    W_all = np.tile(_nominal_weights(base, nodes), (len(idx), 1))
-    wcols = [c for c in design.table.columns if isinstance(c, str) and c.startswith("w:")]
+    W_all = np.tile(_nominal_weights(base, nodes), (len(rows_at), 1))
+    wcols, wmat = _weight_table(table)
     if wcols:
-        W_all[:, [col[c[2:]] for c in wcols]] = design.table.loc[idx, wcols].to_numpy(dtype=float)
+        W_all[:, [col[c[2:]] for c in wcols]] = wmat[rows_at]
     for inp in design.uspec.inputs:
         if isinstance(inp, ExcludeInput):
-            for r, i in enumerate(idx):
-                lab = rows[i][inp.name]
+            labs = table[inp.name].to_numpy(dtype=object)[rows_at]
+            for r, lab in enumerate(labs):
                 if lab != "none":
                     W_all[r, col[lab]] = 0.0
+    plan = []
+    for parent in spec.aggregates:
+        kids = spec.children[parent]
+        _, prm = resolve_method(agg_step, parent, spec.level(parent))
+        plan.append((parent, kids, [col[k] for k in kids], methods[parent], prm))
     max_k = max(len(spec.children[a]) for a in spec.aggregates)
     chunk = max(1, CHUNK_CELLS // max(1, U_g * max_k))
-    for start in range(0, len(idx), chunk):
-        sel = idx[start:start + chunk]
+    for start in range(0, len(rows_at), chunk):
         Wc = W_all[start:start + chunk]
-        n = len(sel)
+        n = len(Wc)
         vals: dict[str, np.ndarray] = {c: np.broadcast_to(X[:, j], (n, U_g)) for j, c in enumerate(leaves)}
         failed = np.zeros(n, dtype=bool)
         msg = [""] * n
-        for parent in spec.aggregates:
-            kids = spec.children[parent]
+        for parent, kids, kcols, method, prm in plan:
             V = np.stack([vals[k] for k in kids], axis=-1)  # (n, U, K)
-            w = Wc[:, [col[k] for k in kids]]  # (n, K)
+            w = Wc[:, kcols]  # (n, K)
             tot = w.sum(axis=1)
             bad_w = ~(tot > 0)
             for r in np.flatnonzero(bad_w & ~failed):
                 failed[r] = True
                 msg[r] = f"weights of the children of '{parent}' sum to {tot[r]:g}; expected > 0"
-            wn = w / np.where(tot > 0, tot, 1.0)[:, None]
-            avail = ~np.isnan(V)
-            Wr = np.where(avail, wn[:, None, :], 0.0)
-            den = Wr.sum(axis=-1)
-            method = methods[parent]
-            _, prm = resolve_method(agg_step, parent, spec.level(parent))
-            if prm.get("floor") is not None and method == "geometric":
-                V = np.where(avail, np.maximum(V, prm["floor"]), V)
-            if method == "arithmetic":
-                num = (np.where(avail, V, 0.0) * Wr).sum(axis=-1)
-            else:
-                nonpos = (avail & (V <= 0)).any(axis=(1, 2))
-                for r in np.flatnonzero(nonpos & ~failed):
-                    failed[r] = True
-                    msg[r] = (f"aggregating '{parent}' ({method}): {method} mean needs values > 0; "
-                              "normalise onto a positive range first")
-                Vs = np.where(avail & (V > 0), V, 1.0)
-                if method == "geometric":
-                    num = (np.log(Vs) * Wr).sum(axis=-1)
-                else:  # harmonic
-                    num = (Wr / Vs).sum(axis=-1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                if method == "arithmetic":
-                    out = num / den
-                elif method == "geometric":
-                    out = np.exp(num / den)
-                else:
-                    out = den / num
-            out[~(den > 0)] = np.nan
-            n_av = avail.sum(axis=-1)
-            if prm.get("min_children") is not None:
-                out[n_av < prm["min_children"]] = np.nan
-            if prm.get("min_share") is not None and len(kids):
-                out[n_av / len(kids) < prm["min_share"] - 1e-12] = np.nan
+            w = np.where(bad_w[:, None], 1.0, w)
+            out, nonpos = aggregate_means(V, w, method, floor=prm.get("floor") if method == "geometric" else None,
+                                          min_children=prm.get("min_children"), min_share=prm.get("min_share"))
+            for r in np.flatnonzero(nonpos & ~failed):
+                failed[r] = True
+                msg[r] = (f"aggregating '{parent}' ({method}): {method} mean needs values > 0; "
+                          "normalise onto a positive range first")
             vals[parent] = out
         block = np.stack([vals[a] for a in aggs], axis=-1)  # (n, U_g, A)
-        for r, i in enumerate(sel):
+        for r in range(n):
+            i = start + r
             if failed[r]:
                 errors[i] = msg[r]
             else:
@@ -686,17 +718,9 @@ def _nanquantile(a: np.ndarray, q: float, method: str = "linear") -> np.ndarray:
 def _ranks(scores: np.ndarray, signs: np.ndarray) -> np.ndarray:
     """Ranks over units (axis 1) for every run and aggregate: 1 = best, ties share the
     lowest rank, NaN stays NaN."""
-    # numpy only (importing scipy.stats costs seconds): rank = 1 + number of better values,
-    # by a binary search of each value in its sorted row
-    out = np.full(scores.shape, np.nan)
-    for j in range(scores.shape[2]):
-        x = -signs[j] * scores[:, :, j]
-        srt = np.sort(x, axis=1)  # NaN last
-        for r in range(x.shape[0]):
-            row = x[r]
-            ok = ~np.isnan(row)
-            out[r, ok, j] = np.searchsorted(srt[r], row[ok], side="left") + 1.0
-    return out
+    from humsec.index.engine import rank_min_desc
+
+    return rank_min_desc(scores * signs, axis=1)
 
 
 @dataclass(frozen=True)
