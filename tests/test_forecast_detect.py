@@ -413,3 +413,84 @@ def test_rule_measures_on_arrays_equal_the_pandas_computation(measure):
         assert list(got["unit"]) == list(want["unit"]) and list(got["year"]) == list(want["year"])
         for c in ("current", "previous", "value"):
             np.testing.assert_array_equal(got[c].to_numpy(dtype=float), want[c].to_numpy(dtype=float))
+
+
+def _deterioration_reference(panel, col, groups, *, min_history=4, min_peers=5, min_scale=1e-9, direction=1):
+    """Own and peer z-scores by the per-row loops (robust_z on each reference), as
+    deterioration_table computed them before they moved to arrays."""
+    from humsec.forecast.detect import _floors, _series_changes, robust_z
+
+    units, yrs, values, change = _series_changes(panel, col)
+    all_years = sorted(panel.index.get_level_values("year").unique())
+    floors = _floors(yrs, change, all_years, 0.5)
+    floors_on = bool(np.any(np.isfinite(change) & (yrs < all_years[-1])))
+    own = np.full(values.size, np.nan)
+    for u in dict.fromkeys(units):
+        past = []
+        for i in np.flatnonzero(units == u):
+            c = change[i]
+            if np.isfinite(c):
+                if len(past) >= min_history:
+                    y = int(yrs[i])
+                    floor = (max(floors[y], min_scale) if y in floors else 1e-9) if floors_on else min_scale
+                    own[i] = direction * robust_z(c, np.asarray(past), min_scale=max(float(floor), 1e-9))
+                past.append(c)
+    peer = np.full(values.size, np.nan)
+    g = np.array([groups.get(u) for u in units], dtype=object)
+    for key in {(a, b) for a, b in zip(g, yrs) if a is not None}:
+        rows = [i for i in range(values.size) if g[i] == key[0] and yrs[i] == key[1] and np.isfinite(change[i])]
+        if len(rows) < min_peers + 1:
+            continue
+        vals = change[rows]
+        for p, r in enumerate(rows):
+            peer[r] = direction * robust_z(vals[p], np.delete(vals, p), min_scale=min_scale)
+    return own, peer
+
+
+def test_deterioration_table_on_arrays_equals_the_per_row_loops():
+    """Ties, flat stretches, gaps, units without a group and groups too small: the array
+    z-scores are the per-row robust_z numbers, bit for bit, with and without years=."""
+    rng = np.random.default_rng(5)
+    units = [f"U{i:02d}" for i in range(30)]
+    idx = pd.MultiIndex.from_product([units, range(2000, 2014)], names=["unit", "year"])
+    a = rng.normal(0, 1, len(idx)).cumsum()
+    a[rng.random(len(idx)) < 0.12] = np.nan
+    b = np.round(rng.normal(50, 1, len(idx)))
+    b[:14] = 50.0  # a flat unit
+    panel = pd.DataFrame({"a": a, "b": b}, index=idx)
+    groups = {u: ("G1" if i < 12 else "G2" if i < 26 else "G3") for i, u in enumerate(units) if i != 5}
+    for col, direction in (("a", 1), ("b", -1)):
+        own, peer = _deterioration_reference(panel, col, groups, direction=direction)
+        full = deterioration_table(panel, [col], groups=groups, directions={col: direction})
+        np.testing.assert_array_equal(full["own_z"].to_numpy(), own)
+        np.testing.assert_array_equal(full["peer_z"].to_numpy(), peer)
+        assert np.isfinite(own).sum() > 100 and np.isfinite(peer).sum() > 100
+        part = deterioration_table(panel, [col], groups=groups, directions={col: direction}, years=[2012])
+        sel = part["year"].to_numpy() == 2012
+        np.testing.assert_array_equal(part["own_z"].to_numpy()[sel], own[sel])
+        np.testing.assert_array_equal(part["peer_z"].to_numpy()[sel], peer[sel])
+
+
+def test_pelt_many_equals_change_points_and_the_cost_table_equals_l2_cost():
+    from humsec.forecast.detect import _l2_cost, _l2_cost_table, pelt_many
+
+    rng = np.random.default_rng(8)
+    for it in range(40):
+        n = int(rng.integers(1, 40))
+        y = rng.normal(rng.normal(0, 100), rng.uniform(0.01, 20), n)
+        if it % 2:
+            y = np.round(np.cumsum(y), 1)
+        tab = _l2_cost_table(y, n)
+        for k in range(1, n + 1):
+            for i in range(n - k + 1):
+                assert tab[k][i] == _l2_cost(y[i:i + k].reshape(-1, 1))
+    series = []
+    for it in range(200):
+        n = int(rng.integers(2, 20))
+        y = np.round(rng.normal(50, 3, n), int(rng.integers(0, 3)))
+        if it % 2:
+            y[n // 2:] -= 6
+        series.append((y, np.arange(2000, 2000 + n)))
+    for ms in (1, 2):
+        assert pelt_many(series, min_size=ms) == [change_points(pd.Series(v, index=yr), min_size=ms)
+                                                   for v, yr in series]

@@ -98,6 +98,30 @@ def _median(a: np.ndarray) -> float:
     return float(b[n // 2]) if n % 2 else float((b[n // 2 - 1] + b[n // 2]) / 2.0)
 
 
+def _row_median(b: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """:func:`_median` of every row of ``b``: rows sorted, their first ``counts`` values
+    the data (the rest NaN padding) - the same selection and the same ``(a + b) / 2``."""
+    r = np.arange(b.shape[0])
+    h = counts // 2
+    odd = (counts % 2) == 1
+    return np.where(odd, b[r, h], (b[r, h - 1] + b[r, h]) / 2.0)
+
+
+def _robust_z_rows(x: np.ndarray, ref: np.ndarray, counts: np.ndarray, min_scale: np.ndarray | float) -> np.ndarray:
+    """:func:`robust_z` of every ``x[i]`` against the first ``counts[i]`` (finite) values
+    of row ``i`` of ``ref`` (padded with NaN; ``counts >= 1``), on arrays: the same
+    medians, MAD, scale floor and cap, so the same numbers."""
+    if not x.size:
+        return np.empty(0)
+    b = np.sort(ref, axis=1)  # NaN padding sorts last
+    med = _row_median(b, counts)
+    dev = np.abs(ref - med[:, None])
+    dev.sort(axis=1)
+    mad = _row_median(dev, counts)
+    scale = np.maximum(MAD_SCALE * mad, min_scale)
+    return np.clip((x - med) / scale, -Z_CAP, Z_CAP)
+
+
 def _annual_change(s: pd.Series) -> pd.Series:
     """``y_t - y_{t-1}`` for consecutive years only (NaN after a gap)."""
     s = s.dropna().sort_index()
@@ -191,13 +215,24 @@ def _peer_z(units: np.ndarray, years: np.ndarray, change: np.ndarray, groups: Ma
         return out
     key = pd.MultiIndex.from_arrays([g[idx], years[idx]])
     codes, _ = pd.factorize(key)
-    for k in np.unique(codes):
-        rows = idx[codes == k]
-        if rows.size < min_peers + 1:
-            continue
-        vals = change[rows]
-        for pos, r in enumerate(rows):
-            out[r] = direction * robust_z(vals[pos], np.delete(vals, pos), min_scale=min_scale)
+    # group-years as contiguous blocks (rows in their order within each), every member
+    # scored against the others of its block at once (leave-one-out references)
+    order = np.argsort(codes, kind="stable")
+    rows, codes = idx[order], codes[order]
+    size = np.bincount(codes)
+    n = size[codes]
+    keep = n >= min_peers + 1
+    if not keep.any():
+        return out
+    start = (np.cumsum(size) - size)[codes]
+    pos = np.arange(rows.size) - start
+    rows, n, start, pos = rows[keep], n[keep], start[keep], pos[keep]
+    sorted_change = change[idx[order]]
+    j = np.arange(int(n.max()) - 1)[None, :]
+    take = start[:, None] + j + (j >= pos[:, None])
+    valid = j < (n - 1)[:, None]
+    ref = np.where(valid, sorted_change[np.minimum(take, sorted_change.size - 1)], np.nan)
+    out[rows] = direction * _robust_z_rows(change[rows], ref, n - 1, min_scale)
     return out
 
 
@@ -239,6 +274,35 @@ def _series_changes(panel: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nd
         same = (codes[1:] == codes[:-1]) & (np.diff(years) == 1)
         change[1:] = np.where(same, np.diff(values), np.nan)
     return units, years, values, change
+
+
+def _own_z(units: np.ndarray, yrs: np.ndarray, change: np.ndarray, only: np.ndarray | None, min_history: int,
+           floors: Mapping[int, float] | None, min_scale: float, d: int) -> np.ndarray:
+    """Own-history z of every (wanted) change against the unit's earlier finite changes
+    (at least ``min_history``), the scale floored per year (``floors``; None: at
+    ``min_scale``) - :func:`robust_z` on arrays (:func:`_robust_z_rows`)."""
+    own = np.full(change.size, np.nan)
+    fin = np.isfinite(change)
+    before = np.r_[0, np.cumsum(fin)]  # finite changes before each row (whole array)
+    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]]) if change.size else np.array([], int)
+    first = np.repeat(starts, np.diff(np.r_[starts, change.size]))  # each row's unit start
+    k = before[:-1] - before[first]  # finite changes of the unit before the row
+    sel = fin & (k >= min_history)
+    if only is not None:
+        sel &= only
+    rows = np.flatnonzero(sel)
+    if not rows.size:
+        return own
+    past = change[fin]
+    j = np.arange(int(k[rows].max()))[None, :]
+    take = before[first[rows]][:, None] + j
+    ref = np.where(j < k[rows][:, None], past[np.minimum(take, past.size - 1)], np.nan)
+    if floors is not None:
+        floor = np.array([max(floors[int(y)], min_scale) if int(y) in floors else 1e-9 for y in yrs[rows]])
+    else:
+        floor = np.full(rows.size, min_scale)
+    own[rows] = d * _robust_z_rows(change[rows], ref, k[rows], np.maximum(floor.astype(float), 1e-9))
+    return own
 
 
 def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = None, *,
@@ -297,22 +361,7 @@ def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = Non
         floors = _floors(yrs, change, floor_years, pooled_floor) if pooled_floor > 0 else {}
         # as if floors were computed for every year: on when any year has earlier changes
         floors_on = pooled_floor > 0 and bool(np.any(np.isfinite(change) & (yrs < all_years[-1])))
-        own = np.full(values.size, np.nan)
-        starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
-        ends = np.r_[starts[1:], values.size]
-        for a, b in zip(starts, ends):
-            past: list[float] = []
-            for i in range(a, b):
-                c = change[i]
-                if np.isfinite(c):
-                    if len(past) >= min_history and (only is None or only[i]):
-                        if floors_on:
-                            y = int(yrs[i])
-                            floor = max(floors[y], min_scale) if y in floors else 1e-9
-                        else:
-                            floor = min_scale
-                        own[i] = d * robust_z(c, np.asarray(past), min_scale=max(float(floor), 1e-9))
-                    past.append(c)
+        own = _own_z(units, yrs, change, only, min_history, floors if floors_on else None, min_scale, d)
         peer = (_peer_z(units, yrs, change, groups, direction=d, min_peers=min_peers, min_scale=min_scale,
                         only=only)
                 if groups else np.full(values.size, np.nan))
