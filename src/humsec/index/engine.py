@@ -84,19 +84,16 @@ def rank_min_desc(X: np.ndarray, axis: int = 0) -> np.ndarray:
     n = X.shape[axis]
     if n == 0:
         return np.empty(X.shape)
-    neg = -X
-    order = np.argsort(neg, axis=axis, kind="stable")  # NaN last
-    srt = np.take_along_axis(neg, order, axis=axis)
-    shape = [1] * X.ndim
-    shape[axis] = n
-    pos = np.arange(n).reshape(shape)
-    new = np.ones(X.shape, dtype=bool)
-    a, b = [slice(None)] * X.ndim, [slice(None)] * X.ndim
-    a[axis], b[axis] = slice(1, None), slice(None, -1)
-    new[tuple(a)] = srt[tuple(a)] != srt[tuple(b)]
-    start = np.maximum.accumulate(np.where(new, pos, 0), axis=axis)
-    out = np.empty(X.shape)
-    np.put_along_axis(out, order, start + 1.0, axis=axis)
+    # rank along a contiguous last axis (sorting across strides is several times slower)
+    neg = np.ascontiguousarray(np.moveaxis(-X, axis, -1))
+    order = np.argsort(neg, axis=-1)  # NaN last; ties get one rank, so any order of ties will do
+    srt = np.take_along_axis(neg, order, axis=-1)
+    new = np.ones(neg.shape, dtype=bool)
+    new[..., 1:] = srt[..., 1:] != srt[..., :-1]
+    start = np.maximum.accumulate(np.where(new, np.arange(n, dtype=np.float64), 0.0), axis=-1)
+    out = np.empty(neg.shape)
+    np.put_along_axis(out, order, start + 1.0, axis=-1)
+    out = np.moveaxis(out, -1, axis)
     out[np.isnan(X)] = np.nan
     return out
 
