@@ -220,6 +220,9 @@ def uncertainty(
         "columns: salib | coinr."),
     quantile: str = typer.Option("observed", "--quantile",
                                  help="Rank-interval rule: observed (R type 1) | type7 (COINr)."),
+    vintage: Optional[list[Path]] = typer.Option(
+        None, "--vintage", help="Another vintage of the data (repeatable): runs are drawn over the "
+        "vintages too, so the intervals cover data revisions; --data is the reference."),
 ) -> None:
     """Uncertainty (rank intervals) or sensitivity (Sobol' indices) of an index.
 
@@ -257,7 +260,19 @@ def uncertainty(
     with Progress(console=console(stderr=True), transient=True, disable=quiet) as bar:
         task = bar.add_task("runs", total=total if replay_file is None else None)
         tick = lambda m: bar.advance(task, m)  # noqa: E731
-        if replay_file is not None:
+        if vintage:
+            from humsec.index.io import read_index_data
+            from humsec.index.vintage_uncertainty import vintage_uncertainty
+
+            if sa or replay_file is not None:
+                raise HumsecError("--vintage applies to Monte Carlo runs (not --sa or --replay)")
+            vint = {}
+            for p in [*vintage, data]:
+                label = p.stem if p.stem not in vint else str(p)
+                vint[label] = df if p == data else read_index_data(p)
+            res = vintage_uncertainty(s, vint, u, n=samples, seed=seed, year=year, progress=tick)
+            sens = None
+        elif replay_file is not None:
             res = unc.replay(s, df, u, replay_file, year=year, progress=tick, scheduler=scheduler)
             sens = (sensitivity_from_runs(res, layout=layout, estimator=estimator, num_resamples=bootstrap,
                                           seed=seed) if sa else None)

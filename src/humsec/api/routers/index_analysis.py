@@ -54,7 +54,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             from humsec.index.analysis_coin import data_availability
 
             res = nominal(obs, name.value, year)
-            lv = 2 if res.spec.level(res.spec.root) > 2 else res.spec.level(res.spec.root)
+            lv = min(res.spec.level(res.spec.root), 2)
             av = data_availability(res, level=lv)
             t = av.summary.merge(av.by_group, on="unit")
             return Body(json={"index": name.value, "year": res.year, "countries": records(t)}, table=t,
