@@ -68,7 +68,7 @@ class StepRecord:
                     overrides={k: dict(v) for k, v in self.overrides.items()}, exclude=self.exclude)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class IndexResult:
     """Everything a build produced. Treat the frames as read-only (use ``.copy()``).
 
@@ -94,9 +94,24 @@ class IndexResult:
     data: pd.DataFrame
     year: int | None
     datasets: Mapping[str, pd.DataFrame]
-    ranks: pd.DataFrame
     weights: Mapping[str, pd.Series]
     log: tuple[StepRecord, ...]
+
+    def __init__(self, spec: IndexSpec, data: pd.DataFrame, year: int | None,
+                 datasets: Mapping[str, pd.DataFrame], ranks: pd.DataFrame | _RankSource,
+                 weights: Mapping[str, pd.Series], log: tuple[StepRecord, ...]):
+        for k, v in (("spec", spec), ("data", data), ("year", year), ("datasets", datasets),
+                     ("_ranks", ranks), ("weights", weights), ("log", log)):
+            object.__setattr__(self, k, v)
+
+    @property
+    def ranks(self) -> pd.DataFrame:
+        """Ranks of every column of ``Aggregated`` (1 = best; computed on first access)."""
+        r = self._ranks
+        if isinstance(r, _RankSource):
+            r = r.frame()
+            object.__setattr__(self, "_ranks", r)
+        return r
 
     @property
     def scores(self) -> pd.DataFrame:
@@ -175,6 +190,20 @@ class IndexResult:
 
 
 @dataclass(frozen=True)
+class _RankSource:
+    """What the ranks of a result are computed from, until someone reads them (sorting
+    every column of a large build costs as much as the rest of it)."""
+
+    values: np.ndarray
+    sign: np.ndarray
+    index: pd.Index
+    columns: tuple[str, ...]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(rank_min_desc(self.values * self.sign), index=self.index, columns=list(self.columns))
+
+
+@dataclass(frozen=True)
 class PanelResult:
     """One :class:`IndexResult` per year."""
 
@@ -248,32 +277,35 @@ def _wide_input(data: pd.DataFrame) -> pd.DataFrame:
     return out.sort_index()
 
 
+def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
+    """Position of each label in ``codes`` (-1 if absent): the few distinct labels are
+    looked up, not every row (hashing millions of strings costs seconds)."""
+    fcodes, uniq = pd.factorize(labels)
+    at = pd.Index(codes).get_indexer(pd.Index(uniq))
+    return np.where(fcodes >= 0, at[np.maximum(fcodes, 0)], -1)
+
+
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
     """Units x ``codes`` matrix of one year, sorted by unit.
 
     Integer codes and one scatter instead of ``DataFrame.pivot`` and ``duplicated`` on
     strings: for a million units (49 million tidy rows) this is most of a build's time.
     """
-    icode_all = pd.Index(codes).get_indexer(tidy["indicator"])
+    icode_all = _positions(tidy["indicator"], codes)
     absent = [c for c, n in zip(codes, np.bincount(icode_all[icode_all >= 0], minlength=len(codes))) if not n]
     if absent:
         raise HumsecError(
             f"spec '{spec.name}' needs indicator(s) absent from the data: {', '.join(absent)}")
+    unit_col, values = tidy["unit"], tidy["value"].to_numpy(dtype=float)
+    keep = icode_all >= 0
     if "year" in tidy.columns:
-        yr = tidy["year"].to_numpy(dtype=float, na_value=np.nan)
-        in_year = yr == year
-        if in_year.all():
-            sel, icode = tidy, icode_all
-        else:
-            sel, icode = tidy[in_year], icode_all[in_year]
-    else:
-        sel, icode = tidy, icode_all
-    keep = icode >= 0
+        keep &= tidy["year"].to_numpy(dtype=float, na_value=np.nan) == year
+    icode = icode_all
     if not keep.all():
-        sel, icode = sel[keep], icode[keep]
-    if sel.empty:
+        unit_col, values, icode = unit_col[keep], values[keep], icode_all[keep]
+    if len(icode) == 0:
         raise HumsecError(f"no data for year {year}" if year is not None else "no data")
-    ucode, units = pd.factorize(sel["unit"], sort=True)
+    ucode, units = pd.factorize(unit_col, sort=True)
     k = len(codes)
     key = ucode.astype(np.int64) * k + icode
     counts = np.bincount(key, minlength=len(units) * k)
@@ -283,7 +315,7 @@ def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpe
         raise HumsecError(f"duplicate observations in the index data, e.g. unit {units[j // k]}, "
                           f"indicator {codes[j % k]}{where}; expected one value per key")
     M = np.full(len(units) * k, np.nan)
-    M[key] = sel["value"].to_numpy(dtype=float)
+    M[key] = values
     return pd.DataFrame(M.reshape(len(units), k), index=pd.Index(units, name="unit"), columns=codes)
 
 
@@ -1026,7 +1058,7 @@ class _MatrixBuilder:
         raw_leaves = set(self.raw_direction_leaves)
         sign = np.array([(spec.nodes[c].direction if (c in raw_leaves or spec.children[c]) else 1)
                          for c in cols], dtype=float)
-        ranks = pd.DataFrame(rank_min_desc(A * sign), index=self.index, columns=list(cols))
+        ranks = _RankSource(A, sign, self.index, tuple(cols))
         resolved_spec = spec.model_copy(update={"steps": tuple(r.as_step() for r in self.log)})
         return IndexResult(spec=resolved_spec, data=b.source, year=b.year, datasets=_Frames(dict(self.parts)),
                            ranks=ranks, weights=_Weights(self.weights), log=tuple(self.log))
