@@ -480,10 +480,11 @@ def test_pelt_many_equals_change_points_and_the_cost_table_equals_l2_cost():
         y = rng.normal(rng.normal(0, 100), rng.uniform(0.01, 20), n)
         if it % 2:
             y = np.round(np.cumsum(y), 1)
-        tab = _l2_cost_table(y, n)
+        tab, sums = _l2_cost_table(y, n)
         for k in range(1, n + 1):
             for i in range(n - k + 1):
                 assert tab[k][i] == _l2_cost(y[i:i + k].reshape(-1, 1))
+                assert sums[k][i] / k == np.mean(y[i:i + k])
     series = []
     for it in range(200):
         n = int(rng.integers(2, 20))

@@ -213,8 +213,11 @@ def _peer_z(units: np.ndarray, years: np.ndarray, change: np.ndarray, groups: Ma
     idx = np.flatnonzero(ok)
     if not idx.size:
         return out
-    key = pd.MultiIndex.from_arrays([g[idx], years[idx]])
-    codes, _ = pd.factorize(key)
+    gcode, _ = pd.factorize(g[idx])
+    yi = np.asarray(years[idx], dtype=np.int64)
+    _, codes = np.unique(gcode.astype(np.int64) * (int(yi.max() - yi.min()) + 1) + (yi - yi.min()),
+                         return_inverse=True)
+    codes = codes.ravel()
     # group-years as contiguous blocks (rows in their order within each), every member
     # scored against the others of its block at once (leave-one-out references)
     order = np.argsort(codes, kind="stable")
@@ -259,16 +262,19 @@ def _series_changes(panel: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nd
     missing values dropped, one value per unit and year (the last), sorted by unit and
     year; the change is ``y_t - y_(t-1)`` within a unit for consecutive years only."""
     s = panel[column]
-    f = pd.DataFrame({"unit": np.asarray(s.index.get_level_values("unit"), dtype=object),
-                      "year": s.index.get_level_values("year").to_numpy(dtype=int),
-                      "value": s.to_numpy(dtype=float)})
-    f = f[np.isfinite(f["value"].to_numpy())].drop_duplicates(["unit", "year"], keep="last")
-    codes, _ = pd.factorize(f["unit"], sort=True)
-    order = np.lexsort((f["year"].to_numpy(), codes))
-    units = f["unit"].to_numpy(dtype=object)[order]
-    years = f["year"].to_numpy(dtype=int)[order]
-    values = f["value"].to_numpy(dtype=float)[order]
-    codes = codes[order]
+    units = np.asarray(s.index.get_level_values("unit"), dtype=object)
+    years = s.index.get_level_values("year").to_numpy(dtype=int)
+    values = s.to_numpy(dtype=float)
+    fin = np.isfinite(values)
+    units, years, values = units[fin], years[fin], values[fin]
+    if not s.index.is_unique:  # one value per unit and year: the last
+        f = pd.DataFrame({"unit": units, "year": years, "value": values}).drop_duplicates(["unit", "year"],
+                                                                                          keep="last")
+        units, years, values = (f["unit"].to_numpy(dtype=object), f["year"].to_numpy(dtype=int),
+                                f["value"].to_numpy(dtype=float))
+    codes, _ = pd.factorize(units, sort=True)
+    order = np.lexsort((years, codes))
+    units, years, values, codes = units[order], years[order], values[order], codes[order]
     change = np.full(values.size, np.nan)
     if values.size > 1:
         same = (codes[1:] == codes[:-1]) & (np.diff(years) == 1)
@@ -468,25 +474,57 @@ def _pelt_core(n: int, pen: float, min_size: int, cost: Any) -> list[int]:
     return sorted(out)
 
 
-def _l2_cost_table(y: np.ndarray, max_len: int) -> list[list[float]]:
-    """``table[k][i]`` = :func:`_l2_cost` of the segment ``y[i:i + k]`` (a 1-d array),
-    for every start ``i`` and length ``k <= max_len``: the same numpy steps on rows of
-    equal length (each row summed by the same pairwise ``add.reduce`` over ``k``
-    contiguous values as the ``(k, 1)`` segment), so the same bits - tested - at a few
-    calls per length instead of five per segment."""
+def _l2_cost_table(y: np.ndarray, max_len: int) -> tuple[list[list[float]], list[list[float]]]:
+    """``costs[k][i]`` = :func:`_l2_cost` of the segment ``y[i:i + k]`` (a 1-d array) and
+    ``sums[k][i]`` its sum, for every start ``i`` and length ``k <= max_len``: the same
+    numpy steps on rows of equal length (each row summed by the same pairwise
+    ``add.reduce`` over ``k`` contiguous values as the ``(k, 1)`` segment, or
+    :func:`numpy.mean`'s sum of it), so the same bits - tested - at a few calls per
+    length instead of five per segment."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    table: list[list[float]] = [[]]
+    costs: list[list[float]] = [[]]
+    sums: list[list[float]] = [[]]
     for k in range(1, min(max_len, y.size) + 1):
         w = np.ascontiguousarray(sliding_window_view(y, k))
-        mean = np.add.reduce(w, axis=1, keepdims=True)
-        np.true_divide(mean, k, out=mean)
+        total = np.add.reduce(w, axis=1, keepdims=True)
+        sums.append(total[:, 0].tolist())
+        mean = np.true_divide(total, k)
         x = np.subtract(w, mean)
         np.square(x, out=x)
         var = np.add.reduce(x, axis=1)
         np.true_divide(var, k, out=var)
-        table.append((var * k).tolist())
-    return table
+        costs.append((var * k).tolist())
+    return costs, sums
+
+
+def _pelt_table(n: int, pen: float, min_size: int, costs: list[list[float]], o: int) -> list[int]:
+    """:func:`_pelt_core` with the costs read from :func:`_l2_cost_table` (the series at
+    offset ``o`` of the tabulated array), the lookups inlined."""
+    min_size = max(int(min_size), 1)
+    total: dict[int, float] = {0: 0}
+    back: dict[int, int] = {}
+    admissible: list[int] = []
+    for bkp in [*range(min_size, n), n]:
+        admissible.append(bkp - min_size)
+        cands: list[int] = []
+        sums: list[float] = []
+        for t in admissible:
+            left = total.get(t)
+            if left is None:
+                continue
+            cands.append(t)
+            sums.append(left + (costs[bkp - t][o + t] + pen))
+        best = min(range(len(sums)), key=sums.__getitem__)
+        total[bkp] = sums[best]
+        back[bkp] = cands[best]
+        lim = sums[best] + pen
+        admissible = [t for t, c in zip(admissible, sums) if c <= lim]
+    out, end = [], n
+    while end != 0:
+        out.append(end)
+        end = back[end]
+    return sorted(out)
 
 
 def _default_penalty(y: np.ndarray) -> float:
@@ -521,15 +559,24 @@ def pelt_many(series: Sequence[tuple[np.ndarray, np.ndarray | None]], *, min_siz
     if not ys:
         return []
     offsets = np.r_[0, np.cumsum([y.size for y in ys])].astype(int).tolist()
-    table = _l2_cost_table(np.concatenate(ys), max(y.size for y in ys))
+    costs, sums = _l2_cost_table(np.concatenate(ys), max(y.size for y in ys))
     out = []
     for y, (_, years), o in zip(ys, series, offsets):
         n = y.size
         if n < 2 * min_size:
             out.append([])
             continue
-        bkps = _pelt_core(n, float(_default_penalty(y)), min_size, lambda t, b, o=o: table[b - t][o + t])
-        out.append(_segments(y, None if years is None else np.asarray(years), bkps))
+        bkps = _pelt_table(n, float(_default_penalty(y)), min_size, costs, o)
+        bounds = [0, *bkps]
+        cps = []
+        for k in range(1, len(bounds) - 1):
+            a, b, c = bounds[k - 1], bounds[k], bounds[k + 1]
+            # numpy.mean of a segment: its pairwise sum (tabulated) / its length
+            before = float(np.float64(sums[b - a][o + a]) / (b - a))
+            after = float(np.float64(sums[c - b][o + b]) / (c - b))
+            cps.append(ChangePoint(index=int(b), year=int(years[b]) if years is not None else None,
+                                   before=before, after=after, shift=after - before))
+        out.append(cps)
     return out
 
 
