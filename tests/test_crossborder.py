@@ -204,14 +204,15 @@ def test_default_graph_land_borders_and_island_neighbours():
     reg = CountryRegistry.default()
     g = build_graph(reg)
     assert set(g.neighbours("SYR").index) == {"TUR", "IRQ", "JOR", "LBN", "ISR"}
-    assert "SYR" in set(g.neighbours("CYP").index)  # the island's own neighbours
+    # the island's own (directed) neighbours: its three nearest by distance between points
+    assert set(g.neighbours("CYP").index) == {"LBN", "PSE", "TUR"} and "CYP" not in set(g.neighbours("LBN").index)
     pacific = [u for u in reg.members("SIDS") if reg.region(u) == "Oceania" and u in reg.un_members]
     assert len(pacific) >= 10 and not set(pacific) & set(g.isolates)
     links = neighbour_links(reg, g, ["SYR", "FJI"]).set_index(["unit", "neighbour"])
     assert (links.loc["SYR", "rule"] == "land border").all()
     fji = links.loc["FJI"]
     assert len(fji) == 3 and (fji["rule"] == "nearest (island state)").all()
-    # the three nearest by great-circle distance, computed here from the capitals
+    # the three nearest by great-circle distance, computed here from the registry's points
     a = reg.info("FJI")
     dist = {u: great_circle_km(a.lat, a.lon, reg.info(u).lat, reg.info(u).lon)
             for u in reg.codes if u != "FJI" and reg.info(u).lat is not None}

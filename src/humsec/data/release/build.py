@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -54,12 +55,16 @@ class Built:
     panel: Panel
     displacement: pd.DataFrame
     manifest: dict
+    geography: Any = None
+    """:class:`~humsec.data.release.outlines.Geography` (outlines, borders, points), if the recipe has one."""
 
 
 def _sources_used(recipe: Recipe, indicators: list[IndicatorRecipe]) -> list[str]:
     used = {i.source.source for i in indicators}
     if recipe.displacement:
         used.add(recipe.displacement.source)
+    if recipe.geography:
+        used.add(recipe.geography.source)
     return [s.id for s in recipe.sources if s.id in used]
 
 
@@ -167,7 +172,8 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
     hashes = {f"{recipe.source(sid).folder}/{n}": {"sha256": file_sha256(sf.path(n)),
                                                     "bytes": sf.path(n).stat().st_size}
               for sid, sf in files.items() for n in sf.names}
-    codes = CodeMapper(registry or CountryRegistry.default())
+    registry = registry or CountryRegistry.default()
+    codes = CodeMapper(registry)
     loaded: dict[str, object] = {}
 
     def source_data(sid: str):
@@ -264,9 +270,36 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
         displacement = unhcr.matrix(source_data(recipe.displacement.source), codes,
                                     first_year=recipe.first_year, until=until)
 
+    geography = None
+    if recipe.geography:
+        say("country outlines and land borders")
+        geography = _geography(recipe, files[recipe.geography.source], registry)
+
     manifest = _manifest(recipe, panel, displacement, decisions, hashes, report,
-                         shippable=not any(not i.ship for i in indicators))
-    return Built(recipe, panel, displacement, manifest)
+                         shippable=not any(not i.ship for i in indicators), geography=geography)
+    return Built(recipe, panel, displacement, manifest, geography)
+
+
+def _geography(recipe: Recipe, sf: SourceFiles, registry: Any) -> Any:
+    """Outlines, land borders and points from the recipe's TopoJSON (:mod:`.outlines`)."""
+    from humsec.data.release import outlines
+
+    g = recipe.geography
+    assert g is not None
+    src = recipe.source(g.source)
+
+    def to_iso3(numeric: str) -> str | None:
+        try:
+            return registry.to_iso3(numeric)
+        except HumsecError:
+            return None
+
+    meta = {"source": f"{src.publisher}, {src.dataset}", "edition": src.edition, "licence": src.licence.licence,
+            "url": src.url, "via": src.via, "file": f"{src.folder}/{g.file}", "attribution": src.attribution}
+    if g.notice:
+        meta["notice"] = sf.path(g.notice).read_text(encoding="utf-8")
+    return outlines.build_geography(sf.path(g.file), to_iso3, tolerance=g.tolerance, relative=g.relative,
+                                    min_part=g.min_part, digits=g.digits, source=meta)
 
 
 def _series_file(src, ind: IndicatorRecipe) -> str:
@@ -281,7 +314,7 @@ def frame_hash(df: pd.DataFrame) -> str:
 
 
 def _manifest(recipe: Recipe, panel: Panel, displacement: pd.DataFrame, decisions: dict, hashes: dict,
-              report: dict, *, shippable: bool) -> dict:
+              report: dict, *, shippable: bool, geography: Any = None) -> dict:
     data = panel.data
     prov = panel.provenance
     inds = {}
@@ -295,6 +328,26 @@ def _manifest(recipe: Recipe, panel: Panel, displacement: pd.DataFrame, decision
         whole.update(f"{code}\x1f{inds[code]['content_hash']}\n".encode())
     disp_hash = "sha256:" + frame_hash(displacement)
     whole.update(f"displacement\x1f{disp_hash}\n".encode())
+    geo: dict = {}
+    if geography is not None:
+        from humsec.data.release import outlines
+
+        src = recipe.source(recipe.geography.source)
+        files = {}
+        for name, obj in ((outlines.OUTLINES_FILE, geography.outlines), (outlines.GEOGRAPHY_FILE, geography.geography)):
+            text = outlines.dumps(obj)
+            files[name] = {"content_hash": outlines.sha256(text), "bytes": len(text)}
+            whole.update(f"{name}\x1f{files[name]['content_hash']}\n".encode())
+        files[outlines.OUTLINES_FILE]["countries"] = geography.report["countries"]
+        files[outlines.GEOGRAPHY_FILE]["border_pairs"] = geography.report["borders"]
+        meta = (geography.outlines.get("source") or {})
+        geo = {"geography": {
+            "files": files, "source": f"{src.publisher}, {src.dataset}", "edition": src.edition,
+            "licence": src.licence.licence, "evidence": src.licence.evidence, "attribution": src.attribution,
+            **({"notice": meta["notice"]} if "notice" in meta else {}),
+            "simplification": recipe.geography.model_dump(exclude={"source", "file", "notice"}),
+            "units": geography.report["units"], "parts_left_out": geography.report["parts_left_out"],
+            "drawn_as_grid_cells": geography.report["drawn_as_grid_cells"]}}
     return {
         "release": recipe.release, "released": recipe.released.isoformat(), "title": recipe.title,
         "builder_version": BUILDER_VERSION, "shippable": shippable,
@@ -303,6 +356,7 @@ def _manifest(recipe: Recipe, panel: Panel, displacement: pd.DataFrame, decision
         "displacement": {"rows": int(len(displacement)), "content_hash": disp_hash,
                          "years": [int(displacement["year"].min()), int(displacement["year"].max())]
                          if len(displacement) else []},
+        **geo,
         "licence_decisions": decisions,
         "source_files": dict(sorted(hashes.items())),
     }
@@ -340,6 +394,11 @@ def write_release(built: Built, out: str | Path) -> Path:
         prov = {c: json.loads(p.model_dump_json()) for c, p in sorted(built.panel.provenance.items())}
         (tmp / "provenance.json").write_text(json.dumps(prov, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
+        if built.geography is not None:
+            from humsec.data.release import outlines
+
+            (tmp / outlines.OUTLINES_FILE).write_bytes(outlines.dumps(built.geography.outlines))
+            (tmp / outlines.GEOGRAPHY_FILE).write_bytes(outlines.dumps(built.geography.geography))
         (tmp / "manifest.json").write_text(json.dumps(built.manifest, indent=1, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
         for f in tmp.iterdir():

@@ -2,13 +2,16 @@
 
 A release directory holds ``observations.parquet`` (tidy: ``unit, year, indicator, sex,
 age, group, value``), ``displacement.parquet`` (``origin, asylum, year, measure,
-population_type, value``), ``catalogue.yaml``, ``provenance.json`` and ``manifest.json``.
-:func:`load_release` checks that every file is there and that the observations still have
+population_type, value``), ``catalogue.yaml``, ``provenance.json`` and ``manifest.json``, and, when
+the recipe has a geography, ``outlines.json`` and ``geography.json``
+(:mod:`humsec.data.release.outlines`).
+:func:`load_release` checks that every file is there and that the observations (and the geography files) still have
 the content hashes the manifest records (a damaged or hand-edited release is refused).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -95,5 +98,12 @@ def load_release(path: str | Path | None = None, *, verify: bool = True) -> Rele
         if bad:
             raise HumsecError(f"{root}: the observations of {', '.join(sorted(bad)[:10])} do not match the "
                               "release manifest (damaged or edited release); rebuild it")
+    for name, rec in (manifest.get("geography") or {}).get("files", {}).items():
+        f = root / name
+        if not f.is_file():
+            raise HumsecError(f"{root}: incomplete data release, missing {name}")
+        if verify and "sha256:" + hashlib.sha256(f.read_bytes()).hexdigest() != rec["content_hash"]:
+            raise HumsecError(f"{root}: {name} does not match the release manifest (damaged or edited release); "
+                              "rebuild it")
     catalogue = Catalogue.from_file(root / "catalogue.yaml")
     return Release(root, panel, disp, catalogue, manifest)

@@ -26,7 +26,7 @@ from humsec.errors import ValidationError
 from humsec.model.catalogue import Catalogue, Indicator
 from humsec.yamlio import load_yaml, model_issues, read_text
 
-__all__ = ["IndicatorRecipe", "LicenceDecision", "LicenceTerms", "Recipe", "Selector", "SourceRecipe",
+__all__ = ["GeographyRecipe", "IndicatorRecipe", "LicenceDecision", "LicenceTerms", "Recipe", "Selector", "SourceRecipe",
            "load_recipe"]
 
 
@@ -148,6 +148,19 @@ class DisplacementRecipe(_Frozen):
     until: int | None = None
 
 
+class GeographyRecipe(_Frozen):
+    """Where the country outlines, land borders and representative points come from
+    (:mod:`humsec.data.release.outlines`) and how the outlines are simplified."""
+
+    source: str
+    file: str
+    notice: str | None = None
+    tolerance: float = Field(0.15, gt=0)
+    relative: float = Field(0.05, gt=0)
+    min_part: float = Field(0.05, ge=0)
+    digits: int = Field(3, ge=1, le=6)
+
+
 class Recipe(_Frozen):
     """A whole release recipe."""
 
@@ -159,6 +172,7 @@ class Recipe(_Frozen):
     sources: tuple[SourceRecipe, ...]
     indicators: tuple[IndicatorRecipe, ...]
     displacement: DisplacementRecipe | None = None
+    geography: GeographyRecipe | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Recipe":
@@ -177,6 +191,13 @@ class Recipe(_Frozen):
             den = (ind.source.per_capita or {}).get("denominator")
             if den is not None and den not in codes:
                 raise ValueError(f"indicator {ind.code}: per_capita denominator '{den}' is not an indicator")
+        if self.geography is not None:
+            if self.geography.source not in known:
+                raise ValueError(f"geography: unknown source '{self.geography.source}'")
+            files = self.source(self.geography.source).files
+            for f in (self.geography.file, self.geography.notice):
+                if f is not None and f not in files:
+                    raise ValueError(f"geography: '{f}' is not among the files of source '{self.geography.source}'")
         named = {s.licence.licence for s in self.sources}
         named |= {d.licence for s in self.sources for d in s.custodians.values()}
         named |= {i.licence.licence for i in self.indicators if i.licence}
