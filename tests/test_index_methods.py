@@ -16,8 +16,12 @@ from humsec.index.methods import (AGGREGATE, DENOMINATE, IMPUTE, NORMALISE, PANE
                                   TREAT, WEIGHT, TreatResult, coverage, kurt, rank_desc, skew)
 from humsec.index.methods.treat import log_ct
 
-# Methods registered by humsec.index.extra_methods into the shared registries.
-EXTRA = {"normalise": {"identity"}, "aggregate": {"ratio", "hdr_geometric", "hdr_gii", "hdr_ihdi"}}
+# Methods registered by humsec.index.extra_methods (and humsec.index.methods_coinr, #24)
+# into the shared registries.
+EXTRA = {"normalise": {"identity", "n_scaled", "n_dist2ref", "n_dist2max"},
+         "aggregate": {"ratio", "hdr_geometric", "hdr_gii", "hdr_ihdi"},
+         "treat": {"log_CT_plus", "log_CT_orig", "log_GII", "coinr_f2"},
+         "impute": {"impute_panel"}}
 
 EXPECTED = {
     DENOMINATE: {"ratio"},

@@ -420,4 +420,8 @@ if "impute_panel" not in IMPUTE:
 
     # the engine routes a step to the panel path by this set (methods/impute.py): register
     # the new panel method there from here, as the registries do for names
+    # (read at call time by the pipeline and humsec.analysis.assess; the package re-export too)
+    import humsec.index.methods as _methods_pkg
+
     _impute_mod.PANEL_METHODS = frozenset(_impute_mod.PANEL_METHODS | {"impute_panel"})
+    _methods_pkg.PANEL_METHODS = _impute_mod.PANEL_METHODS
