@@ -109,3 +109,24 @@ def test_cli_index_report_with_uncertainty_and_sensitivity(shared_data, tmp_path
     assert "20 runs" in html  # 4 x (3 inputs + 2)
     assert main(["index", "report", str(out / "spec.yaml"), "-d", str(out / "data.csv"), "-o", str(page),
                  "-u", str(u), "-n", "5"]) != 0  # a seed is required
+
+
+def test_cli_index_plot(shared_data, tmp_path):
+    from humsec.cli.main import main
+
+    d = shared_data / "coinr_asem"
+    if not (d / "iData.csv").is_file():
+        pytest.skip("COINr ASEM example not found")
+    out = tmp_path / "asem"
+    assert main(["index", "import-coinr", str(d / "iData.csv"), str(d / "iMeta.csv"), "--out", str(out)]) == 0
+    base = [str(out / "spec.yaml"), "-d", str(out / "data.csv")]
+    assert main(["index", "plot", *base, "-k", "corr", "--level", "3", "--level2", "4", "-o",
+                 str(tmp_path / "c.svg")]) == 0
+    t = texts((tmp_path / "c.svg").read_bytes())
+    assert "0.94" in t and "0.84" in t  # COINr: Conn 0.9397805, Sust 0.8382873 with the index
+    for kind in ("framework", "dist", "bar", "scatter"):
+        assert main(["index", "plot", *base, "-k", kind, "-o", str(tmp_path / f"{kind}.svg")]) == 0
+        texts((tmp_path / f"{kind}.svg").read_bytes())
+    assert main(["index", "plot", *base, "-k", "bar", "-o", str(tmp_path / "b.png")]) == 0
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["index", "plot", *base, "-k", "pie", "-o", str(tmp_path / "p.svg")]) != 0

@@ -574,3 +574,53 @@ def report_cmd(
     html = index_report_html(result, uncertainty=ua, sensitivity=sens, quantile=quantile)
     atomic_write(out, lambda p: p.write_text(html, encoding="utf-8"))
     wrote(out)
+
+
+PLOT_KINDS = ("framework", "corr", "dist", "bar", "scatter")
+
+
+@app.command("plot")
+def plot_cmd(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help="Tidy data file."),
+    kind: str = typer.Option(..., "--kind", "-k", help="framework | corr | dist | bar | scatter"),
+    out: Path = typer.Option(..., "--out", "-o", help="Image file (.svg or .png)."),
+    year: Optional[int] = typer.Option(None, "--year", "-y"),
+    dset: str = typer.Option("Aggregated", "--dset", help="Data set (corr, dist, scatter)."),
+    level: Optional[int] = typer.Option(None, "--level", help="corr/dist: nodes of this level."),
+    level2: Optional[int] = typer.Option(None, "--level2", help="corr: column nodes of this level."),
+    method: str = typer.Option("pearson", "--method", help="corr: pearson | spearman | kendall"),
+    node: Optional[str] = typer.Option(None, "--node", help="bar: node (default: the root)."),
+    x: Optional[str] = typer.Option(None, "--x", help="scatter: x column."),
+    y_col: Optional[str] = typer.Option(None, "--y-col", help="scatter: y column (default: the root)."),
+) -> None:
+    """Draw one chart of an index (COINr plot_framework, plot_corr, plot_dist, plot_bar, plot_scatter)."""
+    from humsec.data.export import atomic_write
+    from humsec.report import index_charts as ic
+
+    if kind not in PLOT_KINDS:
+        raise HumsecError(f"--kind '{kind}': expected one of {', '.join(PLOT_KINDS)}")
+    fmt = "png" if out.suffix.lower() == ".png" else "svg"
+    r = _built(spec, data, year)
+    if kind == "framework":
+        img = ic.framework_sunburst(r, fmt=fmt)
+    elif kind == "corr":
+        from humsec.index.analysis_coin import get_corr, get_pvals
+
+        kw = dict(dset=dset, level=level, level2=level2, method=method)
+        img = ic.corr_heatmap(get_corr(r, **kw), pvals=get_pvals(r, **kw), title=f"{method} correlations",
+                              fmt=fmt)
+    elif kind == "dist":
+        f = r.dataset("Raw" if dset == "Aggregated" and level in (None, 1) else dset)
+        codes = [c for c in f.columns if c in r.spec.nodes and (level is None or r.spec.level(c) == level)]
+        if not codes:
+            raise HumsecError(f"--level {level}: no column of that level in the {dset} data set")
+        img = ic.distributions(f, codes, fmt=fmt)
+    elif kind == "bar":
+        img = ic.bar_chart(r, node, fmt=fmt)
+    else:
+        root = r.spec.root
+        xc = x or r.spec.children[root][0]
+        img = ic.scatter_chart(r, xc, y_col or root, dset=dset, fmt=fmt)
+    atomic_write(out, lambda p: p.write_bytes(img))
+    wrote(out)
