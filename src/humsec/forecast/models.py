@@ -156,12 +156,24 @@ def persistence_event(current_train: Sequence[int], y_train: Sequence[int], curr
 # ---------------------------------------------------------------------------- quantities
 
 
+#: Settings of ``qgbm``: 30 trees of at most 5 leaves at learning rate 0.2 on 63 bins per
+#: feature. They replaced 80 trees of 15 leaves at 0.1 on 255 bins (5-6 x the CPU time:
+#: fitting is dominated by per-tree and per-leaf overhead - the quantile loss recomputes
+#: every leaf's value as a percentile - not by the data) after the rolling-origin backtest
+#: of every ``hsi`` node showed equal or better skill (seed 20240101, mean over the eight
+#: nodes): origins 2019-2023 (the default) CRPS 1.141 vs 1.147, 90 % interval score 13.94
+#: vs 14.07, coverage 0.874 vs 0.846; held-out origins 2015-2018 CRPS 1.155 vs 1.166,
+#: interval score 13.90 vs 14.51, coverage 0.843 vs 0.812 (persistence: CRPS 1.212 and
+#: 1.233). One country's ``hsi`` forecast (80 fits) went from ~14 s to under 5 s.
+QGBM_PARAMS: Mapping[str, Any] = {"max_iter": 30, "learning_rate": 0.2, "max_leaf_nodes": 5,
+                                  "min_samples_leaf": 30, "max_bins": 63}
+
+
 def _qgbm(tau: float, seed: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    return HistGradientBoostingRegressor(loss="quantile", quantile=tau, max_iter=80, learning_rate=0.1,
-                                         max_leaf_nodes=15, min_samples_leaf=30, early_stopping=False,
-                                         random_state=seed)
+    return HistGradientBoostingRegressor(loss="quantile", quantile=tau, early_stopping=False, random_state=seed,
+                                         **QGBM_PARAMS)
 
 
 def _qlinear(tau: float, seed: int) -> Any:
@@ -177,7 +189,8 @@ def _qlinear(tau: float, seed: int) -> Any:
 
 #: Quantity models: name -> (factory(tau, seed), description).
 QUANTITY_MODELS: Mapping[str, tuple[Callable[[float, int], Any], str]] = {
-    "qgbm": (_qgbm, "gradient boosting with quantile loss on the one-year change, one model per level"),
+    "qgbm": (_qgbm, "gradient boosting with quantile loss on the one-year change, one model per level "
+                     "(30 trees of 5 leaves, see QGBM_PARAMS)"),
     "qlinear": (_qlinear, "linear quantile regression (Koenker-Bassett) on the one-year change"),
 }
 
