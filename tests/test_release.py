@@ -120,8 +120,12 @@ def test_rebuild_is_bit_identical(built, tmp_path):
     a = write_release(built, tmp_path / "a")
     b = write_release(build_release(EXTRACT), tmp_path / "b")
     for name in ("observations.parquet", "displacement.parquet", "catalogue.yaml", "provenance.json",
-                 "manifest.json"):
+                 "manifest.json", "outlines.json", "geography.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    # the extract's 16 countries get outlines, their land borders and points (Natural Earth)
+    geo = json.loads((a / "geography.json").read_text())
+    assert len(geo["points"]) == 16 and ["KEN", "UGA"] in geo["borders"] and ["SYR", "TUR"] in geo["borders"]
+    assert built.manifest["geography"]["files"]["outlines.json"]["countries"] == 16
     again = load_release(a)
     assert again.content_hash == built.manifest["content_hash"]
     assert again.panel == built.panel
@@ -285,8 +289,10 @@ def test_shipped_release_reproduces_from_the_shared_files(shared_data, shipped, 
     rebuilt = build_release(shared_data)
     assert rebuilt.manifest["content_hash"] == shipped.manifest["content_hash"]
     assert rebuilt.manifest["source_files"] == shipped.manifest["source_files"]
+    assert rebuilt.manifest["geography"] == shipped.manifest["geography"]
     out = write_release(rebuilt, tmp_path / "rel")
-    assert (out / "observations.parquet").read_bytes() == (shipped_release_dir() / "observations.parquet").read_bytes()
+    for name in ("observations.parquet", "outlines.json", "geography.json", "manifest.json"):
+        assert (out / name).read_bytes() == (shipped_release_dir() / name).read_bytes(), name
 
 
 def test_test_only_build_cannot_become_the_default(shared_data, settings, tmp_path):
