@@ -219,3 +219,22 @@ def test_batched_means_without_gaps_take_the_matrix_product_path():
     V[1, 5, 2] = -1.0
     _, nonpos = engine.aggregate_means(V, w, "geometric")
     assert nonpos.tolist() == [False, True, False]
+
+
+def test_long_table_order_equals_sorting_the_stacked_frame():
+    tidy, _ = random_data(n=120, seed=4, miss=0.3)
+    spec = IndexSpec.from_yaml(SPEC).with_changes({"steps.impute.method": "none", "steps.impute.params": {},
+                                                   "steps.aggregate.params.min_share": 0.9})
+    res = build(spec, tidy)
+    assert res.ranks.isna().any().any()  # NaN ranks present (units without a score)
+    got = res.long()
+    nodes = [*reversed(spec.aggregates), *spec.indicators]
+    parts = []
+    for node in nodes:
+        df = pd.DataFrame({"unit": res.scores.index.astype(object), "node": node,
+                           "score": res.scores[node].to_numpy(), "rank": res.ranks[node].to_numpy()})
+        parts.append(df.sort_values(["rank", "unit"], kind="stable", na_position="last"))
+    want = pd.concat(parts, ignore_index=True)
+    assert got["unit"].astype(object).tolist() == want["unit"].tolist()
+    assert got["node"].astype(object).tolist() == want["node"].tolist()
+    np.testing.assert_array_equal(got["score"].to_numpy(), want["score"].to_numpy())

@@ -496,8 +496,10 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
             out[:, logged] = np.log(L - lmn + 0.01 * (lmx - lmn))
         outcome[logged] = "winsorised+log_CT" if combine_treat else "log_CT"
     # a Winsorisation that changed nothing reports "none", as the reference kernel
-    same = np.array([np.array_equal(out[:, j], X[:, j], equal_nan=True) for j in range(k)]) if treated.any() \
-        else np.ones(k, dtype=bool)
+    if treated.any():
+        same = ((out == X) | (np.isnan(out) & np.isnan(X))).all(axis=0)
+    else:
+        same = np.ones(k, dtype=bool)
     outcome[same] = "none"
     winsorised = np.where(won[None, :], imax | imin, False)
     n_w = np.where(won, nwin, 0)

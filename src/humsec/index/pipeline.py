@@ -153,9 +153,15 @@ class IndexResult:
         else:
             upos = np.empty(n, dtype=np.int64)
             upos[np.argsort(units, kind="stable")] = np.arange(n)
-        order = np.empty((k, n), dtype=np.int64)
-        for j in range(k):
-            order[j] = np.lexsort((upos, rk[:, j]))  # NaN ranks last, as sort_values
+        if self.scores.index.is_monotonic_increasing:
+            # units already in order: one sort of unique integer keys (rank, unit) per
+            # node, NaN ranks last (ranks are whole numbers 1..n)
+            ri = np.where(np.isnan(rk), n + 1, rk).astype(np.int64).T
+            order = np.argsort(ri * max(n, 1) + np.arange(n, dtype=np.int64)[None, :], axis=1)
+        else:
+            order = np.empty((k, n), dtype=np.int64)
+            for j in range(k):
+                order[j] = np.lexsort((upos, rk[:, j]))  # NaN ranks last, as sort_values
         cols = np.repeat(np.arange(k), n)
         rows = order.reshape(-1)
         rank = rk[rows, cols]
