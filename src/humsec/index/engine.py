@@ -22,6 +22,7 @@ every error.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -414,6 +415,67 @@ def aggregate_means(V: np.ndarray, w: np.ndarray, method: str, *, floor: float |
 # ---------------------------------------------------------------------------- COINr treatment
 
 
+def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thresh: float,
+                     kurt_thresh: float) -> tuple[float, float, bool] | None:
+    """COINr's iterative Winsorisation of one failing column (non-missing values ``obs``)
+    as bounds on its sorted distinct values.
+
+    Each round replaces every value at the current maximum (skewness >= 0) or minimum by
+    the next distinct value - i.e. clips the column one distinct value further in; the
+    extremes and their counts come from one sort, not from a search per round. The
+    statistics of each round are those of the reference (:func:`~humsec.index.methods.
+    treat.skew`, :func:`~humsec.index.methods.treat.kurt` of the clipped values in their
+    original order), so the rounds and the stopping rule are exactly those of
+    :func:`humsec.index.methods.treat.winsorise_coinr`.
+
+    Returns
+    -------
+    (lo, hi, passing) or None
+        The clipping bounds and whether the clipped column passes the check; None for
+        anything the reference kernel must decide (a statistic within
+        :data:`THRESHOLD_MARGIN` of a threshold or of 0, nothing left to Winsorise
+        towards, undefined statistics).
+    """
+    n = obs.size
+    if n < 4:
+        return None
+    u, cnt = np.unique(obs, return_counts=True)
+    if u.size < 3:
+        return None
+    from humsec.index.methods.treat import kurt, skew
+
+    uu = u.tolist()
+    cc = cnt.tolist()
+    lo, hi = 0, len(uu) - 1
+    c_hi, c_lo = cc[hi], cc[lo]  # points at the current maximum / minimum
+    n_hi = n_lo = 0  # COINr's length(imax), length(imin) of the last round of each side
+    sk = skew0
+    passing = False
+    while not passing and (winmax is None or n_hi + n_lo < winmax):
+        if abs(sk) < THRESHOLD_MARGIN:
+            return None
+        if sk >= 0:
+            if hi - 1 <= lo:
+                return None
+            hi -= 1
+            n_hi = c_hi
+            c_hi += cc[hi]
+        else:
+            if lo + 1 >= hi:
+                return None
+            lo += 1
+            n_lo = c_lo
+            c_lo += cc[lo]
+        clipped = np.clip(obs, uu[lo], uu[hi])
+        sk, kt = skew(clipped), kurt(clipped)
+        if not (math.isfinite(sk) and math.isfinite(kt)):
+            return None
+        if abs(abs(sk) - skew_thresh) < THRESHOLD_MARGIN or abs(kt - kurt_thresh) < THRESHOLD_MARGIN:
+            return None
+        passing = abs(sk) < skew_thresh or kt < kurt_thresh
+    return uu[lo], uu[hi], passing
+
+
 def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2.0, kurt_thresh: float = 3.5,
                 combine_treat: bool = False) -> dict[str, Any]:
     """COINr's default treatment (check, iterative Winsorisation, else ``log_CT``) of all
@@ -434,51 +496,22 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
     passing, sure, sk0, kt0 = coinr_check(X, skew_thresh, kurt_thresh)
     sure = sure.copy()
     x = X.copy()
-    active = sure & ~passing
     imax = np.zeros((n_rows, k), dtype=bool)
     imin = np.zeros((n_rows, k), dtype=bool)
     nwin = np.zeros(k, dtype=np.int64)
-    sk = sk0.copy()
     win_pass = passing.copy()
-    nan = np.isnan(x)
-    guard = 0
-    while active.any() and guard < 10 * n_rows + 10:
-        guard += 1
-        cols = np.flatnonzero(active)
-        xc = x[:, cols]
-        okc = ~nan[:, cols]
-        hi = sk[cols] >= 0
-        if (np.abs(sk[cols]) < THRESHOLD_MARGIN).any():
-            bad = cols[np.abs(sk[cols]) < THRESHOLD_MARGIN]
-            sure[bad] = False
-            active[bad] = False
+    for j in np.flatnonzero(sure & ~passing):
+        col = X[:, j]
+        r = winsorise_sorted(col[~np.isnan(col)], float(sk0[j]), winmax, skew_thresh, kurt_thresh)
+        if r is None:
+            sure[j] = False
             continue
-        mx = np.max(xc, axis=0, initial=-np.inf, where=okc)
-        mn = np.min(xc, axis=0, initial=np.inf, where=okc)
-        ext = np.where(hi, mx, mn)
-        ties = okc & (xc == ext[None, :])
-        others = okc & ~ties
-        second_hi = np.max(xc, axis=0, initial=-np.inf, where=others)
-        second_lo = np.min(xc, axis=0, initial=np.inf, where=others)
-        empty = ~others.any(axis=0)
-        if empty.any():  # COINr: nothing left to Winsorise towards (reference kernel decides)
-            sure[cols[empty]] = False
-            active[cols[empty]] = False
-            continue
-        repl = np.where(hi, second_hi, second_lo)
-        xc = np.where(ties, repl[None, :], xc)
-        x[:, cols] = xc
-        imax[:, cols] = np.where(hi[None, :], ties, imax[:, cols])
-        imin[:, cols] = np.where(hi[None, :], imin[:, cols], ties)
-        nwin[cols] = imax[:, cols].sum(axis=0) + imin[:, cols].sum(axis=0)
-        p2, s2, skc, _ = coinr_check(xc, skew_thresh, kurt_thresh)
-        sure[cols[~s2]] = False
-        sk[cols] = skc
-        win_pass[cols] = p2
-        below = np.ones(len(cols), dtype=bool) if winmax is None else nwin[cols] < winmax
-        active[cols] = s2 & ~p2 & below
-    if active.any():
-        sure[active] = False
+        lo_v, hi_v, ok_pass = r
+        x[:, j] = np.clip(col, lo_v, hi_v)  # NaN stays NaN
+        imax[:, j] = col > hi_v
+        imin[:, j] = col < lo_v
+        nwin[j] = int(imax[:, j].sum() + imin[:, j].sum())
+        win_pass[j] = ok_pass
     outcome = np.array(["none"] * k, dtype=object)
     out = X.copy()
     treated = sure & ~passing
