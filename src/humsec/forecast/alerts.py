@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -151,11 +151,16 @@ class Alert:
     drivers: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # as dataclasses.asdict (field order, copies of the driver mappings), without its
+        # recursive deep copy of every str and float (the API renders hundreds of alerts)
+        d = {name: getattr(self, name) for name in _ALERT_FIELDS}
         d["drivers"] = [dict(x) for x in self.drivers]
         for k in ("value", "threshold", "previous", "current"):
             d[k] = None if not np.isfinite(d[k]) else float(d[k])
         return d
+
+
+_ALERT_FIELDS = tuple(f.name for f in fields(Alert))
 
 
 # ---------------------------------------------------------------------------- loading
