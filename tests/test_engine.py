@@ -238,3 +238,14 @@ def test_long_table_order_equals_sorting_the_stacked_frame():
     assert got["unit"].astype(object).tolist() == want["unit"].tolist()
     assert got["node"].astype(object).tolist() == want["node"].tolist()
     np.testing.assert_array_equal(got["score"].to_numpy(), want["score"].to_numpy())
+
+
+def test_column_statistics_by_blocks_equal_one_pass(monkeypatch):
+    rng = np.random.default_rng(8)
+    X = rng.lognormal(size=(500, 9))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    whole = engine.skew_kurt(X)
+    monkeypatch.setattr(engine, "BLOCK_CELLS", 1000)
+    blocks = engine.skew_kurt(X)
+    for a, b in zip(whole, blocks):
+        np.testing.assert_allclose(a, b, rtol=1e-13)

@@ -228,9 +228,18 @@ def availability(X: np.ndarray, *, units: np.ndarray, min_availability: float = 
 # ---------------------------------------------------------------------------- treat
 
 
+#: Cells per block of the column statistics (bounds their temporaries, ~8 bytes each).
+BLOCK_CELLS = 2_000_000
+
+
 def skew_kurt(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column: non-missing count, type-2 skewness and excess kurtosis (NaN-aware;
-    see :func:`humsec.index.methods.treat.skew`)."""
+    see :func:`humsec.index.methods.treat.skew`). Large matrices go by blocks of
+    columns, so the temporaries stay small."""
+    if X.ndim == 2 and X.size > BLOCK_CELLS and X.shape[1] > 1:
+        step = max(1, BLOCK_CELLS // max(1, X.shape[0]))
+        parts = [skew_kurt(X[:, j:j + step]) for j in range(0, X.shape[1], step)]
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
     ok = ~np.isnan(X)
     n = ok.sum(axis=0).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -1129,8 +1129,11 @@ class _MatrixBuilder:
         if grp is not None:
             if grp not in self.spec.groups:
                 raise _Legacy("unknown grouping")
-            groups = pd.Series(self.spec.groups[grp], dtype=object).reindex(self.index)
-            codes = pd.factorize(groups)[0]
+            mapping = self.spec.groups[grp]
+            labels = [mapping.get(u) for u in self.labels.tolist()]  # None: no label
+            codes = pd.factorize(np.array(labels, dtype=object))[0]
+            if MATRIX["impute"].get(step.method) is None:
+                groups = pd.Series(labels, index=self.index, dtype=object)
         targets = self._targets(step)
         js = [self.pos[c] for c in targets]
         kern = MATRIX["impute"].get(step.method)
