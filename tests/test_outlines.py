@@ -55,8 +55,10 @@ def test_outlines_are_in_place_and_plausible(shapes):
     """Known places fall inside the right outline; no outline spans the antimeridian."""
     for code, (lon, lat) in {"KEN": (36.82, -1.29), "HUN": (19.04, 47.50), "SGP": (103.82, 1.35),
                              "FJI": (178.44, -18.14), "RUS": (37.62, 55.76), "XKX": (21.17, 42.67),
-                             "SOM": (45.03, 9.56), "CYP": (33.36, 35.17)}.items():  # Hargeisa, Nicosia
+                             "SOM": (45.03, 9.56), "CYP": (33.36, 35.17),     # Hargeisa, Nicosia
+                             "UKR": (34.10, 44.95)}.items():                    # Simferopol (Crimea)
         assert shapes[code].buffer(0.05).contains(Point(lon, lat)), code
+    assert not shapes["RUS"].contains(Point(34.10, 44.95)) and len(shapes["UKR"].geoms) == 1
     for code, g in shapes.items():
         for part in g.geoms:
             assert -180 <= part.bounds[0] and part.bounds[2] <= 180, code
@@ -76,7 +78,7 @@ def test_manifest_records_hashes_source_and_licence():
     assert geo["licence"] == "public-domain" and "Natural Earth" in geo["source"] and "4.1.0" in geo["edition"]
     assert "Permission to use, copy, modify" in geo["notice"] and "Bostock" in geo["notice"]
     assert "natural_earth_10m_topojson/countries-10m.json" in manifest["source_files"]
-    assert {u["unit"] for u in geo["units"]} >= {"Kosovo", "Somaliland", "Ashmore and Cartier Is."}
+    assert {u["unit"] for u in geo["units"]} >= {"Kosovo", "Somaliland", "Ashmore and Cartier Is.", "Crimea"}
     assert geo["drawn_as_grid_cells"] == ["VAT"]
     meta = load_outlines()["source"]
     assert meta["licence"] == "public-domain" and "Permission to use" in meta["notice"]

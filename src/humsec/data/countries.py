@@ -65,7 +65,7 @@ BORDERS_PROVENANCE = Provenance(
     citation="Made with Natural Earth (naturalearthdata.com); land borders derived by humsec.",
     via="humsec data release (humsec/data/shipped/geography.json)",
     url="https://www.naturalearthdata.com/downloads/10m-cultural-vectors/",
-    content_hash="sha256:ce5ea01557f72f71012b4b6b321f0318a9d7cf6483c42243d9076b0fd5e5e4b4",
+    content_hash="sha256:24924b5cb4d217487510a3c8607f30433b17701288c19d45b2b3054e88e7c134",
 )
 """Provenance of :meth:`CountryRegistry.border_graph` (hash of the shipped ``geography.json``)."""
 

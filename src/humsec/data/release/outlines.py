@@ -23,7 +23,8 @@ the lessor (Baikonur into Kazakhstan, the Guantánamo naval base into Cuba); the
 without an ISO code (the UK's Sovereign Base Areas on Cyprus, the Siachen glacier, the
 Indian Ocean Territories, Coral Sea, Spratly, Clipperton, Bajo Nuevo, Serranilla and
 Scarborough) and Ashmore and Cartier Islands (which repeats Australia's code 036) are
-left out. See :data:`UNNAMED` and :data:`DROPPED`.
+left out. Natural Earth's de-facto drawing of Crimea as part of Russia is undone: Crimea is
+drawn as Ukraine (:data:`REASSIGNED`). See :data:`UNNAMED` and :data:`DROPPED`.
 
 Nothing here is read at run time except the two written files (:func:`load_outlines`,
 :func:`load_geography`).
@@ -42,7 +43,7 @@ import numpy as np
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 
-__all__ = ["DROPPED", "GEOGRAPHY_FILE", "OUTLINES_FILE", "UNNAMED", "Geography", "build_geography",
+__all__ = ["DROPPED", "GEOGRAPHY_FILE", "OUTLINES_FILE", "REASSIGNED", "UNNAMED", "Geography", "build_geography",
            "decode_arcs", "load_geography", "load_outlines"]
 
 OUTLINES_FILE = "outlines.json"
@@ -62,6 +63,15 @@ DROPPED: frozenset[str] = frozenset({
     "Dhekelia", "Akrotiri", "Siachen Glacier", "Indian Ocean Ter.", "Coral Sea Is.", "Spratly Is.",
     "Clipperton I.", "Bajo Nuevo Bank", "Serranilla Bank", "Scarborough Reef", "Ashmore and Cartier Is.",
 })
+
+
+#: Parts of a unit drawn as another country: (from, to, lon/lat box holding the whole part).
+#: Natural Earth 4.1.0 draws Crimea (with Sevastopol) as part of Russia (de facto); UN General
+#: Assembly resolution 68/262 affirms Ukraine's territorial integrity, and ISO 3166-1 codes
+#: Crimea to Ukraine - so the map and the land borders treat it as Ukraine.
+REASSIGNED: dict[str, tuple[str, str, tuple[float, float, float, float]]] = {
+    "Crimea": ("RUS", "UKR", (32.0, 44.0, 36.8, 46.3)),
+}
 
 
 def decode_arcs(topology: dict) -> list[np.ndarray]:
@@ -259,6 +269,18 @@ def build_geography(path: str | Path, to_iso3: Callable[[str], str | None], *, t
                                               f"({type(exc).__name__}: {exc})", file=str(p))) from None
     del geometries
     by_code, names, decisions = _units(topology, to_iso3)
+    for label, (frm, to, (x0, y0, x1, y1)) in REASSIGNED.items():
+        moved = []
+        for g in by_code.get(frm, []):
+            keep = []
+            for poly in _polygons(g):
+                r = _ring_coords(poly[0], arcs)
+                inside = x0 <= r[:, 0].min() and r[:, 0].max() <= x1 and y0 <= r[:, 1].min() and r[:, 1].max() <= y1
+                (moved if inside else keep).append(poly)
+            g["type"], g["arcs"] = "MultiPolygon", keep
+        if moved and to in by_code:
+            by_code[to].append({"type": "MultiPolygon", "arcs": moved})
+            decisions.append({"unit": label, "id": None, "decision": f"{len(moved)} part(s) of {frm} drawn as {to}"})
 
     # full-resolution area of every country: the scale of its own tolerance
     def polys_of(geoms: list, arc_coords: list[np.ndarray]) -> list:
