@@ -492,6 +492,10 @@ def test_pelt_many_equals_change_points_and_the_cost_table_equals_l2_cost():
         if it % 2:
             y[n // 2:] -= 6
         series.append((y, np.arange(2000, 2000 + n)))
+    # flat series, one step in a flat series, zeros of both signs: zero robust sigma
+    for y in ([5.0] * 9, [5.0] * 6 + [7.0] * 7, [0.0, -0.0, 0.0, -0.0, 1.0, 1.0], [3.0, 3.0]):
+        series.append((np.array(y), np.arange(2000, 2000 + len(y))))
+    series.append((np.array([1.0, 2.0, 4.0, 3.0, 5.0]), None))
     for ms in (1, 2):
-        assert pelt_many(series, min_size=ms) == [change_points(pd.Series(v, index=yr), min_size=ms)
-                                                   for v, yr in series]
+        assert pelt_many(series, min_size=ms) == [
+            change_points(pd.Series(v, index=yr) if yr is not None else v, min_size=ms) for v, yr in series]

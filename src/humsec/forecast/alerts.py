@@ -37,7 +37,7 @@ import pandas as pd
 import yaml
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.forecast.detect import deterioration_table, pelt_many
+from humsec.forecast.detect import _deterioration_arrays, pelt_many
 
 __all__ = [
     "Alert", "MEASURES", "Rule", "SEVERITIES", "alerts_frame", "default_rules", "evaluate", "load_rules",
@@ -399,23 +399,24 @@ def _measure_arrays(panel: pd.DataFrame, col: str, rule: Rule, groups: Mapping[s
         elif m == "level":
             out["value"] = cur.copy()
         elif m in ("own_z", "peer_z"):
-            key = (col, rule.min_history, groups is not None, year)
-            zkey = ("_z", *key)
+            zkey = ("_z", col, rule.min_history, groups is not None, year)
             if zkey not in cache:
-                if key not in cache:  # with a year, only its rows are scored (evaluate keeps no other)
-                    cache[key] = deterioration_table(panel[[col]], [col], groups=groups,
-                                                     min_history=rule.min_history,
-                                                     years=None if year is None else [year])
-                t = cache[key]
-                # a left join on (unit, year): the table holds each unit-year once
-                pos = pd.MultiIndex.from_arrays([t["unit"].to_numpy(dtype=object), t["year"].to_numpy()]).get_indexer(
-                    pd.MultiIndex.from_arrays([base["unit"], base["year"]]))
-                found = pos >= 0
-                z = {}
-                for c in ("own_z", "peer_z"):
-                    v = np.full(len(pos), np.nan)
-                    v[found] = t[c].to_numpy(dtype=float)[pos[found]]
-                    z[c] = v
+                # deterioration_table's rows of the series, as arrays; with a year, only
+                # its rows are scored (evaluate keeps no other)
+                t = _deterioration_arrays(panel, col, groups=groups, min_history=rule.min_history,
+                                          years=None if year is None else [year])
+                if len(t["year"]) == len(base["year"]) and np.array_equal(t["year"], base["year"]) \
+                        and np.array_equal(t["unit"], base["unit"]):
+                    z = {c: t[c] for c in ("own_z", "peer_z")}  # the same rows in the same order
+                else:  # a left join on (unit, year): the table holds each unit-year once
+                    pos = pd.MultiIndex.from_arrays([t["unit"], t["year"]]).get_indexer(
+                        pd.MultiIndex.from_arrays([base["unit"], base["year"]]))
+                    found = pos >= 0
+                    z = {}
+                    for c in ("own_z", "peer_z"):
+                        v = np.full(len(pos), np.nan)
+                        v[found] = np.asarray(t[c], dtype=float)[pos[found]]
+                        z[c] = v
                 cache[zkey] = z
             out["value"] = cache[zkey][m].copy()
         elif m == "change_point":
@@ -475,6 +476,7 @@ class _Rows:
         self.columns = {c: i for i, c in enumerate(num.columns)}
         self.values = num.to_numpy(dtype=float)
         self.pos = {key: i for i, key in enumerate(panel.index)}
+        self.methods: dict[str, tuple[str, Mapping[str, Any]]] = {}  # aggregate -> (method, params)
 
     def get(self, unit: str, year: int, cols: Sequence[str]) -> np.ndarray | None:
         i = self.pos.get((unit, year))
@@ -483,7 +485,8 @@ class _Rows:
         return self.values[i, [self.columns[c] for c in cols]]
 
 
-def _contributions(spec: Any, code: str, now: np.ndarray, before: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _contributions(spec: Any, code: str, now: np.ndarray, before: np.ndarray, w: np.ndarray,
+                   memo: dict[str, Any] | None = None) -> np.ndarray:
     """Each child's share of the change of aggregate ``code``.
 
     Arithmetic mean: ``w_i (s_i,t - s_i,t-1) / sum(w)``. Geometric mean (with the spec's
@@ -497,12 +500,17 @@ def _contributions(spec: Any, code: str, now: np.ndarray, before: np.ndarray, w:
     .. [Ang04] Ang, B. W. (2004). Decomposition analysis for policymaking in energy: which
        is the preferred method? *Energy Policy* 32(9), 1131-1139.
     """
-    from humsec.index.pipeline import resolve_method
+    hit = memo.get(code) if memo is not None else None
+    if hit is None:
+        from humsec.index.pipeline import resolve_method
 
-    method, params = "arithmetic", {}
-    i = spec.step_index("aggregate") if hasattr(spec, "step_index") else None
-    if i is not None:
-        method, params = resolve_method(spec.steps[i], code, spec.level(code))
+        hit = ("arithmetic", {})
+        i = spec.step_index("aggregate") if hasattr(spec, "step_index") else None
+        if i is not None:
+            hit = resolve_method(spec.steps[i], code, spec.level(code))
+        if memo is not None:
+            memo[code] = hit
+    method, params = hit
     if method != "geometric":
         return w * (now - before) / w.sum()
     floor = params.get("floor") or 0.0
@@ -530,7 +538,7 @@ def _drivers(rows: _Rows, spec: Any, code: str, unit: str, year: int, *, depth: 
     names = [k for k, b in zip(kids, both) if b]
     w = np.array([float(spec.nodes[k].weight) for k in names])
     delta = (now - before)[both]
-    contrib = _contributions(spec, code, now[both], before[both], w)
+    contrib = _contributions(spec, code, now[both], before[both], w, rows.methods)
     out = []
     for j in np.argsort(contrib, kind="stable")[:n]:
         if contrib[j] >= 0:

@@ -311,6 +311,33 @@ def _own_z(units: np.ndarray, yrs: np.ndarray, change: np.ndarray, only: np.ndar
     return own
 
 
+def _deterioration_arrays(panel: pd.DataFrame, col: str, *, direction: int = 1,
+                          groups: Mapping[str, Any] | None = None, min_history: int = 4, min_peers: int = 5,
+                          min_scale: float = 1e-9, pooled_floor: float = POOLED_FLOOR_SHARE,
+                          years: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+    """One series of :func:`deterioration_table` as arrays ``unit, year, value, change,
+    own_z, peer_z`` (what the alert rules read, without building a frame)."""
+    d = direction
+    if d not in (1, -1):
+        raise HumsecError(f"direction must be 1 or -1, got {d!r}")
+    all_years = sorted(panel.index.get_level_values("year").unique())
+    wanted = None if years is None else {int(y) for y in years}
+    units, yrs, values, change = _series_changes(panel, col)
+    out = {"unit": units, "year": yrs, "value": values, "change": change}
+    if not values.size:
+        return {**out, "own_z": np.empty(0), "peer_z": np.empty(0)}
+    only = None if wanted is None else np.isin(yrs, list(wanted))
+    floor_years = all_years if wanted is None else [y for y in all_years if y in wanted]
+    floors = _floors(yrs, change, floor_years, pooled_floor) if pooled_floor > 0 else {}
+    # as if floors were computed for every year: on when any year has earlier changes
+    floors_on = pooled_floor > 0 and bool(np.any(np.isfinite(change) & (yrs < all_years[-1])))
+    out["own_z"] = _own_z(units, yrs, change, only, min_history, floors if floors_on else None, min_scale, d)
+    out["peer_z"] = (_peer_z(units, yrs, change, groups, direction=d, min_peers=min_peers, min_scale=min_scale,
+                             only=only)
+                     if groups else np.full(values.size, np.nan))
+    return out
+
+
 def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = None, *,
                         directions: Mapping[str, int] | None = None, groups: Mapping[str, Any] | None = None,
                         min_history: int = 4, min_peers: int = 5, min_scale: float = 1e-9,
@@ -352,27 +379,15 @@ def deterioration_table(panel: pd.DataFrame, columns: Sequence[str] | None = Non
     cols = list(columns) if columns is not None else [c for c in panel.columns
                                                       if pd.api.types.is_numeric_dtype(panel[c])]
     directions = directions or {}
-    all_years = sorted(panel.index.get_level_values("year").unique())
-    wanted = None if years is None else {int(y) for y in years}
     frames = []
     for col in cols:
-        d = directions.get(col, 1)
-        if d not in (1, -1):
-            raise HumsecError(f"direction must be 1 or -1, got {d!r}")
-        units, yrs, values, change = _series_changes(panel, col)
-        if not values.size:
+        a = _deterioration_arrays(panel, col, direction=directions.get(col, 1), groups=groups,
+                                  min_history=min_history, min_peers=min_peers, min_scale=min_scale,
+                                  pooled_floor=pooled_floor, years=years)
+        if not a["value"].size:
             continue
-        only = None if wanted is None else np.isin(yrs, list(wanted))
-        floor_years = all_years if wanted is None else [y for y in all_years if y in wanted]
-        floors = _floors(yrs, change, floor_years, pooled_floor) if pooled_floor > 0 else {}
-        # as if floors were computed for every year: on when any year has earlier changes
-        floors_on = pooled_floor > 0 and bool(np.any(np.isfinite(change) & (yrs < all_years[-1])))
-        own = _own_z(units, yrs, change, only, min_history, floors if floors_on else None, min_scale, d)
-        peer = (_peer_z(units, yrs, change, groups, direction=d, min_peers=min_peers, min_scale=min_scale,
-                        only=only)
-                if groups else np.full(values.size, np.nan))
-        frames.append(pd.DataFrame({"unit": units, "year": yrs, "series": col, "value": values,
-                                    "change": change, "own_z": own, "peer_z": peer}))
+        frames.append(pd.DataFrame({"unit": a["unit"], "year": a["year"], "series": col, "value": a["value"],
+                                    "change": a["change"], "own_z": a["own_z"], "peer_z": a["peer_z"]}))
     if not frames:
         return pd.DataFrame(columns=["unit", "year", "series", "value", "change", "own_z", "peer_z"])
     return pd.concat(frames, ignore_index=True)
@@ -502,7 +517,8 @@ def _pelt_table(n: int, pen: float, min_size: int, costs: list[list[float]], o: 
     """:func:`_pelt_core` with the costs read from :func:`_l2_cost_table` (the series at
     offset ``o`` of the tabulated array), the lookups inlined."""
     min_size = max(int(min_size), 1)
-    total: dict[int, float] = {0: 0}
+    total: list[Any] = [None] * (n + 1)
+    total[0] = 0
     back: dict[int, int] = {}
     admissible: list[int] = []
     for bkp in [*range(min_size, n), n]:
@@ -510,7 +526,7 @@ def _pelt_table(n: int, pen: float, min_size: int, costs: list[list[float]], o: 
         cands: list[int] = []
         sums: list[float] = []
         for t in admissible:
-            left = total.get(t)
+            left = total[t]
             if left is None:
                 continue
             cands.append(t)
@@ -544,6 +560,29 @@ def _segments(y: np.ndarray, years: np.ndarray | None, bkps: Sequence[int]) -> l
     return out
 
 
+def _robust_sigmas(ys: Sequence[np.ndarray]) -> list[float | None]:
+    """:func:`_robust_sigma` of every series at once (the medians of NaN-padded sorted
+    rows, :func:`_row_median`: the values :func:`numpy.median` selects and averages);
+    None for a series with fewer than two values or a non-finite value (computed one by
+    one by the caller)."""
+    out: list[float | None] = [None] * len(ys)
+    ok = [i for i, y in enumerate(ys) if y.size >= 2 and np.isfinite(y).all()]
+    if not ok:
+        return out
+    m = max(ys[i].size for i in ok) - 1
+    d = np.full((len(ok), m), np.nan)
+    for r, i in enumerate(ok):
+        d[r, :ys[i].size - 1] = np.diff(ys[i])
+    counts = np.array([ys[i].size - 1 for i in ok])
+    med = _row_median(np.sort(d, axis=1), counts)
+    dev = np.abs(d - med[:, None])
+    dev.sort(axis=1)
+    sig = MAD_SCALE * _row_median(dev, counts) / np.sqrt(2.0)
+    for r, i in enumerate(ok):
+        out[i] = float(sig[r])
+    return out
+
+
 def pelt_many(series: Sequence[tuple[np.ndarray, np.ndarray | None]], *, min_size: int = 2) -> list[list[ChangePoint]]:
     """:func:`change_points` (PELT, ``l2`` cost, the default penalty) of many series at
     once: the same change points as one call per series, with the segment costs of all
@@ -560,13 +599,18 @@ def pelt_many(series: Sequence[tuple[np.ndarray, np.ndarray | None]], *, min_siz
         return []
     offsets = np.r_[0, np.cumsum([y.size for y in ys])].astype(int).tolist()
     costs, sums = _l2_cost_table(np.concatenate(ys), max(y.size for y in ys))
+    sigmas = _robust_sigmas(ys)
     out = []
-    for y, (_, years), o in zip(ys, series, offsets):
+    for y, (_, years), o, sigma in zip(ys, series, offsets, sigmas):
         n = y.size
         if n < 2 * min_size:
             out.append([])
             continue
-        bkps = _pelt_table(n, float(_default_penalty(y)), min_size, costs, o)
+        if sigma is None:
+            pen = _default_penalty(y)
+        else:
+            pen = max(2.0 * sigma ** 2 * np.log(n), 1e-6 * float(np.var(y)), 1e-12)
+        bkps = _pelt_table(n, float(pen), min_size, costs, o)
         bounds = [0, *bkps]
         cps = []
         for k in range(1, len(bounds) - 1):
