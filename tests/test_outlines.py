@@ -12,8 +12,17 @@ from shapely.geometry import MultiPolygon, Point, shape
 
 from humsec.data.countries import CountryRegistry
 from humsec.data.release import load_release, shipped_release_dir
-from humsec.data.release.outlines import (GEOGRAPHY_FILE, OUTLINES_FILE, UNNAMED, build_geography, decode_arcs,
-                                          dumps, load_geography, load_outlines, sha256)
+from humsec.data.release.outlines import (
+    GEOGRAPHY_FILE,
+    OUTLINES_FILE,
+    UNNAMED,
+    build_geography,
+    decode_arcs,
+    dumps,
+    load_geography,
+    load_outlines,
+    sha256,
+)
 from humsec.errors import HumsecError, ValidationError
 
 EXTRACT = Path(__file__).parent / "data" / "release_sources" / "natural_earth_10m_topojson"

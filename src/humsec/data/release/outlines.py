@@ -255,19 +255,17 @@ def build_geography(path: str | Path, to_iso3: Callable[[str], str | None], *, t
     source : dict, optional
         Provenance recorded in both artefacts.
     """
-    import shapely
-    from shapely.geometry import LineString, MultiPolygon, Polygon, mapping
+    from shapely.geometry import LineString, MultiPolygon, Polygon
     from shapely.ops import polylabel
 
     p = Path(path)
     try:
         topology = json.loads(p.read_text(encoding="utf-8"))
         arcs = decode_arcs(topology)
-        geometries = topology["objects"]["countries"]["geometries"]
+        topology["objects"]["countries"]["geometries"]
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise ValidationError(ValidationIssue(f"not a readable TopoJSON topology with object 'countries' "
                                               f"({type(exc).__name__}: {exc})", file=str(p))) from None
-    del geometries
     by_code, names, decisions = _units(topology, to_iso3)
     for label, (frm, to, (x0, y0, x1, y1)) in REASSIGNED.items():
         moved = []
@@ -343,7 +341,6 @@ def build_geography(path: str | Path, to_iso3: Callable[[str], str | None], *, t
         features.append({"type": "Feature", "id": code,
                          "properties": {"name": " / ".join(sorted(set(names[code]), key=names[code].index))},
                          "geometry": {"type": "MultiPolygon", "coordinates": coords}})
-    del mapping
     meta = dict(source or {})
     outlines = {"type": "FeatureCollection", **({"source": meta} if meta else {}), "features": features}
     borders = _borders(by_code)
