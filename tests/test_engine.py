@@ -249,3 +249,35 @@ def test_column_statistics_by_blocks_equal_one_pass(monkeypatch):
     blocks = engine.skew_kurt(X)
     for a, b in zip(whole, blocks):
         np.testing.assert_allclose(a, b, rtol=1e-13)
+
+
+def test_shared_deviation_statistics_are_the_reference_bit_for_bit():
+    from humsec.index.methods.treat import kurt, skew
+
+    rng = np.random.default_rng(9)
+    for n in (4, 7, 51, 1000):
+        x = rng.lognormal(size=n)
+        assert engine._skew_kurt_1d(x) == (skew(x), kurt(x))
+
+
+@pytest.mark.parametrize("winmax", [1, 5, 20, None])
+def test_coinr_treatment_of_large_columns_equals_the_reference_kernel(winmax):
+    from humsec.index.methods.treat import treat_coinr
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    cols = [rng.lognormal(0, s, size=n) for s in (0.3, 1.0, 1.5, 2.5)]
+    cols.append(np.r_[rng.normal(size=n - 30), np.full(30, 50.0)])  # a tied block of outliers
+    cols.append(-rng.lognormal(0, 1.5, size=n))  # skewed to the left
+    cols.append(np.round(rng.lognormal(0, 1.2, size=n), 1))  # many ties everywhere
+    X = np.column_stack(cols)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    r = engine.coinr_treat(X, winmax=winmax)
+    assert r["sure"].sum() >= X.shape[1] - 1
+    for j in np.flatnonzero(r["sure"]):
+        ref = treat_coinr(pd.Series(X[:, j]), winmax=winmax)
+        np.testing.assert_array_equal(r["values"][:, j], ref.values.to_numpy())
+        assert r["outcome"][j] == ref.method
+        assert int(r["n_winsorised"][j]) == ref.n_winsorised
+        assert np.flatnonzero(r["winsorised"][:, j]).tolist() == list(ref.winsorised_units)
+        assert r["skew_after"][j] == pytest.approx(ref.skew_after, rel=1e-12)

@@ -424,6 +424,22 @@ def aggregate_means(V: np.ndarray, w: np.ndarray, method: str, *, floor: float |
 # ---------------------------------------------------------------------------- COINr treatment
 
 
+def _skew_kurt_1d(arr: np.ndarray) -> tuple[float, float]:
+    """:func:`~humsec.index.methods.treat.skew` and :func:`~humsec.index.methods.treat.kurt`
+    of a vector without missing values, sharing the deviations (the same operations in
+    the same order, so the same numbers bit for bit)."""
+    n = arr.size
+    d = arr - arr.mean()
+    d2 = d * d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.sum(d2)
+        y = np.sqrt(n) * np.dot(d2, d) / ss ** 1.5
+        sk = float(y * np.sqrt(n * (n - 1)) / (n - 2))
+        r = n * np.dot(d2, d2) / ss ** 2
+        kt = float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
+    return sk, kt
+
+
 def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thresh: float,
                      kurt_thresh: float) -> tuple[float, float, bool] | None:
     """COINr's iterative Winsorisation of one failing column (non-missing values ``obs``)
@@ -448,13 +464,36 @@ def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thr
     n = obs.size
     if n < 4:
         return None
+    # a round Winsorises at least one point, so with winmax set only the few largest
+    # and smallest distinct values can be reached: find those by partitioning (O(n)),
+    # not by sorting the column; the whole sort only if a round reaches the middle
+    m = 4 * winmax + 16 if winmax is not None else 0
+    if m and n > 4 * m:
+        top = np.unique(np.partition(obs, n - m)[n - m:], return_counts=True)
+        bot = np.unique(np.partition(obs, m - 1)[:m], return_counts=True)
+        # the lowest distinct value of the top part (highest of the bottom part) may be
+        # incomplete: only the values beyond it are known with their counts
+        if top[0].size > 1 and bot[0].size > 1 and bot[0][-1] < top[0][0]:
+            uu = bot[0][:-1].tolist() + top[0][1:].tolist()
+            cc = bot[1][:-1].tolist() + top[1][1:].tolist()
+            r = _winsorise_rounds(obs, uu, cc, len(bot[0]) - 1, skew0, winmax, skew_thresh, kurt_thresh)
+            if r is not _MIDDLE:
+                return r  # type: ignore[return-value]
     u, cnt = np.unique(obs, return_counts=True)
     if u.size < 3:
         return None
-    from humsec.index.methods.treat import kurt, skew
+    r = _winsorise_rounds(obs, u.tolist(), cnt.tolist(), None, skew0, winmax, skew_thresh, kurt_thresh)
+    return None if r is _MIDDLE else r  # type: ignore[return-value]
 
-    uu = u.tolist()
-    cc = cnt.tolist()
+
+_MIDDLE = object()
+
+
+def _winsorise_rounds(obs: np.ndarray, uu: list[float], cc: list[int], split: int | None, skew0: float,
+                      winmax: int | None, skew_thresh: float, kurt_thresh: float) -> Any:
+    """The rounds of :func:`winsorise_sorted` over distinct values ``uu`` (counts ``cc``);
+    with ``split``, ``uu[:split]`` are the smallest and ``uu[split:]`` the largest
+    distinct values, the middle unknown (``_MIDDLE`` if a round would reach it)."""
     lo, hi = 0, len(uu) - 1
     c_hi, c_lo = cc[hi], cc[lo]  # points at the current maximum / minimum
     n_hi = n_lo = 0  # COINr's length(imax), length(imin) of the last round of each side
@@ -464,19 +503,22 @@ def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thr
         if abs(sk) < THRESHOLD_MARGIN:
             return None
         if sk >= 0:
+            if split is not None and hi - 1 < split:
+                return _MIDDLE
             if hi - 1 <= lo:
                 return None
             hi -= 1
             n_hi = c_hi
             c_hi += cc[hi]
         else:
+            if split is not None and lo + 1 > split - 1:
+                return _MIDDLE
             if lo + 1 >= hi:
                 return None
             lo += 1
             n_lo = c_lo
             c_lo += cc[lo]
-        clipped = np.clip(obs, uu[lo], uu[hi])
-        sk, kt = skew(clipped), kurt(clipped)
+        sk, kt = _skew_kurt_1d(np.clip(obs, uu[lo], uu[hi]))
         if not (math.isfinite(sk) and math.isfinite(kt)):
             return None
         if abs(abs(sk) - skew_thresh) < THRESHOLD_MARGIN or abs(kt - kurt_thresh) < THRESHOLD_MARGIN:
@@ -488,7 +530,8 @@ def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thr
 def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2.0, kurt_thresh: float = 3.5,
                 combine_treat: bool = False) -> dict[str, Any]:
     """COINr's default treatment (check, iterative Winsorisation, else ``log_CT``) of all
-    columns at once, in lockstep (see :func:`humsec.index.methods.treat.treat_coinr`).
+    columns: the check vectorised over columns, each failing column Winsorised by
+    :func:`winsorise_sorted` (see :func:`humsec.index.methods.treat.treat_coinr`).
 
     Returns
     -------
@@ -548,6 +591,9 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
     if combine_treat:
         winsorised = np.where((won | logged)[None, :], imax | imin, False)
         n_w = np.where(won | logged, nwin, 0)
-    _, ska, kta = skew_kurt(out)
+    ska, kta = sk0.copy(), kt0.copy()
+    changed = np.flatnonzero(~same)
+    if changed.size:  # unchanged columns keep their statistics
+        _, ska[changed], kta[changed] = skew_kurt(out[:, changed])
     return {"values": out, "outcome": outcome, "changed": ~same, "n_winsorised": n_w, "winsorised": winsorised,
             "skew_before": sk0, "kurt_before": kt0, "skew_after": ska, "kurt_after": kta, "sure": sure}
