@@ -426,16 +426,16 @@ def aggregate_means(V: np.ndarray, w: np.ndarray, method: str, *, floor: float |
 
 def _skew_kurt_1d(arr: np.ndarray) -> tuple[float, float]:
     """:func:`~humsec.index.methods.treat.skew` and :func:`~humsec.index.methods.treat.kurt`
-    of a vector without missing values, sharing the deviations (the same operations in
-    the same order, so the same numbers bit for bit)."""
+    of a vector without missing values, sharing the deviations. Sums instead of BLAS
+    dot products (equal to rounding): a threaded ``dot`` stalls on a busy machine."""
     n = arr.size
     d = arr - arr.mean()
     d2 = d * d
     with np.errstate(invalid="ignore", divide="ignore"):
         ss = np.sum(d2)
-        y = np.sqrt(n) * np.dot(d2, d) / ss ** 1.5
+        y = np.sqrt(n) * np.sum(d2 * d) / ss ** 1.5
         sk = float(y * np.sqrt(n * (n - 1)) / (n - 2))
-        r = n * np.dot(d2, d2) / ss ** 2
+        r = n * np.sum(d2 * d2) / ss ** 2
         kt = float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
     return sk, kt
 
@@ -450,7 +450,8 @@ def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thr
     extremes and their counts come from one sort, not from a search per round. The
     statistics of each round are those of the reference (:func:`~humsec.index.methods.
     treat.skew`, :func:`~humsec.index.methods.treat.kurt` of the clipped values in their
-    original order), so the rounds and the stopping rule are exactly those of
+    original order, to rounding; decisions within :data:`THRESHOLD_MARGIN` of a threshold
+    go to the reference), so the rounds and the stopping rule are those of
     :func:`humsec.index.methods.treat.winsorise_coinr`.
 
     Returns
