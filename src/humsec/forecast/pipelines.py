@@ -22,15 +22,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
 from humsec.forecast import models as M
-from humsec.forecast.backtest import Backtest, Ledger, backtest, ledger
 from humsec.forecast.tasks import Task
+
+if TYPE_CHECKING:  # the backtest module imports scipy.stats (0.5 s): only run_backtest needs it
+    from humsec.forecast.backtest import Backtest, Ledger
 
 __all__ = ["CONFLICT_DEATHS_THRESHOLD", "DEFAULT_SEED", "MODELS", "RECENT_ORIGINS", "TaskInfo", "default_origins",
            "forecast_unit", "make_tasks", "parse_model", "run_backtest"]
@@ -180,6 +182,8 @@ def run_backtest(name: str, *, data_dir: str | Path | None = None, panel: Any = 
     tasks : sequence of Task, optional
         Pre-built tasks (skip :func:`make_tasks`).
     """
+    from humsec.forecast.backtest import backtest, ledger
+
     info, est = parse_model(name)
     tasks = list(tasks) if tasks is not None else make_tasks(info, data_dir=data_dir, panel=panel, spec=spec,
                                                               nodes=nodes)
