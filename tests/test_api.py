@@ -341,6 +341,35 @@ def test_editor_import_creates_a_snapshot_and_changes_etags(writable):
     assert _upload(client, tokens["editor"], name="data.exe").status_code == 422
 
 
+def test_upload_errors_name_the_clients_file_never_the_servers_temp_path(writable):
+    """A 422 of an upload names the client's (sanitised) file name; the temporary path
+    the server read it from is not in the body (#22)."""
+    import tempfile
+
+    client, tokens = writable
+    bad = _upload(client, tokens["editor"], name="C:\\Users\\me\\my survey.csv",
+                  text="unit,year,indicator,value\nKEN,20x6,u5mr,abc\n")
+    assert bad.status_code == 422, bad.text
+    text = bad.text
+    assert "my survey.csv" in text
+    for leak in ("humsec-upload-", "upload.csv", tempfile.gettempdir(), "Users"):
+        assert leak not in text, leak
+    # a short row (importer crash family) is located in the client's file too
+    short = _upload(client, tokens["editor"], name="short.tsv", text="unit\tyear\tindicator\tvalue\nKEN\t2016\n")
+    assert short.status_code == 422 and "short.tsv" in short.text and "humsec-upload-" not in short.text
+
+
+def test_upload_labels_are_display_names_only():
+    from humsec.data.service import upload_label
+
+    assert upload_label("../../etc/x.csv") == "x.csv"
+    assert upload_label("C:\\a\\b.xlsx") == "b.xlsx"
+    assert upload_label("a\x00b\u202e\n.csv") == "ab.csv"  # control and bidi characters dropped
+    assert upload_label(None) == upload_label("..") == upload_label("dir/") == "upload.csv"
+    long = upload_label("x" * 300 + ".csv")
+    assert len(long) == 100 and long.endswith(".csv")
+
+
 def test_commitments_use_oversight_tokens(env, tmp_path):
     pytest.importorskip("humsec.oversight.db")
     from humsec.oversight.db import OversightDB

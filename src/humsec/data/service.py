@@ -117,6 +117,22 @@ def dataset_name_for(path: str | Path) -> str:
     return name or "dataset"
 
 
+def upload_label(filename: str | None, default: str = "upload.csv") -> str:
+    """A display name for a client-supplied file name: its last path component (``/`` or
+    ``\\``), without control or format characters, at most 100 characters (the suffix
+    kept). Used only in messages and provenance, never as a path."""
+    import unicodedata
+
+    base = re.split(r"[/\\]", filename or "")[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    if not base or base in {".", ".."}:
+        return default
+    if len(base) > 100:
+        suffix = Path(base).suffix[:16]
+        base = base[: 100 - len(suffix)] + suffix
+    return base
+
+
 def import_file(
     settings: Settings,
     path: str | Path,
@@ -130,8 +146,13 @@ def import_file(
     licence: str | None = None,
     edition: str = "",
     store: Store | None = None,
+    label: str | None = None,
 ) -> tuple[Snapshot, bool, ImportResult]:
     """Validate ``path`` and store it as a new snapshot of dataset ``name``.
+
+    ``label`` names the file in errors, provenance and the snapshot's origin instead of
+    ``path`` (an upload kept in a server temp file is named by the client's file name;
+    the server's path never reaches the client).
 
     Returns
     -------
@@ -151,20 +172,21 @@ def import_file(
                 "different definition; choose new codes"
             )
         cat = Catalogue([*cat, *[i for i in user_cat if i.code not in cat]])
+    shown = label or Path(path).name
     prov = Provenance(
-        source=source or f"user file {Path(path).name}",
+        source=source or f"user file {shown}",
         edition=edition,
         accessed=_dt.date.today(),
         licence=licence or "unspecified (user data)",
         via="humsec data import",
     )
     result = read_observations(path, cat, layout=layout, sheet=sheet, default_year=year,
-                               provenance=prov)
-    dataset = name or dataset_name_for(path)
+                               provenance=prov, label=label)
+    dataset = name or dataset_name_for(label or path)
     if dataset == DEFAULT_DATASET:
         raise HumsecError("the name 'default' is reserved for the embedded default panel")
     snap, created = store.save_panel(
-        dataset, result.panel, kind="import", origin=Path(path).name,
+        dataset, result.panel, kind="import", origin=shown,
         indicators=user_cat, meta={"layout": result.layout, "rows": result.n_rows,
                                    "missing_dropped": result.missing_dropped},
     )

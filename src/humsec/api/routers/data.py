@@ -222,7 +222,7 @@ def router(config: ServiceConfig) -> APIRouter:
 
         obs: Observatory = request.app.state.observatory
         ident = await run_in_threadpool(auth.identity, request, "editor", "import data")
-        client_name = FsPath(file.filename or "upload.csv").name  # never used as a path
+        client_name = service.upload_label(file.filename)  # shown in errors, never used as a path
         suffix = FsPath(client_name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
             raise HumsecError(f"file type '{suffix or '(none)'}': expected one of {', '.join(UPLOAD_SUFFIXES)}")
@@ -239,7 +239,7 @@ def router(config: ServiceConfig) -> APIRouter:
                 snap, created, result = service.import_file(
                     obs.settings, path, name=dataset, year=year, licence=licence,
                     source=source or f"upload {service.dataset_name_for(client_name)}{suffix} by {ident.user_id}",
-                    store=obs.store())
+                    store=obs.store(), label=client_name)
             obs.refresh()
             p = result.panel
             return {"snapshot": snap.ref, "created": created, "observations": len(p),
