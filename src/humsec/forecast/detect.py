@@ -46,8 +46,8 @@ import pandas as pd
 from humsec.errors import HumsecError
 
 __all__ = [
-    "ChangePoint", "MAD_SCALE", "POOLED_FLOOR_SHARE", "Z_CAP", "change_points", "change_z", "deterioration_table", "peer_z", "pooled_scale_floor",
-    "robust_z",
+    "ChangePoint", "MAD_SCALE", "POOLED_FLOOR_SHARE", "Z_CAP", "change_points", "change_z", "deterioration_table",
+    "peer_z", "pelt_many", "pooled_scale_floor", "robust_z",
 ]
 
 #: Consistency constant of the MAD for the normal distribution.

@@ -46,7 +46,7 @@ import pandas as pd
 from humsec.errors import HumsecError
 
 __all__ = [
-    "single_thread", "EVENT_MODELS", "LEVELS", "QUANTITY_MODELS", "climatology_event", "climatology_quantiles", "fit_event",
+    "single_thread", "EVENT_MODELS", "LEVELS", "QGBM_PARAMS", "QUANTITY_MODELS", "climatology_event", "climatology_quantiles", "fit_event",
     "fit_quantity", "persistence_event", "persistence_quantiles",
 ]
 
@@ -192,8 +192,8 @@ def _qlinear(tau: float, seed: int) -> Any:
 
 #: Quantity models: name -> (factory(tau, seed), description).
 QUANTITY_MODELS: Mapping[str, tuple[Callable[[float, int], Any], str]] = {
-    "qgbm": (_qgbm, "gradient boosting with quantile loss on the one-year change, one model per level "
-                     "(20 trees of 4 leaves, see QGBM_PARAMS)"),
+    "qgbm": (_qgbm, ("gradient boosting with quantile loss on the one-year change, one model per level "
+                     "(20 trees of 4 leaves, see QGBM_PARAMS)")),
     "qlinear": (_qlinear, "linear quantile regression (Koenker-Bassett) on the one-year change"),
 }
 
