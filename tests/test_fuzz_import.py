@@ -61,3 +61,34 @@ def test_mutations_are_reproducible(tmp_path):
     a = F.mutate_bytes(b"unit,year,indicator,value\nKEN,2020,u5mr,1\n", np.random.default_rng(5))
     b = F.mutate_bytes(b"unit,year,indicator,value\nKEN,2020,u5mr,1\n", np.random.default_rng(5))
     assert a == b
+
+
+def _laughs(key: str) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i-1}"] * 9) + "]" for i in range(1, 10)]
+    return "\n".join([*lines, f"{key}: *a9", ""])
+
+
+@pytest.mark.parametrize("what", ["alert rules", "connector registry"])
+def test_alert_rules_and_connector_registry_reject_yaml_bombs(tmp_path, what):
+    """Alert rules (forecast/alerts.py) and the connector registry read YAML through the
+    bounded loader: an alias bomb, deep nesting and a non-UTF-8 file are located errors
+    (not a MemoryError, a crash of the C composer or a traceback)."""
+    from humsec.data.connectors.registry import SourceRegistry
+    from humsec.errors import HumsecError
+    from humsec.forecast.alerts import load_rules, parse_rules
+
+    if what == "alert rules":
+        parse, load = (lambda t: parse_rules(t, file="r.yaml")), load_rules
+        key = "rules"
+    else:
+        parse, load = (lambda t: SourceRegistry.from_yaml(t, file="r.yaml")), SourceRegistry.from_file
+        key = "sources"
+    with pytest.raises(HumsecError, match="alias bomb"):
+        parse(_laughs(key))
+    with pytest.raises(HumsecError, match="nested too deeply"):
+        parse(f"{key}: " + "[" * 5000 + "]" * 5000 + "\n")
+    f = tmp_path / "latin1.yaml"
+    f.write_bytes(f"{key}: []\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(HumsecError, match="not UTF-8"):
+        load(f)

@@ -38,6 +38,7 @@ import yaml
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.forecast.detect import _deterioration_arrays, pelt_many
+from humsec.yamlio import load_yaml, read_text
 
 __all__ = [
     "Alert", "MEASURES", "Rule", "SEVERITIES", "alerts_frame", "default_rules", "evaluate", "load_rules",
@@ -181,7 +182,7 @@ def _line_map(text: str) -> dict[tuple[Any, ...], int]:
             for i, v in enumerate(node.value):
                 walk(v, (*path, i))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if root is not None:
         walk(root, ())
     return out
@@ -195,13 +196,14 @@ def parse_rules(text: str, *, file: str = "<rules>") -> tuple[Rule, ...]:
     ValidationError
         Every problem found, each located by line and path in the file.
     """
+    # bounded safe loading (alias bombs, deep nesting, unbuildable scalars are located
+    # errors); the line map composes the same, already bounded, text
     try:
-        raw = yaml.safe_load(text)
-        lines = _line_map(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}, line {mark.line + 1}" if mark is not None else file
-        raise ValidationError(ValidationIssue(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=where)) from None
+        raw = load_yaml(text, file)
+    except ValidationError as exc:  # worded like the rules' own issues: "file, line N"
+        raise ValidationError([ValidationIssue(i.message, file=f"{file}, line {i.row}" if i.row else file)
+                               for i in exc.issues]) from None
+    lines = _line_map(text)
     issues: list[ValidationIssue] = []
 
     def add(msg: str, path: tuple[Any, ...]) -> None:
@@ -326,7 +328,7 @@ def load_rules(path: str | Path) -> tuple[Rule, ...]:
     p = Path(path)
     if not p.is_file():
         raise HumsecError(f"rules file {p} not found")
-    return parse_rules(p.read_text(encoding="utf-8"), file=str(p))
+    return parse_rules(read_text(p, "alert rules file"), file=str(p))
 
 
 def default_rules() -> tuple[Rule, ...]:

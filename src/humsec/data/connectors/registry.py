@@ -20,7 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 from humsec.data.connectors.base import SourceSpec
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
-from humsec.yamlio import load_yaml
+from humsec.yamlio import load_yaml, read_text
 
 __all__ = ["SourceRegistry"]
 
@@ -89,7 +89,7 @@ class SourceRegistry:
     @classmethod
     def from_file(cls, path: str | Path, catalogue: Catalogue | None = None) -> "SourceRegistry":
         path = Path(path)
-        return cls.from_yaml(path.read_text("utf-8"), file=str(path), catalogue=catalogue)
+        return cls.from_yaml(read_text(path, "connector registry"), file=str(path), catalogue=catalogue)
 
     # -- access ------------------------------------------------------------------------
     def __iter__(self) -> Iterator[SourceSpec]:
