@@ -720,7 +720,11 @@ def _ranks(scores: np.ndarray, signs: np.ndarray) -> np.ndarray:
     lowest rank, NaN stays NaN."""
     from humsec.index.engine import rank_min_desc
 
-    return rank_min_desc(scores * signs, axis=1)
+    # one aggregate at a time: the sort's temporaries are several times the scores
+    out = np.empty(scores.shape)
+    for j in range(scores.shape[2]):
+        out[:, :, j] = rank_min_desc(scores[:, :, j] * signs[j], axis=1)
+    return out
 
 
 @dataclass(frozen=True)
