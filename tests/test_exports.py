@@ -1,5 +1,6 @@
 """Exports: CSV/Parquet/JSON round trips, the INFORM-style index workbook, SDMX-CSV and
-SDMX-ML (read back with sdmx1), formula-injection safety and atomic writes."""
+SDMX-ML (read back with sdmx1), formula-injection safety and atomic writes (standards
+conformance — SDMX schemas, Frictionless, umask — is in test_export_standards.py)."""
 
 from __future__ import annotations
 
@@ -46,15 +47,21 @@ def _key(df: pd.DataFrame) -> dict:
 # -- round trips -----------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
 def test_panel_round_trip_tables(panel, tmp_path, fmt):
-    (path,) = export_panel(panel, tmp_path / f"p.{fmt}", fmt, name="t")
-    back = {"csv": pd.read_csv, "parquet": pd.read_parquet, "xlsx": pd.read_excel}[fmt](path)
+    path, package = export_panel(panel, tmp_path / f"p.{fmt}", fmt, name="t")
+    assert package.name == "p.datapackage.json"
+    if fmt == "xlsx":  # a workbook: observations on 'data', provenance on 'sources'
+        back = pd.read_excel(path, sheet_name="data")
+        prov = pd.read_excel(path, sheet_name="sources")
+    else:
+        back = {"csv": pd.read_csv, "parquet": pd.read_parquet}[fmt](path)
+        prov = back
     assert _key(back) == _key(panel.data)
-    assert set(back["licence"]) == {"CC-BY-4.0"} and set(back["edition"].astype(str)) == {"2024"}
-    assert back["content_hash"].str.len().eq(64).all()
+    assert set(prov["licence"]) == {"CC-BY-4.0"} and set(prov["edition"].astype(str)) == {"2024"}
+    assert prov["content_hash"].str.len().eq(64).all()
 
 
 def test_panel_round_trip_json(panel, tmp_path):
-    (path,) = export_panel(panel, tmp_path / "p.json", "json", name="t")
+    path, _ = export_panel(panel, tmp_path / "p.json", "json", name="t")
     doc = json.loads(path.read_text("utf-8"))
     assert _key(pd.DataFrame(doc["observations"])) == _key(panel.data)
     assert doc["provenance"]["u5mr"]["source"] == "test source u5mr"
@@ -64,7 +71,7 @@ def test_panel_round_trip_json(panel, tmp_path):
 def test_panel_sdmx_ml_reads_back_with_sdmx1(panel, tmp_path):
     import sdmx
 
-    data, structure = export_panel(panel, tmp_path / "p.xml", "sdmx-ml", name="test data")
+    data, structure, _ = export_panel(panel, tmp_path / "p.xml", "sdmx-ml", name="test data")
     assert structure.name == "p.structure.xml"
     smsg = sdmx.read_sdmx(structure)
     dsd = smsg.structure["DSD_TEST_DATA"]
@@ -80,11 +87,13 @@ def test_panel_sdmx_ml_reads_back_with_sdmx1(panel, tmp_path):
 
 
 def test_panel_sdmx_csv(panel, tmp_path):
-    (path,) = export_panel(panel, tmp_path / "p.csv", "sdmx-csv", name="t")
+    path, structure, _ = export_panel(panel, tmp_path / "p.csv", "sdmx-csv", name="t")
+    assert structure.name == "p.structure.xml"
     df = pd.read_csv(path, dtype={"TIME_PERIOD": str})
-    assert list(df.columns) == ["DATAFLOW", "REF_AREA", "INDICATOR", "SEX", "AGE", "GROUP",
-                                "TIME_PERIOD", "OBS_VALUE"]
-    assert set(df["DATAFLOW"]) == {"HUMSEC:DF_T(1.0)"}
+    assert list(df.columns) == ["STRUCTURE", "STRUCTURE_ID", "ACTION", "REF_AREA", "INDICATOR",
+                                "SEX", "AGE", "GROUP", "TIME_PERIOD", "OBS_VALUE"]
+    assert set(df["STRUCTURE"]) == {"dataflow"} and set(df["ACTION"]) == {"I"}
+    assert set(df["STRUCTURE_ID"]) == {"HUMSEC:DF_T(1.0)"}
     got = {(r.REF_AREA, int(r.TIME_PERIOD), r.INDICATOR, r.SEX, r.AGE, r.GROUP): r.OBS_VALUE
            for r in df.itertuples()}
     assert got == _key(panel.data)
@@ -92,7 +101,7 @@ def test_panel_sdmx_csv(panel, tmp_path):
 
 def test_missing_values_are_left_out_of_sdmx(tmp_path):
     p = Panel(pd.DataFrame({"unit": ["A", "B"], "year": 2000, "indicator": "x", "value": [1.5, np.nan]}))
-    (path,) = export_panel(p, tmp_path / "p.csv", "sdmx-csv", name="x")
+    path, *_ = export_panel(p, tmp_path / "p.csv", "sdmx-csv", name="x")
     assert list(pd.read_csv(path)["REF_AREA"]) == ["A"]
 
 
@@ -121,7 +130,7 @@ def test_index_workbook_has_one_sheet_per_step_with_the_values(hdi_results, tmp_
 
     results, _ = hdi_results
     r = results[1]
-    (path,) = export_index([r], tmp_path / "hdi.xlsx", "xlsx")
+    path, _ = export_index([r], tmp_path / "hdi.xlsx", "xlsx")
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == [*r.datasets, "Ranks", "Weights", "EffectiveWeights", "StepLog", "About"]
     assert {"Raw", "Normalised", "Aggregated"} <= set(wb.sheetnames)
@@ -149,7 +158,7 @@ def test_index_workbook_stacks_years(hdi_results, tmp_path):
     from humsec.report.export_index import export_index
 
     results, _ = hdi_results
-    (path,) = export_index(results, tmp_path / "hdi.xlsx")
+    path, _ = export_index(results, tmp_path / "hdi.xlsx")
     ws = openpyxl.load_workbook(path)["Aggregated"]
     rows = list(ws.values)
     assert rows[0][:2] == ("year", "unit")
@@ -162,7 +171,7 @@ def test_index_long_round_trip(hdi_results, tmp_path, fmt):
     from humsec.report.export_index import export_index, index_long
 
     results, _ = hdi_results
-    (path,) = export_index(results, tmp_path / f"i.{fmt}", fmt)
+    path, _ = export_index(results, tmp_path / f"i.{fmt}", fmt)
     back = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
     want = index_long(results)
     pd.testing.assert_frame_equal(back.reset_index(drop=True), want.reset_index(drop=True),
@@ -176,7 +185,7 @@ def test_index_json(hdi_results, tmp_path):
     from humsec.report.export_index import export_index
 
     results, _ = hdi_results
-    (path,) = export_index(results, tmp_path / "i.json", "json")
+    path, _ = export_index(results, tmp_path / "i.json", "json")
     doc = json.loads(path.read_text("utf-8"))
     assert doc["spec"] == "hdi" and [x["year"] for x in doc["results"]] == [2021, 2022]
     agg = pd.DataFrame(doc["results"][1]["datasets"]["Aggregated"]).set_index("unit")
@@ -188,7 +197,7 @@ def test_index_sdmx_ml_reads_back_with_sdmx1(hdi_results, tmp_path):
     from humsec.report.export_index import export_index, index_long
 
     results, _ = hdi_results
-    data, structure = export_index(results, tmp_path / "i.xml", "sdmx-ml")
+    data, structure, _ = export_index(results, tmp_path / "i.xml", "sdmx-ml")
     back = read_sdmx_ml(data, structure)
     got = {(r.REF_AREA, r.MEASURE, r.STAGE, int(r.TIME_PERIOD)): r.value for r in back.itertuples()}
     want = index_long(results).dropna(subset=["value"])
@@ -250,7 +259,7 @@ def test_excel_export_never_holds_a_formula(tmp_path, cells):
 
 def test_sdmx_csv_text_is_safe(tmp_path):
     p = Panel(pd.DataFrame({"unit": ["=cmd"], "year": 2000, "indicator": "x", "value": [1.0]}))
-    (path,) = export_panel(p, tmp_path / "p.csv", "sdmx-csv", name="x")
+    path, *_ = export_panel(p, tmp_path / "p.csv", "sdmx-csv", name="x")
     text = path.read_text()
     assert "\n=cmd" not in text and ",=cmd" not in text
 

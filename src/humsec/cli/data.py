@@ -8,9 +8,9 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from humsec.cli.common import console, done_working, emit, settings_from
+from humsec.cli.common import console, done_working, emit, settings_from, wrote
 from humsec.data import service
-from humsec.data.export import export_frame
+from humsec.data.export import DATA_FORMATS, export_dataset
 from humsec.errors import HumsecError
 from humsec.model.panel import DIMENSIONS, TOTAL
 
@@ -154,20 +154,16 @@ def import_(
 def export(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Dataset NAME or NAME@VERSION, or 'current' (all layered)."),
-    fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet, xlsx, json, sdmx-csv or sdmx-ml"),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: NAME.FORMAT here)."),
 ) -> None:
-    """Export a stored dataset (tidy rows with provenance columns)."""
-    panel = service.panel_for(settings_from(ctx), name)
-    df = panel.data
-    prov = pd.DataFrame([
-        {"indicator": k, "source": v.source, "edition": v.edition, "licence": v.licence,
-         "accessed": str(v.accessed)} for k, v in panel.provenance.items()])
-    if not prov.empty:
-        df = df.merge(prov, on="indicator", how="left")
-    target = out or Path(f"{service.dataset_name_for(name.replace('@', '_v'))}.{fmt}")
-    path = export_frame(df, target, fmt)
-    console().print(f"wrote {len(df)} rows to {path}")
+    """Export a stored dataset (tidy rows with provenance) and its datapackage.json
+    (the same as ``humsec export data``)."""
+    if fmt not in DATA_FORMATS:
+        raise HumsecError(f"--format '{fmt}': expected one of {', '.join(DATA_FORMATS)}")
+    suffix = {"sdmx-csv": "csv", "sdmx-ml": "xml"}.get(fmt, fmt)
+    target = out or Path(f"{service.dataset_name_for(name.replace('@', '_v') + '.x')}.{suffix}")
+    wrote(export_dataset(settings_from(ctx), name, target, fmt))
 
 
 @app.command("snapshots")

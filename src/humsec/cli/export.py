@@ -1,4 +1,6 @@
-"""``humsec export …``: hand results to partners (CSV, Parquet, Excel, JSON, SDMX)."""
+"""``humsec export …``: hand results to partners (CSV, Parquet, Excel, JSON, SDMX-CSV 2.0,
+SDMX-ML 2.1), each with a Frictionless ``<stem>.datapackage.json``; every file written is
+reported as ``wrote FILE`` on stderr."""
 
 from __future__ import annotations
 
@@ -67,19 +69,11 @@ def data(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: NAME.<ext> here)."),
     indicator: Optional[list[str]] = typer.Option(None, "--indicator", "-i", help="Only these indicators."),
 ) -> None:
-    """Export a stored dataset (a vintage) with its provenance."""
-    from humsec.data import service
-    from humsec.data.export import DATA_FORMATS, export_panel
+    """Export a stored dataset (a vintage) with its provenance and a datapackage.json."""
+    from humsec.data.export import DATA_FORMATS, export_dataset
 
     if fmt not in DATA_FORMATS:
         raise HumsecError(f"--format '{fmt}': expected one of {', '.join(DATA_FORMATS)}")
-    panel = service.panel_for(settings_from(ctx), dataset)
-    if indicator:
-        unknown = sorted(set(indicator) - set(panel.indicators))
-        if unknown:
-            raise HumsecError(f"dataset '{dataset}' has no indicator {', '.join(unknown)} "
-                              f"(has {', '.join(panel.indicators)})")
-        panel = panel.filter(indicators=indicator)
     stem = dataset.replace("@", "_v")
-    name = service.dataset_name_for(stem + ".x")
-    _report(export_panel(panel, _target(out, stem, fmt), fmt, name=name))
+    _report(export_dataset(settings_from(ctx), dataset, _target(out, stem, fmt), fmt,
+                           indicators=indicator or None))

@@ -1,102 +1,55 @@
 """Exports of panels and tables: CSV and Excel (formula-injection safe), Parquet, JSON,
-multi-sheet workbooks, and SDMX-CSV / SDMX-ML (see :mod:`humsec.data.sdmx_io`).
+multi-sheet workbooks, and SDMX-CSV 2.0 / SDMX-ML 2.1 (see :mod:`humsec.data.sdmx_io`).
 
 Every text cell written to CSV or Excel passes through :func:`neutralise_formula` (one
-implementation for the whole code base); every file is written atomically
-(:func:`atomic_write`).
+implementation for the whole code base); every file is written atomically and honours
+the umask (:func:`atomic_write`); both live in :mod:`humsec.data.writing`, re-exported
+here. Every export of :func:`export_panel` and :func:`export_table` also writes a
+Frictionless ``<stem>.datapackage.json`` (:mod:`humsec.data.datapackage`) beside the
+data; Parquet files carry the provenance as key-value metadata (``humsec.provenance``);
+xlsx exports are workbooks with *data*, *sources* and *README* sheets, a frozen header
+and filters.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import datetime as _dt
+import json
+import math
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from humsec.data import sdmx_io, service
+from humsec.data.datapackage import ExportProvenance, table_schema, write_datapackage
+from humsec.data.writing import (
+    atomic_write,
+    excel_frame,
+    is_formula_safe,
+    neutralise_formula,
+    safe_frame,
+    write_csv,
+)
 from humsec.errors import HumsecError
 
+__all__ = ["DATA_FORMATS", "FORMATS", "PROVENANCE_KEY", "ExportProvenance", "atomic_write",
+           "excel_frame", "export_dataset", "export_frame", "export_panel", "export_sdmx", "export_table", "frame_records",
+           "is_formula_safe", "neutralise_formula", "panel_table", "parquet_provenance",
+           "safe_frame", "sheet_name", "write_csv", "write_json", "write_parquet",
+           "write_workbook"]
+
 FORMATS = ("csv", "parquet", "xlsx", "json")
-# OWASP CSV injection: = + - @ tab CR; also their full-width forms (U+FF1D, U+FF0B,
-# U+FF0D, U+FF20), which some spreadsheet programs accept as formula starts.
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-# leading characters a spreadsheet may skip before looking for a formula
-_SKIPPED = " \n\u00a0\u3000"
-
-
-def neutralise_formula(cell: object) -> object:
-    """Make a text cell safe to open in a spreadsheet (OWASP CSV-injection advice).
-
-    Text starting with ``= + - @``, tab or carriage return (or their full-width forms,
-    also after leading spaces or line feeds) is prefixed with a single quote so
-    spreadsheet programs show it as text instead of evaluating it. Numbers are left
-    alone (a negative *number* is not text).
-    """
-    if isinstance(cell, str) and cell.lstrip(_SKIPPED).startswith(_DANGEROUS):
-        return "'" + cell
-    return cell
-
-
-def is_formula_safe(cell: object) -> bool:
-    """Whether a cell would be shown as text (not run) by a spreadsheet."""
-    return not (isinstance(cell, str) and cell.lstrip(_SKIPPED).startswith(_DANGEROUS))
-
-
-def _excel_text(cell: object) -> object:
-    """Remove characters that cannot be stored in an .xlsx cell (XML control characters)."""
-    if isinstance(cell, str):
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", cell)
-    return cell
-
-
-def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text cell (and column name) passed through :func:`neutralise_formula`."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise_formula)
-    out.columns = [neutralise_formula(str(c)) for c in out.columns]
-    return out
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Write through a temporary file in the same folder and rename it into place,
-    so a crash never leaves a half-written file under the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Formula-safe CSV with RFC 4180 line ends (CRLF), so that a cell holding a lone
-    CR or LF is quoted and reads back intact."""
-    safe_frame(df).to_csv(path, index=False, lineterminator="\r\n")
-
-
-def excel_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """:func:`safe_frame` plus removal of characters an .xlsx file cannot hold."""
-    out = safe_frame(df)
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(_excel_text)
-    out.columns = [_excel_text(c) for c in out.columns]
-    return out
+DATA_FORMATS = ("csv", "parquet", "xlsx", "json", "sdmx-csv", "sdmx-ml")
+#: Parquet key-value metadata key holding the provenance (JSON).
+PROVENANCE_KEY = "humsec.provenance"
+_MAX_WIDTH = 60
 
 
 def sheet_name(name: str, taken: set[str] | None = None) -> str:
     """A valid, unique Excel sheet name (<= 31 characters, none of ``[]:*?/\\``)."""
-    import re
-
     base = re.sub(r"[\[\]:*?/\\]", "_", str(name)).strip("'") or "Sheet"
     base = base[:31]
     out, n = base, 1
@@ -109,32 +62,55 @@ def sheet_name(name: str, taken: set[str] | None = None) -> str:
     return out
 
 
-def write_workbook(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write several frames as the sheets of one .xlsx workbook (atomically, formula-safe).
+def _format_sheet(ws, frame: pd.DataFrame, *, filters: bool = True) -> None:
+    """Bold frozen header, an autofilter over the table, readable column widths."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ncols = max(len(frame.columns), 1)
+    bold = Font(bold=True)
+    for cell in ws[1]:
+        cell.font = bold
+    ws.freeze_panes = "A2"
+    if filters and len(frame.columns):
+        ws.auto_filter.ref = f"A1:{get_column_letter(ncols)}{len(frame) + 1}"
+    for i, col in enumerate(frame.columns, 1):
+        sample = frame[col].head(200).astype(str).str.len()
+        width = max(len(str(col)), int(sample.max()) if len(sample) else 0) + 2
+        ws.column_dimensions[get_column_letter(i)].width = min(width, _MAX_WIDTH)
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path, *,
+                   filters: Mapping[str, bool] | None = None) -> Path:
+    """Write several frames as the sheets of one formatted .xlsx workbook (atomically,
+    formula-safe): bold frozen header row, autofilter, column widths.
 
     Parameters
     ----------
     sheets : dict[str, pandas.DataFrame]
         Sheet name -> frame, in order (the index is not written: reset it first).
+    path : str or Path
+        Target file.
+    filters : dict[str, bool], optional
+        Sheet name -> whether to add an autofilter (default: every sheet).
     """
+    filters = filters or {}
 
     def write(p: Path) -> None:
         taken: set[str] = set()
         with pd.ExcelWriter(p, engine="openpyxl") as xw:
             for name, frame in sheets.items():
-                excel_frame(frame).to_excel(xw, sheet_name=sheet_name(name, taken), index=False)
+                title = sheet_name(name, taken)
+                excel_frame(frame).to_excel(xw, sheet_name=title, index=False)
+                _format_sheet(xw.sheets[title], frame, filters=filters.get(name, True))
 
     return atomic_write(Path(path), write)
 
 
 def _json_default(obj: object) -> object:
-    import datetime as _dt
-
-    import numpy as np
-
-    if isinstance(obj, (np.integer,)):
+    if isinstance(obj, np.integer):
         return int(obj)
-    if isinstance(obj, (np.floating,)):
+    if isinstance(obj, np.floating):
         return None if np.isnan(obj) else float(obj)
     if isinstance(obj, (_dt.date, _dt.datetime, pd.Timestamp)):
         return obj.isoformat()
@@ -143,8 +119,6 @@ def _json_default(obj: object) -> object:
 
 def write_json(obj: object, path: str | Path) -> Path:
     """Write ``obj`` as UTF-8 JSON (NaN -> null), atomically."""
-    import json
-    import math
 
     def clean(o):
         if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
@@ -161,27 +135,105 @@ def write_json(obj: object, path: str | Path) -> Path:
 
 def frame_records(df: pd.DataFrame) -> list[dict]:
     """Rows as JSON-ready dicts (NaN -> None, numpy scalars -> Python)."""
-    import json
-
     return json.loads(df.to_json(orient="records", force_ascii=False, date_format="iso"))
 
 
-def export_frame(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
-    """Write ``df`` to ``path`` as csv, parquet, xlsx or json (atomically)."""
+def write_parquet(df: pd.DataFrame, path: str | Path,
+                  provenance: ExportProvenance | None = None) -> Path:
+    """Write Parquet (no index), atomically, with the provenance as the schema's
+    key-value metadata ``humsec.provenance`` (JSON; see :func:`parquet_provenance`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if provenance is not None:
+        meta = dict(table.schema.metadata or {})
+        meta[PROVENANCE_KEY.encode()] = json.dumps(provenance.to_dict(), ensure_ascii=False,
+                                                   default=str).encode("utf-8")
+        table = table.replace_schema_metadata(meta)
+    return atomic_write(Path(path), lambda p: pq.write_table(table, p))
+
+
+def parquet_provenance(path: str | Path) -> dict | None:
+    """The provenance stored in a Parquet file's metadata by :func:`write_parquet`."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(PROVENANCE_KEY.encode())
+    return json.loads(raw) if raw is not None else None
+
+
+def export_frame(df: pd.DataFrame, path: str | Path, fmt: str | None = None, *,
+                 provenance: ExportProvenance | None = None) -> Path:
+    """Write ``df`` alone to ``path`` as csv, parquet, xlsx or json (atomically; no data
+    package: see :func:`export_table`). Parquet carries ``provenance`` as metadata."""
     path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in FORMATS:
-        raise HumsecError(f"unknown export format '{fmt}': expected one of {', '.join(FORMATS)}")
+    fmt = _format(path, fmt, FORMATS)
     if fmt == "csv":
         return atomic_write(path, lambda p: write_csv(df, p))
     if fmt == "parquet":
-        return atomic_write(path, lambda p: df.to_parquet(p, index=False))
+        return write_parquet(df, path, provenance)
     if fmt == "json":
         return write_json(frame_records(df), path)
-    return atomic_write(path, lambda p: excel_frame(df).to_excel(p, index=False, engine="openpyxl"))
+    return write_workbook({"data": df}, path)
 
 
-DATA_FORMATS = ("csv", "parquet", "xlsx", "json", "sdmx-csv", "sdmx-ml")
+def _format(path: Path, fmt: str | None, allowed: tuple[str, ...]) -> str:
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in allowed:
+        raise HumsecError(f"unknown export format '{fmt}': expected one of {', '.join(allowed)}")
+    return fmt
+
+
+def readme_frame(provenance: ExportProvenance, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The README sheet: what the export is, then one line per data column."""
+    rows = list(provenance.readme())
+    rows.append(("sources", ("one row per indicator on the 'sources' sheet; the data package "
+                             "descriptor beside this file lists every file with its hash")))
+    for col, text in (columns or {}).items():
+        rows.append((f"column {col}", text))
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def export_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None, *,
+                 provenance: ExportProvenance, columns: Mapping[str, str] | None = None,
+                 sheets: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
+    """Write ``df`` as csv, parquet, xlsx or json plus ``<stem>.datapackage.json``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table (the index is not written).
+    path : str or Path
+        Target file.
+    fmt : str, optional
+        Format (default: from the suffix).
+    provenance : ExportProvenance
+        Sources, licences, release and content hash (descriptor, Parquet metadata,
+        workbook sheets).
+    columns : mapping, optional
+        Column -> description (README sheet).
+    sheets : mapping, optional
+        Extra workbook sheets (xlsx only), after *data* and before *sources*.
+
+    Returns
+    -------
+    list of Path
+        The data file and the descriptor.
+    """
+    path = Path(path)
+    fmt = _format(path, fmt, FORMATS)
+    if fmt == "xlsx":
+        book = {"data": df, **(sheets or {}), "sources": provenance.sources_frame(),
+                "README": readme_frame(provenance, columns)}
+        data = write_workbook(book, path, filters={"README": False})
+    else:
+        data = export_frame(df, path, fmt, provenance=provenance)
+    schemas = {data.name: table_schema(df)} if fmt == "csv" else {}
+    return [data, write_datapackage([data], provenance, schemas=schemas)]
+
+
+_PROVENANCE_COLUMNS = ("source", "edition", "licence", "accessed", "url", "content_hash")
 
 
 def panel_table(panel) -> pd.DataFrame:
@@ -190,31 +242,145 @@ def panel_table(panel) -> pd.DataFrame:
     prov = pd.DataFrame([
         {"indicator": k, "source": v.source, "edition": v.edition, "licence": v.licence,
          "accessed": str(v.accessed), "url": v.url, "content_hash": v.content_hash}
-        for k, v in panel.provenance.items()])
+        for k, v in panel.provenance.items()], columns=["indicator", *_PROVENANCE_COLUMNS])
     if not prov.empty:
         df = df.merge(prov, on="indicator", how="left")
     return df
 
 
-def export_panel(panel, path: str | Path, fmt: str | None = None, *,
-                 name: str = "data") -> list[Path]:
-    """Export a :class:`~humsec.model.panel.Panel` as csv, parquet, xlsx, json, sdmx-csv or
-    sdmx-ml (SDMX-ML also writes ``<stem>.structure.xml``). Returns the files written."""
-    path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in DATA_FORMATS:
-        raise HumsecError(f"unknown export format '{fmt}': expected one of {', '.join(DATA_FORMATS)}")
-    if fmt in ("sdmx-csv", "sdmx-ml"):
-        from humsec.data import sdmx_io
+PANEL_COLUMNS: Mapping[str, str] = {
+    "unit": "ISO 3166-1 alpha-3 code (or group code) of the country or area",
+    "year": "year of the observation", "indicator": "humsec catalogue code",
+    "sex": "sex (_T: total)", "age": "age group (_T: total)", "group": "population group (_T: total)",
+    "value": "the observation"}
 
+
+def export_panel(panel, path: str | Path, fmt: str | None = None, *, name: str = "data",
+                 release: str = "", origin: Mapping[str, str] | None = None,
+                 title: str = "", labels: Mapping[str, Mapping[str, str]] | None = None) -> list[Path]:
+    """Export a :class:`~humsec.model.panel.Panel` with its provenance.
+
+    Parameters
+    ----------
+    panel : Panel
+        The observations and each indicator's provenance.
+    path : str or Path
+        Target file.
+    fmt : str, optional
+        csv, parquet, xlsx, json, sdmx-csv or sdmx-ml (default: from the suffix).
+        csv and parquet hold the provenance as columns of every row, xlsx on a *sources*
+        sheet; SDMX-ML also writes ``<stem>.structure.xml``.
+    name : str
+        Dataset name (SDMX dataflow ``DF_<NAME>``).
+    release : str
+        The release or vintage exported (``NAME@VERSION``, ``current``; default ``name``).
+    origin : mapping, optional
+        Indicator -> snapshot that supplied it.
+    title : str
+        Human-readable title.
+    labels : mapping, optional
+        SDMX dimension id -> code -> name (the structure message's code names).
+
+    Returns
+    -------
+    list of Path
+        The files written, the ``<stem>.datapackage.json`` descriptor last.
+    """
+    path = Path(path)
+    fmt = _format(path, fmt, DATA_FORMATS)
+    prov = ExportProvenance.from_panel(panel, dataset=name, release=release, title=title,
+                                       origin=origin)
+    if fmt in ("sdmx-csv", "sdmx-ml"):
         flow = sdmx_io.Dataflow(id=sdmx_io.sdmx_id(name), dimensions=sdmx_io.PANEL_DIMENSIONS,
-                                name=f"humsec dataset {name}")
-        if fmt == "sdmx-csv":
-            return [sdmx_io.write_sdmx_csv(panel.data, flow, path)]
-        return sdmx_io.write_sdmx_ml(panel.data, flow, path)
+                                name=title or f"humsec dataset {name}")
+        return export_sdmx(panel.data, flow, path, fmt, provenance=prov, labels=labels)
     if fmt == "json":
-        doc = {"dataset": name,
+        doc = {"dataset": name, "release": prov.release, "content_hash": prov.content_hash,
                "provenance": {k: v.model_dump(mode="json") for k, v in panel.provenance.items()},
                "observations": frame_records(panel.data)}
-        return [write_json(doc, path)]
-    return [export_frame(panel_table(panel), path, fmt)]
+        data = write_json(doc, path)
+        return [data, write_datapackage([data], prov)]
+    if fmt == "xlsx":
+        return export_table(panel.data, path, fmt, provenance=prov, columns=PANEL_COLUMNS)
+    return export_table(panel_table(panel), path, fmt, provenance=prov, columns=PANEL_COLUMNS)
+
+
+def export_sdmx(frame: pd.DataFrame, flow: sdmx_io.Dataflow, path: str | Path, fmt: str, *,
+                provenance: ExportProvenance,
+                labels: Mapping[str, Mapping[str, str]] | None = None) -> list[Path]:
+    """SDMX-CSV 2.0 or SDMX-ML 2.1 (data + structure) of ``frame`` plus the data package.
+
+    SDMX-CSV is written with the SDMX-ML structure message beside it
+    (``<stem>.structure.xml``), which partners (and ``sdmx1``) need to read it.
+    """
+    path = Path(path)
+    if fmt == "sdmx-csv":
+        table = sdmx_io.to_sdmx_csv(frame, flow)
+        data = atomic_write(path, lambda p: write_csv(table, p))
+        files = [data, _write_structure(frame, flow, path, labels)]
+        schemas = {data.name: table_schema(table)}
+    elif fmt == "sdmx-ml":
+        files = sdmx_io.write_sdmx_ml(frame, flow, path, labels=labels)
+        schemas = {}
+    else:
+        raise HumsecError(f"unknown SDMX format '{fmt}': expected sdmx-csv or sdmx-ml")
+    desc = {files[0].name: f"SDMX {'CSV 2.0' if fmt == 'sdmx-csv' else 'ML 2.1 generic data'} "
+                           f"of dataflow {flow.ref}",
+            files[-1].name: f"SDMX-ML 2.1 structure message (codelists, concepts, DSD, dataflow "
+                            f"{flow.ref})"}
+    return [*files, write_datapackage(files, provenance, schemas=schemas, descriptions=desc)]
+
+
+def _write_structure(frame: pd.DataFrame, flow: sdmx_io.Dataflow, path: Path,
+                     labels: Mapping[str, Mapping[str, str]] | None) -> Path:
+    text = sdmx_io.structure_xml(frame, flow, labels=labels)
+    spath = path.with_name(path.stem + ".structure.xml")
+    return atomic_write(spath, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def export_dataset(settings, dataset: str, path: str | Path, fmt: str | None = None, *,
+                   indicators: list[str] | None = None) -> list[Path]:
+    """Export a stored dataset with its provenance (the one function behind
+    ``humsec export data`` and ``humsec data export``).
+
+    Parameters
+    ----------
+    settings : Settings
+        Where the store is.
+    dataset : str
+        ``NAME``, ``NAME@VERSION`` or ``current`` (the latest version of every dataset,
+        layered).
+    path : str or Path
+        Target file.
+    fmt : str, optional
+        One of :data:`DATA_FORMATS` (default: from the suffix).
+    indicators : list of str, optional
+        Only these indicators.
+
+    Returns
+    -------
+    list of Path
+        The files written (data, SDMX structure, data package descriptor).
+    """
+    path = Path(path)
+    fmt = _format(path, fmt, DATA_FORMATS)
+    store = service.open_store(settings)
+    if dataset == "current":
+        panel, origin = service.current_panel(settings, store)
+        release = "current: " + ", ".join(sorted(set(origin.values())))
+    else:
+        panel = service.panel_for(settings, dataset, store)
+        release = store.resolve(dataset).ref
+        origin = dict.fromkeys(panel.indicators, release)
+    if indicators:
+        unknown = sorted(set(indicators) - set(panel.indicators))
+        if unknown:
+            raise HumsecError(f"dataset '{dataset}' has no indicator {', '.join(unknown)} "
+                              f"(has {', '.join(panel.indicators)})")
+        panel = panel.filter(indicators=indicators)
+        origin = {k: v for k, v in origin.items() if k in set(indicators)}
+    cat = service.catalogue(settings, store)
+    names = {code: cat[code].name for code in panel.indicators if code in cat}
+    name = service.dataset_name_for(dataset.replace("@", "_v") + ".x")
+    return export_panel(panel, path, fmt, name=name, release=release, origin=origin,
+                        title=f"humsec dataset {dataset}", labels={"INDICATOR": names})

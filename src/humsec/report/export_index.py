@@ -11,7 +11,12 @@ years in each sheet (column ``year``).
 Other formats: ``csv``/``parquet`` write one long table ``dataset, year, unit, node,
 value`` (every data set plus the ranks); ``json`` writes everything; ``sdmx-csv`` and
 ``sdmx-ml`` write a dataflow ``HUMSEC:DF_<SPEC>`` with dimensions ``REF_AREA``,
-``MEASURE`` (node) and ``STAGE`` (data set, or ``RANK``).
+``MEASURE`` (node) and ``STAGE`` (data set, or ``RANK``) — SDMX-CSV 2.0 and SDMX-ML 2.1,
+each with its SDMX-ML structure message ``<stem>.structure.xml``.
+
+Every format also writes a Frictionless ``<stem>.datapackage.json`` beside the export
+(spec, years, input, software; see :mod:`humsec.data.datapackage`); Parquet carries the
+same provenance as key-value metadata.
 """
 
 from __future__ import annotations
@@ -23,7 +28,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from humsec.data.export import export_frame, frame_records, write_json, write_workbook
+from humsec import __version__
+from humsec.data import sdmx_io
+from humsec.data.datapackage import ExportProvenance, table_schema, write_datapackage
+from humsec.data.export import (
+    export_frame,
+    export_sdmx,
+    frame_records,
+    write_json,
+    write_workbook,
+)
 from humsec.errors import HumsecError
 
 __all__ = ["INDEX_FORMATS", "export_index", "index_long", "index_sheets"]
@@ -102,13 +116,11 @@ def index_sheets(results, *, source: str = "") -> dict[str, pd.DataFrame]:
     sheets["EffectiveWeights"] = stack(
         lambda r: r.effective_weights().rename_axis("node").reset_index())
     sheets["StepLog"] = stack(_log_frame)
-    from humsec import __version__
-
     spec = res[0].spec
     about = [("spec", spec.name), ("title", getattr(spec, "title", "") or ""),
              ("spec version", str(getattr(spec, "version", "") or "")),
              ("years", ", ".join(str(r.year) for r in res)), ("input", source),
-             ("exported", _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()),
+             ("exported", _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()),
              ("software", f"humsec {__version__}"),
              ("sheets", ", ".join(list(sheets)))]
     sheets["About"] = pd.DataFrame(about, columns=["field", "value"])
@@ -146,10 +158,19 @@ def export_index(results, path: str | Path, fmt: str | None = None, *,
         raise HumsecError(f"unknown index export format '{fmt}': expected one of "
                           f"{', '.join(INDEX_FORMATS)}")
     res = _results(results)
+    if not res:
+        raise HumsecError("nothing to export: the build produced no result")
+    prov = index_provenance(res, source=source)
     if fmt == "xlsx":
-        return [write_workbook(index_sheets(res, source=source), path)]
+        sheets = index_sheets(res, source=source)
+        data = write_workbook(sheets, path, filters={"About": False})
+        return [data, write_datapackage([data], prov, descriptions={
+            data.name: "one sheet per pipeline step: " + ", ".join(sheets)})]
     if fmt in ("csv", "parquet"):
-        return [export_frame(index_long(res), path, fmt)]
+        long = index_long(res)
+        data = export_frame(long, path, fmt, provenance=prov)
+        schemas = {data.name: table_schema(long)} if fmt == "csv" else {}
+        return [data, write_datapackage([data], prov, schemas=schemas)]
     if fmt == "json":
         doc = {"spec": res[0].spec.name, "input": source, "results": []}
         for r in res:
@@ -162,9 +183,8 @@ def export_index(results, path: str | Path, fmt: str | None = None, *,
                 "effective_weights": {k: float(v) for k, v in r.effective_weights().items()},
                 "log": frame_records(_log_frame(r)),
             })
-        return [write_json(doc, path)]
-    from humsec.data import sdmx_io
-
+        data = write_json(doc, path)
+        return [data, write_datapackage([data], prov)]
     long = index_long(res)
     if long["year"].isna().any():
         raise HumsecError("SDMX needs a time period: build the index for a year (--year) or "
@@ -173,6 +193,18 @@ def export_index(results, path: str | Path, fmt: str | None = None, *,
     spec = res[0].spec
     flow = sdmx_io.Dataflow(id=sdmx_io.sdmx_id(spec.name), name=getattr(spec, "title", "") or spec.name,
                             dimensions=(("REF_AREA", "unit"), ("MEASURE", "node"), ("STAGE", "stage")))
-    if fmt == "sdmx-csv":
-        return [sdmx_io.write_sdmx_csv(long, flow, path)]
-    return sdmx_io.write_sdmx_ml(long, flow, path)
+    return export_sdmx(long, flow, path, fmt, provenance=prov)
+
+
+def index_provenance(results, *, source: str = "") -> ExportProvenance:
+    """What a built index export comes from: spec, years, input file, software."""
+    res = _results(results)
+    spec = res[0].spec
+    years = ", ".join(str(r.year) for r in res)
+    notes = [("spec version", str(getattr(spec, "version", "") or "")), ("years", years),
+             ("input", source)]
+    return ExportProvenance(
+        dataset=spec.name, title=getattr(spec, "title", "") or spec.name,
+        release=f"index {spec.name} built by humsec {__version__} for {years}"
+                + (f" from {source}" if source else ""),
+        notes=tuple((k, v) for k, v in notes if v))
