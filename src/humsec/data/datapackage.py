@@ -89,7 +89,7 @@ class ExportProvenance:
                    origin: Mapping[str, str] | None = None) -> ExportProvenance:
         """The provenance of a :class:`~humsec.model.panel.Panel`."""
         return cls(dataset=dataset, release=release or dataset, title=title,
-                   content_hash=panel.content_hash,
+                   content_hash=panel.content_hash(),
                    indicators=tuple(sorted(panel.provenance.items())),
                    origin=tuple(sorted((origin or {}).items())))
 
