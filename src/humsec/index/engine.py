@@ -431,13 +431,13 @@ def _skew_kurt_1d(arr: np.ndarray) -> tuple[float, float]:
     n = arr.size
     d = arr - arr.mean()
     d2 = d * d
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ss = np.sum(d2)
-        y = np.sqrt(n) * np.sum(d2 * d) / ss ** 1.5
-        sk = float(y * np.sqrt(n * (n - 1)) / (n - 2))
-        r = n * np.sum(d2 * d2) / ss ** 2
-        kt = float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
-    return sk, kt
+    ss = float(d2.sum())
+    if not ss > 0:  # constant: 0/0 (NaN, as the reference)
+        return math.nan, math.nan
+    y = math.sqrt(n) * float((d2 * d).sum()) / ss ** 1.5
+    r = n * float((d2 * d2).sum()) / ss ** 2
+    return (y * math.sqrt(n * (n - 1)) / (n - 2),
+            ((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
 
 
 def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thresh: float,
