@@ -8,8 +8,13 @@ intermediate data set under COINr's names (``Raw``, ``Denominated``, ``Imputed``
 weights and an append-only step log. :func:`regenerate` replays the log with changed
 parameters (COINr's ``Regen``); replaying it unchanged reproduces the result exactly.
 
-All kernels work on whole columns (vectorised over units); the only Python loops are over
-indicators and aggregates.
+A build runs on one units x indicators float matrix (``_MatrixBuilder``): methods are
+resolved and their parameters validated once per parameter set, each step calls the
+matrix kernel of :mod:`humsec.index.engine` registered under the method's name (or the
+method's column/frame kernel from :mod:`humsec.index.methods` on the same numbers), and
+pandas frames are made only when a result's data sets or ranks are read. The DataFrame
+builder (``_Builder``) runs panel imputation and words every error (it re-runs a build
+the matrix path stopped on, so messages name units, indicators and values as before).
 
 References
 ----------
