@@ -157,17 +157,18 @@ def persistence_event(current_train: Sequence[int], y_train: Sequence[int], curr
 
 
 #: Settings of ``qgbm``: 20 trees of at most 4 leaves at learning rate 0.3 on 63 bins per
-#: feature. They replaced 80 trees of 15 leaves at 0.1 on 255 bins (about 8 x the CPU
+#: feature. They replaced 80 trees of 15 leaves at 0.1 on 255 bins (about 7 x the CPU
 #: time: fitting is dominated by per-tree and per-leaf overhead - the quantile loss
 #: recomputes every leaf's value as a percentile - not by the data) after the
-#: rolling-origin backtest of every ``hsi`` node showed equal or better skill (seed
-#: 20240101; mean over the eight nodes, the former settings in brackets): origins
-#: 2019-2023 (the default) CRPS 1.144 (1.147), 90 % interval score 14.06 (14.07),
-#: coverage 0.874 (0.846); held-out origins 2015-2018 CRPS 1.155 (1.166), interval score
-#: 13.91 (14.51), coverage 0.851 (0.812). Per node the CRPS is within 1.5 % of the former
-#: settings' or better (persistence: mean CRPS 1.212 and 1.233). 30 trees of 5 leaves at
-#: 0.2 scored the same (1.141 and 1.155) at 1.5 x the time. One country's ``hsi``
-#: forecast (80 fits) went from ~13 s to ~1.5 s CPU (benchmarks/bench_forecast.py --legacy).
+#: rolling-origin backtest of every ``hsi`` node (:func:`humsec.forecast.pipelines.run_backtest`,
+#: seed 20240101, release 2026.1) showed equal or better skill; mean over the eight nodes,
+#: the former settings in brackets: origins 2019-2023 (the default) CRPS 1.142 (1.147),
+#: 90 % interval score 13.98 (14.08), coverage 0.878 (0.847), beats persistence on 7 (5)
+#: nodes; held-out origins 2015-2018 CRPS 1.155 (1.168), interval score 14.07 (14.62),
+#: coverage 0.853 (0.817), 7 (7) nodes. No node's CRPS is more than 1 % above the former
+#: settings'. 30 trees of 5 leaves at 0.2 scored the same at 1.5 x the time. One
+#: country's ``hsi`` forecast (80 fits) went from ~11 s to ~1.7 s CPU
+#: (``benchmarks/bench_forecast.py --legacy`` times both).
 QGBM_PARAMS: Mapping[str, Any] = {"max_iter": 20, "learning_rate": 0.3, "max_leaf_nodes": 4,
                                   "min_samples_leaf": 30, "max_bins": 63}
 
