@@ -72,12 +72,24 @@ def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s)
 
 
+def _safe_column(s: pd.Series) -> pd.Series:
+    """:func:`neutralise_formula` over a column, computed once per distinct value."""
+    try:
+        uniq = pd.unique(s)
+    except TypeError:  # unhashable cells (lists, dicts): cell by cell
+        return s.map(neutralise_formula)
+    changed = {v: neutralise_formula(v) for v in uniq if not is_formula_safe(v)}
+    if not changed:
+        return s
+    return s.map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
+
+
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy with every text cell (and column name) passed through :func:`neutralise_formula`."""
     out = df.copy()
     for col in out.columns:
         if _is_text(out[col]):
-            out[col] = out[col].map(neutralise_formula)
+            out[col] = _safe_column(out[col])
     out.columns = [neutralise_formula(str(c)) for c in out.columns]
     return out
 
