@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from humsec.cli.main import main
@@ -195,26 +197,40 @@ def test_regional_table_of_every_grouping(default_env, reg, capsys):
 
 def test_default_graph_land_borders_and_island_neighbours():
     """Land borders for countries that have them (Syria: exactly its five land neighbours,
-    not Cyprus); island states get their three nearest countries by capital distance, so
-    no Pacific state is an isolate; every link says which rule made it."""
+    not Cyprus); island states get their three nearest independent countries by the
+    distance between outlines (coast to coast), so no Pacific state is an isolate; every
+    link says which rule made it."""
+    import json
+    from importlib import resources
+
     from humsec.data.countries import CountryRegistry
     from humsec.spatial.crossborder import build_graph, neighbour_links
-    from humsec.spatial.graph import great_circle_km
 
     reg = CountryRegistry.default()
     g = build_graph(reg)
     assert set(g.neighbours("SYR").index) == {"TUR", "IRQ", "JOR", "LBN", "ISR"}
-    # the island's own (directed) neighbours: its three nearest by distance between points
-    assert set(g.neighbours("CYP").index) == {"LBN", "PSE", "TUR"} and "CYP" not in set(g.neighbours("LBN").index)
+    # the island's own (directed) neighbours: its three nearest coasts (Türkiye 71 km, Syria, Lebanon)
+    assert set(g.neighbours("CYP").index) == {"TUR", "SYR", "LBN"} and "CYP" not in set(g.neighbours("LBN").index)
+    assert set(g.neighbours("MLT").index) == {"ITA", "TUN", "LBY"}
+    assert "AUS" in set(g.neighbours("NZL").index)  # no territory (Norfolk Island) crowds Australia out
     pacific = [u for u in reg.members("SIDS") if reg.region(u) == "Oceania" and u in reg.un_members]
     assert len(pacific) >= 10 and not set(pacific) & set(g.isolates)
     links = neighbour_links(reg, g, ["SYR", "FJI"]).set_index(["unit", "neighbour"])
     assert (links.loc["SYR", "rule"] == "land border").all()
     fji = links.loc["FJI"]
     assert len(fji) == 3 and (fji["rule"] == "nearest (island state)").all()
-    # the three nearest by great-circle distance, computed here from the registry's points
-    a = reg.info("FJI")
-    dist = {u: great_circle_km(a.lat, a.lon, reg.info(u).lat, reg.info(u).lon)
-            for u in reg.codes if u != "FJI" and reg.info(u).lat is not None}
+    # the three nearest independent countries, by brute force over the shipped outlines' vertices
+    out = json.loads(resources.files("humsec.data").joinpath("shipped", "outlines.json").read_text())
+    verts = {f["id"]: np.radians(np.array([p[::-1] for poly in f["geometry"]["coordinates"] for p in poly[0]]))
+             for f in out["features"]}
+
+    def km(a, b):
+        la1, lo1, la2, lo2 = a[:, None, 0], a[:, None, 1], b[None, :, 0], b[None, :, 1]
+        h = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
+        return float(2 * 6371.0088 * np.arcsin(np.sqrt(h)).min())
+
+    dist = {u: km(verts["FJI"], verts[u]) for u in verts
+            if u != "FJI" and u in set(reg.codes) and reg.info(u).independent}
     assert set(fji.index) == set(sorted(dist, key=dist.get)[:3])
+    assert (abs(fji["km"] - pd.Series({u: dist[u] for u in fji.index})) <= 1).all()
     assert reg.name("NRU") == "Nauru"

@@ -65,7 +65,7 @@ BORDERS_PROVENANCE = Provenance(
     citation="Made with Natural Earth (naturalearthdata.com); land borders derived by humsec.",
     via="humsec data release (humsec/data/shipped/geography.json)",
     url="https://www.naturalearthdata.com/downloads/10m-cultural-vectors/",
-    content_hash="sha256:24924b5cb4d217487510a3c8607f30433b17701288c19d45b2b3054e88e7c134",
+    content_hash="sha256:a92bbe66d90a891cdb11a7e10cb8e41c9bd844e578043986eadc1cf3e337a468",
 )
 """Provenance of :meth:`CountryRegistry.border_graph` (hash of the shipped ``geography.json``)."""
 
@@ -493,6 +493,22 @@ class CountryRegistry:
         """Countries sharing a land border with ``iso3`` (Natural Earth outlines)."""
         return self._borders.get(self._check(iso3), frozenset())
 
+    def nearest(self, iso3: str, k: int = 3, *, independent: bool = True) -> list[tuple[str, float]]:
+        """The ``k`` nearest countries of ``iso3`` by the distance between their outlines
+        (coast to coast, km; Natural Earth, data release), nearest first; with
+        ``independent`` only independent countries (no territory crowds out Australia as
+        a neighbour of New Zealand). Empty when the release has no distances for it."""
+        code = self._check(iso3)
+        out = []
+        for other, km in _geography().get("nearest", {}).get(code, ()):
+            info = self._info.get(other)
+            if info is None or (independent and not info.independent):
+                continue
+            out.append((other, km))
+            if len(out) == k:
+                break
+        return out
+
     def border_graph(self) -> dict[str, frozenset[str]]:
         """Symmetric land-border adjacency for every known code (empty set: no land border)."""
         return {c: self._borders.get(c, frozenset()) for c in self._info}
@@ -642,7 +658,9 @@ def _geography_cached() -> dict:
     try:
         data = json.loads(res.read_text(encoding="utf-8"))
         return {"borders": [tuple(b) for b in data["borders"]],
-                "points": {c: (float(p[0]), float(p[1])) for c, p in data["points"].items()}}
+                "points": {c: (float(p[0]), float(p[1])) for c, p in data["points"].items()},
+                "nearest": {c: tuple((str(o), float(km)) for o, km in v)
+                            for c, v in data.get("nearest", {}).items()}}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise HumsecError(f"the shipped data release lacks a readable {GEOGRAPHY_FILE} ({exc}); "
                           "reinstall humsec or rebuild the release") from None

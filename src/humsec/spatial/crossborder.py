@@ -48,9 +48,9 @@ def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km:
     """The connection graph named ``kind`` over the registry's countries.
 
     ``borders+islands`` (the default): land borders, and for a country without any land
-    border (island states) its ``k`` nearest countries by great-circle distance between
-    their representative points (inside each country's largest part, Natural Earth;
-    directed: the island's neighbours) - so Pacific and Caribbean states are not
+    border (island states) its ``k`` nearest independent countries by the great-circle
+    distance between their outlines (coast to coast, Natural Earth; directed: the
+    island's neighbours - Malta's are Italy, Tunisia and Libya) - so Pacific and Caribbean states are not
     isolates, while a country with land borders keeps exactly its land neighbours (Syria's
     are Türkiye, Iraq, Jordan, Lebanon and Israel; Cyprus, an island, is not among them,
     while Lebanon, Palestine and Türkiye are Cyprus's). ``borders+knn`` adds the ``k``
@@ -67,12 +67,18 @@ def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km:
         borders = ConnectionGraph.from_borders(registry)
         knn = ConnectionGraph.knn(coords, k)
         islands = set(borders.isolates) & set(coords["unit"])
-        a = knn.adjacency
-        a = a[a["focal"].isin(islands) & (a["weight"] > 0)]
-        edges = [(f, n, 1.0) for f, n in sorted(set(zip(a["focal"], a["neighbor"])))]
-        sea = ConnectionGraph.from_edges(edges, knn.units, kind=f"islands:{k}", provenance={
-            "source": "representative points of Natural Earth outlines (humsec data release)",
-            "note": f"countries without a land border: their {k} nearest by great-circle distance"})
+        known = set(knn.units)
+        edges = []
+        for f in sorted(islands):
+            near = [n for n, _ in registry.nearest(f, k) if n in known]
+            if not near:  # no outline distances for it: nearest by representative points
+                a = knn.adjacency
+                near = sorted(a.loc[(a["focal"] == f) & (a["weight"] > 0), "neighbor"])
+            edges += [(f, n, 1.0) for n in near]
+        sea = ConnectionGraph.from_edges(sorted(set(edges)), knn.units, kind=f"islands:{k}", provenance={
+            "source": "Natural Earth outlines (humsec data release)",
+            "note": f"countries without a land border: their {k} nearest independent countries by the "
+                    "great-circle distance between outlines (coast to coast)"})
         return borders.union(sea)
     if kind == "knn":
         return ConnectionGraph.knn(coords, k)
@@ -83,8 +89,9 @@ def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km:
 
 def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataFrame:
     """Which rule made each link of ``units`` in ``graph``: ``unit, neighbour, name, rule``
-    (``land border`` or ``nearest (island state)`` / ``nearest``) and ``km`` between
-    the countries' representative points."""
+    (``land border`` or ``nearest (island state)`` / ``nearest``) and ``km``: coast to
+    coast for a nearest link (the distance it was chosen by), else between the countries'
+    representative points."""
     from humsec.spatial.graph import great_circle_km
 
     borders = registry.border_graph()
@@ -100,11 +107,15 @@ def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataF
                 rule = "nearest (island state)"
             else:
                 rule = "nearest"
-            try:
-                a, b = registry.info(u), registry.info(n)
-                km = great_circle_km(a.lat, a.lon, b.lat, b.lon)
-            except Exception:  # noqa: BLE001 - a unit without a point has no distance
-                km = float("nan")
+            coast = dict(registry.nearest(u, 50, independent=False)) if rule != "land border" else {}
+            if n in coast:
+                km = coast[n]  # coast to coast, as the link was chosen
+            else:
+                try:
+                    a, b = registry.info(u), registry.info(n)
+                    km = great_circle_km(a.lat, a.lon, b.lat, b.lon)
+                except Exception:  # noqa: BLE001 - a unit without a point has no distance
+                    km = float("nan")
             rows.append({"unit": u, "neighbour": n, "name": registry.name(n), "rule": rule, "km": round(km)})
     return pd.DataFrame(rows, columns=["unit", "neighbour", "name", "rule", "km"])
 

@@ -341,16 +341,61 @@ def build_geography(path: str | Path, to_iso3: Callable[[str], str | None], *, t
         features.append({"type": "Feature", "id": code,
                          "properties": {"name": " / ".join(sorted(set(names[code]), key=names[code].index))},
                          "geometry": {"type": "MultiPolygon", "coordinates": coords}})
+    nearest = coast_nearest({f["id"]: f["geometry"]["coordinates"] for f in features})
     meta = dict(source or {})
     outlines = {"type": "FeatureCollection", **({"source": meta} if meta else {}), "features": features}
     borders = _borders(by_code)
     geography = {**({"source": meta} if meta else {}),
                  "note": "land borders: countries whose Natural Earth 1:10m outlines share a boundary arc; "
-                         "points: pole of inaccessibility of each country's largest part (lat, lon)",
-                 "borders": [list(b) for b in borders], "points": points}
+                         "points: pole of inaccessibility of each country's largest part (lat, lon); "
+                         f"nearest: the {NEAREST} nearest units by great-circle distance between their "
+                         "outlines (coast to coast, km; for island states' sea neighbours)",
+                 "borders": [list(b) for b in borders], "points": points, "nearest": nearest}
     report = {"countries": len(features), "borders": len(borders), "units": decisions,
               "parts_left_out": dropped_parts, "drawn_as_grid_cells": degenerate}
     return Geography(outlines, geography, report)
+
+
+#: Nearest units kept per unit in ``geography.json`` (filtered to independent countries
+#: when a graph is built, so territories in between do not crowd them out).
+NEAREST = 16
+EARTH_KM = 6371.0088
+
+
+def coast_nearest(outlines: dict[str, list], k: int = NEAREST) -> dict[str, list[list]]:
+    """The ``k`` nearest other units of every unit by the great-circle distance between
+    their outlines (the closest pair of outline vertices, i.e. coast to coast for islands),
+    in whole km: ``{unit: [[other, km], ...]}`` nearest first, ties by code.
+
+    Distances between the vertices of the simplified outlines (within about 0.15 deg of
+    the coast), by the haversine formula on a sphere of radius 6,371 km, found with a
+    ball tree per unit (scikit-learn). Malta's nearest are Italy, Tunisia and Libya; New
+    Zealand's Australia's Norfolk Island before Australia itself.
+
+    References
+    ----------
+    .. [Sinnott84] Sinnott, R. W. (1984). Virtues of the haversine. *Sky and Telescope*
+       68(2), 159.
+    """
+    from sklearn.neighbors import BallTree
+
+    codes = sorted(outlines)
+    verts, owner = [], []
+    for i, c in enumerate(codes):
+        pts = np.array([pt for poly in outlines[c] for ring in poly[:1] for pt in ring], dtype=float)
+        verts.append(np.radians(pts[:, ::-1]))  # (lat, lon) in radians
+        owner.append(np.full(len(pts), i))
+    allv, allo = np.concatenate(verts), np.concatenate(owner)
+    dist = np.full((len(codes), len(codes)), np.inf)
+    for j, v in enumerate(verts):
+        d, _ = BallTree(v, metric="haversine").query(allv, k=1)
+        dist[:, j] = np.minimum.reduceat(d[:, 0], np.r_[0, np.flatnonzero(np.diff(allo)) + 1])
+    km = np.round(dist * EARTH_KM)
+    out = {}
+    for i, c in enumerate(codes):
+        order = sorted((j for j in range(len(codes)) if j != i), key=lambda j: (km[i, j], codes[j]))[:k]
+        out[c] = [[codes[j], int(km[i, j])] for j in order]
+    return out
 
 
 def dumps(obj: Any) -> bytes:
