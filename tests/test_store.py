@@ -236,3 +236,22 @@ def test_filter_equals_a_panel_built_from_the_subset(rows, inds, units, totals):
     pd.testing.assert_frame_equal(p.select(**kw), sub)
     with pytest.raises(ValueError):  # still immutable
         got._data["value"].to_numpy()[:1] = 0.0
+
+
+def test_unchanged_panel_can_update_the_snapshot_annotation(settings):
+    """A release whose observations did not change (only, say, its outlines) is not stored
+    again, but its snapshot then says which release it stands for - otherwise the
+    default would be reinstalled on every use."""
+    store = Store(settings.db_path)
+    store.initialise()
+    p = make_panel()
+    snap, created = store.save_panel("default", p, kind="default", meta={"release_version": "a"})
+    assert created and snap.meta["release_version"] == "a"
+    same, created = store.save_panel("default", p, kind="default", meta={"release_version": "b"})
+    assert not created and same.meta["release_version"] == "a"  # not asked to update: untouched
+    same, created = store.save_panel("default", p, kind="default", meta={"release_version": "b"},
+                                     update_meta=True)
+    assert not created and same.version == snap.version and same.meta["release_version"] == "b"
+    assert store.resolve("default").meta["release_version"] == "b"
+    assert store.load_panel("default") == p  # the observations are untouched
+    assert len(store.snapshots("default")) == 1

@@ -57,7 +57,7 @@ def install_release(settings: Settings, release, *, store: Store | None = None,
         DEFAULT_DATASET, release.panel, kind="default",
         origin=f"humsec data release {m['release']} ({m['released']})",
         meta={"release_version": version, "release": m["release"], "released": m["released"],
-              "content_hash": m["content_hash"]})
+              "content_hash": m["content_hash"]}, update_meta=True)
     return snap
 
 

@@ -203,8 +203,14 @@ class Store:
         indicators: Catalogue | None = None,
         meta: dict | None = None,
         skip_if_unchanged: bool = True,
+        update_meta: bool = False,
     ) -> tuple[Snapshot, bool]:
         """Store ``panel`` as the next version of ``dataset`` in one transaction.
+
+        With ``update_meta``, an unchanged panel (no new version) gets ``meta`` merged into
+        its latest snapshot's metadata: the observations stay immutable, the annotation says
+        which release they now stand for (a release that changed only its outlines would
+        otherwise be reinstalled on every use).
 
         Returns
         -------
@@ -227,6 +233,13 @@ class Store:
                     [dataset],
                 ).fetchone()
                 if latest is not None and skip_if_unchanged and latest[2] == digest:
+                    if update_meta and meta:
+                        old = self._snapshot_by_id(con, latest[0]).meta
+                        if {**old, **meta} != old:
+                            con.execute("UPDATE snapshots SET meta = ? WHERE id = ?",
+                                        [json.dumps({**old, **meta}, sort_keys=True), latest[0]])
+                            con.execute("COMMIT")
+                            return self._snapshot_by_id(con, latest[0]), False
                     con.execute("ROLLBACK")
                     return self._snapshot_by_id(con, latest[0]), False
                 version = 1 if latest is None else latest[1] + 1
