@@ -99,7 +99,7 @@ def test_coinr_f2_equals_coinr_on_asem(asem):
 
 
 def test_treatment_log_keeps_points_tried(asem):
-    # hand case: the step log drops what Winsorisation tried, the table keeps it
+    # hand case: what Winsorisation tried before it fell back to log_CT is kept
     spec = IndexSpec.from_dict({
         "name": "t", "tree": [{"code": "a", "parent": "I"}, {"code": "b", "parent": "I"}, {"code": "I"}],
         "steps": [{"step": "treat", "method": "coinr", "params": {"winmax": 1}},
@@ -113,12 +113,16 @@ def test_treatment_log_keeps_points_tried(asem):
     assert log.at["a", "outcome"] == "log_CT"
     assert log.at["a", "n_winsorised"] == 0 and log.at["a", "n_winsorised_tried"] == 1
     assert log.at["b", "outcome"] == "none" and log.at["b", "n_winsorised_tried"] == 0
+    # ... and the build's own step log keeps it too (matrix engine and column kernels alike)
+    steps = {row["indicator"]: row for row in res.details("treat")["treatment"]}
+    assert steps["a"]["n_winsorised_tried"] == 1 and steps["b"]["n_winsorised_tried"] == 0
     # on ASEM: identical outcomes and counts to the build's own log
     _, _, r = asem
     t = treatment_log(r).set_index("indicator")
     for row in r.details("treat")["treatment"]:
         assert t.at[row["indicator"], "outcome"] == row["outcome"]
         assert t.at[row["indicator"], "n_winsorised"] == row["n_winsorised"]
+        assert t.at[row["indicator"], "n_winsorised_tried"] == row["n_winsorised_tried"]
     # ASEM with the default rule (the build is checked against an independent re-implementation
     # of COINr's Treat in test_index_coinr): 15 indicators Winsorised, none falls back to log_CT
     assert int(t["treated"].sum()) == 15 and set(t["outcome"]) == {"none", "winsorised"}

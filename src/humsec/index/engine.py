@@ -597,4 +597,5 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
     if changed.size:  # unchanged columns keep their statistics
         _, ska[changed], kta[changed] = skew_kurt(out[:, changed])
     return {"values": out, "outcome": outcome, "changed": ~same, "n_winsorised": n_w, "winsorised": winsorised,
+            "n_winsorised_tried": np.where(treated, nwin, 0),
             "skew_before": sk0, "kurt_before": kt0, "skew_after": ska, "kurt_after": kta, "sure": sure}

@@ -801,7 +801,7 @@ class _Builder:
         for code, (method_name, *_), res in zip(names, calls, self._map_columns("treat", calls)):
             cols[code] = res.values.reindex(cur.index)
             row = {"indicator": code, "method": method_name}
-            for f in ("treated", "method", "n_winsorised", "skew_before", "kurt_before",
+            for f in ("treated", "method", "n_winsorised", "n_winsorised_tried", "skew_before", "kurt_before",
                       "skew_after", "kurt_after"):
                 if hasattr(res, f):
                     row["outcome" if f == "method" else f] = getattr(res, f)
@@ -1202,6 +1202,7 @@ class _MatrixBuilder:
                     out[:, j] = r["values"][:, i]
                     rows[c] = {"indicator": c, "method": name, "treated": bool(r["changed"][i]),
                                "outcome": str(r["outcome"][i]), "n_winsorised": int(r["n_winsorised"][i]),
+                               "n_winsorised_tried": int(r["n_winsorised_tried"][i]),
                                "skew_before": float(r["skew_before"][i]), "kurt_before": float(r["kurt_before"][i]),
                                "skew_after": float(r["skew_after"][i]), "kurt_after": float(r["kurt_after"][i]),
                                "winsorised_units": self.labels[r["winsorised"][:, i]].tolist()}
@@ -1209,7 +1210,7 @@ class _MatrixBuilder:
                 res = _call(reg.get(name), self._col(X, j, c), extra={"code": c}, **p)
                 out[:, j] = res.values.reindex(self.index).to_numpy(dtype=float)
                 row = {"indicator": c, "method": name}
-                for f in ("treated", "method", "n_winsorised", "skew_before", "kurt_before",
+                for f in ("treated", "method", "n_winsorised", "n_winsorised_tried", "skew_before", "kurt_before",
                           "skew_after", "kurt_after"):
                     if hasattr(res, f):
                         row["outcome" if f == "method" else f] = getattr(res, f)
