@@ -248,3 +248,35 @@ def test_cli_reports_every_file_written(settings, tmp_path, capsys):
     desc = json.loads((tmp_path / "o" / "m.datapackage.json").read_text("utf-8"))
     assert desc["humsec"]["release"] == "mine@1"
     assert desc["humsec"]["indicators"]["u5mr"]["snapshot"] == "mine@1"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx", "json"])
+def test_index_exports_have_a_valid_datapackage(tmp_path, fmt):
+    from humsec.index.builtin import load_spec
+    from humsec.index.pipeline import build
+    from humsec.report.export_index import export_index
+
+    rows = [(u, 2022, ind, v) for u, k in (("KEN", 1.0), ("NOR", 2.0), ("BRA", 1.5))
+            for ind, v in (("le", 60 * k), ("eys", 7 * k), ("mys", 5 * k), ("gnipc", 3000 * k))]
+    res = build(load_spec("hdi"), pd.DataFrame(rows, columns=["unit", "year", "indicator", "value"]),
+                year=2022)
+    data, package = export_index([res], tmp_path / f"hdi.{fmt}", fmt, source="hdr.csv")
+    report = frictionless.validate(package) if fmt == "csv" else \
+        frictionless.Package.validate_descriptor(json.loads(package.read_text("utf-8")))
+    assert report.valid, report.flatten(["type", "message"])
+    desc = json.loads(package.read_text("utf-8"))
+    assert desc["resources"][0]["path"] == data.name
+    assert desc["humsec"]["dataset"] == "hdi" and "hdr.csv" in desc["humsec"]["release"]
+
+
+def test_sdmx_io_does_not_import_export():
+    """The import circle data/export <-> data/sdmx_io is gone: sdmx_io stands on
+    data/writing only."""
+    import ast
+
+    import humsec.data.sdmx_io as mod
+
+    tree = ast.parse(Path(mod.__file__).read_text("utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "humsec.data.export" not in imported and "humsec.data.writing" in imported
