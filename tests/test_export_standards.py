@@ -121,7 +121,7 @@ def test_sdmx_csv_is_what_sdmx1_writes_and_reads_back(panel, tmp_path):
     ours = sdmx.to_pandas(msg.data[0])
     assert len(ours) == len(panel)
     # ... and writes the same table from the same observations (read from SDMX-ML)
-    xml, xstruct, _ = export_panel(panel, tmp_path / "p.xml", "sdmx-ml", name="t")
+    xml, _, _ = export_panel(panel, tmp_path / "p.xml", "sdmx-ml", name="t")
     ds = sdmx.read_sdmx(xml, structure=dsd).data[0]
     ds.described_by = dfd
     theirs = sdmx.to_csv(ds, rtype=pd.DataFrame)

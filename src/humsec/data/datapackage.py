@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -218,14 +219,14 @@ def package_descriptor(files: Iterable[str | Path], provenance: ExportProvenance
     base : path, optional
         The descriptor's folder (default: the first file's).
     """
-    files = [Path(f) for f in files]
-    base = Path(base) if base is not None else files[0].parent
+    paths = [Path(f) for f in files]
+    folder = Path(base) if base is not None else paths[0].parent
     schemas, descriptions = schemas or {}, descriptions or {}
     taken: set[str] = set()
     resources = []
-    for f in files:
+    for f in paths:
         fmt = f.suffix.lstrip(".").lower()
-        res = {"name": _resource_name(f, taken), "path": f.relative_to(base).as_posix(),
+        res: dict[str, Any] = {"name": _resource_name(f, taken), "path": f.relative_to(folder).as_posix(),
                "format": fmt, "mediatype": MEDIA_TYPES.get(fmt, "application/octet-stream"),
                "bytes": f.stat().st_size, "hash": "sha256:" + sha256_file(f)}
         if fmt in ("csv", "json", "xml"):
@@ -238,7 +239,7 @@ def package_descriptor(files: Iterable[str | Path], provenance: ExportProvenance
             res["dialect"] = {"delimiter": ",", "lineTerminator": "\r\n", "header": True}
         resources.append(res)
     name = re.sub(r"[^a-z0-9._-]+", "-", provenance.dataset.lower()).strip("-") or "humsec-export"
-    desc = {"name": name, "title": provenance.title or provenance.dataset,
+    desc: dict[str, Any] = {"name": name, "title": provenance.title or provenance.dataset,
             "description": f"humsec export of {provenance.dataset}"
                            + (f" (release {provenance.release})" if provenance.release else ""),
             "created": provenance.exported, "resources": resources}
@@ -256,9 +257,9 @@ def write_datapackage(files: Iterable[str | Path], provenance: ExportProvenance,
                       path: str | Path | None = None) -> Path:
     """Write the descriptor (default ``<stem>.datapackage.json`` beside the first file),
     atomically. Returns its path."""
-    files = [Path(f) for f in files]
-    target = Path(path) if path is not None else datapackage_path(files[0])
-    desc = package_descriptor(files, provenance, schemas=schemas, descriptions=descriptions,
+    paths = [Path(f) for f in files]
+    target = Path(path) if path is not None else datapackage_path(paths[0])
+    desc = package_descriptor(paths, provenance, schemas=schemas, descriptions=descriptions,
                               base=target.parent)
     text = json.dumps(desc, ensure_ascii=False, indent=1, default=str) + "\n"
     return atomic_write(target, lambda p: p.write_text(text, encoding="utf-8"))

@@ -350,9 +350,20 @@ def _src(x: bytes | str | Path):
 
 def _dsd(structure: bytes | str | Path):
     import sdmx
+    from sdmx.message import StructureMessage
 
     smsg = sdmx.read_sdmx(_src(structure))
+    if not isinstance(smsg, StructureMessage):
+        raise HumsecError("not an SDMX-ML structure message")
     return next(iter(smsg.structure.values())), next(iter(smsg.dataflow.values()), None)
+
+
+def _datasets(msg) -> list:
+    from sdmx.message import DataMessage
+
+    if not isinstance(msg, DataMessage) or not msg.data:
+        raise HumsecError("not an SDMX data message with a data set")
+    return list(msg.data)
 
 
 def read_sdmx_ml(data: bytes | str | Path, structure: bytes | str | Path | None = None) -> pd.DataFrame:
@@ -366,7 +377,7 @@ def read_sdmx_ml(data: bytes | str | Path, structure: bytes | str | Path | None 
         msg = sdmx.read_sdmx(_src(data), structure=dsd)
     else:
         msg = sdmx.read_sdmx(_src(data))
-    series = sdmx.to_pandas(msg.data[0])
+    series = sdmx.to_pandas(_datasets(msg)[0])
     return series.rename("value").reset_index()
 
 
@@ -379,7 +390,7 @@ def read_sdmx_csv(data: bytes | str | Path, structure: bytes | str | Path) -> pd
     src = _src(data)
     raw = src if isinstance(src, io.BytesIO) else io.BytesIO(Path(src).read_bytes())
     msg = sdmx.read_sdmx(raw, format="csv", structure=dfd if dfd is not None else dsd)
-    series = sdmx.to_pandas(msg.data[0])
+    series = sdmx.to_pandas(_datasets(msg)[0])
     return series.rename("value").reset_index()
 
 
