@@ -62,28 +62,27 @@ def sheet_name(name: str, taken: set[str] | None = None) -> str:
     return out
 
 
-def _format_sheet(ws, frame: pd.DataFrame, *, filters: bool = True) -> None:
-    """Bold frozen header, an autofilter over the table, readable column widths."""
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    ncols = max(len(frame.columns), 1)
-    bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
-    ws.freeze_panes = "A2"
-    if filters and len(frame.columns):
-        ws.auto_filter.ref = f"A1:{get_column_letter(ncols)}{len(frame) + 1}"
-    for i, col in enumerate(frame.columns, 1):
+def _widths(frame: pd.DataFrame) -> list[float]:
+    out = []
+    for col in frame.columns:
         sample = frame[col].head(200).astype(str).str.len()
         width = max(len(str(col)), int(sample.max()) if len(sample) else 0) + 2
-        ws.column_dimensions[get_column_letter(i)].width = min(width, _MAX_WIDTH)
+        out.append(min(width, _MAX_WIDTH))
+    return out
+
+
+def _cells(frame: pd.DataFrame):
+    """Rows of Python values for openpyxl (missing -> empty cell)."""
+    obj = frame.astype(object)
+    obj = obj.where(frame.notna(), None)
+    return obj.itertuples(index=False, name=None)
 
 
 def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path, *,
                    filters: Mapping[str, bool] | None = None) -> Path:
     """Write several frames as the sheets of one formatted .xlsx workbook (atomically,
-    formula-safe): bold frozen header row, autofilter, column widths.
+    formula-safe, streamed with openpyxl's write-only mode): bold frozen header row,
+    autofilter, column widths.
 
     Parameters
     ----------
@@ -94,15 +93,34 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path, *,
     filters : dict[str, bool], optional
         Sheet name -> whether to add an autofilter (default: every sheet).
     """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     filters = filters or {}
 
     def write(p: Path) -> None:
         taken: set[str] = set()
-        with pd.ExcelWriter(p, engine="openpyxl") as xw:
-            for name, frame in sheets.items():
-                title = sheet_name(name, taken)
-                excel_frame(frame).to_excel(xw, sheet_name=title, index=False)
-                _format_sheet(xw.sheets[title], frame, filters=filters.get(name, True))
+        wb = Workbook(write_only=True)
+        bold = Font(bold=True)
+        for name, frame in sheets.items():
+            ws = wb.create_sheet(sheet_name(name, taken))
+            safe = excel_frame(frame)
+            for i, width in enumerate(_widths(safe), 1):
+                ws.column_dimensions[get_column_letter(i)].width = width
+            ws.freeze_panes = "A2"
+            if filters.get(name, True) and len(safe.columns):
+                ws.auto_filter.ref = f"A1:{get_column_letter(len(safe.columns))}{len(safe) + 1}"
+            header = []
+            for col in safe.columns:
+                cell = WriteOnlyCell(ws, value=col)
+                cell.font = bold
+                header.append(cell)
+            ws.append(header)
+            for row in _cells(safe):
+                ws.append(row)
+        wb.save(p)
 
     return atomic_write(Path(path), write)
 
