@@ -141,7 +141,7 @@ def test_every_export_has_a_valid_datapackage(panel, tmp_path, fmt):
     suffix = {"sdmx-csv": "csv", "sdmx-ml": "xml"}.get(fmt, fmt)
     files = export_panel(panel, tmp_path / f"p.{suffix}", fmt, name="t", release="t@3")
     package = files[-1]
-    assert package.name == "p.datapackage.json" and package.parent == tmp_path
+    assert package.name == f"p.{suffix}.datapackage.json" and package.parent == tmp_path
     desc = json.loads(package.read_text("utf-8"))
     report = frictionless.Package.validate_descriptor(desc)
     assert report.valid, report.flatten(["type", "message"])
@@ -238,14 +238,14 @@ def test_cli_reports_every_file_written(settings, tmp_path, capsys):
     capsys.readouterr()
     for args, names in (
             (["export", "data", "mine", "--format", "sdmx-csv", "--out", str(tmp_path / "o" / "m.csv")],
-             ["m.csv", "m.structure.xml", "m.datapackage.json"]),
+             ["m.csv", "m.structure.xml", "m.csv.datapackage.json"]),
             (["data", "export", "mine", "--format", "xlsx", "--out", str(tmp_path / "o" / "d.xlsx")],
-             ["d.xlsx", "d.datapackage.json"])):
+             ["d.xlsx", "d.xlsx.datapackage.json"])):
         assert main(["--home", str(settings.home), "-q", *args]) == 0
         err = capsys.readouterr().err
         assert [Path(line.removeprefix("wrote ")).name for line in err.splitlines()
                 if line.startswith("wrote ")] == names
-    desc = json.loads((tmp_path / "o" / "m.datapackage.json").read_text("utf-8"))
+    desc = json.loads((tmp_path / "o" / "m.csv.datapackage.json").read_text("utf-8"))
     assert desc["humsec"]["release"] == "mine@1"
     assert desc["humsec"]["indicators"]["u5mr"]["snapshot"] == "mine@1"
 
@@ -280,3 +280,11 @@ def test_sdmx_io_does_not_import_export():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert "humsec.data.export" not in imported and "humsec.data.writing" in imported
+
+
+def test_exports_of_one_stem_keep_their_own_descriptors(panel, tmp_path):
+    csv_files = export_panel(panel, tmp_path / "p.csv", "csv", name="t")
+    xml_files = export_panel(panel, tmp_path / "p.xml", "sdmx-ml", name="t")
+    assert csv_files[-1] != xml_files[-1]
+    assert [r["path"] for r in json.loads(csv_files[-1].read_text("utf-8"))["resources"]] == ["p.csv"]
+    assert frictionless.validate(csv_files[-1]).valid

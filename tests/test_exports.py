@@ -48,7 +48,7 @@ def _key(df: pd.DataFrame) -> dict:
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
 def test_panel_round_trip_tables(panel, tmp_path, fmt):
     path, package = export_panel(panel, tmp_path / f"p.{fmt}", fmt, name="t")
-    assert package.name == "p.datapackage.json"
+    assert package.name == f"p.{fmt}.datapackage.json"
     if fmt == "xlsx":  # a workbook: observations on 'data', provenance on 'sources'
         back = pd.read_excel(path, sheet_name="data")
         prov = pd.read_excel(path, sheet_name="sources")

@@ -1,5 +1,5 @@
 """``humsec export …``: hand results to partners (CSV, Parquet, Excel, JSON, SDMX-CSV 2.0,
-SDMX-ML 2.1), each with a Frictionless ``<stem>.datapackage.json``; every file written is
+SDMX-ML 2.1), each with a Frictionless ``<file>.datapackage.json``; every file written is
 reported as ``wrote FILE`` on stderr."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Provenance of an export and the Frictionless data package written beside it.
 
-Every export (CSV, Parquet, xlsx, JSON, SDMX) gets ``<stem>.datapackage.json`` in the same
-folder: a `Frictionless Data Package <https://datapackage.org>`_ descriptor naming each
-file written (path, format, media type, size, ``sha256:`` hash; a table schema for CSV),
+Every export (CSV, Parquet, xlsx, JSON, SDMX) gets ``<file>.datapackage.json`` in the same
+folder (``hsi.csv`` -> ``hsi.csv.datapackage.json``; SDMX: named after the data file): a
+`Frictionless Data Package <https://datapackage.org>`_ descriptor naming each file written (path, format, media type, size, ``sha256:`` hash; a table schema for CSV),
 the sources and licences of the data, and — under the ``humsec`` property — the release
 or vintage exported, the content hash of the observations and each indicator's
 provenance. :class:`ExportProvenance` is the one value every writer reads: the Parquet
@@ -195,9 +195,11 @@ def _licence(text: str) -> dict:
 
 
 def datapackage_path(first: str | Path) -> Path:
-    """``<stem>.datapackage.json`` beside the export's (first) file."""
+    """``<file name>.datapackage.json`` beside the export's (first) file (``p.csv`` ->
+    ``p.csv.datapackage.json``), so that exports of one stem in several formats keep
+    their own descriptors."""
     first = Path(first)
-    return first.with_name(first.stem + ".datapackage.json")
+    return first.with_name(first.name + ".datapackage.json")
 
 
 def package_descriptor(files: Iterable[str | Path], provenance: ExportProvenance, *,
@@ -255,7 +257,7 @@ def write_datapackage(files: Iterable[str | Path], provenance: ExportProvenance,
                       schemas: Mapping[str, Mapping] | None = None,
                       descriptions: Mapping[str, str] | None = None,
                       path: str | Path | None = None) -> Path:
-    """Write the descriptor (default ``<stem>.datapackage.json`` beside the first file),
+    """Write the descriptor (default ``<file>.datapackage.json`` beside the first file),
     atomically. Returns its path."""
     paths = [Path(f) for f in files]
     target = Path(path) if path is not None else datapackage_path(paths[0])

@@ -5,7 +5,7 @@ Every text cell written to CSV or Excel passes through :func:`neutralise_formula
 implementation for the whole code base); every file is written atomically and honours
 the umask (:func:`atomic_write`); both live in :mod:`humsec.data.writing`, re-exported
 here. Every export of :func:`export_panel` and :func:`export_table` also writes a
-Frictionless ``<stem>.datapackage.json`` (:mod:`humsec.data.datapackage`) beside the
+Frictionless ``<file>.datapackage.json`` (:mod:`humsec.data.datapackage`) beside the
 data; Parquet files carry the provenance as key-value metadata (``humsec.provenance``);
 xlsx exports are workbooks with *data*, *sources* and *README* sheets, a frozen header
 and filters.
@@ -216,7 +216,7 @@ def readme_frame(provenance: ExportProvenance, columns: Mapping[str, str] | None
 def export_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None, *,
                  provenance: ExportProvenance, columns: Mapping[str, str] | None = None,
                  sheets: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
-    """Write ``df`` as csv, parquet, xlsx or json plus ``<stem>.datapackage.json``.
+    """Write ``df`` as csv, parquet, xlsx or json plus ``<file>.datapackage.json``.
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ def export_panel(panel, path: str | Path, fmt: str | None = None, *, name: str =
     Returns
     -------
     list of Path
-        The files written, the ``<stem>.datapackage.json`` descriptor last.
+        The files written, the ``<file>.datapackage.json`` descriptor last.
     """
     path = Path(path)
     fmt = _format(path, fmt, DATA_FORMATS)

@@ -14,7 +14,7 @@ value`` (every data set plus the ranks); ``json`` writes everything; ``sdmx-csv`
 ``MEASURE`` (node) and ``STAGE`` (data set, or ``RANK``) — SDMX-CSV 2.0 and SDMX-ML 2.1,
 each with its SDMX-ML structure message ``<stem>.structure.xml``.
 
-Every format also writes a Frictionless ``<stem>.datapackage.json`` beside the export
+Every format also writes a Frictionless ``<file>.datapackage.json`` beside the export
 (spec, years, input, software; see :mod:`humsec.data.datapackage`); Parquet carries the
 same provenance as key-value metadata.
 """
