@@ -2,8 +2,9 @@
 
 Every export (CSV, Parquet, xlsx, JSON, SDMX) gets ``<file>.datapackage.json`` in the same
 folder (``hsi.csv`` -> ``hsi.csv.datapackage.json``; SDMX: named after the data file): a
-`Frictionless Data Package <https://datapackage.org>`_ descriptor naming each file written (path, format, media type, size, ``sha256:`` hash; a table schema for CSV),
-the sources and licences of the data, and — under the ``humsec`` property — the release
+`Frictionless Data Package <https://datapackage.org>`_ descriptor naming each file
+written (path, format, media type, size, ``sha256:`` hash; a table schema for CSV), the
+sources and licences of the data, and — under the ``humsec`` property — the release
 or vintage exported, the content hash of the observations and each indicator's
 provenance. :class:`ExportProvenance` is the one value every writer reads: the Parquet
 key-value metadata (``humsec.provenance``), the workbook's *sources* and *README* sheets
