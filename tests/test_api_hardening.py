@@ -53,6 +53,18 @@ def test_every_response_carries_security_headers(client, path):
         assert "script-src" not in csp and "style-src 'unsafe-inline'" in csp  # a brief styles, never scripts
 
 
+@pytest.mark.parametrize("path", ["/api/v1/catalogue", "/api/v1/catalogue?format=csv", "/api/v1/openapi.json", "/"])
+def test_large_answers_are_gzipped_and_keep_their_security_headers(client, path):
+    plain = client.get(path, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    raw = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert raw.headers["content-encoding"] == "gzip", path
+    assert raw.num_bytes_downloaded < len(plain.content) / 2  # bytes on the wire
+    assert raw.content == plain.content  # httpx decodes; the same answer
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    assert raw.headers["content-security-policy"] == plain.headers["content-security-policy"]
+
+
 def test_docs_page_allows_only_its_own_inline_script(client):
     import base64
     import hashlib

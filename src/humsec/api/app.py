@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from humsec import __version__
@@ -223,6 +224,9 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     app.include_router(commitments.router(config), prefix=API_PREFIX)
     _declare_formats(app)
     docs_csp = _mount_docs(app)
+    # large answers (ranking CSV, panel pages, world geometry, HTML) gzip-compressed for
+    # clients that accept it; inside SecurityHeaders, so compressed answers carry them too
+    app.add_middleware(GZipMiddleware, minimum_size=config.gzip_min_bytes)
     # outermost first: unknown Host headers are refused before anything else runs
     app.add_middleware(SecurityHeaders, csp_for={f"{API_PREFIX}/docs": docs_csp} if docs_csp else None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.trusted_hosts(), www_redirect=False)

@@ -45,6 +45,8 @@ class ServiceConfig(BaseModel):
     header_timeout : float
         Seconds a client has to send a request's complete headers before the
         connection is closed (slow-loris guard; ``humsec serve``).
+    gzip_min_bytes : int
+        Answers at least this large are gzip-compressed for clients that accept it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -64,6 +66,7 @@ class ServiceConfig(BaseModel):
     preload: bool = False
     allowed_hosts: tuple[str, ...] = ()
     header_timeout: float = Field(default=10.0, gt=0)
+    gzip_min_bytes: int = Field(default=1024, ge=0)
 
     def trusted_hosts(self) -> list[str]:
         """The ``Host`` names accepted (see ``allowed_hosts``)."""
