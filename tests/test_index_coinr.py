@@ -11,7 +11,6 @@ aggregate level to 1e-9 relative.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

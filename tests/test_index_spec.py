@@ -13,7 +13,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from humsec.cli.main import main
 from humsec.errors import HumsecError, ValidationError
 from humsec.index.pipeline import build, regenerate
-from humsec.index.spec import IndexSpec, validate_spec
+from humsec.index.spec import IndexSpec
 
 SMALL = """
 spec_version: 1
@@ -128,7 +128,6 @@ def test_validate_semantic_problems_all_at_once():
     with pytest.raises(ValidationError) as e:
         IndexSpec.from_yaml(bad, file="bad.yaml")
     issues = e.value.issues
-    fields = [i.field for i in issues]
     text = str(e.value)
     assert any("duplicate node code 'a'" in i.message for i in issues)
     assert any("'nowhere' is not a node" in i.message for i in issues), text
