@@ -110,6 +110,17 @@ async def load(base: str, paths: list[str], rate: float, duration: float, max_re
             "mean": statistics.fmean(lat) * 1000 if lat else float("nan")}
 
 
+def stop_server(proc: subprocess.Popen, log: Path) -> None:
+    """Stop a server of :func:`start_server` (terminate, then kill after 15 s) and remove its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.unlink(missing_ok=True)
+
+
 def show(name: str, r: dict) -> None:
     err = sum(r["errors"].values())
     print(f"{name:<34} sent {r['sent']:>5}  ok {r['ok']:>5}  errors {err:>3} {r['errors'] or ''}")
@@ -155,13 +166,7 @@ def main() -> int:
               f"(p99 {tgt['p99']:.1f} ms, {tgt['throughput']:.0f} req/s, {sum(tgt['errors'].values())} errors)")
         return 1 if (a.strict and not ok) else 0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.unlink(missing_ok=True)
+        stop_server(proc, log)
 
 
 if __name__ == "__main__":

@@ -140,13 +140,7 @@ def main() -> int:
               f"(slowest ranked country {worst:.3f} s)")
         return 1 if (a.strict and not ok) else 0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.unlink(missing_ok=True)
+        bench_api.stop_server(proc, log)
 
 
 if __name__ == "__main__":

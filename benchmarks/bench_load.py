@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import free_port, start_server, show, wait_ready  # noqa: E402
+from bench_api import free_port, show, start_server, stop_server, wait_ready  # noqa: E402
 
 ISO3 = ["KEN", "NGA", "IND", "BRA", "DEU", "USA", "CHN", "AFG", "SYR", "YEM", "ETH", "SOM", "SDN", "HTI",
         "MEX", "FRA", "GBR", "JPN", "IDN", "PAK", "BGD", "COD", "MLI", "NER", "UKR", "COL", "PER", "ZAF",
@@ -147,13 +146,7 @@ def main() -> int:
               f"warm p99 {warm['p99']:.1f} ms, {sum(warm['errors'].values())} errors)")
         return 1 if (a.strict and not ok) else 0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.unlink(missing_ok=True)
+        stop_server(proc, log)
 
 
 if __name__ == "__main__":
