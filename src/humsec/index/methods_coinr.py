@@ -42,14 +42,13 @@ from humsec.index.methods.impute import IMPUTE
 from humsec.index.methods.normalise import NORMALISE, _observed, _signed
 from humsec.index.methods.treat import (
     TREAT,
+    coinr_two_stage,
     TreatResult,
     _need,
     _result,
     _series,
-    check_skew_kurt,
     log_ct,
     skew,
-    winsorise_coinr,
 )
 
 __all__ = ["IMP_TYPES", "impute_panel_frame", "log_ct_orig", "log_ct_plus", "log_gii"]
@@ -189,24 +188,9 @@ if "coinr_f2" not in TREAT:
         ``log_GII`` or ``none`` (keep the Winsorised values even if they fail). When
         Winsorisation fails, ``n_winsorised_tried`` keeps the number of points it touched.
         """
-        s, arr = _series(x, code)
-        _need(arr, 4, "COINr treatment", code)
-        passing, _, _ = check_skew_kurt(arr, skew_thresh, kurt_thresh)
-        if passing is None or passing:
-            return _result(s, arr, arr.copy(), "none")
-        x1, nwin, pos, ok = winsorise_coinr(arr, winmax=winmax, skew_thresh=skew_thresh,
-                                            kurt_thresh=kurt_thresh, force_win=force_win)
-        if not ok:
-            return _result(s, arr, arr.copy(), "none")
-        pass1, _, _ = check_skew_kurt(x1, skew_thresh, kurt_thresh)
-        if pass1 is None:
-            return _result(s, arr, arr.copy(), "none")
-        if pass1 or f2 == "none":
-            return _result(s, arr, x1, "winsorised", nwin, pos)
-        fn = F2[f2]
-        if combine_treat:
-            return _result(s, arr, fn(x1), f"winsorised+{f2}", nwin, pos)
-        return _result(s, arr, fn(arr), f2, 0, None, tried=nwin)
+        return coinr_two_stage(x, f2, None if f2 == "none" else F2[f2], winmax=winmax, skew_thresh=skew_thresh,
+                               kurt_thresh=kurt_thresh, force_win=force_win, combine_treat=combine_treat,
+                               code=code)
 
 
 # ---------------------------------------------------------------------------- normalisation

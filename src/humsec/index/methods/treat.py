@@ -35,6 +35,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -354,6 +355,16 @@ def treat_coinr(x: pd.Series, *, winmax: int | None = 5, skew_thresh: float = 2.
     HumsecError
         Fewer than 4 non-missing values (COINr's ``kurt`` stops), or infinite values.
     """
+    return coinr_two_stage(x, "log_CT", log_ct, winmax=winmax, skew_thresh=skew_thresh,
+                           kurt_thresh=kurt_thresh, force_win=force_win, combine_treat=combine_treat, code=code)
+
+
+def coinr_two_stage(x: pd.Series, f2_name: str, f2: Callable[[np.ndarray], np.ndarray] | None, *,
+                    winmax: int | None, skew_thresh: float, kurt_thresh: float, force_win: bool,
+                    combine_treat: bool, code: str | None) -> TreatResult:
+    """COINr's ``Treat`` with the second-stage function ``f2`` (named ``f2_name``) applied
+    when Winsorisation fails; ``f2=None`` keeps the Winsorised values even then. Shared by
+    the ``coinr`` treatment (``log_CT``) and ``coinr_f2``."""
     s, arr = _series(x, code)
     _need(arr, 4, "COINr treatment", code)
     passing, _, _ = check_skew_kurt(arr, skew_thresh, kurt_thresh)
@@ -366,11 +377,11 @@ def treat_coinr(x: pd.Series, *, winmax: int | None = 5, skew_thresh: float = 2.
     pass1, _, _ = check_skew_kurt(x1, skew_thresh, kurt_thresh)
     if pass1 is None:
         return _result(s, arr, arr.copy(), "none")
-    if pass1:
+    if pass1 or f2 is None:
         return _result(s, arr, x1, "winsorised", nwin, pos)
     if combine_treat:
-        return _result(s, arr, log_ct(x1), "winsorised+log_CT", nwin, pos)
-    return _result(s, arr, log_ct(arr), "log_CT", 0, None, tried=nwin)
+        return _result(s, arr, f2(x1), f"winsorised+{f2_name}", nwin, pos)
+    return _result(s, arr, f2(arr), f2_name, 0, None, tried=nwin)
 
 
 class WinsoriseParams(_Thresholds):
