@@ -47,6 +47,35 @@ __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "bu
            "regenerate"]
 
 
+#: Fields of a treatment result copied into the step log (``method`` as ``outcome``).
+_TREATMENT_FIELDS = ("treated", "method", "n_winsorised", "n_winsorised_tried", "skew_before", "kurt_before",
+                     "skew_after", "kurt_after")
+
+
+def _treatment_row(code: str, method_name: str, res: Any) -> dict[str, Any]:
+    """The step-log row of one indicator's treatment (both builders)."""
+    row: dict[str, Any] = {"indicator": code, "method": method_name}
+    for f in _TREATMENT_FIELDS:
+        if hasattr(res, f):
+            row["outcome" if f == "method" else f] = getattr(res, f)
+    if hasattr(res, "winsorised_units"):
+        row["winsorised_units"] = list(res.winsorised_units)
+    return row
+
+
+def _node_normalise_params(node: Any, m: Any, params: dict[str, Any]) -> None:
+    """Fill a normalisation's parameters from its node (goalposts as ``lo``/``hi`` or
+    ``goalposts``, ``log``) where the method takes them and the step did not set them."""
+    if node.goalposts is not None:
+        for k in ("lo", "hi"):
+            if k not in params and k in m.params.model_fields:
+                params[k] = node.goalposts[0 if k == "lo" else 1]
+        if "goalposts" in m.params.model_fields and "goalposts" not in params:
+            params["goalposts"] = list(node.goalposts)
+    if node.log and "log" in m.params.model_fields and "log" not in params:
+        params["log"] = True
+
+
 def rank_desc(values: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
     """Descending ranks; ties share the lowest rank (1, 2, 2, 4); NaN stays NaN."""
     return values.rank(ascending=False, method="min")
@@ -800,14 +829,7 @@ class _Builder:
             names.append(code)
         for code, (method_name, *_), res in zip(names, calls, self._map_columns("treat", calls)):
             cols[code] = res.values.reindex(cur.index)
-            row = {"indicator": code, "method": method_name}
-            for f in ("treated", "method", "n_winsorised", "n_winsorised_tried", "skew_before", "kurt_before",
-                      "skew_after", "kurt_after"):
-                if hasattr(res, f):
-                    row["outcome" if f == "method" else f] = getattr(res, f)
-            if hasattr(res, "winsorised_units"):
-                row["winsorised_units"] = list(res.winsorised_units)
-            table.append(row)
+            table.append(_treatment_row(code, method_name, res))
         return pd.DataFrame(cols, index=cur.index), {"treatment": table}
 
     def _normalise(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -818,14 +840,7 @@ class _Builder:
             node = self.spec.nodes[code]
             method_name, params = _resolve(step, code, 1)
             m = registry_for("normalise").get(method_name)
-            if node.goalposts is not None:
-                for k in ("lo", "hi"):
-                    if k not in params and k in m.params.model_fields:
-                        params[k] = node.goalposts[0 if k == "lo" else 1]
-                if "goalposts" in m.params.model_fields and "goalposts" not in params:
-                    params["goalposts"] = list(node.goalposts)
-            if node.log and "log" in m.params.model_fields and "log" not in params:
-                params["log"] = True
+            _node_normalise_params(node, m, params)
             p = m.validate_params(params)
             extra = {"code": code, "target": node.target, "direction": node.direction}
             calls.append((method_name, p, cur[code], extra))
@@ -1209,14 +1224,7 @@ class _MatrixBuilder:
             for c, j in rest:
                 res = _call(reg.get(name), self._col(X, j, c), extra={"code": c}, **p)
                 out[:, j] = res.values.reindex(self.index).to_numpy(dtype=float)
-                row = {"indicator": c, "method": name}
-                for f in ("treated", "method", "n_winsorised", "n_winsorised_tried", "skew_before", "kurt_before",
-                          "skew_after", "kurt_after"):
-                    if hasattr(res, f):
-                        row["outcome" if f == "method" else f] = getattr(res, f)
-                if hasattr(res, "winsorised_units"):
-                    row["winsorised_units"] = list(res.winsorised_units)
-                rows[c] = row
+                rows[c] = _treatment_row(c, name, res)
         return out, {"treatment": [rows[c] for c in targets]}
 
     def _normalise(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -1224,15 +1232,7 @@ class _MatrixBuilder:
         reg = registry_for("normalise")
 
         def prepare(code: str, m: Any, params: dict[str, Any]) -> None:
-            node = spec.nodes[code]
-            if node.goalposts is not None:
-                for k in ("lo", "hi"):
-                    if k not in params and k in m.params.model_fields:
-                        params[k] = node.goalposts[0 if k == "lo" else 1]
-                if "goalposts" in m.params.model_fields and "goalposts" not in params:
-                    params["goalposts"] = list(node.goalposts)
-            if node.log and "log" in m.params.model_fields and "log" not in params:
-                params["log"] = True
+            _node_normalise_params(spec.nodes[code], m, params)
 
         targets = self._targets(step)
         out = X.copy()
