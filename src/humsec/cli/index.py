@@ -184,13 +184,7 @@ def audit(
         if table not in tables:
             raise HumsecError(f"--table '{table}': expected one of {', '.join(tables)}")
         tables = {table: tables[table]}
-    if fmt == "json":
-        dump_json({k: json.loads(v.to_json(orient="records")) for k, v in tables.items()})
-        return
-    for name, t in tables.items():
-        if fmt == "csv" and len(tables) > 1:
-            typer.echo(f"# {name}")
-        emit(t, fmt, title=name.replace("_", " "))
+    _emit_tables(tables, fmt)
 
 
 @app.command()
@@ -376,6 +370,8 @@ def _built(spec: str, data: Path, year: Optional[int]):
 
 
 def _emit_tables(tables: dict, fmt: str, extra: Optional[dict] = None) -> None:
+    """Named tables as JSON (one object, ``extra`` first), CSV (``# name`` before each when
+    several) or rich tables (``extra`` as ``key: value`` lines first)."""
     if fmt == "json":
         body = {k: json.loads(v.to_json(orient="records")) for k, v in tables.items()}
         dump_json({**(extra or {}), **body})
