@@ -100,6 +100,7 @@ def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataF
         if u not in set(graph.units):
             continue
         own = set(borders.get(u, ()))
+        coast = dict(registry.nearest(u, 50, independent=False))  # once per unit
         for n in graph.neighbours(u).index:
             if n in own or u in set(borders.get(n, ())):
                 rule = "land border"
@@ -107,8 +108,7 @@ def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataF
                 rule = "nearest (island state)"
             else:
                 rule = "nearest"
-            coast = dict(registry.nearest(u, 50, independent=False)) if rule != "land border" else {}
-            if n in coast:
+            if rule != "land border" and n in coast:
                 km = coast[n]  # coast to coast, as the link was chosen
             else:
                 try:
