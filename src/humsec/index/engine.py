@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from humsec.index.methods.aggregate import weighted_means
+
 __all__ = ["MATRIX", "Unsupported", "aggregate_means", "coinr_check", "matrix_kernel", "rank_min_desc",
            "validated"]
 
@@ -419,6 +421,42 @@ def aggregate_means(V: np.ndarray, w: np.ndarray, method: str, *, floor: float |
         bad |= n_av / V.shape[-1] < min_share - 1e-12
     out = np.where(bad, np.nan, out)
     return out, nonpos
+
+
+def _means_kernel(method: str) -> Callable[..., np.ndarray]:
+    def kernel(V: np.ndarray, w: np.ndarray, *, min_children: int | None = None, min_share: float | None = None,
+               floor: float | None = None) -> np.ndarray:
+        V = np.ascontiguousarray(V, dtype=float)
+        w = np.asarray(w, dtype=float)
+        if (V.ndim != 2 or w.shape != V.shape[1:] or not np.isfinite(w).all() or (w < 0).any()
+                or not w.sum() > 0 or np.isinf(V).any()):
+            raise Unsupported("infinite values or invalid weights")
+        w = w / w.sum()
+        avail = ~np.isnan(V)
+        n_av = avail.sum(axis=1)
+        ok = n_av > 0
+        if min_children is not None:
+            ok &= n_av >= min_children
+        if min_share is not None and V.shape[1]:
+            ok &= n_av / V.shape[1] >= min_share - 1e-12
+        if method != "arithmetic":
+            if method == "geometric" and floor is not None:
+                V = np.where(avail, np.maximum(V, floor), V)
+            if (avail & (V <= 0)).any():
+                raise Unsupported(f"a value <= 0 under the {method} mean")
+        return weighted_means(V, w, avail, ok, method)
+
+    kernel.__name__ = kernel.__qualname__ = f"{method}_means"
+    kernel.__doc__ = (f"Weighted {method} mean of the children (columns) of every unit (row), as the "
+                      f"``{method}`` kernel of :mod:`humsec.index.methods.aggregate` (the same "
+                      ":func:`~humsec.index.methods.aggregate.weighted_means`, so the same bits) "
+                      "without its checks' costs; anything that kernel reports as an error "
+                      "raises :class:`Unsupported`.")
+    return kernel
+
+
+for _m in ("arithmetic", "geometric", "harmonic"):
+    MATRIX["aggregate"][_m] = _means_kernel(_m)
 
 
 # ---------------------------------------------------------------------------- COINr treatment

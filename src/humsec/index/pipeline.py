@@ -326,7 +326,15 @@ def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
 
 
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
-    """Units x ``codes`` matrix of one year, sorted by unit.
+    """Units x ``codes`` frame of one year, sorted by unit (see :func:`_wide_matrix`)."""
+    M, units = _wide_matrix(tidy, codes, year, spec)
+    return pd.DataFrame(M, index=units, columns=codes, copy=False)
+
+
+def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec
+                 ) -> tuple[np.ndarray, pd.Index]:
+    """Units x ``codes`` float matrix of one year (column-major: each indicator one
+    contiguous column) and its units (sorted, the index ``unit``).
 
     Integer codes and one scatter instead of ``DataFrame.pivot`` and ``duplicated`` on
     strings: for a million units (49 million tidy rows) this is most of a build's time.
@@ -354,9 +362,11 @@ def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpe
         where = f" in {year}" if year is not None else ""
         raise HumsecError(f"duplicate observations in the index data, e.g. unit {units[j // k]}, "
                           f"indicator {codes[j % k]}{where}; expected one value per key")
-    M = np.full(len(units) * k, np.nan)
-    M[key] = values
-    return pd.DataFrame(M.reshape(len(units), k), index=pd.Index(units, name="unit"), columns=codes)
+    # scatter into the transposed (indicator-major) layout: the matrix comes out in
+    # Fortran order, each indicator's column contiguous for the per-column kernels
+    M = np.full(k * len(units), np.nan)
+    M[icode.astype(np.int64) * len(units) + ucode] = values
+    return M.reshape(k, len(units)).T, pd.Index(units, name="unit")
 
 
 # ---------------------------------------------------------------------------- build
@@ -1056,13 +1066,13 @@ class _MatrixBuilder:
                 if absent:
                     raise _Legacy("absent indicators")
                 wide = b.wide_input[needed]
+                M, self.index = wide.to_numpy(dtype=float), wide.index
             else:
-                wide = _wide(b.tidy, needed, b.year, spec)
-            self.index = wide.index
-            M = wide.to_numpy(dtype=float)
+                M, self.index = _wide_matrix(b.tidy, needed, b.year, spec)
             self.labels = self.index.to_numpy(dtype=object)
-            X = M[:, :len(leaves)] if needed[:len(leaves)] == leaves else wide[leaves].to_numpy(dtype=float)
-            self.D = wide[list(spec.denominators)].to_numpy(dtype=float)
+            at = {c: j for j, c in enumerate(needed)}
+            X = M[:, :len(leaves)]
+            self.D = M[:, [at[d] for d in spec.denominators]]
             self.parts, self.log = {}, []
             self._store("Raw", X, leaves)
             self.weight_step = None
@@ -1288,23 +1298,33 @@ class _MatrixBuilder:
             done = self._aggregate_distributed(step, X)
             if done is not None:
                 return done
-        scores = {c: X[:, j] for j, c in enumerate(self.leaves)}
+        # one column-major output matrix: each node a contiguous column, written in place
+        at = {c: j for j, c in enumerate(self.agg_cols)}
+        A = np.empty((len(index), len(self.agg_cols)), order="F")
+        A[:, [at[c] for c in self.leaves]] = X
         self.weights: dict[str, pd.Series] = {}
         methods = {}
         reg = registry_for("aggregate")
         for parent in spec.aggregates:
             kids = spec.children[parent]
-            block = np.column_stack([scores[k] for k in kids]) if kids else np.empty((len(index), 0))
+            block = np.ascontiguousarray(A[:, [at[k] for k in kids]])
             w = self._weights_for(parent, lambda b=block, k=kids: pd.DataFrame(b, index=index, columns=k))
             self.weights[parent] = (w, kids)
             method_name, params = _resolve(step, parent, spec.level(parent))
             m = reg.get(method_name)
             p = validated(m, params)
-            vals = _call(m, block, w,
-                         extra={"columns": kids, "code": parent, "units": index}, **p)
-            scores[parent] = np.asarray(vals, dtype=float)
+            vals = None
+            kern = MATRIX["aggregate"].get(method_name)
+            if kern is not None:
+                try:
+                    vals = kern(block, w, **p)
+                except Unsupported:
+                    pass  # the reference kernel decides (and words any error)
+            if vals is None:
+                vals = _call(m, block, w, extra={"columns": kids, "code": parent, "units": index}, **p)
+            A[:, at[parent]] = vals
             methods[parent] = method_name
-        return np.column_stack([scores[c] for c in self.agg_cols]), {"methods": methods}
+        return A, {"methods": methods}
 
     def _aggregate_distributed(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]] | None:
         """Row blocks aggregated on the cluster when every method is row-local and the

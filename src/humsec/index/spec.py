@@ -56,6 +56,11 @@ DATASET_OF = {
 }
 
 
+#: Cached views of an :class:`IndexSpec`'s tree (dropped by ``model_copy`` when the tree
+#: changes).
+_TREE_CACHES = ("nodes", "children", "indicators", "aggregates", "root", "denominators", "levels")
+
+
 class Node(BaseModel):
     """A node of the index tree: an indicator (a leaf) or an aggregate (has children).
 
@@ -191,6 +196,15 @@ class IndexSpec(BaseModel):
         # spec -> YAML -> spec gives an equal spec
         return None if v is None else json.loads(json.dumps(v, default=str))
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> IndexSpec:
+        """A copy (pydantic's ``model_copy``); the cached views of the tree are kept only
+        if ``update`` leaves the tree alone."""
+        out = super().model_copy(update=update, deep=deep)
+        if update and "tree" in update:
+            for k in _TREE_CACHES:
+                out.__dict__.pop(k, None)
+        return out
+
     # -- tree helpers ------------------------------------------------------------------
     @cached_property
     def nodes(self) -> dict[str, Node]:
@@ -223,10 +237,29 @@ class IndexSpec(BaseModel):
     def denominators(self) -> list[str]:
         return sorted({n.denominator for n in self.tree if n.denominator})
 
+    @cached_property
+    def levels(self) -> dict[str, int]:
+        """Level of every node (see :meth:`level`), computed once per spec."""
+        out: dict[str, int] = {}
+
+        def lv(code: str) -> int:
+            hit = out.get(code)
+            if hit is None:
+                kids = self.children[code]
+                hit = out[code] = 1 if not kids else 1 + max(lv(k) for k in kids)
+            return hit
+
+        for n in self.tree:
+            lv(n.code)
+        return out
+
     def level(self, code: str) -> int:
         """1 for indicators, else 1 + the highest level among the node's children."""
-        kids = self.children[code]
-        return 1 if not kids else 1 + max(self.level(k) for k in kids)
+        try:
+            return self.levels[code]
+        except KeyError:
+            kids = self.children[code]  # an unknown code: the KeyError of the tree itself
+            return 1 if not kids else 1 + max(self.level(k) for k in kids)
 
     def path(self, code: str) -> list[str]:
         """Codes from ``code`` up to the root."""

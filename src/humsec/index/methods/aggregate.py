@@ -38,7 +38,7 @@ from humsec.errors import HumsecError
 from humsec.index.methods._common import sample
 from humsec.index.registry import Registry
 
-__all__ = ["AGGREGATE", "rank_desc"]
+__all__ = ["AGGREGATE", "rank_desc", "weighted_means"]
 
 AGGREGATE = Registry("aggregate")
 
@@ -131,8 +131,34 @@ def arithmetic(values: np.ndarray, weights: np.ndarray, *, min_children: int | N
     """Weighted arithmetic mean ``sum(w_i x_i) / sum(w_i)`` over available children
     (COINr ``a_amean``) [OECD08]_."""
     v, w, avail, ok = _prep(values, weights, code, "arithmetic mean", min_children, min_share)
+    return weighted_means(v, w, avail, ok, "arithmetic")
+
+
+def weighted_means(v: np.ndarray, w: np.ndarray, avail: np.ndarray, ok: np.ndarray, method: str) -> np.ndarray:
+    """The arithmetic / geometric / harmonic mean of every row of ``v`` over its available
+    children: the arithmetic of the three kernels, shared with the matrix engine
+    (:mod:`humsec.index.engine`) so both give the same bits (ties between units stay ties).
+
+    Parameters
+    ----------
+    v : numpy.ndarray (n_units, k)
+        Values (C order; > 0 where available for the geometric and harmonic means).
+    w : numpy.ndarray (k,)
+        Weights summing to 1.
+    avail, ok : numpy.ndarray
+        Available cells (n_units, k); rows to compute (n_units,), the others get NaN.
+    method : {"arithmetic", "geometric", "harmonic"}
+    """
     W = _row_weights(w, avail)
-    out = np.nansum(np.where(avail, v, 0.0) * W, axis=1)
+    if method == "arithmetic":
+        out = np.nansum(np.where(avail, v, 0.0) * W, axis=1)
+    elif method == "geometric":
+        out = np.exp(np.sum(np.log(np.where(avail, v, 1.0)) * np.nan_to_num(W), axis=1))
+    elif method == "harmonic":
+        with np.errstate(divide="ignore"):  # rows whose children all weigh 0 -> NaN below
+            out = 1.0 / np.sum(np.nan_to_num(W) / np.where(avail, v, 1.0), axis=1)
+    else:
+        raise ValueError(f"no weighted mean '{method}'")
     out[~ok | ~np.isfinite(W.sum(axis=1))] = np.nan
     return out
 
@@ -172,10 +198,7 @@ def geometric(values: np.ndarray, weights: np.ndarray, *, min_children: int | No
     if floor is not None:
         v = np.where(avail, np.maximum(v, floor), v)
     _positive(np.where(avail, v, 1.0), "geometric mean", code, columns, units)
-    W = _row_weights(w, avail)
-    out = np.exp(np.sum(np.log(np.where(avail, v, 1.0)) * np.nan_to_num(W), axis=1))
-    out[~ok | ~np.isfinite(W.sum(axis=1))] = np.nan
-    return out
+    return weighted_means(v, w, avail, ok, "geometric")
 
 
 @AGGREGATE.register("harmonic", AggParams)
@@ -192,11 +215,7 @@ def harmonic(values: np.ndarray, weights: np.ndarray, *, min_children: int | Non
     """
     v, w, avail, ok = _prep(values, weights, code, "harmonic mean", min_children, min_share)
     _positive(np.where(avail, v, 1.0), "harmonic mean", code, columns, units)
-    W = _row_weights(w, avail)
-    with np.errstate(divide="ignore"):  # rows whose children all weigh 0 -> NaN below
-        out = 1.0 / np.sum(np.nan_to_num(W) / np.where(avail, v, 1.0), axis=1)
-    out[~ok | ~np.isfinite(W.sum(axis=1))] = np.nan
-    return out
+    return weighted_means(v, w, avail, ok, "harmonic")
 
 
 class GeneralisedParams(AggParams):
