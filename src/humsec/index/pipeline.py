@@ -36,6 +36,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
 
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for
@@ -320,9 +323,39 @@ def _wide_input(data: pd.DataFrame) -> pd.DataFrame:
 def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
     """Position of each label in ``codes`` (-1 if absent): the few distinct labels are
     looked up, not every row (hashing millions of strings costs seconds)."""
+    arr = labels.array
+    if isinstance(arr, ArrowStringArray):
+        # Arrow strings (the readers' output): one hash lookup per row in Arrow's kernel
+        pos = pc.index_in(arr._pa_array, value_set=pa.array(codes, type=arr._pa_array.type))
+        return pos.fill_null(-1).to_numpy().astype(np.int64, copy=False)
     fcodes, uniq = pd.factorize(labels)
-    at = pd.Index(codes).get_indexer(pd.Index(uniq))
+    lookup = {c: i for i, c in enumerate(codes)}
+    at = np.array([lookup.get(u, -1) for u in uniq.tolist()], dtype=np.int64)
     return np.where(fcodes >= 0, at[np.maximum(fcodes, 0)], -1)
+
+
+def _unit_codes(col: pd.Series, keep: np.ndarray | None) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(col[keep], sort=True)``: a code per row and the sorted distinct units.
+
+    Arrow strings (the readers' output) are encoded by Arrow's kernel and only the
+    distinct units sorted; pandas' own path costs more than the rest of a small build.
+    """
+    arr = col.array
+    if isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0:
+        ch = arr._pa_array
+        if keep is not None:
+            ch = ch.filter(pa.array(keep))
+        enc = ch.dictionary_encode()
+        if enc.num_chunks:
+            idx = (enc.chunk(0).indices if enc.num_chunks == 1 else enc.combine_chunks().indices).to_numpy()
+            uniq = enc.chunk(0).dictionary.to_numpy(zero_copy_only=False)
+        else:
+            idx, uniq = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        order = np.argsort(uniq, kind="stable")
+        inv = np.empty(len(order), dtype=np.int64)
+        inv[order] = np.arange(len(order))
+        return inv[idx], pd.array(uniq[order], dtype=col.dtype)
+    return pd.factorize(col if keep is None else col[keep], sort=True)
 
 
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
@@ -349,11 +382,12 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     if "year" in tidy.columns:
         keep &= tidy["year"].to_numpy(dtype=float, na_value=np.nan) == year
     icode = icode_all
-    if not keep.all():
-        unit_col, values, icode = unit_col[keep], values[keep], icode_all[keep]
+    kept = None if keep.all() else keep
+    if kept is not None:
+        values, icode = values[keep], icode_all[keep]
     if len(icode) == 0:
         raise HumsecError(f"no data for year {year}" if year is not None else "no data")
-    ucode, units = pd.factorize(unit_col, sort=True)
+    ucode, units = _unit_codes(unit_col, kept)
     k = len(codes)
     key = ucode.astype(np.int64) * k + icode
     counts = np.bincount(key, minlength=len(units) * k)
