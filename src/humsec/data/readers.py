@@ -33,7 +33,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from humsec.errors import ValidationError, ValidationIssue
 
@@ -50,6 +53,14 @@ class Limits:
 
     max_bytes: int = 128 * 2**20
     max_uncompressed: int = 256 * 2**20
+    #: Inflation (decoded bytes / stored bytes) above which a large part is taken for a
+    #: bomb. Sheets written by pandas/openpyxl inflate about 10x, even with one value
+    #: repeated in every row (measured 9.7x and 11.0x); Apache POI's ``ZipSecureFile``
+    #: rejects 100x. Parquet has no such bound: a legitimately constant column compresses
+    #: 300x and more there, so its decoded text is bounded by ``max_uncompressed`` alone.
+    max_inflation: float = 25.0
+    #: Parts smaller than this when inflated are never taken for a bomb.
+    inflation_floor: int = 16 * 2**20
     max_rows: int = 1_000_000
     max_columns: int = 2_000
     max_cells: int = 10_000_000
@@ -323,6 +334,13 @@ def _check_zip(path: Path, limits: Limits, issues: _Issues) -> None:
         issues.fail(f"the workbook inflates to {total:,} bytes ({big.filename}: "
                     f"{big.file_size:,}) from {path.stat().st_size:,}: expected at most "
                     f"{limits.max_uncompressed:,} (a zip bomb?)")
+    for i in infos:
+        ratio = i.file_size / max(i.compress_size, 1)
+        if i.file_size > limits.inflation_floor and ratio > limits.max_inflation:
+            issues.fail(f"the workbook part {i.filename} inflates {ratio:,.0f}-fold, from "
+                        f"{i.compress_size:,} to {i.file_size:,} bytes: expected at most "
+                        f"{limits.max_inflation:g}-fold for a part over "
+                        f"{limits.inflation_floor:,} bytes (a zip bomb?)")
 
 
 def _read_excel(path: Path, sheet: str | int | None, file: str, limits: Limits, issues: _Issues) -> Table:
@@ -378,7 +396,13 @@ def _read_parquet(path: Path, file: str, limits: Limits, issues: _Issues) -> Tab
         if inflated > limits.max_uncompressed:
             issues.fail(f"the file inflates to {inflated:,} bytes: expected at most "
                         f"{limits.max_uncompressed:,}")
+        # keep strings dictionary-encoded until their decoded size is known: a column of
+        # one long string repeated a million times is a few kB on disk
+        texts = [f.name for f in pf.schema_arrow if pa.types.is_string(f.type)
+                 or pa.types.is_large_string(f.type) or pa.types.is_binary(f.type)]
+    with pq.ParquetFile(path, read_dictionary=texts) as pf:
         table = pf.read()
+    _check_decoded(table, path, limits, issues)
     names = [str(n) for n in table.schema.names]
     if not names:
         issues.fail("the file has no columns")
@@ -388,6 +412,35 @@ def _read_parquet(path: Path, file: str, limits: Limits, issues: _Issues) -> Tab
     for i, cells in enumerate(zip(*cols)):
         b.add(list(cells), i + 2)
     return b.table(file, "parquet")
+
+
+def _check_decoded(table: pa.Table, path: Path, limits: Limits, issues: _Issues) -> None:
+    """Reject, before any cell becomes a Python object, a Parquet table whose text
+    decodes to more than ``max_uncompressed`` bytes or that holds a cell longer than
+    ``max_cell_chars`` (a few kB of dictionary-encoded Parquet can hold gigabytes)."""
+    total = 0
+    for name, col in zip(table.schema.names, table.columns):
+        for chunk in col.chunks:
+            if pa.types.is_dictionary(chunk.type):
+                lengths = pc.binary_length(chunk.dictionary).fill_null(0)
+                valid = chunk.indices.drop_null()
+                counts = np.bincount(valid.to_numpy(zero_copy_only=False), minlength=len(lengths))
+                size = int(np.dot(counts, lengths.to_numpy(zero_copy_only=False)))
+                longest = int(lengths.to_numpy(zero_copy_only=False)[counts > 0].max(initial=0))
+            elif (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)
+                  or pa.types.is_binary(chunk.type)):
+                lengths = pc.binary_length(chunk)
+                longest = pc.max(lengths).as_py() or 0
+                size = int(pc.sum(lengths).as_py() or 0)
+            else:
+                longest, size = 0, 8 * len(chunk)  # about the text of a number such as 41.25
+            if longest > limits.max_cell_chars:
+                issues.fail(f"column '{name}' holds a cell of {longest:,} characters: expected "
+                            f"at most {limits.max_cell_chars:,}")
+            total += size
+    if total > limits.max_uncompressed:
+        issues.fail(f"the file decodes to {total:,} bytes of text from {path.stat().st_size:,}: "
+                    f"expected at most {limits.max_uncompressed:,} (a decompression bomb?)")
 
 
 def _texts(values: Iterable[object]) -> Iterator[str]:
