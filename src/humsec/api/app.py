@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import logging
 import re
-import threading
 
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +22,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from humsec import __version__
-from humsec.api import auth
+from humsec.api import auth, cache
+from humsec.api.cache import ResponseCache
 from humsec.api.config import ServiceConfig
 from humsec.api.deps import NotFound
 from humsec.api.routers import alerts, commitments, countries, data, index_analysis, indices
@@ -214,7 +214,7 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     app.state.observatory = Observatory(settings, config)
     app.state.authenticator = auth.authenticator_for(settings, config.token_file)
     install_error_handlers(app)
-    _guard_uploads(app, config)
+    app.state.response_views = []  # more read views to warm (the dashboard adds its pages)
     names = builtin_names()
     app.include_router(data.router(config), prefix=API_PREFIX)
     app.include_router(indices.router(config, names), prefix=API_PREFIX)
@@ -224,9 +224,12 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     app.include_router(commitments.router(config), prefix=API_PREFIX)
     _declare_formats(app)
     docs_csp = _mount_docs(app)
+    app.add_middleware(UploadGuard, config=config)
     # large answers (ranking CSV, panel pages, world geometry, HTML) gzip-compressed for
     # clients that accept it; inside SecurityHeaders, so compressed answers carry them too
     app.add_middleware(GZipMiddleware, minimum_size=config.gzip_min_bytes)
+    # read answers computed once per store version, kept encoded (identity and gzip)
+    app.add_middleware(ResponseCache, observatory=app.state.observatory, min_gzip=config.gzip_min_bytes)
     # outermost first: unknown Host headers are refused before anything else runs
     app.add_middleware(SecurityHeaders, csp_for={f"{API_PREFIX}/docs": docs_csp} if docs_csp else None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.trusted_hosts(), www_redirect=False)
@@ -237,24 +240,32 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
 UPLOAD_PATHS = (f"{API_PREFIX}/datasets",)
 
 
-def _guard_uploads(app: FastAPI, config: ServiceConfig) -> None:
-    """Check the token and the declared size of an upload *before* its body is parsed:
-    FastAPI reads (and spools to disk) a multipart body before any dependency runs, so
-    without this an anonymous client could make the server store a large file only to
-    be told 401."""
-    from starlette.concurrency import run_in_threadpool
+class UploadGuard:
+    """Pure ASGI middleware checking the token and the declared size of an upload
+    *before* its body is parsed: FastAPI reads (and spools to disk) a multipart body
+    before any dependency runs, so without this an anonymous client could make the
+    server store a large file only to be told 401."""
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if request.method == "POST" and request.url.path.rstrip("/") in UPLOAD_PATHS:
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > config.max_upload_bytes + 64 * 1024:
-                return _error(413, f"the file is larger than {config.max_upload_bytes} bytes")
-            try:
-                await run_in_threadpool(auth.identity, request, "editor", "import data")
-            except (auth.AuthError, auth.PermissionDenied) as exc:
-                return _auth_error(exc)
-        return await call_next(request)
+    def __init__(self, app, config: ServiceConfig):
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope, receive, send):
+        if (scope["type"] != "http" or scope.get("method") != "POST"
+                or scope.get("path", "").rstrip("/") not in UPLOAD_PATHS):
+            return await self.app(scope, receive, send)
+        from starlette.concurrency import run_in_threadpool
+
+        request = Request(scope)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.config.max_upload_bytes + 64 * 1024:
+            return await _error(413, f"the file is larger than {self.config.max_upload_bytes} bytes")(
+                scope, receive, send)
+        try:
+            await run_in_threadpool(auth.identity, request, "editor", "import data")
+        except (auth.AuthError, auth.PermissionDenied) as exc:
+            return await _auth_error(exc)(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 #: Media type of each value of a ``format`` query parameter.
@@ -334,14 +345,34 @@ def _mount_docs(app: FastAPI) -> str | None:
 
 
 def _lifespan(config: ServiceConfig):
+    """With ``config.preload`` (``humsec serve``): warm the response cache
+    (:func:`humsec.api.cache.warm`) *before* the server accepts requests - uvicorn
+    listens only once the start-up is done - so a fresh server answers every read view
+    from the cache from its first request. A failed warm-up is logged; the server then
+    starts and computes views on demand."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.warm_report = None
         if config.preload:
-            def run() -> None:
-                try:
-                    app.state.observatory.warm()
-                except Exception:  # a broken default must not stop the server; requests report it
-                    log.exception("preloading the default assessment failed")
-            threading.Thread(target=run, name="humsec-preload", daemon=True).start()
+            obs = app.state.observatory
+            try:  # (the middleware stack, with the response cache, is built before the lifespan runs)
+                app.state.warm_report = await cache.warm(obs.response_cache, app.state.response_views,
+                                                         shared=lambda: _shared_warm(obs),
+                                                         persist=config.persist_cache)
+                log.info("response cache warm: %s", app.state.warm_report)
+            except Exception:  # a broken default must not stop the server; requests report it
+                log.exception("warming the response cache failed")
         yield
     return lifespan
+
+
+def _shared_warm(obs: Observatory) -> None:
+    """What the read views share, computed once before them: the default assessment and
+    ranking, alerts and watch list (:meth:`Observatory.warm`), and what every country
+    page shares (:func:`humsec.api.routers.countries.warm_country_pages`)."""
+    obs.warm()
+    try:
+        countries.warm_country_pages(obs)
+    except HumsecError:  # data without the HSI's series: each view says why when asked
+        pass

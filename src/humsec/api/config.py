@@ -4,6 +4,7 @@ which says where the data live)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,12 +33,18 @@ class ServiceConfig(BaseModel):
         ``Cache-Control: max-age`` (seconds) of read endpoints.
     cache_entries : int
         Results kept in the per-app cache (least recently used dropped first).
+    response_entries : int
+        Encoded answers kept in the response cache (:mod:`humsec.api.cache`).
+    persist_cache : bool
+        Keep the response cache on disk (under the store's directory) so that a later
+        start with the same data, version and configuration is warm at once.
     refresh_seconds : float
         How often the store is checked for new snapshots (which invalidate the cache).
     max_upload_bytes : int
         Largest data file accepted by ``POST /api/v1/datasets``.
     preload : bool
-        Compute the default assessment in the background at start-up.
+        Warm the response cache at start-up, before the server accepts requests (from
+        the disk cache when it matches, else by computing every read view).
     allowed_hosts : tuple of str
         ``Host`` header values the service answers (others get 400; DNS-rebinding and
         host-header injection guard). Empty: the loopback names, ``testserver`` and
@@ -61,12 +68,25 @@ class ServiceConfig(BaseModel):
     trend_years: int = Field(default=10, ge=1, le=50)
     max_age: int = Field(default=300, ge=0)
     cache_entries: int = Field(default=4096, ge=16)
+    response_entries: int = Field(default=8192, ge=16)
+    persist_cache: bool = True
     refresh_seconds: float = Field(default=5.0, ge=0)
     max_upload_bytes: int = Field(default=20 * 2**20, gt=0)
     preload: bool = False
     allowed_hosts: tuple[str, ...] = ()
     header_timeout: float = Field(default=10.0, gt=0)
     gzip_min_bytes: int = Field(default=1024, ge=0)
+
+    #: The fields that shape the answers (ETags and the response cache depend on these
+    #: only: a server on another port or with another token file answers the same).
+    ANSWER_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"runs", "seed", "max_runs", "trend_runs", "trend_years", "max_age", "gzip_min_bytes"})
+
+    def answer_tag(self) -> str:
+        """A short hash of :attr:`ANSWER_FIELDS`."""
+        import hashlib
+
+        return hashlib.sha256(self.model_dump_json(include=set(self.ANSWER_FIELDS)).encode()).hexdigest()[:16]
 
     def trusted_hosts(self) -> list[str]:
         """The ``Host`` names accepted (see ``allowed_hosts``)."""

@@ -84,6 +84,11 @@ class ResultCache:
         with self._lock:
             self._data.clear()
 
+    def items(self) -> list[tuple[Hashable, Any]]:
+        """A snapshot of the (key, value) pairs, least recently used first."""
+        with self._lock:
+            return list(self._data.items())
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -128,13 +133,18 @@ class Observatory:
         self.settings = settings
         self.config = config
         self.cache = ResultCache(config.cache_entries)
+        #: Encoded answers of the response cache (:mod:`humsec.api.cache`), keyed by
+        #: (fingerprint, method, path, query, format).
+        self.responses = ResultCache(config.response_entries)
+        #: The :class:`humsec.api.cache.ResponseCache` middleware of the app, once built.
+        self.response_cache: Any = None
         self._lock = threading.RLock()
         self._store: Any = None
         self._inputs: Inputs | None = None
         self._registry: Any = None
         self._registry_lock = threading.Lock()
         self._checked = 0.0
-        self.config_tag = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+        self.config_tag = config.answer_tag()
 
     # -- data ------------------------------------------------------------------------
     def store(self) -> Any:
@@ -163,7 +173,17 @@ class Observatory:
             self._inputs = self._load()
             self._checked = time.monotonic()
             self.cache.clear()
+            self.responses.clear()
             return self._inputs
+
+    def known_fingerprint(self) -> str | None:
+        """The fingerprint of the loaded inputs if the store was checked less than
+        ``refresh_seconds`` ago, else None (then :meth:`inputs` checks it: call it off the
+        event loop). Never blocks."""
+        inp = self._inputs
+        if inp is None or time.monotonic() - self._checked >= self.config.refresh_seconds:
+            return None
+        return inp.fingerprint
 
     def refresh(self) -> Inputs:
         """Reload now (after a write through the API)."""

@@ -4,6 +4,7 @@ REST API by ``static/app.js``."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from importlib import resources
 from typing import Any
@@ -97,42 +98,41 @@ def close_names(reg: Any, text: str, n: int = 5) -> list[dict[str, Any]]:
             for k in keys]
 
 
+def dashboard_views(obs: Any) -> list[str]:
+    """The dashboard's pages and assets the start-up warms (:func:`humsec.api.cache.warm`):
+    the map and comparison pages, the world geometry, the static assets and every
+    country's page."""
+    from humsec.api.cache import countries_served
+
+    return (["/", "/compare", "/web/world.geojson", "/static/app.js", "/static/style.css"]
+            + [f"/country/{c}" for c in countries_served(obs)])
+
+
 def warm_up_at_start(app: Any, env: Any = None) -> None:
-    """With ``config.preload`` (``humsec serve``), compute at start-up, in the background,
-    what every country page shares (:func:`humsec.api.routers.countries.warm_country_pages`:
-    trend bands, group goalposts, spill-over graph and hotspots) after the API's own
-    warm-up, so the first visitor of a country page waits only for that country's
-    numbers. ``/web/warm-up`` says when it is done."""
+    """Add the dashboard's pages to the views the API warms at start-up with
+    ``config.preload`` (``humsec serve``: :func:`humsec.api.cache.warm`, before the server
+    accepts requests; it also computes what every country page shares,
+    :func:`humsec.api.routers.countries.warm_country_pages`), and compile the templates
+    then. ``/web/warm-up`` says when it is done and how long it took."""
     import contextlib
-    import logging
     import threading
-    import time
 
     app.state.dashboard_warm = threading.Event()
+    app.state.response_views.append(dashboard_views)
     inner = app.router.lifespan_context
     obs = app.state.observatory
-
-    def run() -> None:
-        from humsec.api.routers.countries import warm_country_pages
-
-        t = time.perf_counter()
-        try:
-            warm_country_pages(obs)
-            data_credits(obs)
-            for name in (env.list_templates() if env is not None else ()):
-                env.get_template(name)  # compiled once, before the first visitor
-        except Exception:  # a broken default must not stop the server; the pages report it
-            app.state.dashboard_warm_failed = True
-            logging.getLogger("humsec.web").exception("warming the country pages failed")
-        app.state.dashboard_warm_seconds = round(time.perf_counter() - t, 3)
-        app.state.dashboard_warm.set()
 
     @contextlib.asynccontextmanager
     async def lifespan(a: Any):
         async with inner(a) as state:
             if obs.config.preload:
                 app.state.dashboard_warm_started = True
-                threading.Thread(target=run, name="humsec-web-preload", daemon=True).start()
+                for name in (env.list_templates() if env is not None else ()):
+                    env.get_template(name)  # compiled once, before the first visitor
+                report = getattr(app.state, "warm_report", None)
+                app.state.dashboard_warm_failed = report is None
+                app.state.dashboard_warm_seconds = None if report is None else report["seconds"]
+                app.state.dashboard_warm.set()
             yield state
 
     app.router.lifespan_context = lifespan
@@ -152,7 +152,10 @@ def mount(app: Any) -> None:
     def page(template: str, request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
         html = env.get_template(template).render(version=__version__, api="/api/v1",
                                                  credits=data_credits(request.app.state.observatory), **ctx)
-        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
+        # a strong ETag of the page: revalidation is a 304, and the response cache keeps it
+        tag = f'"{hashlib.sha256(html.encode("utf-8")).hexdigest()[:40]}"'
+        return HTMLResponse(html, status_code=status,
+                            headers={"Cache-Control": "no-cache", "ETag": tag, **SECURITY_HEADERS})
 
     @app.get("/", include_in_schema=False)
     def map_page(request: Request) -> HTMLResponse:
@@ -211,7 +214,8 @@ def mount(app: Any) -> None:
         done = st.dashboard_warm.is_set()
         return JSONResponse({"started": getattr(st, "dashboard_warm_started", False), "done": done,
                              "seconds": getattr(st, "dashboard_warm_seconds", None),
-                             "failed": getattr(st, "dashboard_warm_failed", False)},
+                             "failed": getattr(st, "dashboard_warm_failed", False),
+                             "responses": getattr(st, "warm_report", None)},
                             headers={"Cache-Control": "no-store"})
 
     @app.get("/web/world.geojson", include_in_schema=False)
