@@ -281,3 +281,65 @@ def test_coinr_treatment_of_large_columns_equals_the_reference_kernel(winmax):
         assert int(r["n_winsorised"][j]) == ref.n_winsorised
         assert np.flatnonzero(r["winsorised"][:, j]).tolist() == list(ref.winsorised_units)
         assert r["skew_after"][j] == pytest.approx(ref.skew_after, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------- spec changes, input codes
+
+
+def _with_changes_in_full(spec, changes):
+    """The reference path of IndexSpec.with_changes: the whole spec re-validated."""
+    from humsec.index.spec import _set_path
+
+    d = spec.to_dict()
+    for path, value in changes.items():
+        _set_path(d, path, value)
+    return IndexSpec.from_dict(d)
+
+
+RUN_CHANGES = [*VARIANTS[1:],
+               {"tree.Conn.weight": 2, "tree.LPI.weight": 0.5, "steps.aggregate.method": "geometric",
+                "steps.normalise.params": {"lo": 1, "hi": 100}},
+               {"steps.treat.params.winmax": 2, "tree.Flights.weight": np.float64(0.25)}]
+
+
+@pytest.mark.parametrize("changes", RUN_CHANGES, ids=[str(i) for i in range(len(RUN_CHANGES))])
+def test_run_changes_resolved_directly_equal_the_full_validation(asem, changes):
+    from humsec.index.spec import _changed_directly
+
+    spec, _ = asem
+    assert _changed_directly(spec, changes) is not None  # the direct path is taken
+    new, ref = spec.with_changes(changes), _with_changes_in_full(spec, changes)
+    assert new == ref
+    assert (new.nodes, new.children, new.levels, new.aggregates) == (ref.nodes, ref.children, ref.levels,
+                                                                      ref.aggregates)
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"tree.Conn.weight": -1.0}, "weight"),
+    ({"tree.Conn.weight": "heavy"}, "weight"),
+    ({"steps.treat.params.winmax": "many"}, "winmax"),
+    ({"steps.aggregate.method": "no_such_mean"}, "no_such_mean"),
+    ({"steps.impute.params.group": "no_such_grouping"}, "no_such_grouping"),
+])
+def test_bad_run_changes_are_located_errors(asem, changes, match):
+    spec, _ = asem
+    with pytest.raises(HumsecError, match=match):
+        spec.with_changes(changes)
+
+
+def test_unit_codes_and_positions_equal_pandas():
+    from humsec.index.pipeline import _positions, _unit_codes
+
+    rng = np.random.default_rng(3)
+    labels = np.array([f"u{i:03d}" for i in rng.integers(0, 300, size=5000)], dtype=object)
+    keep = rng.random(5000) < 0.7
+    for dtype in ("str", object, "string[pyarrow]"):
+        col = pd.Series(labels, dtype=dtype)
+        for k in (None, keep):
+            codes, uniq = _unit_codes(col, k)
+            ref_codes, ref_uniq = pd.factorize(col if k is None else col[k], sort=True)
+            np.testing.assert_array_equal(codes, ref_codes)
+            assert list(uniq) == list(ref_uniq)
+        want = ["u005", "u100", "nope", "u299"]
+        ref = pd.Index(want).get_indexer(col)
+        np.testing.assert_array_equal(_positions(col, want), ref)

@@ -284,6 +284,9 @@ class IndexSpec(BaseModel):
         removes the parameter. A step that does not exist yet can be added with
         ``"steps.+": {...}``.
         """
+        direct = _changed_directly(self, changes)
+        if direct is not None:
+            return direct
         data = self.to_dict()
         for path, value in changes.items():
             _set_path(data, path, value)
@@ -432,8 +435,6 @@ def _parse(raw: object, file: str) -> IndexSpec:
 
 
 def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
-    from humsec.index.families import registry_for
-
     issues: list[ValidationIssue] = []
 
     def add(msg: str, field: str) -> None:
@@ -490,24 +491,7 @@ def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
         if s.step in seen_steps:
             add(f"step '{s.step}' appears twice", where)
         seen_steps.add(s.step)
-        reg = registry_for(s.step)
-        _check_method(reg, s.method, s.params, f"{where}", add)
-        for key, ov in s.overrides.items():
-            okey = f"{where}.overrides.{key}"
-            if key.startswith("level:"):
-                lv = key.split(":", 1)[1]
-                if not lv.isdigit() or int(lv) not in levels:
-                    add(f"unknown level '{lv}'; the tree has levels {sorted(levels)}", okey)
-            elif key not in spec.nodes:
-                add(f"'{key}' is not a node of the tree", okey)
-            _check_method(reg, ov.method or s.method, {**(s.params if ov.method is None else {}), **ov.params}, okey, add)
-        for code in s.exclude:
-            if code not in spec.nodes:
-                add(f"'{code}' is not a node of the tree", f"{where}.exclude")
-        if s.step == "impute":
-            grp = s.params.get("group")
-            if grp is not None and grp not in spec.groups:
-                add(f"group '{grp}' is not defined under 'groups' (have: {', '.join(spec.groups) or 'none'})", f"{where}.params.group")
+        _step_issues(spec, s, where, levels, add)
     if spec.steps and "aggregate" not in seen_steps:
         add("no 'aggregate' step: aggregates could not be computed", "steps")
     if spec.uncertainty is not None and not issues:
@@ -521,6 +505,82 @@ def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
                 issues.append(ValidationIssue(i.message, file=file,
                                               field="uncertainty" + (f".{i.field}" if i.field else "")))
     return issues
+
+
+def _step_issues(spec: IndexSpec, s: Step, where: str, levels: set[int], add: Any) -> None:
+    """The checks of one step of a known family: its method and parameters, its
+    overrides, its excluded nodes, an imputation's grouping."""
+    from humsec.index.families import registry_for
+
+    reg = registry_for(s.step)
+    _check_method(reg, s.method, s.params, f"{where}", add)
+    for key, ov in s.overrides.items():
+        okey = f"{where}.overrides.{key}"
+        if key.startswith("level:"):
+            lv = key.split(":", 1)[1]
+            if not lv.isdigit() or int(lv) not in levels:
+                add(f"unknown level '{lv}'; the tree has levels {sorted(levels)}", okey)
+        elif key not in spec.nodes:
+            add(f"'{key}' is not a node of the tree", okey)
+        _check_method(reg, ov.method or s.method, {**(s.params if ov.method is None else {}), **ov.params}, okey, add)
+    for code in s.exclude:
+        if code not in spec.nodes:
+            add(f"'{code}' is not a node of the tree", f"{where}.exclude")
+    if s.step == "impute":
+        grp = s.params.get("group")
+        if grp is not None and grp not in spec.groups:
+            add(f"group '{grp}' is not defined under 'groups' (have: {', '.join(spec.groups) or 'none'})",
+                f"{where}.params.group")
+
+
+def _changed_directly(spec: IndexSpec, changes: Mapping[str, Any]) -> IndexSpec | None:
+    """``spec.with_changes(changes)`` for the changes of an uncertainty run - node weights
+    (``tree.<code>.weight``) and a step's method or parameters (``steps.<family>.method``,
+    ``steps.<family>.params[.<name>]``) - without re-validating the whole spec: the new
+    weights are checked as :class:`Node` checks them and each changed step as
+    :func:`validate_spec` checks it (so the result equals the full path's). None for any
+    other change, and for anything the checks do not pass (the full path then reports
+    it, located)."""
+    if spec.uncertainty is not None:
+        return None
+    weights: dict[str, float] = {}
+    steps: dict[int, dict[str, Any]] = {}
+    for path, value in changes.items():
+        parts = path.split(".")
+        if len(parts) == 3 and parts[0] == "tree" and parts[2] == "weight" and parts[1] in spec.nodes:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                return None
+            weights[parts[1]] = float(value)
+        elif (len(parts) >= 3 and parts[0] == "steps" and not parts[1].isdigit() and parts[2] in ("method", "params")
+              and (parts[2] == "params" or len(parts) == 3) and len(parts) <= 4):
+            i = spec.step_index(parts[1])
+            if i is None:
+                return None
+            d = steps.get(i)
+            if d is None:
+                d = steps[i] = spec.steps[i].model_dump()
+            _set_path(d, ".".join(parts[2:]), value)
+        else:
+            return None
+    new_steps = list(spec.steps)
+    issues: list[str] = []
+    for i, d in steps.items():
+        try:
+            new_steps[i] = Step.model_validate(d)
+        except PydanticValidationError:
+            return None
+        _step_issues(spec, new_steps[i], f"steps[{i}]", set(spec.levels.values()), lambda msg, field: issues.append(msg))
+    if issues:
+        return None
+    update: dict[str, Any] = {}
+    if steps:
+        update["steps"] = tuple(new_steps)
+    if weights:
+        update["tree"] = tuple(n.model_copy(update={"weight": weights[n.code]}) if n.code in weights else n
+                               for n in spec.tree)
+    out = BaseModel.model_copy(spec, update=update)
+    out.__dict__.pop("nodes", None)  # the same tree but new nodes: the other views stay valid
+    return out
 
 
 def _check_method(reg: Any, method: str, params: Mapping[str, Any], where: str, add: Any) -> None:
