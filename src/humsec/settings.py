@@ -12,6 +12,7 @@ ENV_SHARED = "HUMSEC_SHARED_DATA"
 
 
 def _default_home() -> Path:
+    # local: 4 ms at import, paid only when $HUMSEC_HOME is unset (CLI start-up)
     import platformdirs
 
     return Path(platformdirs.user_data_dir("humsec", appauthor=False))

@@ -36,21 +36,28 @@ Republic, the Sudans, the Congos, the Koreas, ...) scores within the configured 
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import difflib
 import functools
+import hashlib
+import json
 import math
+import os
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import overload
+from typing import Any, overload
 
+import pycountry
 import yaml
+from rapidfuzz import fuzz, process
 
 from humsec.errors import HumsecError
 from humsec.model.panel import Provenance
@@ -116,10 +123,8 @@ def normalise(name: str) -> str:
     return " ".join(w for w in out if w not in _STOP)
 
 
-def _score(a: str, b: str, **kwargs) -> float:
+def _score(a: str, b: str, **kwargs: Any) -> float:
     """Similarity 0-100: the better of plain and word-order-free indel ratios."""
-    from rapidfuzz import fuzz
-
     return max(fuzz.ratio(a, b, **kwargs), fuzz.token_sort_ratio(a, b, **kwargs))
 
 
@@ -233,6 +238,22 @@ class CountryRegistry:
     __slots__ = ("_info", "_index", "_sorted_index", "_regexes", "_fuzzy_keys",
                  "_groups", "_borders", "_families", "_margin", "_discriminators",
                  "_never", "_iso2", "_numeric", "_legacy", "_qualifiers", "border_fixes")
+    _info: Mapping[str, CountryInfo]
+    _index: Mapping[str, str]
+    _sorted_index: Mapping[str, str]
+    _regexes: tuple[tuple[str, re.Pattern[str]], ...]
+    _fuzzy_keys: tuple[str, ...]
+    _groups: Mapping[str, Mapping[str, Any]]
+    _borders: Mapping[str, frozenset[str]]
+    _families: Mapping[str, frozenset[str]]
+    _margin: float
+    _discriminators: frozenset[str]
+    _never: frozenset[str]
+    _iso2: Mapping[str, str]
+    _numeric: Mapping[str, str]
+    _legacy: Mapping[str, str]
+    _qualifiers: frozenset[str]
+    border_fixes: tuple[Any, ...]
 
     def __init__(self, config: Mapping | None = None):
         if config is None:
@@ -249,7 +270,8 @@ class CountryRegistry:
         if unknown:
             raise HumsecError(f"groupings.yaml lists unknown ISO3 codes: {sorted(unknown)}")
         s(self, "_groups", MappingProxyType(groups))
-        index, by_sorted = {}, {}
+        index: dict[str, str] = {}
+        by_sorted: dict[str, set[str]] = {}
         for name, code in names:  # highest priority first
             key = normalise(name)
             if key and key not in index:
@@ -354,7 +376,7 @@ class CountryRegistry:
 
     # -- matching ------------------------------------------------------------------------
     @overload
-    def match(self, name: str) -> str | None: ...
+    def match(self, name: str) -> str | None: ...  # type: ignore[overload-overlap]  # a str is also an Iterable[str]; run time tests str first
     @overload
     def match(self, name: Iterable[str]) -> MatchReport: ...
 
@@ -390,9 +412,10 @@ class CountryRegistry:
             if found is None:
                 report.unmatched.append(n)
                 continue
-            report.matched[n] = found[0]
-            if found[1] is not None:
-                report.fuzzy[n] = found
+            code, score = found
+            report.matched[n] = code
+            if score is not None:
+                report.fuzzy[n] = (code, score)
         return report
 
     def _lookup(self, raw: str) -> tuple[str, float | None] | None:
@@ -416,15 +439,11 @@ class CountryRegistry:
 
     def _clear_of_mates(self, key: str, code: str) -> bool:
         """No member of ``code``'s confusable family has a name close to ``key``."""
-        from rapidfuzz import process
-
         mates = [k for k in self._fuzzy_keys if self._index[k] in self._families.get(code, ())]
         best = process.extractOne(key, mates, scorer=_score) if mates else None
         return best is None or best[1] < 100 - self._margin - 5
 
     def _fuzzy(self, key: str) -> tuple[str, float] | None:
-        from rapidfuzz import process
-
         best: dict[str, tuple[float, str]] = {}
         for cand, score, _ in process.extract(key, self._fuzzy_keys, scorer=_score,
                                               limit=25, score_cutoff=50):
@@ -532,10 +551,10 @@ def _hdx() -> dict:
     # Importing hdx imports frictionless, which raises Python's csv field size limit for
     # the whole process (csv.field_size_limit at import time): a 20 MB cell would then be
     # read by every other csv reader. Keep the limit local to building the registry.
-    import csv
-
     limit = csv.field_size_limit()
     try:
+        # local: hdx costs most of a second and changes the csv field limit at import
+        # (see above); it is read only when the source cache below is missing or stale
         from hdx.location.country import Country
 
         return Country.countriesdata(use_live=False)
@@ -553,10 +572,6 @@ _SOURCES: dict | None = None
 def _sources_key() -> str:
     """What the cached sources were read from: the versions of the packages they come
     from and this module's code (a change of either makes the cache stale)."""
-    import hashlib
-    import sys
-    from importlib import metadata
-
     h = hashlib.sha256()
     for dist in ("hdx-python-country",):
         try:
@@ -572,11 +587,10 @@ def _sources_key() -> str:
 
 
 def _sources_path() -> Path | None:
-    import os
-
     base = os.environ.get(ENV_CACHE)
     if not base:
         try:
+            # local: 4 ms at import, paid only when $HUMSEC_CACHE_DIR is unset (CLI start-up)
             import platformdirs
 
             base = platformdirs.user_cache_dir("humsec", appauthor=False)
@@ -601,9 +615,6 @@ def _sources() -> dict:
     second in every new process, for the same numbers. Only plain data is cached (no pickles); an unreadable, stale or corrupt file
     is ignored and rewritten, and a cache that cannot be written is simply not kept."""
     global _SOURCES
-    import json
-    import os
-
     with _SOURCES_LOCK:
         if _SOURCES is not None:
             return _SOURCES
@@ -652,8 +663,6 @@ _GEOGRAPHY_LOCK = threading.Lock()
 
 @functools.cache
 def _geography_cached() -> dict:
-    import json
-
     res = resources.files("humsec.data").joinpath("shipped", GEOGRAPHY_FILE)
     try:
         data = json.loads(res.read_text(encoding="utf-8"))
@@ -683,8 +692,6 @@ NAME_FIXES = {"NRU": "Nauru"}
 
 def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[str, str]]]:
     """Build :class:`CountryInfo` records and (name, iso3) pairs, highest priority first."""
-    import pycountry
-
     hdx = _sources()
     points = _geography()["points"]
     flags = {k: groups[k]["members"] if k in groups else frozenset() for k in ("LDC", "LLDC", "SIDS")}

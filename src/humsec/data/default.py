@@ -9,6 +9,8 @@ the store keeps it as the ``default`` dataset (see :func:`humsec.data.service.en
 
 from __future__ import annotations
 
+import json
+
 from humsec.data.release.load import Release, load_release, release_version, shipped_release_dir
 
 __all__ = ["default_release", "default_version"]
@@ -22,7 +24,5 @@ def default_release(*, verify: bool = True) -> Release:
 def default_version() -> str:
     """A key that changes whenever the shipped release changes (release id + content hash);
     the store installs the shipped release again when it differs."""
-    import json
-
     manifest = json.loads((shipped_release_dir() / "manifest.json").read_text(encoding="utf-8"))
     return release_version(manifest)

@@ -5,8 +5,11 @@ All take an explicit :class:`~humsec.settings.Settings`; nothing here runs at im
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import json
 import re
+import unicodedata
 from pathlib import Path
 
 from humsec.data.importer import ImportResult, read_observations
@@ -29,6 +32,8 @@ def ensure_default(settings: Settings, store: Store | None = None) -> Snapshot:
     The release is installed again (as a new snapshot version, old ones kept) only when
     the shipped release changes with a humsec upgrade.
     """
+    # local: humsec.data.release loads the release builder and its readers (0.13 s), which
+    # this module (loaded at CLI start-up) needs only on first use of a store
     from humsec.data import default as default_data
 
     store = store or open_store(settings)
@@ -50,7 +55,7 @@ def install_release(settings: Settings, release, *, store: Store | None = None,
     store = store or open_store(settings)
     m = release.manifest
     if version is None:
-        from humsec.data.release.load import release_version
+        from humsec.data.release.load import release_version  # local: 0.13 s, see ensure_default
 
         version = release_version(m)
     snap, _ = store.save_panel(
@@ -71,11 +76,7 @@ def _jsonable(report) -> object:
             except Exception:  # pragma: no cover - report is informational only
                 break
     try:
-        import dataclasses
-
-        if dataclasses.is_dataclass(report):
-            import json
-
+        if dataclasses.is_dataclass(report) and not isinstance(report, type):
             return json.loads(json.dumps(dataclasses.asdict(report), default=str))
     except Exception:  # pragma: no cover
         pass
@@ -121,8 +122,6 @@ def upload_label(filename: str | None, default: str = "upload.csv") -> str:
     """A display name for a client-supplied file name: its last path component (``/`` or
     ``\\``), without control or format characters, at most 100 characters (the suffix
     kept). Used only in messages and provenance, never as a path."""
-    import unicodedata
-
     base = re.split(r"[/\\]", filename or "")[-1]
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
     if not base or base in {".", ".."}:

@@ -243,7 +243,7 @@ class Store:
                     con.execute("ROLLBACK")
                     return self._snapshot_by_id(con, latest[0]), False
                 version = 1 if latest is None else latest[1] + 1
-                sid = con.execute("SELECT nextval('snapshot_ids')").fetchone()[0]
+                sid = con.execute("SELECT nextval('snapshot_ids')").fetchall()[0][0]
                 now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
                 con.execute(
                     "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -14,11 +14,14 @@ new value, the revision ``new - old`` and the relative revision ``(new - old) / 
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from humsec.data.connectors import SourceRegistry, fetch, resolve_query
 from humsec.data.store import Snapshot, Store
 from humsec.errors import HumsecError
 from humsec.model.panel import KEY_COLUMNS, Panel
@@ -134,9 +137,6 @@ def dataset_name(spec, series: tuple[str, ...] | None = None) -> str:
     source_id = spec.id
     if not series or set(series) == set(spec.indicators):
         return source_id
-    import hashlib
-    import re
-
     codes = {spec.indicators[s].code if s in spec.indicators else s for s in series}
     tail = "-".join(sorted(re.sub(r"[^A-Za-z0-9_.]+", "_", c) for c in codes))
     name = f"{source_id}-{tail}"
@@ -187,8 +187,6 @@ def fetch_to_store(settings: Settings, source: str, indicators=(), *, countries=
     -------
     (Snapshot, bool, FetchResult)
     """
-    from humsec.data.connectors import SourceRegistry, fetch, resolve_query
-
     registry = registry or SourceRegistry.default()
     spec = registry[source]
     query = resolve_query(spec, indicators, countries=countries, since=since, until=until)

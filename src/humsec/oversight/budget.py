@@ -239,7 +239,7 @@ def read_budget(path: str | Path, *, country: str | None = None, currency: str |
         if cur_raw and cur is None:
             bad.append(ValidationIssue(f"unknown currency '{cur_raw}': expected an ISO 4217 code such as PHP",
                                        file=name, row=row, field=str(cols["currency"])))
-        if bad:
+        if bad or amount is None or year is None or not ctry:  # no issue: all three are set
             issues.extend(bad)
             continue
         lines.append(BudgetLine(row=row, programme=programme, ministry=ministry, amount=amount, year=year,

@@ -210,6 +210,7 @@ class OversightDB(OversightStore):
         def run(con: duckdb.DuckDBPyConnection) -> Versioned:
             ident = user_repo.authorise(con, token, "editor", "change commitments")
             prev = commitment_repo.latest_commitment(con, commitment_id)
+            new: Commitment | dict[str, Any]
             if callable(change):
                 new = change(prev.value)
             else:

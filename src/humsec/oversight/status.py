@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -131,6 +131,32 @@ class TargetStatus:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
 
 
+class _Ends(TypedDict):
+    """The base and latest points of a :class:`ProgressResult`."""
+
+    base_year: int
+    latest_year: int
+    base_value: float
+    latest_value: float
+    target: float | None
+
+
+class _Identity(TypedDict):
+    """The fields of a :class:`TargetStatus` that do not depend on the data's values."""
+
+    commitment_id: str
+    commitment_version: int
+    target_key: str
+    unit: str
+    indicator: str
+    direction: int
+    target_value: float | None
+    deadline: _dt.date
+    baseline_source: str
+    data_hash: str
+    rate: str
+
+
 def _series(panel: Panel, unit: str, indicator: str) -> pd.Series:
     sub = panel.filter(indicators=[indicator], units=[unit], totals_only=True).data.dropna(subset=["value"])
     s = pd.Series(sub["value"].to_numpy(dtype=float), index=sub["year"].to_numpy(dtype=int))
@@ -167,7 +193,7 @@ def linear_progress_status(values: Any, years: Any, *, direction: int, target: f
     t0, y0, t1, y1 = ends
     d = 1 if direction >= 0 else -1
     slope = (y1 - y0) / (t1 - t0)
-    base = dict(base_year=t0, latest_year=t1, base_value=y0, latest_value=y1, target=target)
+    base = _Ends(base_year=t0, latest_year=t1, base_value=y0, latest_value=y1, target=target)
     if target is None or not np.isfinite(target):
         return ProgressResult("insufficient_data", cagr_observed=slope,
                               note="no target value: a signed-scale indicator has no growth rule; "
@@ -232,7 +258,7 @@ def target_status(target: Target, panel: Panel, catalogue: Catalogue, *, commitm
         t0, y0, source = None, float("nan"), "none"
     linear = signed_scale(ind)
     prov = panel.provenance.get(target.indicator)
-    common = dict(commitment_id=commitment_id, commitment_version=commitment_version, target_key=target.key,
+    common = _Identity(commitment_id=commitment_id, commitment_version=commitment_version, target_key=target.key,
                   unit=target.unit, indicator=target.indicator, direction=ind.direction,
                   target_value=target.target_value, deadline=target.deadline, baseline_source=source,
                   data_hash=prov.content_hash if prov is not None else "", rate="linear" if linear else "compound")
@@ -317,6 +343,6 @@ def status_table(statuses: list[TargetStatus], commitments: dict[str, Commitment
     cols = ["commitment", "title", "target", "unit", "indicator", "status", "label", "base_year", "base_value",
             "as_of", "latest_value", "target_value", "deadline", "ratio", "score", "note"]
     out = pd.DataFrame(rows, columns=cols)
-    for c in ("base_year", "as_of"):
-        out[c] = out[c].astype("Int64")
+    for col in ("base_year", "as_of"):
+        out[col] = out[col].astype("Int64")
     return out

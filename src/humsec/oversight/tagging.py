@@ -339,8 +339,8 @@ def suggest_tags(lines: pd.DataFrame, rules: TaggingRules, *, seed: int = DEFAUL
     for i, text in enumerate(texts):
         if reviewed[i]:
             dims, sdgs = lines["dimensions"].iloc[i], lines["sdg_targets"].iloc[i]
-        elif rule_tags[i] is not None:
-            dims, sdgs = rule_tags[i].dimensions, rule_tags[i].sdg_targets
+        elif (tag := rule_tags[i]) is not None:
+            dims, sdgs = tag.dimensions, tag.sdg_targets
         else:
             continue
         tx.append(text)
@@ -355,7 +355,7 @@ def suggest_tags(lines: pd.DataFrame, rules: TaggingRules, *, seed: int = DEFAUL
         ok = s.confidence >= min_confidence
         sdg_ok = ok and s.sdg_target is not None and s.sdg_confidence is not None and s.sdg_confidence >= min_confidence
         out[int(lines["line_id"].iloc[i])] = Tag(
-            dimensions=(s.dimension,) if ok else (), sdg_targets=(s.sdg_target,) if sdg_ok else (),
+            dimensions=(s.dimension,) if ok else (), sdg_targets=(s.sdg_target,) if sdg_ok and s.sdg_target is not None else (),
             source="classifier", confidence=round(s.confidence, 6),
             evidence=(f"suggested {s.dimension} ({s.confidence:.2f})"
                       + (f", SDG {s.sdg_target} ({s.sdg_confidence:.2f})" if s.sdg_target else "")

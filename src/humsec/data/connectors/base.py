@@ -15,6 +15,7 @@ Sources that publish one large file set ``download: true`` in the registry; thei
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import re
@@ -241,10 +242,8 @@ class Request:
         params.update({k: str(v) for k, v in changes.items()})
         return self.replace(params=tuple(params.items()))
 
-    def replace(self, **changes: object) -> "Request":
+    def replace(self, **changes: Any) -> "Request":
         """A copy with some fields changed."""
-        import dataclasses
-
         return dataclasses.replace(self, **changes)
 
 

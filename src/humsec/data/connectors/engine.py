@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from humsec.data.connectors.base import (
 )
 from humsec.data.connectors.fetcher import Fetcher
 from humsec.data.connectors.registry import SourceRegistry
+from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DISAGG_KEYS, KEY_COLUMNS, TOTAL, Panel, Provenance
@@ -157,8 +159,6 @@ def resolve_query(spec: SourceSpec, indicators: Iterable[str] = (), *,
         countries = [c.strip() for c in countries if c and c.strip()]
         if countries:
             if country_registry is None:
-                from humsec.data.countries import CountryRegistry
-
                 country_registry = CountryRegistry.default()
             rep = country_registry.match_many(countries)
             if rep.unmatched:
@@ -196,8 +196,6 @@ def plan(spec: SourceSpec, query: Query, settings: Settings) -> list[Request]:
 
 def safe_filename(url_or_name: str, default: str = "download") -> str:
     """A file name safe to create from an untrusted URL or name (no paths, no dot-files)."""
-    from urllib.parse import unquote, urlsplit
-
     name = unquote(urlsplit(str(url_or_name)).path.rsplit("/", 1)[-1]) or default
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip("._-")[:120]
     return name or default
@@ -294,8 +292,6 @@ def records_to_panel(spec: SourceSpec, records: pd.DataFrame, query: Query, *,
         Source series code -> URL it was fetched from (recorded in the provenance).
     """
     if country_registry is None:
-        from humsec.data.countries import CountryRegistry
-
         country_registry = CountryRegistry.default()
     df = records.copy()
     for col in ("code", "area", "year", "value"):
@@ -410,8 +406,8 @@ def records_to_panel(spec: SourceSpec, records: pd.DataFrame, query: Query, *,
     prov = {}
     urls = urls or {}
     for code in df["indicator"].unique():
-        series = [s for s in query.codes if spec.indicators[s].code == code]
-        url = next((urls[s] for s in series if s in urls), spec.base_url)
+        mapped = [s for s in query.codes if spec.indicators[s].code == code]
+        url = next((urls[s] for s in mapped if s in urls), spec.base_url)
         prov[code] = Provenance(
             source=spec.title, edition=edition, accessed=accessed, licence=spec.licence,
             citation=spec.citation, via=f"humsec data fetch {spec.id}", url=url)

@@ -15,6 +15,7 @@ the host name is wrong): it is reported at once as :class:`SourceUnreachableErro
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import time
@@ -133,8 +134,6 @@ class Fetcher:
                 when = parsedate_to_datetime(value)
             except (TypeError, ValueError):
                 return None
-            import datetime as _dt
-
             secs = (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds()
         return max(0.0, min(secs, self.settings.max_backoff))
 

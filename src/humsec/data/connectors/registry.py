@@ -8,6 +8,7 @@ import-time loading, no singleton).
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import re
 from collections.abc import Iterator, Mapping
@@ -39,6 +40,8 @@ class SourceRegistry:
     """
 
     __slots__ = ("_sources", "catalogue")
+    _sources: Mapping[str, SourceSpec]
+    catalogue: Catalogue
 
     def __init__(self, sources: Mapping[str, SourceSpec], catalogue: Catalogue):
         object.__setattr__(self, "_sources", MappingProxyType(dict(sources)))
@@ -109,8 +112,6 @@ class SourceRegistry:
         try:
             return self._sources[sid]
         except KeyError:
-            import difflib
-
             close = difflib.get_close_matches(str(sid), self.ids, n=2)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise HumsecError(f"unknown source '{sid}'{hint}; known sources: "

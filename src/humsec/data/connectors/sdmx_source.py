@@ -25,6 +25,9 @@ SDMX-CSV answers all work. Structure-specific data need the DSD: give
 from __future__ import annotations
 
 import io
+from urllib.parse import urlencode
+
+from lxml import etree
 
 from humsec.data.connectors.base import MalformedResponseError, Page, Query, Request, SourceError, SourceSpec
 
@@ -36,14 +39,13 @@ def _request_for(spec: SourceSpec, key: str, params: dict[str, str]) -> tuple[st
     flow = opts["dataflow"]
     src = opts.get("sdmx_source")
     if src:
+        # local: sdmx1 costs 0.65 s at import; a plan for a plain REST root does not need it
         import sdmx
 
         client = sdmx.Client(src)
         prep = client.get("data", resource_id=flow, key=key or None, params=params,
                           dry_run=True)
-        return prep.url, {"Accept": opts.get("accept", GENERIC)}
-    from urllib.parse import urlencode
-
+        return str(prep.url), {"Accept": opts.get("accept", GENERIC)}
     url = f"{spec.base_url.rstrip('/')}/data/{flow}/{key or 'all'}"
     if params:
         url += "?" + urlencode(params)
@@ -67,8 +69,6 @@ def plan(spec: SourceSpec, query: Query) -> list[Request]:
 
 def _error_message(content: bytes) -> tuple[str, str] | None:
     """(code, text) of an SDMX-ML 2.1 error message, or None for anything else."""
-    from lxml import etree
-
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
         root = etree.fromstring(content.lstrip(), parser=parser)
@@ -84,7 +84,7 @@ def _error_message(content: bytes) -> tuple[str, str] | None:
 
 
 def parse(spec: SourceSpec, content: bytes, request: Request) -> Page:
-    import sdmx
+    import sdmx  # local: 0.65 s at import, see _request_for
 
     opts = spec.options
     err = _error_message(content)

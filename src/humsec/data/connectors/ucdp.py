@@ -14,6 +14,8 @@ country names are matched to ISO3 by the country registry (e.g. "Yemen (North Ye
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 from humsec.data.connectors.base import MalformedResponseError, Page, Query, Request, SourceSpec, load_json
 
 
@@ -48,8 +50,6 @@ def parse(spec: SourceSpec, content: bytes, request: Request) -> Page:
     nxt = None
     link = data.get("NextPageUrl")
     if link:
-        from urllib.parse import parse_qsl, urlsplit
-
         parts = urlsplit(str(link))
         if parts.hostname != request.host:
             raise MalformedResponseError(f"{spec.host}: NextPageUrl points to another host: {link}")

@@ -11,6 +11,7 @@ answers with ``size``, ``totalElements``, ``totalPages``, ``pageNumber``, ``attr
 from __future__ import annotations
 
 from humsec.data.connectors.base import MalformedResponseError, Page, Query, Request, SourceSpec, load_json
+from humsec.data.countries import CountryRegistry
 
 
 def plan(spec: SourceSpec, query: Query) -> list[Request]:
@@ -18,8 +19,6 @@ def plan(spec: SourceSpec, query: Query) -> list[Request]:
     for code in query.codes:
         params: list[tuple[str, str]] = [("seriesCode", code)]
         if query.countries:
-            from humsec.data.countries import CountryRegistry
-
             reg = CountryRegistry.default()
             for iso3 in query.countries:
                 num = reg.info(iso3).numeric

@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
-from humsec.data.release.readers import READERS, CodeMapper, SourceFiles, file_sha256
+from humsec.data.countries import CountryRegistry
+from humsec.data.release import outlines
+from humsec.data.release.readers import READERS, CodeMapper, SourceFiles, file_sha256, unhcr
 from humsec.data.release.recipe import IndicatorRecipe, Recipe, load_recipe
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.panel import Panel, Provenance
@@ -147,8 +150,6 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
         Missing or malformed files, unknown country codes, values outside their range,
         each located by file, row and field.
     """
-    from humsec.data.countries import CountryRegistry
-
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     root = Path(source_dir).expanduser()
     if not root.is_dir():
@@ -196,7 +197,8 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
         reader = READERS[src.reader]
         data = source_data(sel.source)
         parts = sel.options.get("parts") or [{}]
-        got, dropped = [], {}
+        got: list[Any] = []
+        dropped: dict[str, Any] = {}
         for part in parts:
             opts = {k: v for k, v in sel.options.items() if k != "parts"} | {k: v for k, v in part.items() if k != "series"}
             # constant disaggregation codes of a part (sex: F) are set here, for every reader;
@@ -263,8 +265,6 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
 
     displacement = pd.DataFrame(columns=["origin", "asylum", "year", "measure", "population_type", "value"])
     if recipe.displacement:
-        from humsec.data.release.readers import unhcr
-
         say("displacement matrix")
         until = min(x for x in (recipe.displacement.until, last_year) if x is not None)
         displacement = unhcr.matrix(source_data(recipe.displacement.source), codes,
@@ -282,8 +282,6 @@ def build_release(source_dir: str | Path, recipe: Recipe | str | Path | None = N
 
 def _geography(recipe: Recipe, sf: SourceFiles, registry: Any) -> Any:
     """Outlines, land borders and points from the recipe's TopoJSON (:mod:`.outlines`)."""
-    from humsec.data.release import outlines
-
     g = recipe.geography
     assert g is not None
     src = recipe.source(g.source)
@@ -330,9 +328,10 @@ def _manifest(recipe: Recipe, panel: Panel, displacement: pd.DataFrame, decision
     whole.update(f"displacement\x1f{disp_hash}\n".encode())
     geo: dict = {}
     if geography is not None:
-        from humsec.data.release import outlines
-
-        src = recipe.source(recipe.geography.source)
+        recipe_geo = recipe.geography
+        if recipe_geo is None:
+            raise HumsecError("built outlines without a 'geography' section in the recipe")
+        src = recipe.source(recipe_geo.source)
         files = {}
         for name, obj in ((outlines.OUTLINES_FILE, geography.outlines), (outlines.GEOGRAPHY_FILE, geography.geography)):
             text = outlines.dumps(obj)
@@ -345,7 +344,7 @@ def _manifest(recipe: Recipe, panel: Panel, displacement: pd.DataFrame, decision
             "files": files, "source": f"{src.publisher}, {src.dataset}", "edition": src.edition,
             "licence": src.licence.licence, "evidence": src.licence.evidence, "attribution": src.attribution,
             **({"notice": meta["notice"]} if "notice" in meta else {}),
-            "simplification": recipe.geography.model_dump(exclude={"source", "file", "notice"}),
+            "simplification": recipe_geo.model_dump(exclude={"source", "file", "notice"}),
             "units": geography.report["units"], "parts_left_out": geography.report["parts_left_out"],
             "drawn_as_grid_cells": geography.report["drawn_as_grid_cells"]}}
     return {
@@ -365,7 +364,7 @@ def _manifest(recipe: Recipe, panel: Panel, displacement: pd.DataFrame, decision
 # ------------------------------------------------------------------------------ writing
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    import pyarrow as pa
+    # local: 40 ms at import; this module is loaded on a store's first use (ensure_default)
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False).replace_schema_metadata(None)
@@ -395,8 +394,6 @@ def write_release(built: Built, out: str | Path) -> Path:
         (tmp / "provenance.json").write_text(json.dumps(prov, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         if built.geography is not None:
-            from humsec.data.release import outlines
-
             (tmp / outlines.OUTLINES_FILE).write_bytes(outlines.dumps(built.geography.outlines))
             (tmp / outlines.GEOGRAPHY_FILE).write_bytes(outlines.dumps(built.geography.geography))
         (tmp / "manifest.json").write_text(json.dumps(built.manifest, indent=1, ensure_ascii=False) + "\n",
@@ -430,7 +427,7 @@ def _shared_locations(df: pd.DataFrame, den: pd.Series, shared: dict[str, list[s
     """
     if not shared:
         return df, den
-    extra = []
+    extra: list[Any] = []
     den = den.copy()
     for owner, members in shared.items():
         if owner not in members:

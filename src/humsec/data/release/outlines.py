@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from humsec.data.release.load import shipped_release_dir
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 
 __all__ = ["DROPPED", "GEOGRAPHY_FILE", "OUTLINES_FILE", "REASSIGNED", "UNNAMED", "Geography", "build_geography",
@@ -168,6 +169,8 @@ def _borders(by_code: dict[str, list]) -> list[tuple[str, str]]:
 def _cells(geoms: list, arcs: list[np.ndarray], topology: dict):
     """The box of a unit's vertices grown by half a quantization step on every side: where
     the true outline lies when the quantized file leaves it no area."""
+    # local (shapely here and below, scikit-learn in coast_nearest): only building a release
+    # needs them, and this module is also loaded to read the shipped outlines (dashboard)
     from shapely.geometry import box
 
     pts = np.concatenate([arcs[i] for g in geoms for poly in _polygons(g) for ring in poly
@@ -193,7 +196,7 @@ def _unwrap(ring: np.ndarray) -> np.ndarray:
 
 def _split_antimeridian(poly):
     """Pieces of a polygon within [-180, 180], those beyond the antimeridian moved back by 360°."""
-    from shapely import affinity
+    from shapely import affinity  # local: see _cells
     from shapely.geometry import box
 
     minx, _, maxx, _ = poly.bounds
@@ -206,7 +209,7 @@ def _split_antimeridian(poly):
 def _valid_parts(polys: list) -> list:
     """Polygons of positive area: each made valid, then all dissolved into one another (merged
     units such as Somaliland lose their inner boundary; overlaps left by rounding vanish)."""
-    import shapely
+    import shapely  # local: see _cells
     from shapely.geometry import Polygon
 
     def parts_of(g) -> list:
@@ -255,7 +258,7 @@ def build_geography(path: str | Path, to_iso3: Callable[[str], str | None], *, t
     source : dict, optional
         Provenance recorded in both artefacts.
     """
-    from shapely.geometry import LineString, MultiPolygon, Polygon
+    from shapely.geometry import LineString, MultiPolygon, Polygon  # local: see _cells
     from shapely.ops import polylabel
 
     p = Path(path)
@@ -268,9 +271,9 @@ def build_geography(path: str | Path, to_iso3: Callable[[str], str | None], *, t
                                               f"({type(exc).__name__}: {exc})", file=str(p))) from None
     by_code, names, decisions = _units(topology, to_iso3)
     for label, (frm, to, (x0, y0, x1, y1)) in REASSIGNED.items():
-        moved = []
+        moved: list[Any] = []
         for g in by_code.get(frm, []):
-            keep = []
+            keep: list[Any] = []
             for poly in _polygons(g):
                 r = _ring_coords(poly[0], arcs)
                 inside = x0 <= r[:, 0].min() and r[:, 0].max() <= x1 and y0 <= r[:, 1].min() and r[:, 1].max() <= y1
@@ -313,7 +316,7 @@ def build_geography(path: str | Path, to_iso3: Callable[[str], str | None], *, t
         q = 10.0 ** (digits if t < 2 * 10.0 ** (1 - digits) else digits - 1)  # coarse arcs need fewer decimals
         simple.append(np.round(s * q) / q)
 
-    features = []
+    features: list[dict[str, Any]] = []
     points = {}
     dropped_parts = 0
     degenerate: list[str] = []
@@ -377,7 +380,7 @@ def coast_nearest(outlines: dict[str, list], k: int = NEAREST) -> dict[str, list
     .. [Sinnott84] Sinnott, R. W. (1984). Virtues of the haversine. *Sky and Telescope*
        68(2), 159.
     """
-    from sklearn.neighbors import BallTree
+    from sklearn.neighbors import BallTree  # local: 0.9 s at import, see _cells
 
     codes = sorted(outlines)
     verts, owner = [], []
@@ -408,8 +411,6 @@ def sha256(data: bytes) -> str:
 
 
 def _read(root: Path | None, name: str) -> dict:
-    from humsec.data.release.load import shipped_release_dir
-
     path = (root or shipped_release_dir()) / name
     try:
         return json.loads(path.read_text(encoding="utf-8"))

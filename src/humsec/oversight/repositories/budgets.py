@@ -41,7 +41,7 @@ def add_import(con: duckdb.DuckDBPyConnection, ident: Identity, items: Sequence[
                 [import_id, file_name, sha256, len(items), utc_now(), ident.user_id])
     ids = []
     for ln in items:
-        lid = con.execute("SELECT nextval('budget_line_ids')").fetchone()[0]
+        lid = con.execute("SELECT nextval('budget_line_ids')").fetchall()[0][0]
         con.execute("INSERT INTO budget_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [lid, import_id, ln.row, ln.programme, ln.ministry, ln.amount, ln.currency,
                      ln.year, ln.country, ln.description])

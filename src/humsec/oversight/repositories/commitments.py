@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+from pydantic import BaseModel
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.oversight.auth import Identity
@@ -23,7 +24,7 @@ from humsec.oversight.transaction import ConflictError, to_json, utc_now
 __all__ = ["Versioned", "check_instrument", "current", "history", "latest", "latest_commitment", "put",
            "version"]
 
-_MODELS = {"instrument": Instrument, "commitment": Commitment}
+_MODELS: dict[str, type[BaseModel]] = {"instrument": Instrument, "commitment": Commitment}
 _COLUMNS = "kind, id, version, deleted, changed_at, actor, record"
 
 

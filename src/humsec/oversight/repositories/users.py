@@ -29,7 +29,7 @@ def check_user_id(user_id: str) -> None:
 
 def count(con: duckdb.DuckDBPyConnection) -> int:
     """How many users (of any version) exist."""
-    return con.execute("SELECT count(*) FROM users").fetchone()[0]
+    return int(con.execute("SELECT count(*) FROM users").fetchall()[0][0])
 
 
 def latest(con: duckdb.DuckDBPyConnection, user_id: str) -> tuple | None:

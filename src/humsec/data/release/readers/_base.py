@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pycountry
 
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.model.panel import TOTAL
@@ -124,8 +125,6 @@ class CodeMapper:
     """
 
     def __init__(self, registry):
-        import pycountry
-
         self.registry = registry
         self._codes = registry.codes
         #: ISO 3166-3 codes of former countries (ANT, SCG, YUG, SUN ...): dropped, named.
