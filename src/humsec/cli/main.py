@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -9,31 +10,64 @@ from typing import Optional
 import typer
 
 from humsec import __version__
-from humsec.cli import assess as assess_cli
-from humsec.cli import brief as brief_cli
-from humsec.cli import data as data_cli
-from humsec.cli import export as export_cli
-from humsec.cli import groups as groups_cli
-from humsec.cli import index as index_cli
-from humsec.cli import oversight as oversight_cli
-from humsec.cli import serve as serve_cli
-from humsec.cli import spill as spill_cli
-from humsec.cli import warn as warn_cli
 from humsec.errors import HumsecError
 from humsec.settings import Settings
 
-app = typer.Typer(
-    help="humsec — the Human Security Observatory.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+#: The shells under ``humsec``, in the order of ``humsec --help``: (module in
+#: ``humsec.cli``, the top-level commands it adds). A command imports only its own module
+#: (``humsec index build`` does not pay for the API, forecasting or oversight stacks);
+#: ``humsec --help`` and unknown commands mount them all.
+_SHELLS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("data", ("data",)),
+    ("index", ("index",)),
+    ("assess", ("assess",)),
+    ("brief", ("brief",)),
+    ("groups", ("groups", "mpi")),
+    ("export", ("export",)),
+    ("spill", ("spill", "peers", "regions")),
+    ("warn", ("warn", "forecast")),
+    ("oversight", ("commitments", "budget", "oversight")),
+    ("serve", ("serve",)),
 )
-app.add_typer(data_cli.app, name="data")
+
+#: Options of the root command that take a value (to find the command in ``argv``).
+_VALUE_OPTIONS = frozenset({"--home"})
 
 
-app.add_typer(index_cli.app, name="index")
-for _module in (assess_cli, brief_cli, groups_cli, export_cli, spill_cli, warn_cli, oversight_cli, serve_cli):
-    _module.register(app)
+def _command_of(argv: list[str]) -> str | None:
+    """The top-level command named in ``argv`` (None for none, e.g. ``--help``)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif arg == "--":
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def make_app(command: str | None = None) -> typer.Typer:
+    """The root ``humsec`` app with the shell of ``command`` mounted (all shells when
+    ``command`` is None or not a known command, so help and "No such command" are as
+    with every shell)."""
+    known = [m for m, names in _SHELLS if command in names]
+    app = typer.Typer(
+        help="humsec — the Human Security Observatory.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    for module in known or [m for m, _ in _SHELLS]:
+        shell = importlib.import_module(f"humsec.cli.{module}")
+        if module in ("data", "index"):
+            app.add_typer(shell.app, name=module)
+        else:
+            shell.register(app)
+    app.callback()(root)
+    return app
 
 
 def _version(value: bool) -> None:
@@ -42,7 +76,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     home: Optional[Path] = typer.Option(
@@ -71,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print a located message and exit with code 2."""
     from humsec.cli.common import console
 
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, standalone_mode=False, prog_name="humsec")
+        make_app(_command_of(args))(args=args, standalone_mode=False, prog_name="humsec")
     except HumsecError as exc:
         from rich.markup import escape
 
@@ -98,3 +132,10 @@ if __name__ == "__main__":  # pragma: no cover
 
 def run() -> None:  # console-script entry point
     sys.exit(main())
+
+
+def __getattr__(name: str):
+    """``humsec.cli.main.app``: the root app with every shell (built on first use)."""
+    if name == "app":
+        return make_app()
+    raise AttributeError(name)
