@@ -124,7 +124,7 @@ def _finite(X: np.ndarray) -> None:
 def impute_none(X: np.ndarray, *, group_codes: np.ndarray | None = None) -> np.ndarray:
     """Missing values stay missing."""
     _finite(X)
-    return X.copy()
+    return X.copy(order="K")
 
 
 @matrix_kernel("impute", "mean")
@@ -151,7 +151,7 @@ def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
     _finite(X)
     if codes is None or (codes < 0).all():
         raise Unsupported("no groups")
-    out = X.copy()
+    out = X.copy(order="K")
     miss = np.isnan(X)
     if not miss.any():
         return out
@@ -246,11 +246,14 @@ def skew_kurt(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = ok.sum(axis=0).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(ok, X, 0.0).sum(axis=0) / n
-        d = np.where(ok, X - mean, 0.0)
-        d2 = d * d
+        # one deviation matrix and one square, powers taken in place (the temporaries
+        # of a large build are its memory peak)
+        d = np.subtract(X, mean, order="K")
+        np.copyto(d, 0.0, where=~ok)
+        d2 = np.multiply(d, d, order="K")
         m2 = d2.sum(axis=0)
-        m3 = (d2 * d).sum(axis=0)
-        m4 = (d2 * d2).sum(axis=0)
+        m3 = np.multiply(d2, d, out=d).sum(axis=0)
+        m4 = np.multiply(d2, d2, out=d2).sum(axis=0)
         sk = np.sqrt(n) * m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2)
         r = n * m4 / m2 ** 2
         kt = ((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3))
@@ -277,10 +280,13 @@ def coinr_check(X: np.ndarray, skew_thresh: float = 2.0, kurt_thresh: float = 3.
     finite = np.isfinite(sk) & np.isfinite(kt)
     near = (np.abs(np.abs(sk) - skew_thresh) < THRESHOLD_MARGIN) | (np.abs(kt - kurt_thresh) < THRESHOLD_MARGIN)
     # nearly constant columns: the mean's rounding dominates the moments
-    spread = np.nanmax(X, axis=0, initial=-np.inf, where=~np.isnan(X)) - np.nanmin(
-        X, axis=0, initial=np.inf, where=~np.isnan(X))
-    scale = np.nanmax(np.abs(X), axis=0, initial=0.0, where=~np.isnan(X))
-    flat = ~(spread > 1e-9 * np.maximum(scale, 1e-300))
+    ok = ~np.isnan(X)
+    mx = np.max(X, axis=0, initial=-np.inf, where=ok)
+    mn = np.min(X, axis=0, initial=np.inf, where=ok)
+    spread = mx - mn
+    with np.errstate(invalid="ignore"):
+        scale = np.maximum(np.abs(mx), np.abs(mn))  # the largest |value|
+        flat = ~(spread > 1e-9 * np.maximum(scale, 1e-300))
     sure = (n >= 4) & finite & ~near & ~flat
     passing = (np.abs(sk) < skew_thresh) | (kt < kurt_thresh)
     return passing & sure, sure, sk, kt
@@ -290,9 +296,10 @@ def coinr_check(X: np.ndarray, skew_thresh: float = 2.0, kurt_thresh: float = 3.
 
 
 def _signed(X: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """``X * direction`` as a new matrix in ``X``'s layout (the kernels work in it)."""
     if np.isinf(X).any():
         raise Unsupported("infinite values")
-    return X * direction
+    return np.multiply(X, direction, order="K")
 
 
 @matrix_kernel("normalise", "minmax")
@@ -308,7 +315,11 @@ def minmax(X: np.ndarray, *, direction: np.ndarray, lo: float = 0.0, hi: float =
     mx = np.max(A, axis=-2, initial=-np.inf, where=ok, keepdims=True)
     if (mn == mx).any():
         raise Unsupported("a constant column")
-    return (A - mn) / (mx - mn) * (hi - lo) + lo
+    # (A - mn) / (mx - mn) * (hi - lo) + lo, in place in the signed copy
+    np.subtract(A, mn, out=A)
+    np.divide(A, mx - mn, out=A)
+    np.multiply(A, hi - lo, out=A)
+    return np.add(A, lo, out=A)
 
 
 @matrix_kernel("normalise", "zscore")
@@ -586,54 +597,46 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
     n_rows, k = X.shape
     passing, sure, sk0, kt0 = coinr_check(X, skew_thresh, kurt_thresh)
     sure = sure.copy()
-    x = X.copy()
-    imax = np.zeros((n_rows, k), dtype=bool)
-    imin = np.zeros((n_rows, k), dtype=bool)
+    out = X.copy(order="K")
+    winsorised = np.zeros((n_rows, k), dtype=bool, order="F")
     nwin = np.zeros(k, dtype=np.int64)
-    win_pass = passing.copy()
+    n_w = np.zeros(k, dtype=np.int64)
+    outcome = np.array(["none"] * k, dtype=object)
+    changed = np.zeros(k, dtype=bool)
     for j in np.flatnonzero(sure & ~passing):
         col = X[:, j]
-        r = winsorise_sorted(col[~np.isnan(col)], float(sk0[j]), winmax, skew_thresh, kurt_thresh)
+        okc = ~np.isnan(col)
+        r = winsorise_sorted(col[okc], float(sk0[j]), winmax, skew_thresh, kurt_thresh)
         if r is None:
             sure[j] = False
             continue
         lo_v, hi_v, ok_pass = r
-        x[:, j] = np.clip(col, lo_v, hi_v)  # NaN stays NaN
-        imax[:, j] = col > hi_v
-        imin[:, j] = col < lo_v
-        nwin[j] = int(imax[:, j].sum() + imin[:, j].sum())
-        win_pass[j] = ok_pass
-    outcome = np.array(["none"] * k, dtype=object)
-    out = X.copy()
+        hit = (col > hi_v) | (col < lo_v)  # the Winsorised points (NaN compares False)
+        nwin[j] = int(hit.sum())
+        clipped = np.clip(col, lo_v, hi_v)  # NaN stays NaN
+        if ok_pass:
+            new, kind, record = clipped, "winsorised", True
+        else:  # Winsorisation did not pass: log_CT of the original (or Winsorised) column
+            src = clipped if combine_treat else col
+            lmn, lmx = np.min(src, initial=np.inf, where=okc), np.max(src, initial=-np.inf, where=okc)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.log(src - lmn + 0.01 * (lmx - lmn))
+            kind = "winsorised+log_CT" if combine_treat else "log_CT"
+            record = combine_treat
+        if record:
+            winsorised[:, j] = hit
+            n_w[j] = nwin[j]
+        # a treatment that changed nothing reports "none", as the reference kernel
+        if ((new == col) | (np.isnan(new) & ~okc)).all():
+            continue
+        out[:, j] = new
+        outcome[j] = kind
+        changed[j] = True
     treated = sure & ~passing
-    won = treated & win_pass
-    out[:, won] = x[:, won]
-    outcome[won] = "winsorised"
-    logged = treated & ~win_pass
-    if logged.any():
-        src = x if combine_treat else X
-        L = src[:, logged]
-        ok = ~np.isnan(L)
-        lmn = np.min(L, axis=0, initial=np.inf, where=ok)
-        lmx = np.max(L, axis=0, initial=-np.inf, where=ok)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, logged] = np.log(L - lmn + 0.01 * (lmx - lmn))
-        outcome[logged] = "winsorised+log_CT" if combine_treat else "log_CT"
-    # a Winsorisation that changed nothing reports "none", as the reference kernel
-    if treated.any():
-        same = ((out == X) | (np.isnan(out) & np.isnan(X))).all(axis=0)
-    else:
-        same = np.ones(k, dtype=bool)
-    outcome[same] = "none"
-    winsorised = np.where(won[None, :], imax | imin, False)
-    n_w = np.where(won, nwin, 0)
-    if combine_treat:
-        winsorised = np.where((won | logged)[None, :], imax | imin, False)
-        n_w = np.where(won | logged, nwin, 0)
     ska, kta = sk0.copy(), kt0.copy()
-    changed = np.flatnonzero(~same)
-    if changed.size:  # unchanged columns keep their statistics
-        _, ska[changed], kta[changed] = skew_kurt(out[:, changed])
-    return {"values": out, "outcome": outcome, "changed": ~same, "n_winsorised": n_w, "winsorised": winsorised,
+    at = np.flatnonzero(changed)
+    if at.size:  # unchanged columns keep their statistics
+        _, ska[at], kta[at] = skew_kurt(out[:, at])
+    return {"values": out, "outcome": outcome, "changed": changed, "n_winsorised": n_w, "winsorised": winsorised,
             "n_winsorised_tried": np.where(treated, nwin, 0),
             "skew_before": sk0, "kurt_before": kt0, "skew_after": ska, "kurt_after": kta, "sure": sure}

@@ -1163,12 +1163,15 @@ class _MatrixBuilder:
         return plan
 
     # -- steps -------------------------------------------------------------------------
+    # Each step returns a new matrix (the previous one may be a kept data set) in the
+    # input's layout (column-major from the reader on): a kernel's result over every
+    # column is taken as it is, otherwise a copy gets the changed columns.
     def _denominate(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         spec = self.spec
         codes = [c for c in self._targets(step) if spec.nodes[c].denominator is not None]
         if not codes:
             return X, {"denominated": {}}
-        out = X.copy()
+        out = X.copy(order="K")
         dpos = {d: j for j, d in enumerate(spec.denominators)}
         reg = registry_for("denominate")
         for name, p, cols in self._plan(step, codes).values():
@@ -1206,8 +1209,7 @@ class _MatrixBuilder:
         else:
             frame = pd.DataFrame(X[:, js], index=self.index, columns=targets)
             res = _call(m, frame, extra={"groups": groups}, **p)[targets].to_numpy(dtype=float)
-        out = X.copy()
-        out[:, js] = res
+        out = _placed(X, js, res)
         before = np.isnan(X)
         after = np.isnan(out)
         filled = before & ~after
@@ -1245,31 +1247,40 @@ class _MatrixBuilder:
 
         reg = registry_for("treat")
         targets = self._targets(step)
-        out = X.copy()
+        plan = self._plan(step, targets)
+        out = None
         rows: dict[str, dict[str, Any]] = {}
-        for name, p, cols in self._plan(step, targets).values():
+        for name, p, cols in plan.values():
             js = [self.pos[c] for c in cols]
             rest = list(zip(cols, js))
             if name == "coinr" and not p.get("force_win"):
                 r = coinr_treat(X[:, js], winmax=p["winmax"], skew_thresh=p["skew_thresh"],
                                 kurt_thresh=p["kurt_thresh"], combine_treat=p["combine_treat"])
+                if out is None:
+                    whole = len(plan) == 1 and r["sure"].all() and js == list(range(X.shape[1]))
+                    out = r["values"] if whole else X.copy(order="K")
+                else:
+                    whole = False
                 rest = []
                 for i, (c, j) in enumerate(zip(cols, js)):
                     if not r["sure"][i]:
                         rest.append((c, j))
                         continue
-                    out[:, j] = r["values"][:, i]
+                    if not whole:
+                        out[:, j] = r["values"][:, i]
                     rows[c] = {"indicator": c, "method": name, "treated": bool(r["changed"][i]),
                                "outcome": str(r["outcome"][i]), "n_winsorised": int(r["n_winsorised"][i]),
                                "n_winsorised_tried": int(r["n_winsorised_tried"][i]),
                                "skew_before": float(r["skew_before"][i]), "kurt_before": float(r["kurt_before"][i]),
                                "skew_after": float(r["skew_after"][i]), "kurt_after": float(r["kurt_after"][i]),
                                "winsorised_units": self.labels[r["winsorised"][:, i]].tolist()}
+            if out is None:
+                out = X.copy(order="K")
             for c, j in rest:
                 res = _call(reg.get(name), self._col(X, j, c), extra={"code": c}, **p)
                 out[:, j] = res.values.reindex(self.index).to_numpy(dtype=float)
                 rows[c] = _treatment_row(c, name, res)
-        return out, {"treatment": [rows[c] for c in targets]}
+        return (X.copy(order="K") if out is None else out), {"treatment": [rows[c] for c in targets]}
 
     def _normalise(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         spec = self.spec
@@ -1279,20 +1290,28 @@ class _MatrixBuilder:
             _node_normalise_params(spec.nodes[code], m, params)
 
         targets = self._targets(step)
-        out = X.copy()
+        plan = self._plan(step, targets, prepare)
+        out = None
         used: dict[str, str] = {}
-        for name, p, cols in self._plan(step, targets, prepare).values():
+        for name, p, cols in plan.values():
             js = [self.pos[c] for c in cols]
+            whole = len(plan) == 1 and js == list(range(X.shape[1]))
             kern = MATRIX["normalise"].get(name)
             done = False
             if kern is not None:
                 dirs = np.array([spec.nodes[c].direction for c in cols], dtype=float)
                 try:
-                    out[:, js] = kern(X[:, js], direction=dirs, **p)
+                    res = kern(X if whole else X[:, js], direction=dirs, **p)
+                    if whole:
+                        out = res
+                    else:
+                        out = X.copy(order="K") if out is None else out
+                        out[:, js] = res
                     done = True
                 except Unsupported:
                     pass
             if not done:
+                out = X.copy(order="K") if out is None else out
                 for c, j in zip(cols, js):
                     node = spec.nodes[c]
                     extra = {"code": c, "target": node.target, "direction": node.direction}
@@ -1301,7 +1320,7 @@ class _MatrixBuilder:
                 used[c] = name
                 if name != "identity" and c in self.raw_direction_leaves:
                     self.raw_direction_leaves.remove(c)
-        return out, {"methods": {c: used[c] for c in targets}}
+        return (X.copy(order="K") if out is None else out), {"methods": {c: used[c] for c in targets}}
 
     def _weight(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         self.weight_step = step
@@ -1387,6 +1406,16 @@ class _MatrixBuilder:
         for parent, *_ in plan:
             scores[parent] = np.concatenate([part[parent] for part in parts])
         return np.column_stack([scores[c] for c in self.agg_cols]), {"methods": methods}
+
+
+def _placed(X: np.ndarray, js: list[int], res: np.ndarray) -> np.ndarray:
+    """``X`` with columns ``js`` replaced by ``res`` (a new matrix; ``res`` itself when it
+    replaces every column in order)."""
+    if len(js) == X.shape[1] and js == list(range(X.shape[1])) and res is not X:
+        return np.asarray(res, dtype=float)
+    out = X.copy(order="K")
+    out[:, js] = res
+    return out
 
 
 def _panel_methods() -> frozenset[str]:
