@@ -343,3 +343,27 @@ def test_unit_codes_and_positions_equal_pandas():
         want = ["u005", "u100", "nope", "u299"]
         ref = pd.Index(want).get_indexer(col)
         np.testing.assert_array_equal(_positions(col, want), ref)
+
+
+@pytest.mark.parametrize("layout", ["periodic", "runs", "shuffled", "periodic_broken"])
+def test_unit_codes_of_large_layouts_equal_pandas(layout):
+    from humsec.index.pipeline import PERIODIC_MIN_ROWS, _unit_codes
+
+    rng = np.random.default_rng(4)
+    units = np.array([f"z{i:05d}" for i in rng.permutation(3000)], dtype=object)
+    reps = PERIODIC_MIN_ROWS // 3000 + 2
+    if layout in ("periodic", "periodic_broken"):
+        labels = np.tile(units, reps)
+        if layout == "periodic_broken":
+            labels[-5] = "zz"  # one cell breaks the period: the general path
+    elif layout == "runs":
+        labels = np.repeat(units, reps)
+    else:
+        labels = rng.permutation(np.tile(units, reps))
+    col = pd.Series(labels, dtype="str")
+    keep = rng.random(len(labels)) < 0.9
+    for k in (None, keep):
+        codes, uniq = _unit_codes(col, k)
+        ref_codes, ref_uniq = pd.factorize(col if k is None else col[k], sort=True)
+        np.testing.assert_array_equal(codes, ref_codes)
+        assert list(uniq) == list(ref_uniq)

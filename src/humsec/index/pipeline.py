@@ -324,10 +324,12 @@ def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
     """Position of each label in ``codes`` (-1 if absent): the few distinct labels are
     looked up, not every row (hashing millions of strings costs seconds)."""
     arr = labels.array
-    if isinstance(arr, ArrowStringArray):
-        # Arrow strings (the readers' output): one hash lookup per row in Arrow's kernel
-        pos = pc.index_in(arr._pa_array, value_set=pa.array(codes, type=arr._pa_array.type))
-        return pos.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+    if isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0:
+        # Arrow strings (the readers' output): a hash lookup per row in Arrow's kernel,
+        # of only the rows that determine the others
+        sub, expand = _compressed(arr._pa_array)
+        pos = pc.index_in(sub, value_set=pa.array(codes, type=arr._pa_array.type))
+        return expand(pos.fill_null(-1).to_numpy().astype(np.int64, copy=False))
     fcodes, uniq = pd.factorize(labels)
     lookup = {c: i for i, c in enumerate(codes)}
     at = np.array([lookup.get(u, -1) for u in uniq.tolist()], dtype=np.int64)
@@ -337,25 +339,68 @@ def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
 def _unit_codes(col: pd.Series, keep: np.ndarray | None) -> tuple[np.ndarray, Any]:
     """``pd.factorize(col[keep], sort=True)``: a code per row and the sorted distinct units.
 
-    Arrow strings (the readers' output) are encoded by Arrow's kernel and only the
-    distinct units sorted; pandas' own path costs more than the rest of a small build.
+    Arrow strings (the readers' output) are encoded by Arrow's kernels and only the
+    distinct units sorted (pandas' own path costs more than the rest of a small build),
+    and only the rows :func:`_compressed` leaves.
     """
     arr = col.array
-    if isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0:
-        ch = arr._pa_array
-        if keep is not None:
-            ch = ch.filter(pa.array(keep))
-        enc = ch.dictionary_encode()
-        if enc.num_chunks:
-            idx = (enc.chunk(0).indices if enc.num_chunks == 1 else enc.combine_chunks().indices).to_numpy()
-            uniq = enc.chunk(0).dictionary.to_numpy(zero_copy_only=False)
-        else:
-            idx, uniq = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
-        order = np.argsort(uniq, kind="stable")
-        inv = np.empty(len(order), dtype=np.int64)
-        inv[order] = np.arange(len(order))
-        return inv[idx], pd.array(uniq[order], dtype=col.dtype)
-    return pd.factorize(col if keep is None else col[keep], sort=True)
+    if not (isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0):
+        return pd.factorize(col if keep is None else col[keep], sort=True)
+    ch = arr._pa_array
+    if keep is not None:
+        ch = ch.filter(pa.array(keep))
+    sub, expand = _compressed(ch)
+    codes, uniq = _encode_sorted(sub)
+    return expand(codes), pd.array(uniq, dtype=col.dtype)
+
+
+def _compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
+    """The rows of an Arrow string column (no nulls) that determine all others, and the
+    map from a per-row result of those rows back to every row.
+
+    Hashing every row is most of a large build's input cost, so two common layouts are
+    recognised (each proven by one vectorised comparison of the whole column): values
+    repeating with a period (indicator-major data: every unit once per indicator) - the
+    first period determines the rest -, and runs of one value (unit-major data; the
+    indicator column of indicator-major data) - the first row of each run does.
+    Otherwise every row.
+    """
+    n = len(ch)
+    if n < PERIODIC_MIN_ROWS:
+        return ch, lambda r: r
+    period = pc.index(ch, ch[0], start=1).as_py()
+    if 0 < period <= n // 2 and pc.all(pc.equal(ch.slice(period), ch.slice(0, n - period))).as_py():
+        return ch.slice(0, period), lambda r: np.resize(r, n)
+    heads = np.ones(n, dtype=bool)
+    heads[1:] = pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    at = np.flatnonzero(heads)
+    if 4 * len(at) <= n:
+        run = np.cumsum(heads) - 1
+        return ch.take(pa.array(at)), lambda r: np.asarray(r)[run]
+    return ch, lambda r: r
+
+
+#: Rows from which :func:`_unit_codes` looks for periodic or run-length layouts.
+PERIODIC_MIN_ROWS = 10_000
+
+
+def _encode_sorted(ch: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64, into the sorted distinct values) and the sorted distinct values
+    (object array) of an Arrow string array without nulls."""
+    enc = ch.dictionary_encode()
+    if isinstance(enc, pa.ChunkedArray):
+        if not enc.num_chunks:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        # the chunks of an encoded column share one dictionary (as pandas' factorize assumes)
+        idx = (enc.chunk(0).indices if enc.num_chunks == 1 else enc.combine_chunks().indices).to_numpy()
+        dictionary = enc.chunk(0).dictionary
+    else:
+        idx, dictionary = enc.indices.to_numpy(), enc.dictionary
+    uniq = dictionary.to_numpy(zero_copy_only=False)
+    order = np.argsort(uniq, kind="stable")
+    inv = np.empty(len(order), dtype=np.int64)
+    inv[order] = np.arange(len(order))
+    return inv[idx], uniq[order]
 
 
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
@@ -389,17 +434,19 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
         raise HumsecError(f"no data for year {year}" if year is not None else "no data")
     ucode, units = _unit_codes(unit_col, kept)
     k = len(codes)
-    key = ucode.astype(np.int64) * k + icode
-    counts = np.bincount(key, minlength=len(units) * k)
-    if (counts > 1).any():
-        j = int(np.flatnonzero(counts > 1)[0])
-        where = f" in {year}" if year is not None else ""
-        raise HumsecError(f"duplicate observations in the index data, e.g. unit {units[j // k]}, "
-                          f"indicator {codes[j % k]}{where}; expected one value per key")
     # scatter into the transposed (indicator-major) layout: the matrix comes out in
     # Fortran order, each indicator's column contiguous for the per-column kernels
+    cell = icode.astype(np.int64) * len(units) + ucode
+    seen = np.zeros(k * len(units), dtype=bool)
+    seen[cell] = True
+    if int(np.count_nonzero(seen)) != len(cell):  # a cell written twice
+        counts = np.bincount(cell, minlength=len(seen))
+        j = int(np.flatnonzero(counts > 1)[0])
+        where = f" in {year}" if year is not None else ""
+        raise HumsecError(f"duplicate observations in the index data, e.g. unit {units[j % len(units)]}, "
+                          f"indicator {codes[j // len(units)]}{where}; expected one value per key")
     M = np.full(k * len(units), np.nan)
-    M[icode.astype(np.int64) * len(units) + ucode] = values
+    M[cell] = values
     return M.reshape(k, len(units)).T, pd.Index(units, name="unit")
 
 
