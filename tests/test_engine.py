@@ -367,3 +367,27 @@ def test_unit_codes_of_large_layouts_equal_pandas(layout):
         ref_codes, ref_uniq = pd.factorize(col if k is None else col[k], sort=True)
         np.testing.assert_array_equal(codes, ref_codes)
         assert list(uniq) == list(ref_uniq)
+
+
+@pytest.mark.parametrize("method", ["arithmetic", "geometric", "harmonic"])
+@pytest.mark.parametrize("k", [1, 3, 8, 9, 49, 130])
+def test_means_without_gaps_are_the_same_bits_as_the_general_path(method, k):
+    from humsec.index.methods.aggregate import _row_weights, weighted_means
+
+    rng = np.random.default_rng(k)
+    v = np.ascontiguousarray(rng.lognormal(size=(400, k)))
+    v[:5] = v[5]  # tied rows stay tied
+    w = rng.random(k)
+    w = w / w.sum()
+    avail = np.ones(v.shape, dtype=bool)
+    ok = np.ones(len(v), dtype=bool)
+    W = _row_weights(w, avail)  # the general path, as written before the shortcut
+    if method == "arithmetic":
+        ref = np.nansum(np.where(avail, v, 0.0) * W, axis=1)
+    elif method == "geometric":
+        ref = np.exp(np.sum(np.log(np.where(avail, v, 1.0)) * np.nan_to_num(W), axis=1))
+    else:
+        ref = 1.0 / np.sum(np.nan_to_num(W) / np.where(avail, v, 1.0), axis=1)
+    got = weighted_means(v, w, avail, ok, method)
+    np.testing.assert_array_equal(got, ref)
+    assert len(set(got[:6].tolist())) == 1

@@ -149,6 +149,23 @@ def weighted_means(v: np.ndarray, w: np.ndarray, avail: np.ndarray, ok: np.ndarr
         Available cells (n_units, k); rows to compute (n_units,), the others get NaN.
     method : {"arithmetic", "geometric", "harmonic"}
     """
+    if avail.all() and v.shape[1] and ok.all():
+        # every child available: each row's weights are w / sum(w), the same bits as the
+        # general path's per-row re-normalisation (tested), without its matrices
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wr = w / w.sum()
+        if method == "arithmetic":
+            out = np.sum(v * wr, axis=1)
+        elif method == "geometric":
+            out = np.exp(np.sum(np.log(v) * np.nan_to_num(wr), axis=1))
+        elif method == "harmonic":
+            with np.errstate(divide="ignore"):
+                out = 1.0 / np.sum(np.nan_to_num(wr) / v, axis=1)
+        else:
+            raise ValueError(f"no weighted mean '{method}'")
+        if not np.isfinite(wr.sum()):
+            out[:] = np.nan
+        return out
     W = _row_weights(w, avail)
     if method == "arithmetic":
         out = np.nansum(np.where(avail, v, 0.0) * W, axis=1)
