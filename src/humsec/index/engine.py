@@ -148,6 +148,8 @@ def impute_median(X: np.ndarray, *, group_codes: np.ndarray | None = None) -> np
 
 
 def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
+    """Gaps filled by their group's column mean / median: the rows sorted by group once,
+    each group's fills computed from its block, and only the missing cells written."""
     _finite(X)
     if codes is None or (codes < 0).all():
         raise Unsupported("no groups")
@@ -155,27 +157,30 @@ def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
     miss = np.isnan(X)
     if not miss.any():
         return out
-    for g in range(int(codes.max()) + 1):
-        rows = np.flatnonzero(codes == g)
-        if rows.size == 0:
+    n_groups = int(codes.max()) + 1
+    order = np.argsort(codes, kind="stable")  # rows of a group in their order
+    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    Xs, Ms = X[order], miss[order]
+    fills = np.full((n_groups, X.shape[1]), np.nan)
+    for g in range(n_groups):
+        a, b = bounds[g], bounds[g + 1]
+        bm = Ms[a:b]
+        if a == b or not bm.any():
             continue
-        block = X[rows]
-        bm = miss[rows]
-        if not bm.any():
-            continue
+        block = Xs[a:b]
         ok = ~bm
         cnt = ok.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             if how == "mean":
-                fill = np.where(ok, block, 0.0).sum(axis=0) / cnt
+                fills[g] = np.where(ok, block, 0.0).sum(axis=0) / cnt
             else:
-                if (cnt == 0).any():
-                    fill = np.full(block.shape[1], np.nan)
-                    have = cnt > 0
-                    fill[have] = np.nanmedian(block[:, have], axis=0)
-                else:
-                    fill = np.nanmedian(block, axis=0)
-        out[rows] = np.where(bm, fill[None, :], block)
+                have = cnt > 0
+                if have.any():
+                    fills[g, have] = np.nanmedian(block[:, have], axis=0)
+    r, c = np.nonzero(miss)
+    g = codes[r]
+    sel = g >= 0  # rows without a label keep their gaps
+    out[r[sel], c[sel]] = fills[g[sel], c[sel]]
     return out
 
 

@@ -1251,8 +1251,8 @@ class _MatrixBuilder:
         targets = self._targets(step)
         js = [self.pos[c] for c in targets]
         kern = MATRIX["impute"].get(step.method)
-        if kern is not None:
-            res = kern(X[:, js], group_codes=codes, **p)
+        if kern is not None:  # the kernels leave their input alone: every column is passed as it is
+            res = kern(X if js == list(range(X.shape[1])) else X[:, js], group_codes=codes, **p)
         else:
             frame = pd.DataFrame(X[:, js], index=self.index, columns=targets)
             res = _call(m, frame, extra={"groups": groups}, **p)[targets].to_numpy(dtype=float)
