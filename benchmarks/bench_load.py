@@ -55,46 +55,111 @@ def workload(countries: list[str]) -> list[str]:
     return out
 
 
+class Pool:
+    """Keep-alive HTTP/1.1 connections to the server, at most ``size`` at a time: a small
+    asyncio client (a GET, then the status line, headers and a ``Content-Length`` or
+    chunked body, never decoded), so that the load generator costs little CPU beside
+    the server on a shared machine (httpx costs several times more per request)."""
+
+    def __init__(self, host: str, port: int, size: int):
+        self.host, self.port = host, port
+        self.slots: asyncio.Queue = asyncio.Queue()
+        for _ in range(size):
+            self.slots.put_nowait(None)
+
+    async def get(self, path: str) -> int:
+        """``GET path``; the status code (a dropped idle connection is retried once)."""
+        conn = await self.slots.get()
+        try:
+            for attempt in (0, 1):
+                if conn is None:
+                    conn = await asyncio.open_connection(self.host, self.port)
+                reader, writer = conn
+                try:
+                    writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: */*\r\n"
+                                 f"Accept-Encoding: gzip\r\n\r\n".encode())
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    writer.close()
+                    conn = None
+                    if attempt:
+                        raise
+                    continue
+                lines = head.decode("latin-1").split("\r\n")
+                status = int(lines[0].split()[1])
+                headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+                if "content-length" in headers:
+                    await reader.readexactly(int(headers["content-length"]))
+                elif headers.get("transfer-encoding") == "chunked":
+                    while True:
+                        n = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                        await reader.readexactly(n + 2)
+                        if n == 0:
+                            break
+                if headers.get("connection", "").lower() == "close":
+                    writer.close()
+                    conn = None
+                return status
+            raise ConnectionError("no answer")
+        except BaseException:
+            if conn is not None:
+                conn[1].close()
+            conn = None
+            raise
+        finally:
+            self.slots.put_nowait(conn)
+
+    def close(self) -> None:
+        while not self.slots.empty():
+            conn = self.slots.get_nowait()
+            if conn is not None:
+                conn[1].close()
+
+
 async def load(base: str, paths: list[str], rate: float, duration: float) -> dict:
-    """Open-loop load: request i at t0 + i / rate, for ``duration`` seconds; latency per path."""
+    """Open-loop load: request i at t0 + i / rate, for ``duration`` seconds; latency per
+    path, measured from the request's scheduled time (so time spent waiting for a free
+    connection counts)."""
     n = int(rate * duration)
     lat: list[float] = []
     by_path: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
-    async with httpx.AsyncClient(base_url=base, timeout=20.0, limits=limits, follow_redirects=False) as client:
-        async def one(path: str) -> None:
-            t = time.perf_counter()
-            try:
-                r = await client.get(path)
-                if r.status_code >= 400:
-                    key = f"{r.status_code} {path.split('?')[0]}"
-                    errors[key] = errors.get(key, 0) + 1
-                    return
-            except (httpx.HTTPError, OSError) as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-                return
-            dt = time.perf_counter() - t
-            lat.append(dt)
-            by_path.setdefault(path, []).append(dt)
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    pool = Pool(host, int(port), 128)
 
-        t0 = time.perf_counter()
-        tasks = []
-        for i in range(n):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if time.perf_counter() - t0 > duration + 1:
-                break
-            tasks.append(asyncio.create_task(one(paths[i % len(paths)])))
-        # requests still unanswered 30 s after the last was sent count as errors
-        _, pending = await asyncio.wait(tasks, timeout=30)
-        for task in pending:
-            task.cancel()
-        if pending:
-            errors["unanswered after 30 s"] = len(pending)
-            await asyncio.wait(pending)
-        elapsed = time.perf_counter() - t0
+    async def one(path: str, t: float) -> None:
+        try:
+            status = await asyncio.wait_for(pool.get(path), timeout=20.0)
+            if status >= 400:
+                key = f"{status} {path.split('?')[0]}"
+                errors[key] = errors.get(key, 0) + 1
+                return
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            return
+        dt = time.perf_counter() - t
+        lat.append(dt)
+        by_path.setdefault(path, []).append(dt)
+
+    t0 = time.perf_counter()
+    tasks = []
+    for i in range(n):
+        due = t0 + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if time.perf_counter() - t0 > duration + 1:
+            break
+        tasks.append(asyncio.create_task(one(paths[i % len(paths)], due)))
+    # requests still unanswered 30 s after the last was sent count as errors
+    _, pending = await asyncio.wait(tasks, timeout=30)
+    for task in pending:
+        task.cancel()
+    if pending:
+        errors["unanswered after 30 s"] = len(pending)
+        await asyncio.wait(pending)
+    elapsed = time.perf_counter() - t0
+    pool.close()
     lat.sort()
 
     def q(p: float) -> float:
@@ -110,7 +175,19 @@ async def load(base: str, paths: list[str], rate: float, duration: float) -> dic
             "p99": q(0.99), "max": lat[-1] * 1000 if lat else float("nan"), "slow": slow}
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far (Linux /proc)."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # progress visible when redirected
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, default=300.0, help="requests per second (default 300)")
     ap.add_argument("--cold", type=float, default=30.0, help="seconds of the cold phase (default 30, <= 60)")
@@ -127,15 +204,31 @@ def main() -> int:
     try:
         t = time.perf_counter()
         wait_ready(base, proc, log, a.startup_timeout)
-        print(f"humsec serve on {base}: health answered {time.perf_counter() - t:.1f} s after start")
+        c0 = server_cpu(proc.pid)
+        print(f"humsec serve on {base}: health answered {time.perf_counter() - t:.1f} s after start "
+              f"(server CPU {c0:.1f} s)")
+        try:
+            rep = httpx.get(f"{base}/web/warm-up", timeout=10).json().get("responses")
+            print(f"start-up warm-up of the response cache: {rep}")
+        except (httpx.HTTPError, ValueError):
+            pass
         print(f"open-loop mixed read load at {a.rate:.0f} req/s ({len(set(paths))} distinct paths), loopback\n")
+        phases = []
         cold = asyncio.run(load(base, paths, a.rate, min(max(a.cold, 1.0), 60.0)))
+        phases.append(("cold", cold, server_cpu(proc.pid)))
         show(f"cold: first {a.cold:.0f} s after start", cold)
         warm = asyncio.run(load(base, paths, a.rate, min(max(a.warm, 1.0), 60.0)))
+        phases.append(("warm", warm, server_cpu(proc.pid)))
         show(f"warm: next {a.warm:.0f} s", warm)
         base_r = asyncio.run(load(base, ["/api/v1/health"], a.rate, min(max(a.warm, 1.0), 60.0) / 2))
+        phases.append(("health", base_r, server_cpu(proc.pid)))
         show("baseline GET /api/v1/health", base_r)
         print()
+        prev = c0
+        for name, r, cpu in phases:
+            print(f"server CPU {name}: {cpu - prev:.2f} s for {r['sent']} requests "
+                  f"({1000 * (cpu - prev) / max(r['sent'], 1):.2f} ms/request, {(cpu - prev) / r['elapsed']:.2f} cores)")
+            prev = cpu
         for name, r in (("cold", cold), ("warm", warm)):
             print(f"{name}: ratio to baseline p50 x{r['p50'] / base_r['p50']:.2f}, p99 x{r['p99'] / base_r['p99']:.2f};"
                   " slowest routes (max / median ms): "

@@ -159,7 +159,7 @@ def test_disk_cache_makes_the_next_start_warm_and_bad_files_are_ignored(default_
         for p in paths:
             assert c3.get(p).content == fresh[p].content
     path.write_bytes(good)
-    assert cache.load(app2.state.observatory) is not None
+    assert cache.load(app2.state.observatory) is not None  # the good file again
 
 
 def test_concurrent_first_requests_compute_once(default_env):

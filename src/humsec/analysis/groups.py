@@ -46,6 +46,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -141,8 +142,15 @@ def _frame(data: Panel | pd.DataFrame) -> pd.DataFrame:
     return df.dropna(subset=["value"])
 
 
+@functools.cache
+def _shipped_catalogue() -> Catalogue:
+    """:meth:`Catalogue.default` read once per process (an immutable value of the
+    installed package; parsing its YAML costs about 0.1 s per call)."""
+    return Catalogue.default()
+
+
 def _directions(codes: Iterable[str], catalogue: Catalogue | None) -> pd.DataFrame:
-    cat = catalogue if catalogue is not None else Catalogue.default()
+    cat = catalogue if catalogue is not None else _shipped_catalogue()
     rows = []
     for c in codes:
         ind = cat.get(c)
@@ -772,7 +780,7 @@ def left_behind(data: Panel | pd.DataFrame, unit: str, *, year: int | None = Non
         Unknown unit.
     """
     df = _frame(data)
-    cat = catalogue if catalogue is not None else Catalogue.default()
+    cat = catalogue if catalogue is not None else _shipped_catalogue()
     if unit not in set(df["unit"].unique()):
         raise HumsecError(f"'{unit}': no data for this unit in the panel; expected an ISO3 code")
     if year is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import hashlib
 import logging
 import re
@@ -363,6 +364,10 @@ def _lifespan(config: ServiceConfig):
                 log.info("response cache warm: %s", app.state.warm_report)
             except Exception:  # a broken default must not stop the server; requests report it
                 log.exception("warming the response cache failed")
+            # what the start-up built lives as long as the server: out of the collector's
+            # scans, so that no full collection pauses an answer (CPython gc.freeze)
+            gc.collect()
+            gc.freeze()
         yield
     return lifespan
 

@@ -343,10 +343,12 @@ def _meta(obs: Observatory) -> dict[str, str]:
     return {"fingerprint": obs.fingerprint, "version": __version__, "config": obs.config_tag}
 
 
-def save(obs: Observatory, entries: Iterable[tuple[tuple, CachedResponse]], path: Path | None = None) -> Path:
+def save(obs: Observatory, entries: Iterable[tuple[tuple, CachedResponse]], path: Path | None = None,
+         skipped: Iterable[str] = ()) -> Path:
     """Write the answers of the current fingerprint to :func:`cache_path` atomically (one
-    file: magic, header JSON, bodies, SHA-256 of all before it); other versions' files
-    in the directory are removed. Returns the path."""
+    file: magic, header JSON, bodies, SHA-256 of all before it), with the warmed paths
+    whose answer is not cacheable (``skipped``: a country without a score answers 404);
+    other versions' files in the directory are removed. Returns the path."""
     meta = _meta(obs)
     path = path or cache_path(obs)
     items, blobs = [], []
@@ -357,7 +359,7 @@ def save(obs: Observatory, entries: Iterable[tuple[tuple, CachedResponse]], path
                       "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in e.headers],
                       "n": len(e.body), "g": -1 if e.gzipped is None else len(e.gzipped)})
         blobs += [e.body, e.gzipped or b""]
-    head = json.dumps({**meta, "entries": items}, separators=(",", ":")).encode()
+    head = json.dumps({**meta, "entries": items, "skipped": sorted(set(skipped))}, separators=(",", ":")).encode()
     payload = b"".join([_MAGIC, struct.pack(">Q", len(head)), head, *blobs])
     data = payload + hashlib.sha256(payload).digest()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -368,10 +370,13 @@ def save(obs: Observatory, entries: Iterable[tuple[tuple, CachedResponse]], path
     return path
 
 
-def load(obs: Observatory, path: Path | None = None) -> list[tuple[tuple, CachedResponse]] | None:
-    """The answers in the cache file of the current store version, or None (with a
-    warning naming the file and why) when it is missing, corrupt or made for another
-    store version, humsec version or configuration."""
+Loaded = tuple[list[tuple[tuple, CachedResponse]], list[str]]
+
+
+def load(obs: Observatory, path: Path | None = None) -> Loaded | None:
+    """(answers, skipped paths) of the cache file of the current store version (see
+    :func:`save`), or None (with a warning naming the file and why) when it is missing,
+    corrupt or made for another store version, humsec version or configuration."""
     path = path or cache_path(obs)
     try:
         data = path.read_bytes()
@@ -381,7 +386,7 @@ def load(obs: Observatory, path: Path | None = None) -> list[tuple[tuple, Cached
         log.warning("response cache %s not read: %s", path, exc.strerror)
         return None
 
-    def bad(why: str) -> list[tuple[tuple, CachedResponse]] | None:
+    def bad(why: str) -> Loaded | None:
         log.warning("response cache %s ignored: %s", path, why)
         return None
 
@@ -413,9 +418,10 @@ def load(obs: Observatory, path: Path | None = None) -> list[tuple[tuple, Cached
             out.append((key, CachedResponse(int(it["status"]), headers, body, gz, etag)))
         if pos != len(payload):
             return bad("length mismatch")
+        skipped = [str(p) for p in head.get("skipped", [])]
     except (ValueError, KeyError, TypeError) as exc:
         return bad(f"malformed header ({exc})")
-    return out
+    return out, skipped
 
 
 async def warm(cache: ResponseCache, views: Iterable[ViewList] = (), *, concurrency: int = 2,
@@ -432,29 +438,32 @@ async def warm(cache: ResponseCache, views: Iterable[ViewList] = (), *, concurre
     t0 = time.perf_counter()
     fp = (await run_in_threadpool(obs.inputs)).fingerprint
     loaded = await run_in_threadpool(load, obs) if persist else None
-    for key, entry in loaded or ():
+    entries, known_skipped = loaded or ([], [])
+    for key, entry in entries:
         cache.store.put(key, entry)
     t_load = time.perf_counter() - t0
     if paths is None:
         paths = await run_in_threadpool(read_views, obs, list(views))
-    missing = [p for p in paths if not _cached(cache, p, fp)]
+    missing = [p for p in paths if p not in set(known_skipped) and not _cached(cache, p, fp)]
     before = cache.computed
     if missing and shared is not None:
         await run_in_threadpool(shared)
     sem = asyncio.Semaphore(max(1, int(concurrency)))
+    skipped = [p for p in known_skipped if p in set(paths)]
 
     async def one(p: str) -> None:
         async with sem:
-            await cache.fill(p, fp)
+            if not await cache.fill(p, fp):
+                skipped.append(p)
 
     await asyncio.gather(*(one(p) for p in missing))
     computed = cache.computed - before
     saved = None
-    if persist and computed:
-        entries = [(k, v) for k, v in cache.store.items() if isinstance(k, tuple) and k[0] == fp]
-        saved = str(await run_in_threadpool(save, obs, entries))
-    return {"paths": len(paths), "from_disk": len(loaded or ()), "computed": computed, "saved": saved,
-            "load_seconds": round(t_load, 3), "seconds": round(time.perf_counter() - t0, 3)}
+    if persist and missing:
+        keep = [(k, v) for k, v in cache.store.items() if isinstance(k, tuple) and k[0] == fp]
+        saved = str(await run_in_threadpool(save, obs, keep, None, skipped))
+    return {"paths": len(paths), "from_disk": len(entries), "computed": computed, "not_cacheable": len(skipped),
+            "saved": saved, "load_seconds": round(t_load, 3), "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _cached(cache: ResponseCache, path: str, fp: str) -> bool:

@@ -22,7 +22,10 @@ def serve_cmd(
              "(default: the oversight database's tokens)."),
     runs: int = typer.Option(200, "--runs", "-n", help="Monte Carlo runs behind rank intervals."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
-    no_preload: bool = typer.Option(False, "--no-preload", help="Do not compute the default assessment at start-up."),
+    no_preload: bool = typer.Option(
+        False, "--no-preload",
+        help="Start answering at once and compute each view on first use, instead of warming the response "
+             "cache first (from <home>/cache when it matches the data, else computed: a few minutes once)."),
     allowed_host: Optional[list[str]] = typer.Option(
         None, "--allowed-host",
         help="Host header the service answers (repeat; default: loopback names and --host; '*' for any, "
@@ -61,6 +64,9 @@ def serve_cmd(
     if host in ("0.0.0.0", "::") and not allowed_host:
         err.print(f"answering the Host names {', '.join(config.trusted_hosts())}; add --allowed-host NAME for "
                   "the name clients use", markup=False)
+    if config.preload:
+        err.print("warming the response cache before accepting requests (at once when the cache under "
+                  f"{settings.home / 'cache'} matches the data; the first start computes every view)", markup=False)
     run(app, host=host, port=port, header_timeout=header_timeout, log_level=log_level)
 
 
