@@ -177,42 +177,12 @@ class IndexResult:
         return pd.Series(out, name="effective_weight")
 
     def long(self, nodes: list[str] | None = None) -> pd.DataFrame:
-        """Long table ``unit, year, node, score, rank`` (aggregates first, root on top)."""
-        nodes = nodes or [*reversed(self.spec.aggregates), *self.spec.indicators]
-        # one argsort per node over integer keys (rank, then unit): sorting the stacked
-        # strings cost seconds at 50,000 units
-        sc = self.scores[nodes].to_numpy(dtype=float)
-        rk = self.ranks[nodes].to_numpy(dtype=float)
-        units = self.scores.index.to_numpy(dtype=object)
-        n, k = sc.shape
-        if self.scores.index.is_monotonic_increasing:
-            upos = np.arange(n)
-        else:
-            upos = np.empty(n, dtype=np.int64)
-            upos[np.argsort(units, kind="stable")] = np.arange(n)
-        if self.scores.index.is_monotonic_increasing:
-            # units already in order: one sort of unique integer keys (rank, unit) per
-            # node, NaN ranks last (ranks are whole numbers 1..n)
-            ri = np.where(np.isnan(rk), n + 1, rk).astype(np.int64).T
-            order = np.argsort(ri * max(n, 1) + np.arange(n, dtype=np.int64)[None, :], axis=1)
-        else:
-            order = np.empty((k, n), dtype=np.int64)
-            for j in range(k):
-                order[j] = np.lexsort((upos, rk[:, j]))  # NaN ranks last, as sort_values
-        cols = np.repeat(np.arange(k), n)
-        rows = order.reshape(-1)
-        rank = rk[rows, cols]
-        from humsec.index.io import take_text as _take_text
+        """Long table ``unit, year, node, score, rank`` (aggregates first, root on top;
+        each node's units from the best rank down, ties in unit order)."""
+        from humsec.index.longform import long_table
 
-        return pd.DataFrame({
-            "unit": _take_text(units, rows),
-            "year": np.full(n * k, self.year, dtype=object if self.year is None else np.int64),
-            "node": _take_text(np.array(list(nodes), dtype=object), cols),
-            "score": sc[rows, cols],
-            "rank": pd.array(np.where(np.isnan(rank), 0, rank).astype(np.int64), dtype="Int64")
-            if not np.isnan(rank).any() else pd.arrays.IntegerArray(
-                np.where(np.isnan(rank), 0, rank).astype(np.int64), np.isnan(rank)),
-        })
+        nodes = nodes or [*reversed(self.spec.aggregates), *self.spec.indicators]
+        return long_table(self.scores, self.ranks, nodes, self.year)
 
     def equals(self, other: IndexResult) -> bool:
         """Exact equality of every data set, rank and weight (NaN == NaN)."""
@@ -307,17 +277,26 @@ def _wide_input(data: pd.DataFrame) -> pd.DataFrame:
     if dup.any():
         raise HumsecError(f"duplicate unit '{units[dup].iloc[0]}' in the wide index data; expected one row per unit")
     cols = [c for c in data.columns if c != "unit"]
-    values = {}
-    for c in cols:
-        v = pd.to_numeric(data[c], errors="coerce")
-        bad = v.isna() & data[c].notna()
+    # one column-major matrix, each indicator's column written once (float columns
+    # copied as they are, anything else converted and every bad cell located)
+    M = np.empty((len(data), len(cols)), order="F")
+    for j, c in enumerate(cols):
+        col = data[c]
+        if col.dtype == np.float64:
+            M[:, j] = col.to_numpy()
+            continue
+        v = pd.to_numeric(col, errors="coerce")
+        bad = v.isna() & col.notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise HumsecError(f"wide index data, column '{c}', unit {units.iloc[i]}: "
-                              f"{data[c].iloc[i]!r} is not a number")
-        values[str(c)] = v.to_numpy(dtype=float)
-    out = pd.DataFrame(values, index=pd.Index(units.to_numpy(), name="unit"))
-    return out.sort_index()
+                              f"{col.iloc[i]!r} is not a number")
+        M[:, j] = v.to_numpy(dtype=float)
+    index = pd.Index(units.to_numpy(), name="unit")
+    if not index.is_monotonic_increasing:
+        order = index.argsort(kind="stable")
+        index, M = index[order], np.asfortranarray(M[order])
+    return pd.DataFrame(M, index=index, columns=[str(c) for c in cols], copy=False)
 
 
 def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
@@ -1146,7 +1125,7 @@ class _MatrixBuilder:
                 absent = [c for c in needed if c not in b.wide_input.columns]
                 if absent:
                     raise _Legacy("absent indicators")
-                wide = b.wide_input[needed]
+                wide = b.wide_input if list(b.wide_input.columns) == needed else b.wide_input[needed]
                 M, self.index = wide.to_numpy(dtype=float), wide.index
             else:
                 M, self.index = _wide_matrix(b.tidy, needed, b.year, spec)
