@@ -234,3 +234,54 @@ def test_default_graph_land_borders_and_island_neighbours():
     assert set(fji.index) == set(sorted(dist, key=dist.get)[:3])
     assert (abs(fji["km"] - pd.Series({u: dist[u] for u in fji.index})) <= 1).all()
     assert reg.name("NRU") == "Nauru"
+
+
+def _frames_equal(a, b) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def _reports_equal(a, b) -> None:
+    """Two reports are the same: every table and every value."""
+    for name in a.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, pd.DataFrame):
+            _frames_equal(x, y)
+        else:
+            assert x == y, name
+
+
+@pytest.mark.parametrize("target, base_year", [("KEN", None), ("ASEAN", None), ("SYR", 2012)])
+def test_spill_report_from_shared_scores_is_the_same(default_env, reg, target, base_year):
+    """The service computes :func:`spill_scores` once and passes it to every target's
+    report: the report must not change (the shared part is not a copy that can drift)."""
+    from humsec.analysis.assess import index_data
+    from humsec.spatial.crossborder import spill_scores
+
+    _, panel, _ = default_env
+    spec = load_spec("hsi")
+    data = index_data(panel, spec)
+    year = _latest_year(panel, spec)
+    kw = dict(panel=panel, spec=spec, registry=reg, year=year, base_year=base_year, permutations=99, data=data)
+    shared = spill_scores(spec, data, reg, year=year, base_year=base_year, permutations=99)
+    _reports_equal(spill_report(target, **kw), spill_report(target, shared=shared, **kw))
+    other = spill_scores(spec, data, reg, year=year, base_year=year - 3, permutations=99)
+    with pytest.raises(ValueError, match="shared scores"):
+        spill_report(target, shared=other, **kw)
+    with pytest.raises(HumsecError, match="must be before"):
+        spill_scores(spec, data, reg, year=year, base_year=year)
+
+
+@pytest.mark.parametrize("unit, kw", [("KEN", {}), ("UGA", {"same": "region"}), ("FJI", {"dimension": "health"}),
+                                      ("SYR", {"base_year": 2012})])
+def test_peer_report_from_shared_scores_is_the_same(default_env, reg, unit, kw):
+    from humsec.analysis.assess import index_data
+    from humsec.spatial.crossborder import score_history
+
+    _, panel, _ = default_env
+    spec = load_spec("hsi")
+    data = index_data(panel, spec)
+    year = _latest_year(panel, spec)
+    # a longer history than needed: the report takes the years it uses
+    scores = score_history(spec, data, list(range(2005, year + 1)))
+    args = dict(panel=panel, spec=spec, registry=reg, year=year, data=data, **kw)
+    _reports_equal(peer_report(unit, **args), peer_report(unit, scores=scores, **args))

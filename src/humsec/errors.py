@@ -16,6 +16,10 @@ class HumsecError(Exception):
     exit_code = 2
 
 
+class NotFoundError(HumsecError):
+    """The thing asked for does not exist (a record id, a name): the API answers 404."""
+
+
 class MissingExtra(HumsecError):
     """A feature needs an optional extra that is not installed (``pip install
     'humsec[NAME]'``): the API answers 501 Not Implemented."""

@@ -15,7 +15,6 @@ import logging
 import re
 
 from fastapi import FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,14 +22,18 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from humsec import __version__
-from humsec.api import auth, cache
+from humsec.api import auth, cache, schemas
 from humsec.api.cache import ResponseCache
 from humsec.api.config import ServiceConfig
-from humsec.api.deps import NotFound
+from humsec.api.deps import BadParameter
+from humsec.api.schemas import Problem  # noqa: F401 (the error model, importable from here)
 from humsec.api.routers import alerts, commitments, countries, data, index_analysis, indices
+from humsec.api.http import jsonable
 from humsec.api.state import Observatory
-from humsec.errors import HumsecError
+from humsec.data.store import StoreBusyError
+from humsec.errors import HumsecError, MissingExtra, NotFoundError
 from humsec.index.builtin import builtin_names
+from humsec.oversight.transaction import ConflictError, OversightBusyError
 from humsec.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -56,30 +59,8 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-class Problem(BaseModel):
-    """An error (RFC 9457 problem details); some errors add members, e.g. ``errors``
-    (the invalid fields of a request) or ``not_ranked`` (why a country has no score)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = Field("about:blank", description="Problem type (always about:blank: see status and title).")
-    title: str = Field(description="The HTTP status phrase.")
-    status: int = Field(description="The HTTP status code.")
-    detail: str = Field(description="What went wrong, in words: the field, the value and what was expected.")
-
-
-#: Error responses every operation may give (declared in the OpenAPI document).
-ERROR_RESPONSES: dict[int | str, dict] = {
-    code: {"model": Problem, "description": text, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for code, text in ((400, "Bad request (e.g. a Host header the service does not answer)."),
-                       (401, "A write endpoint without a valid API token."),
-                       (403, "The token's role may not do this."),
-                       (404, "No such country, index, dataset or resource (the reason in detail)."),
-                       (409, "A conflicting edit (someone changed the record first)."),
-                       (413, "The upload is too large."),
-                       (422, "Invalid input: the field and what was expected."),
-                       (503, "The store is busy with a write; retry after the Retry-After seconds."))
-}
+#: Answers every operation may give (each route declares its own errors: :mod:`humsec.api.schemas`).
+ERROR_RESPONSES = schemas.COMMON_RESPONSES
 
 #: Headers on every response that does not set its own (API JSON, CSV, files, docs).
 SECURITY_HEADERS = {
@@ -148,9 +129,11 @@ def _auth_error(exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """User errors are 4xx JSON ``{"detail": message, "status": code}``; nothing a client
-    sends may cause a 5xx (an unexpected exception is a bug and surfaces as one)."""
-
+    """Every error is an RFC 9457 problem document (``application/problem+json``) with the
+    status :mod:`humsec.api.schemas` declares: 401/403 for tokens, 404 for what does not
+    exist, 409 for a conflicting edit, 422 for invalid input, 501 for a missing extra,
+    503 (with ``Retry-After``) for a busy store. Nothing a client sends may cause a 5xx
+    other than these (an unexpected exception is a bug and surfaces as one)."""
     @app.exception_handler(RequestValidationError)
     async def validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
@@ -163,20 +146,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def auth_failed(_request: Request, exc: Exception) -> JSONResponse:
         return _auth_error(exc)
 
-    @app.exception_handler(NotFound)
+    @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
-        from humsec.api.http import jsonable
-
         return _error(404, str(exc), **jsonable(getattr(exc, "extra", {})))
+
+    @app.exception_handler(BadParameter)
+    async def bad_parameter(_request: Request, exc: Exception) -> JSONResponse:
+        return _error(422, str(exc))
 
     @app.exception_handler(HumsecError)
     async def user_error(request: Request, exc: HumsecError) -> JSONResponse:
-        name = type(exc).__name__
-        if name == "ConflictError":
+        if isinstance(exc, ConflictError):
             return _error(409, str(exc))
-        if name == "MissingExtra":  # an optional extra of this installation is absent
+        if isinstance(exc, MissingExtra):  # an optional extra of this installation is absent
             return _error(501, str(exc))
-        if name in ("StoreBusyError", "OversightBusyError"):
+        if isinstance(exc, (OversightBusyError, StoreBusyError)):
             resp = _error(503, str(exc))
             resp.headers["Retry-After"] = "5"
             return resp
@@ -184,7 +168,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # indicators are not in the store, a dimension the index lacks) asks for a
         # resource that does not exist: 404 (RFC 9110 15.5.5). 422 is for request
         # content the server cannot process: bodies of writes, and malformed parameters
-        # (FastAPI's validation, above).
+        # (FastAPI's validation, above, and BadParameter).
         if request.method in ("GET", "HEAD"):
             return _error(404, str(exc))
         return _error(422, str(exc))
@@ -294,6 +278,12 @@ def _declare_formats(app: FastAPI) -> None:
         doc = base()
         for ops in doc.get("paths", {}).values():
             for op in ops.values():
+                # errors are problem documents only (FastAPI adds the route's media type to any model)
+                problem = {"$ref": "#/components/schemas/Problem"}
+                for code, resp in op.get("responses", {}).items():
+                    content = resp.get("content", {})
+                    if code[:1] in "45" and PROBLEM in content:
+                        resp["content"] = {m: c for m, c in content.items() if m == PROBLEM or c.get("schema") != problem}
                 fmt = next((p for p in op.get("parameters", []) if p.get("name") == "format" and p.get("in") == "query"),
                            None)
                 if fmt is None or "200" not in op.get("responses", {}):

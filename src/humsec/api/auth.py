@@ -93,7 +93,7 @@ class OversightTokens:
         return self._db
 
     def _signature(self) -> tuple:
-        sig = []
+        sig: list[tuple[int, int, int] | None] = []
         for p in (self.db().path, Path(str(self.db().path) + ".wal")):
             try:
                 st = p.stat()

@@ -8,14 +8,18 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 
 from humsec.api.state import Observatory
-from humsec.errors import HumsecError
+from humsec.errors import HumsecError, NotFoundError
 
 ISO3_PATTERN = r"^[A-Za-z]{3}$"
 MIN_YEAR, MAX_YEAR = 1800, 2100
 
 
-class NotFound(HumsecError):
+class NotFound(NotFoundError):
     """A resource that does not exist (404)."""
+
+
+class BadParameter(HumsecError):
+    """A malformed request parameter that FastAPI's own validation does not catch (422)."""
 
 
 class NotRanked(NotFound):

@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from humsec.errors import HumsecError
+from humsec.errors import HumsecError, NotFoundError
 from humsec.model.catalogue import Catalogue
 from humsec.oversight import auth
 from humsec.oversight.auth import Identity
@@ -184,8 +184,8 @@ class OversightDB(OversightStore):
             commitment_repo.check_instrument(con, c, None)
             prev = commitment_repo.latest(con, "commitment", c.id)
             if prev is not None and not prev.deleted:
-                raise HumsecError(f"commitment '{c.id}' already exists (version {prev.version}); "
-                                  "change it with an update")
+                raise ConflictError(f"commitment '{c.id}' already exists (version {prev.version}); "
+                                    "change it with an update")
             return commitment_repo.put(con, ident, "commitment", c)
 
         return self._transaction(run)
@@ -268,7 +268,7 @@ class OversightDB(OversightStore):
             v = (commitment_repo.latest(con, kind, rid) if version is None
                  else commitment_repo.version(con, kind, rid, version))
             if v is None:
-                raise HumsecError(f"no {kind} '{rid}'" + (f" version {version}" if version else ""))
+                raise NotFoundError(f"no {kind} '{rid}'" + (f" version {version}" if version else ""))
             return v
 
         return self._read(run)
@@ -290,7 +290,7 @@ class OversightDB(OversightStore):
             user_repo.authorise(con, token, "viewer", f"read {kind}s")
             versions = commitment_repo.history(con, kind, rid)
             if not versions:
-                raise HumsecError(f"no {kind} '{rid}'")
+                raise NotFoundError(f"no {kind} '{rid}'")
             return versions
 
         return self._read(run)

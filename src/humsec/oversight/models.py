@@ -38,6 +38,10 @@ _SDG_TARGET = re.compile(r"^\d{1,2}\.[0-9a-z]{1,2}$")
 MIN_YEAR = 1950
 
 
+#: The id rule in the JSON schema (the validators below give the readable message).
+_ID_SCHEMA: dict[str, Any] = {"pattern": _ID.pattern}
+
+
 def _check_id(v: str) -> str:
     if not _ID.fullmatch(v):
         raise ValueError("expected 1-64 letters, digits, '_', '-' or '.' (starting with a letter or digit)")
@@ -97,7 +101,7 @@ class Target(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    key: str
+    key: str = Field(json_schema_extra=_ID_SCHEMA)
     indicator: str
     unit: str
     baseline_year: int
@@ -126,7 +130,7 @@ class Instrument(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
+    id: str = Field(json_schema_extra=_ID_SCHEMA)
     kind: Literal["resolution", "law", "policy", "plan", "budget", "other"]
     title: str = Field(min_length=1, max_length=500)
     body: str = ""
@@ -162,8 +166,8 @@ class Commitment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    instrument: str
+    id: str = Field(json_schema_extra=_ID_SCHEMA)
+    instrument: str = Field(json_schema_extra=_ID_SCHEMA)
     title: str = Field(min_length=1, max_length=300)
     text: str = ""
     paraphrase: bool = False

@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
 
-__all__ = ["PeerReport", "RELEASE_TYPES", "SpillReport", "build_graph", "peer_report", "read_flows", "regional_table",
-           "release_displacement", "resolve_target", "score_history", "spill_report"]
+__all__ = ["PeerReport", "RELEASE_TYPES", "SpillReport", "SpillScores", "build_graph", "peer_report", "read_flows",
+           "regional_table", "release_displacement", "resolve_target", "score_history", "spill_report", "spill_scores"]
 
 GRAPHS = ("borders+islands", "borders", "knn", "borders+knn", "distance")
 #: UNHCR population types of the data release's displacement matrix counted as
@@ -231,10 +231,57 @@ class SpillReport:
                 "links": rec(self.links), "notes": self.notes}
 
 
+@dataclass(frozen=True)
+class SpillScores:
+    """What :func:`spill_report` computes for every country alike, whatever the target:
+    the scores of ``base_year`` and ``year`` (long ``hist``; wide ``now`` of ``year``),
+    the index's dimensions with scores, the neighbour graph, every country's exposure to
+    its neighbours and the hotspots of insecurity over all countries (see
+    :func:`spill_scores`). Computed once, it serves the reports of every target."""
+
+    year: int
+    base_year: int
+    hist: pd.DataFrame
+    now: pd.DataFrame
+    dims: list[str]
+    graph: Any
+    exposure: pd.DataFrame
+    hotspots: pd.DataFrame
+
+
+def spill_scores(spec: Any, data: pd.DataFrame, registry: Any, *, year: int, base_year: int | None = None,
+                 graph: str = "borders+islands", k: int = 3, seed: int = 20240101,
+                 permutations: int = 499) -> SpillScores:
+    """The part of :func:`spill_report` shared by every target (:class:`SpillScores`).
+
+    Hotspots are high-high LISA clusters of the negated dimension scores (insecurity),
+    with ``permutations`` conditional permutations drawn from ``seed`` (Anselin 1995,
+    "Local indicators of spatial association - LISA", *Geographical Analysis* 27(2)),
+    reported as scores.
+    """
+    from humsec.spatial.spill import neighbour_exposure
+    from humsec.spatial.stats import hotspots
+
+    year = int(year)
+    base_year = year - 5 if base_year is None else int(base_year)
+    if base_year >= year:
+        raise HumsecError(f"base year {base_year} must be before the year {year}")
+    hist = score_history(spec, data, [base_year, year])
+    now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
+    if now.empty:
+        raise HumsecError(f"'{spec.name}' scores no country in {year}")
+    dims = [c for c in spec.children[spec.root] if c in now.columns]
+    g = build_graph(registry, graph, k=k)
+    hs = hotspots(-now[dims], g, seed=seed, permutations=permutations)
+    hs = hs.assign(score=-hs["value"], neighbours=-hs["lag"]).drop(columns=["value", "lag"])
+    return SpillScores(year, base_year, hist, now, dims, g, neighbour_exposure(now[dims], g), hs)
+
+
 def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int | None = None,
                  base_year: int | None = None, graph: str = "borders+islands", k: int = 3,
                  disp: pd.DataFrame | None = None, disp_measure: str = "flow", seed: int = 20240101,
-                 permutations: int = 499, data: pd.DataFrame | None = None) -> SpillReport:
+                 permutations: int = 499, data: pd.DataFrame | None = None,
+                 shared: SpillScores | None = None) -> SpillReport:
     """Which threats cross the borders of a country or region.
 
     For the focus units: exposure to neighbours' insecurity per dimension (spatial lag,
@@ -244,33 +291,36 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
     permutations), displacement hosted and sent (with ``disp``: UNHCR flows, or stocks
     with ``disp_measure="stock"`` such as :func:`release_displacement`), and for a region
     its population-weighted scores.
+
+    ``shared``: the :func:`spill_scores` of the same spec, data, years, graph, ``k``,
+    ``seed`` and ``permutations``, when already computed (a service answering many
+    targets); the report is the same.
     """
     from humsec.analysis.assess import default_year, index_data
-    from humsec.spatial.spill import flow_exposure, joint_action, neighbour_exposure
-    from humsec.spatial.stats import hotspots, regional_aggregate
+    from humsec.spatial.spill import flow_exposure, joint_action
+    from humsec.spatial.stats import regional_aggregate
 
     if disp_measure not in ("flow", "stock"):
         raise HumsecError(f"displacement measure '{disp_measure}': expected 'flow' or 'stock'")
     label, focus, is_region = resolve_target(registry, target)
-    data = index_data(panel, spec) if data is None else data
+    if shared is None or year is None:
+        data = index_data(panel, spec) if data is None else data
     year = default_year(spec, data) if year is None else int(year)
     base_year = year - 5 if base_year is None else int(base_year)
-    if base_year >= year:
-        raise HumsecError(f"base year {base_year} must be before the year {year}")
-    hist = score_history(spec, data, [base_year, year])
-    now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
-    if now.empty:
-        raise HumsecError(f"'{spec.name}' scores no country in {year}")
-    dims = [c for c in spec.children[spec.root] if c in now.columns]
+    if shared is None:
+        shared = spill_scores(spec, data, registry, year=year, base_year=base_year, graph=graph, k=k, seed=seed,
+                              permutations=permutations)
+    elif (shared.year, shared.base_year) != (year, base_year):
+        raise ValueError(f"the shared scores are of {shared.base_year}-{shared.year}, not {base_year}-{year}")
+    hist, now, dims, g = shared.hist, shared.now, shared.dims, shared.graph
     notes = []
     missing = [u for u in focus if u not in now.index]
     if len(missing) == len(focus):
         raise HumsecError(f"{label}: no {spec.name} scores in {year} (too little data)")
     if missing:
         notes.append(f"no scores in {year} for: {', '.join(missing)}")
-    g = build_graph(registry, graph, k=k)
     names = {c: registry.name(c) for c in registry.codes}
-    ex = neighbour_exposure(now[dims], g)
+    ex = shared.exposure
     ex = ex[ex["unit"].isin(focus)].reset_index(drop=True)
     if base_year not in set(hist["year"]):
         notes.append(f"no scores in {base_year}: trends not compared")
@@ -280,9 +330,7 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
         ja = joint_action(focus, hist[hist["node"].isin(dims)], g, base_year=base_year, year=year, disp=disp,
                           names=names, node_names={d: spec.nodes[d].name or d for d in dims},
                           measure=disp_measure)
-    # hotspots of insecurity: high-high clusters of the negated scores, reported as scores
-    hs = hotspots(-now[dims], g, seed=seed, permutations=permutations)
-    hs = hs.assign(score=-hs["value"], neighbours=-hs["lag"]).drop(columns=["value", "lag"])
+    hs = shared.hotspots
     near = set(focus) | {n for u in focus if u in set(g.units) for n in g.neighbours(u).index}
     hs = hs[hs["unit"].isin(near)].reset_index(drop=True)[["unit", "threat", "score", "neighbours", "p_sim",
                                                             "n_threats"]]
@@ -377,9 +425,14 @@ class PeerReport:
 
 def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: Any = None,
                 dimension: str | None = None, year: int | None = None, base_year: int | None = None,
-                k: int = 5, same: str | None = None, data: pd.DataFrame | None = None) -> PeerReport:
+                k: int = 5, same: str | None = None, data: pd.DataFrame | None = None,
+                scores: pd.DataFrame | None = None) -> PeerReport:
     """Similar countries (dimension profile in ``year``) and positive deviants on the
-    unit's weakest dimension (or ``dimension``) since ``base_year``."""
+    unit's weakest dimension (or ``dimension``) since ``base_year``.
+
+    ``scores``: the long score history (:func:`score_history` of the spec and data) of
+    at least every year from ``base_year`` (default ``year - 10``) to ``year``, when
+    already computed (a service answering many countries); the report is the same."""
     from humsec.analysis.assess import default_year, index_data
     from humsec.spatial.peers import positive_deviants, similar_peers
 
@@ -397,7 +450,11 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
     # default base year: the earliest of the previous ten years in which the unit has scores
     candidates = [int(base_year)] if base_year is not None else list(range(year - 10, year - 2))
     # every year of the period: the noise guard of positive deviants needs the path
-    hist = score_history(spec, data, list(range(min(candidates), year + 1)))
+    period = list(range(min(candidates), year + 1))
+    if scores is None:
+        hist = score_history(spec, data, period)
+    else:
+        hist = scores[scores["year"].between(period[0], period[-1])]
     now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score", aggfunc="first")
     if code not in now.index:
         raise HumsecError(f"{code}: no {spec.name} scores in {year} (too little data)")
@@ -412,8 +469,9 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
     directions = {c: spec.nodes[c].direction for c in spec.indicators}
     pd_ = positive_deviants(hist, code, base_year=base_year, year=year, threat=dimension, profile_nodes=dims,
                             indicators=data, threat_indicators=leaves, k=k, same=keyf, directions=directions)
-    return PeerReport(code, year, base_year, similar, pd_["threat"], pd_["unit_change"], pd_["deviants"],
-                      pd_["changes"], pd_["n_noise"])
+    return PeerReport(code, year, base_year, similar, cast(str, pd_["threat"]), cast(float, pd_["unit_change"]),
+                      cast(pd.DataFrame, pd_["deviants"]), cast(pd.DataFrame, pd_["changes"]),
+                      cast(int, pd_["n_noise"]))
 
 
 def _same_key(registry: Any, same: str) -> Any:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from humsec.api.config import ServiceConfig
+from humsec.api import schemas as S
 from humsec.api.deps import ISO3, Year, country_code, observatory, spec_enum
 from humsec.api.http import Body, Format, cached, safe_filename
 from humsec.api.state import Observatory
@@ -46,13 +47,15 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                           "rules": [ru.id for ru in w.rules], "skipped": list(w.skipped)},
                     table=table, filename=safe_filename("humsec_alerts", unit, w.year, suffix="csv"))
 
-    @r.get("/alerts", summary="Current alerts of every country (severity, reason, drivers)")
+    @r.get("/alerts", summary="Current alerts of every country (severity, reason, drivers)",
+           responses=S.read(S.Alerts, 404, 422, 503, csv=True))
     def alerts(request: Request, obs: Obs, year: Year = None, severity: Severity | None = None,  # type: ignore[valid-type]
                index: Spec = default_spec, fmt: Fmt = None) -> Response:
         return cached(request, obs, lambda _f: body(obs, index.value, year, None, severity), fmt=fmt,
                       allowed=("json", "csv"))
 
-    @r.get("/countries/{iso3}/alerts", summary="Current alerts of one country")
+    @r.get("/countries/{iso3}/alerts", summary="Current alerts of one country",
+           responses=S.read(S.Alerts, 404, 422, 503, csv=True))
     def country_alerts(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
                        severity: Severity | None = None,  # type: ignore[valid-type]
                        index: Spec = default_spec, fmt: Fmt = None) -> Response:
@@ -76,7 +79,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                     table=table, filename=safe_filename("humsec_watchlist", None, data_year + 1, suffix="csv"))
 
     @r.get("/watchlist", summary="Countries ranked by the forecast probability of armed conflict next year "
-                                 "(onset model), with relative risks and drivers in words")
+                                 "(onset model), with relative risks and drivers in words",
+           responses=S.read(S.WatchList, 404, 422, 503, csv=True))
     def watchlist(request: Request, obs: Obs,
                   year: Annotated[int | None, Query(ge=1900, le=2200, description=(
                       "Forecast year (default: the year after the latest data year); the model sees "

@@ -4,6 +4,7 @@ which checks the role and audits the change; nothing here is cached (the answers
 on the token and on a database that changes)."""
 
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Security
@@ -12,14 +13,16 @@ from starlette.concurrency import run_in_threadpool
 
 from humsec.api import auth
 from humsec.api.config import ServiceConfig
+from humsec.api import schemas as S
 from humsec.api.deps import ISO3_PATTERN, observatory
 from humsec.api.http import dumps
-from humsec.errors import HumsecError
+from humsec.oversight.models import Commitment, Instrument
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 NO_STORE = {"Cache-Control": "private, no-store"}
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: {"description": "no, malformed or unknown token"},
-                                                   403: {"description": "the token's role is too low"}}
+NO_STORE_HEADERS = {"Cache-Control": {"description": "Never cached (the answer depends on the token).",
+                                      "required": True, "schema": {"type": "string"}}}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = S.errors(401, 403, 503)
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -27,13 +30,13 @@ def _json(obj: Any, status: int = 200) -> Response:
 
 
 def _versioned(v: Any) -> dict[str, Any]:
-    return {"kind": v.kind, "id": v.id, "version": v.version, "deleted": v.deleted, "at": v.at,
+    """A stored version as JSON; ``at`` (stored as naive UTC) with its offset (RFC 3339)."""
+    at = v.at.replace(tzinfo=dt.timezone.utc) if v.at.tzinfo is None else v.at
+    return {"kind": v.kind, "id": v.id, "version": v.version, "deleted": v.deleted, "at": at.isoformat(),
             "actor": v.actor, "value": v.value.model_dump(mode="json")}
 
 
 def router(config: ServiceConfig) -> APIRouter:
-    from humsec.oversight.models import Commitment, Instrument
-
     r = APIRouter(tags=["commitments"], responses=AUTH_RESPONSES, dependencies=[Security(auth.BEARER)])
     CommitmentId = Annotated[str, Path(pattern=ID_PATTERN, description="Commitment id.")]
 
@@ -59,7 +62,8 @@ def router(config: ServiceConfig) -> APIRouter:
             out.append(d)
         return out
 
-    @r.get("/commitments", summary="Current commitments with the status of their targets (viewer)")
+    @r.get("/commitments", summary="Current commitments with the status of their targets (viewer)",
+           responses={200: {"model": list[S.VersionedCommitment], "headers": NO_STORE_HEADERS}, **S.errors(422)})
     async def list_commitments(request: Request,
                                unit: Annotated[str | None, Query(pattern=ISO3_PATTERN,
                                                                  description="Only targets in this country.")] = None
@@ -74,26 +78,30 @@ def router(config: ServiceConfig) -> APIRouter:
 
         return _json(await run_in_threadpool(run))
 
-    @r.get("/commitments/{commitment_id}", summary="One commitment (latest or a given version) with status")
+    @r.get("/commitments/{commitment_id}", summary="One commitment (latest or a given version) with status",
+           responses={200: {"model": S.VersionedCommitment, "headers": NO_STORE_HEADERS}, **S.errors(404, 422)})
     async def get_commitment(request: Request, commitment_id: CommitmentId,
                              version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> Response:
         token = auth.required_token(request)
         return _json(await run_in_threadpool(
             lambda: status_of(request, [db(request).get(token, "commitment", commitment_id, version=version)])[0]))
 
-    @r.get("/commitments/{commitment_id}/history", summary="Every version of a commitment")
+    @r.get("/commitments/{commitment_id}/history", summary="Every version of a commitment",
+           responses={200: {"model": list[S.CommitmentVersion], "headers": NO_STORE_HEADERS}, **S.errors(404, 422)})
     async def history(request: Request, commitment_id: CommitmentId) -> Response:
         token = auth.required_token(request)
         return _json(await run_in_threadpool(
             lambda: [_versioned(v) for v in db(request).history(token, "commitment", commitment_id)]))
 
-    @r.post("/instruments", status_code=201, tags=["write"], summary="Create or change an instrument (editor)")
+    @r.post("/instruments", status_code=201, tags=["write"], summary="Create or change an instrument (editor)",
+            responses={201: {"model": S.VersionedInstrument, "headers": NO_STORE_HEADERS}, **S.errors(422)})
     async def put_instrument(request: Request, instrument: Instrument) -> Response:
         token = auth.required_token(request)
         v = await run_in_threadpool(lambda: db(request).put_instrument(token, instrument))
         return _json(_versioned(v), 201)
 
-    @r.post("/commitments", status_code=201, tags=["write"], summary="Add a commitment (editor)")
+    @r.post("/commitments", status_code=201, tags=["write"], summary="Add a commitment (editor)",
+            responses={201: {"model": S.VersionedCommitment, "headers": NO_STORE_HEADERS}, **S.errors(409, 422)})
     async def add_commitment(request: Request, commitment: Commitment) -> Response:
         token = auth.required_token(request)
         cat = observatory(request).inputs().catalogue
@@ -101,23 +109,22 @@ def router(config: ServiceConfig) -> APIRouter:
         return _json(_versioned(v), 201)
 
     @r.patch("/commitments/{commitment_id}", tags=["write"],
-             summary="Change fields of a commitment (editor); a new version")
+             summary="Change fields of a commitment (editor); a new version",
+             responses={200: {"model": S.CommitmentVersion, "headers": NO_STORE_HEADERS}, **S.errors(404, 409, 422)})
     async def update_commitment(request: Request, commitment_id: CommitmentId,
-                                change: Annotated[dict[str, Any], Body(description="Fields to replace.")],
+                                change: Annotated[S.CommitmentChange, Body(description="Fields to replace.")],  # type: ignore[valid-type]
                                 expected_version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None
                                 ) -> Response:
         token = auth.required_token(request)
-        fields = set(Commitment.model_fields)
-        unknown = sorted(k for k in change if k not in fields)
-        if unknown:
-            raise HumsecError(f"unknown field(s) {', '.join(unknown)}: expected some of {', '.join(sorted(fields))}")
+        fields = change.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
         cat = observatory(request).inputs().catalogue
         v = await run_in_threadpool(lambda: db(request).update_commitment(
-            token, commitment_id, change, catalogue=cat, expected_version=expected_version))
+            token, commitment_id, fields, catalogue=cat, expected_version=expected_version))
         return _json(_versioned(v))
 
     @r.post("/commitments/{commitment_id}/notes", status_code=201, tags=["write"],
-            summary="Add a dated note to a commitment (editor)")
+            summary="Add a dated note to a commitment (editor)",
+            responses={201: {"model": S.CommitmentVersion, "headers": NO_STORE_HEADERS}, **S.errors(404, 422)})
     async def add_note(request: Request, commitment_id: CommitmentId,
                        text: Annotated[str, Body(embed=True, min_length=1, max_length=4000)]) -> Response:
         token = auth.required_token(request)
@@ -125,7 +132,8 @@ def router(config: ServiceConfig) -> APIRouter:
         return _json(_versioned(v), 201)
 
     @r.delete("/commitments/{commitment_id}", tags=["write"],
-              summary="Delete a commitment (a tombstone version; editor)")
+              summary="Delete a commitment (a tombstone version; editor)",
+              responses={200: {"model": S.CommitmentVersion, "headers": NO_STORE_HEADERS}, **S.errors(404, 409, 422)})
     async def delete_commitment(request: Request, commitment_id: CommitmentId,
                                 expected_version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None
                                 ) -> Response:

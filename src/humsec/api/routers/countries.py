@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from humsec.api.config import ServiceConfig
+from humsec.api import schemas as S
 from humsec.api.deps import (
     ISO3,
     BaseYear,
@@ -24,6 +25,11 @@ from humsec.api.deps import (
 from humsec.api.http import Body, Format, cached, records, safe_filename
 from humsec.api.state import Observatory
 from humsec.errors import HumsecError
+from humsec.spatial.crossborder import peer_report, score_history, spill_report, spill_scores
+
+
+#: A spill-over target: an ISO3 code, a grouping or a UN M49 region name.
+TARGET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ,.'()&-]{0,79}$"
 
 
 class BriefFormat(str, enum.Enum):
@@ -129,131 +135,19 @@ def trend_intervals(obs: Observatory, index: str, first: int, last: int, runs: i
     return out
 
 
-def _spill_permutations() -> int:
-    """The permutations :func:`humsec.spatial.crossborder.spill_report` uses by default."""
-    import inspect
-
-    from humsec.spatial.crossborder import spill_report
-
-    return int(inspect.signature(spill_report).parameters["permutations"].default)
-
-
-def spill_shared(obs: Observatory, index: str, year: int, base_year: int, graph: str, k: int) -> dict[str, Any]:
-    """What :func:`humsec.spatial.crossborder.spill_report` computes for every country
-    alike - the scores of the two years, the neighbour graph, every country's exposure
-    to its neighbours and the hotspots of insecurity (seeded permutations over all
-    countries) - once per data version and parameters (cached)."""
-    from humsec.spatial.crossborder import build_graph, score_history
-    from humsec.spatial.spill import neighbour_exposure
-    from humsec.spatial.stats import hotspots
-
-    def compute() -> dict[str, Any]:
-        spec = obs.spec(index)
-        hist = score_history(spec, obs.index_data(index), [base_year, year])
-        now = hist[hist["year"] == year].pivot_table(index="unit", columns="node", values="score",
-                                                     aggfunc="first")
-        if now.empty:
-            raise HumsecError(f"'{spec.name}' scores no country in {year}")
-        dims = [c for c in spec.children[spec.root] if c in now.columns]
-        g = build_graph(obs.registry(), graph, k=k)
-        hs = hotspots(-now[dims], g, seed=obs.config.seed, permutations=_spill_permutations())
-        hs = hs.assign(score=-hs["value"], neighbours=-hs["lag"]).drop(columns=["value", "lag"])
-        return {"hist": hist, "now": now, "dims": dims, "graph": g,
-                "exposure": neighbour_exposure(now[dims], g), "hotspots": hs}
-    return obs.memo(("spill_shared", index, int(year), int(base_year), graph, int(k), obs.config.seed), compute)
+def spill_shared(obs: Observatory, index: str, year: int, base_year: int, graph: str, k: int) -> Any:
+    """:func:`humsec.spatial.crossborder.spill_scores` - what the spill-over report of
+    every target shares - once per data version and parameters (cached)."""
+    return obs.memo(("spill_shared", index, int(year), int(base_year), graph, int(k), obs.config.seed),
+                    lambda: spill_scores(obs.spec(index), obs.index_data(index), obs.registry(), year=year,
+                                         base_year=base_year, graph=graph, k=k, seed=obs.config.seed))
 
 
-def country_spill(obs: Observatory, index: str, code: str, *, year: int, base_year: int | None,
-                  graph: str, k: int) -> Any:
-    """:func:`humsec.spatial.crossborder.spill_report` of one country (no displacement
-    table, as the endpoint asks), the same report, from :func:`spill_shared` and the
-    country's own shared rising threats; None where ``spill_report`` would refuse (it
-    says why)."""
-    from humsec.spatial.crossborder import SpillReport, neighbour_links
-    from humsec.spatial.spill import joint_action
-
-    reg, spec = obs.registry(), obs.spec(index)
-    base = int(year) - 5 if base_year is None else int(base_year)
-    if base >= year:
-        return None
-    sh = spill_shared(obs, index, int(year), base, graph, k)
-    hist, now, dims, g = sh["hist"], sh["now"], sh["dims"], sh["graph"]
-    label, focus = code, [code]
-    if code not in now.index:
-        return None
-    notes: list[str] = []
-    ex = sh["exposure"]
-    ex = ex[ex["unit"].isin(focus)].reset_index(drop=True)
-    if base not in set(hist["year"]):
-        notes.append(f"no scores in {base}: trends not compared")
-        ja = {"shared": pd.DataFrame(columns=["unit", "neighbour", "threat", "unit_change", "neighbour_change"]),
-              "flows": pd.DataFrame(), "evidence": []}
-    else:
-        ja = joint_action(focus, hist[hist["node"].isin(dims)], g, base_year=base, year=int(year), disp=None,
-                          names={c: reg.name(c) for c in reg.codes},
-                          node_names={d: spec.nodes[d].name or d for d in dims}, measure="flow")
-    near = set(focus) | {n for u in focus if u in set(g.units) for n in g.neighbours(u).index}
-    hs = sh["hotspots"]
-    hs = hs[hs["unit"].isin(near)].reset_index(drop=True)[["unit", "threat", "score", "neighbours", "p_sim",
-                                                            "n_threats"]]
-    return SpillReport(label, focus, False, int(year), base, g.kind, ex, ja["shared"], list(ja["evidence"]), hs,
-                       None, None, ja["flows"] if len(ja["flows"]) else None, notes, "flow",
-                       neighbour_links(reg, g, focus))
-
-
-def score_frames(obs: Observatory, index: str, years: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(long scores ``unit, year, node, score`` of the years, as
-    :func:`humsec.spatial.crossborder.score_history` gives them; wide scores of the last
-    year), the same for every country, cached."""
-    from humsec.spatial.crossborder import score_history
-
-    def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
-        hist = score_history(obs.spec(index), obs.index_data(index), list(years))
-        now = hist[hist["year"] == max(years)].pivot_table(index="unit", columns="node", values="score",
-                                                           aggfunc="first")
-        return hist, now
-    return obs.memo(("score_frames", index, tuple(int(y) for y in years)), compute)
-
-
-def _leaves(spec: Any, dimension: str) -> list[str]:
-    """The spec's indicators under ``dimension``."""
-    out = []
-    for c in spec.indicators:
-        p = spec.nodes[c].parent
-        while p is not None and p != dimension:
-            p = spec.nodes[p].parent
-        if p == dimension:
-            out.append(c)
-    return out
-
-
-def country_peers(obs: Observatory, index: str, code: str, *, year: int, base_year: int | None,
-                  dimension: str | None, k: int) -> Any:
-    """:func:`humsec.spatial.crossborder.peer_report` without a ``same`` restriction, the
-    same report, with the score history of the period shared by every country
-    (:func:`score_frames`); None where ``peer_report`` would refuse (it says why)."""
-    from humsec.spatial.crossborder import PeerReport
-    from humsec.spatial.peers import positive_deviants, similar_peers
-
-    spec = obs.spec(index)
-    year = int(year)
-    dims = list(spec.children[spec.root])
-    if (base_year is not None and int(base_year) >= year) or (dimension is not None and dimension not in dims):
-        return None
-    # as peer_report: the earliest of the previous ten years in which the unit has scores
-    candidates = [int(base_year)] if base_year is not None else list(range(year - 10, year - 2))
-    hist, now = score_frames(obs, index, tuple(range(min(candidates), year + 1)))
-    scored = sorted(set(hist.loc[(hist["unit"] == code) & (hist["year"] < year), "year"]) & set(candidates))
-    if code not in now.index or not scored:
-        return None
-    base = int(scored[0])
-    hist = hist[hist["year"].between(base, year)]
-    similar = similar_peers(now[[d for d in dims if d in now.columns]], code, k=k)
-    pd_ = positive_deviants(hist, code, base_year=base, year=year, threat=dimension, profile_nodes=dims,
-                            indicators=obs.index_data(index), threat_indicators={d: _leaves(spec, d) for d in dims},
-                            k=k, directions={c: spec.nodes[c].direction for c in spec.indicators})
-    return PeerReport(code, year, base, similar, pd_["threat"], pd_["unit_change"], pd_["deviants"],
-                      pd_["changes"], pd_["n_noise"])
+def score_frames(obs: Observatory, index: str, years: tuple[int, ...]) -> pd.DataFrame:
+    """Long scores ``unit, year, node, score`` of the years
+    (:func:`humsec.spatial.crossborder.score_history`), the same for every country, cached."""
+    return obs.memo(("score_frames", index, tuple(int(y) for y in years)),
+                    lambda: score_history(obs.spec(index), obs.index_data(index), list(years)))
 
 
 def warm_country_pages(obs: Observatory, index: str = "hsi") -> None:
@@ -281,7 +175,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     default_spec = IndexName("hsi") if "hsi" in names else IndexName(names[0])
 
     @r.get("/countries/{iso3}/assessment", summary="A country's assessment: scores, ranks with intervals, "
-                                                   "main threats, indicators with vintage and provenance")
+                                                   "main threats, indicators with vintage and provenance",
+           responses=S.read(S.CountryAssessment, 404, 422, 503, csv=True))
     def assessment(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
                    index: Spec = default_spec, fmt: Fmt = None) -> Response:
         code = country_code(obs, iso3)
@@ -294,7 +189,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
     @r.get("/countries/{iso3}/trends", summary="Index and dimension history with uncertainty bands; "
-                                               "progress status and trend arrows")
+                                               "progress status and trend arrows",
+           responses=S.read(S.CountryTrends, 404, 422, 503))
     def trends(request: Request, obs: Obs, iso3: ISO3, year: Year = None, base_year: BaseYear = None,
                index: Spec = default_spec) -> Response:
         code = country_code(obs, iso3)
@@ -333,7 +229,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                               "dimension_trends": records(dtr), "indicator_trends": records(itr)})
         return cached(request, obs, compute)
 
-    @r.get("/countries/{iso3}/groups", summary="Who is left behind: group gaps, furthest behind, demography")
+    @r.get("/countries/{iso3}/groups", summary="Who is left behind: group gaps, furthest behind, demography",
+           responses=S.read(S.CountryGroups, 404, 422, 503))
     def groups(request: Request, obs: Obs, iso3: ISO3, year: Year = None) -> Response:
         code = country_code(obs, iso3)
 
@@ -364,7 +261,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                               "left_behind": lb.to_dict()})
         return cached(request, obs, compute)
 
-    @r.get("/countries/{iso3}/peers", summary="Similar countries and positive deviants")
+    @r.get("/countries/{iso3}/peers", summary="Similar countries and positive deviants",
+           responses=S.read(S.CountryPeers, 404, 422, 503))
     def peers(request: Request, obs: Obs, iso3: ISO3, year: Year = None, base_year: BaseYear = None,
               dimension: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$",
                                                      description="Dimension to learn about "
@@ -374,17 +272,14 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
-            from humsec.spatial.crossborder import peer_report
-
             require_ranked(obs, index.value, code, year)
             inp = obs.inputs()
             y = obs.resolve_year(index.value, year)
-            rep = None if same is not None else country_peers(obs, index.value, code, year=y, base_year=base_year,
-                                                              dimension=dimension, k=k)
-            if rep is None:
-                rep = peer_report(code, panel=inp.panel, spec=obs.spec(index.value), registry=obs.registry(),
-                                  catalogue=inp.catalogue, dimension=dimension, year=y, base_year=base_year, k=k,
-                                  same=same.value if same else None, data=obs.index_data(index.value))
+            first = int(base_year) if base_year is not None and base_year < y else y - 10
+            rep = peer_report(code, panel=inp.panel, spec=obs.spec(index.value), registry=obs.registry(),
+                              catalogue=inp.catalogue, dimension=dimension, year=y, base_year=base_year, k=k,
+                              same=same.value if same else None, data=obs.index_data(index.value),
+                              scores=score_frames(obs, index.value, tuple(range(first, y + 1))))
             out = rep.to_dict()
             reg = obs.registry()
             for key in ("similar", "positive_deviants"):
@@ -394,28 +289,24 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             return Body(json=out)
         return cached(request, obs, compute)
 
-    @r.get("/spill/{target}", summary="Spill-overs around a country, grouping (APPF, ASEAN ...) or UN region")
+    @r.get("/spill/{target}", summary="Spill-overs around a country, grouping (APPF, ASEAN ...) or UN region",
+           responses=S.read(S.Spill, 404, 422, 503))
     def spill(request: Request, obs: Obs,
-              target: Annotated[str, Path(min_length=1, max_length=80, description="ISO3 code, grouping (APPF, ASEAN, EU ...) or UN M49 region name.")],
+              target: Annotated[str, Path(pattern=TARGET_PATTERN, description="ISO3 code, grouping (APPF, ASEAN, "
+                                                                              "EU ...) or UN M49 region name.")],
               year: Year = None, base_year: BaseYear = None, graph: Graph = Graph.borders_islands,
               k: Annotated[int, Query(ge=1, le=10)] = 3, index: Spec = default_spec) -> Response:
-        if not (1 <= len(target) <= 80) or not all(ch.isalnum() or ch in " -,.'()&" for ch in target):
-            raise HumsecError(f"target {target[:80]!r}: expected an ISO3 code, a grouping or a UN region name")
 
         def compute(_f: str) -> Body:
-            from humsec.spatial.crossborder import spill_report
-
             code = target.upper()
             if len(code) == 3 and obs.registry().is_iso3(code):
                 require_ranked(obs, index.value, code, year)
             y = obs.resolve_year(index.value, year)
-            rep = None
-            if len(code) == 3 and obs.registry().is_iso3(code):
-                rep = country_spill(obs, index.value, code, year=y, base_year=base_year, graph=graph.value, k=k)
-            if rep is None:
-                rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index.value),
-                                   registry=obs.registry(), year=y, base_year=base_year, graph=graph.value, k=k,
-                                   seed=config.seed, data=obs.index_data(index.value))
+            base = y - 5 if base_year is None else int(base_year)
+            shared = spill_shared(obs, index.value, y, base, graph.value, k) if base < y else None
+            rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index.value),
+                               registry=obs.registry(), year=y, base_year=base_year, graph=graph.value, k=k,
+                               seed=config.seed, data=obs.index_data(index.value), shared=shared)
             out = rep.to_dict()
             reg = obs.registry()
             out["names"] = {c: reg.name(c) for c in sorted(set(rep.exposure["unit"]) | set(
@@ -426,7 +317,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         return cached(request, obs, compute)
 
     @r.get("/countries/{iso3}/brief", summary="Country brief for parliamentarians (HTML or PDF)",
-           responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
+           response_class=HTMLResponse, responses=S.read(None, 404, 422, 501, 503, media=(S.HTML, S.PDF)))
     def brief(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
               format: BriefFormat = BriefFormat.pdf, index: Spec = default_spec) -> Response:
         code = country_code(obs, iso3)

@@ -2,24 +2,32 @@
 import (a write: editor role)."""
 
 
+import enum
 import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Path, Query, Request, Security, UploadFile
-from fastapi.responses import JSONResponse, Response
+from pydantic import StringConstraints
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Security, UploadFile
+from fastapi.responses import Response
 
 from humsec import __version__
 from humsec.api import auth
 from humsec.api.config import ServiceConfig
+from humsec.api import schemas as S
 from humsec.api.deps import MAX_YEAR, MIN_YEAR, NotFound, observatory
 from humsec.api.http import Body, Format, cached, dumps, records, safe_filename
 from humsec.api.state import Observatory
-from humsec.errors import HumsecError
+from humsec.model.panel import DIMENSIONS
 
 INDICATOR_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+IndicatorCode = Annotated[str, StringConstraints(pattern=INDICATOR_PATTERN)]
+#: Units of the panel: ISO3 codes, and the codes of imported units (regions, districts).
+UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{2,16}$")]
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".parquet")
+#: The dimensions of the catalogue (and ``context``).
+Dimension = enum.Enum("Dimension", {d: d for d in (*DIMENSIONS, "context")}, type=str)  # type: ignore[misc]
 
 
 def coverage(panel: Any) -> pd.DataFrame:
@@ -34,11 +42,11 @@ def router(config: ServiceConfig) -> APIRouter:
     Obs = Annotated[Observatory, Depends(observatory)]
     Fmt = Annotated[Format | None, Query(alias="format", description="json or csv (else the Accept header).")]
 
-    @r.get("/health", summary="Liveness (no data access)")
+    @r.get("/health", summary="Liveness (no data access)", responses={200: {"model": S.Health}})
     def health() -> Response:
         return Response(content=b'{"status":"ok"}', media_type="application/json")
 
-    @r.get("/version", summary="Service and data version")
+    @r.get("/version", summary="Service and data version", responses=S.read(S.Version, 503))
     def version(request: Request, obs: Obs) -> Response:
         def compute(_f: str) -> Body:
             inp = obs.inputs()
@@ -46,20 +54,17 @@ def router(config: ServiceConfig) -> APIRouter:
                               "snapshots": [s.ref for s in inp.snapshots]})
         return cached(request, obs, compute)
 
-    @r.get("/catalogue", summary="Indicator catalogue with data coverage")
+    @r.get("/catalogue", summary="Indicator catalogue with data coverage",
+           responses=S.read(S.CatalogueResponse, 404, 422, 503, csv=True))
     def catalogue(request: Request, obs: Obs, fmt: Fmt = None,
-                  dimension: Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$")] = None) -> Response:
+                  dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None
+                  ) -> Response:
         def compute(_f: str) -> Body:
-            from humsec.model.panel import DIMENSIONS
-
-            if dimension is not None and dimension not in (*DIMENSIONS, "context"):
-                raise HumsecError(f"unknown dimension '{dimension}': expected one of "
-                                  f"{', '.join((*DIMENSIONS, 'context'))}")
             inp = obs.inputs()
             cov = coverage(inp.panel)
             rows = []
             for ind in inp.catalogue:
-                if dimension and ind.dimension != dimension:
+                if dimension is not None and ind.dimension != dimension.value:
                     continue
                 c = cov.loc[ind.code] if ind.code in cov.index else None
                 rows.append({"code": ind.code, "name": ind.name, "unit": ind.unit, "dimension": ind.dimension,
@@ -75,7 +80,8 @@ def router(config: ServiceConfig) -> APIRouter:
                         filename=safe_filename("humsec_catalogue", suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
-    @r.get("/data/status", summary="Data age and coverage per indicator (latest year, UN members, stale flag)")
+    @r.get("/data/status", summary="Data age and coverage per indicator (latest year, UN members, stale flag)",
+           responses=S.read(S.DataStatus, 422, 503, csv=True))
     def data_status(request: Request, obs: Obs, fmt: Fmt = None,
                     stale_after: Annotated[int, Query(ge=0, le=100, description="Years after which an indicator is stale.")] = 3) -> Response:
         def compute(_f: str) -> Body:
@@ -95,7 +101,8 @@ def router(config: ServiceConfig) -> APIRouter:
                         table=st, filename=safe_filename("humsec_data_status", suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"), extra=f"stale={stale_after}")
 
-    @r.get("/indicators/{code}", summary="One indicator: definition, provenance, coverage")
+    @r.get("/indicators/{code}", summary="One indicator: definition, provenance, coverage",
+           responses=S.read(S.IndicatorDetail, 404, 422, 503))
     def indicator(request: Request, obs: Obs,
                   code: Annotated[str, Path(pattern=INDICATOR_PATTERN)]) -> Response:
         def compute(_f: str) -> Body:
@@ -115,25 +122,21 @@ def router(config: ServiceConfig) -> APIRouter:
                               "coverage": records(cov.reset_index())[0] if len(cov) else None})
         return cached(request, obs, compute)
 
-    @r.get("/panel", summary="Observations: filters, pagination, JSON or CSV")
-    def panel(request: Request, obs: Obs, fmt: Fmt = None,
-              indicator: Annotated[list[str] | None, Query(description="Indicator code(s) (repeatable).")] = None,
-              unit: Annotated[list[str] | None, Query(description="ISO3 code(s) (repeatable).")] = None,
+    @r.get("/panel", summary="Observations: filters, pagination, JSON or CSV",
+           responses=S.read(S.PanelPage, 404, 422, 503, csv=True, headers=S.PAGE_HEADERS))
+    def panel(request: Request, obs: Obs,
+              indicator: Annotated[list[IndicatorCode], Query(default_factory=list,
+                                                              description="Indicator code(s) (repeatable).")],
+              unit: Annotated[list[UnitCode], Query(default_factory=list, description="ISO3 code(s) (repeatable).")],
+              fmt: Fmt = None,
               year_from: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
               year_to: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
               totals_only: Annotated[bool, Query(description="Only totals (no sex/age/group breakdowns).")] = False,
               limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
-        import re
-
-        bad = [c for c in indicator or [] if not re.fullmatch(INDICATOR_PATTERN, c)]
-        if bad:
-            raise HumsecError(f"indicator {bad[0]!r}: expected a code such as u5mr (lower case, digits, _)")
-        bad = [u for u in unit or [] if not re.fullmatch(r"[A-Za-z0-9_-]{2,16}", u)]
-        if bad:
-            raise HumsecError(f"unit {bad[0]!r}: expected an ISO3 code such as KEN")
         if year_from is not None and year_to is not None and year_from > year_to:
-            raise HumsecError(f"year_from ({year_from}) is after year_to ({year_to})")
+            # well formed, but no year lies in the range: nothing to answer (404, as any read without data)
+            raise NotFound(f"no observations: year_from ({year_from}) is after year_to ({year_to})")
         units = sorted({u.upper() for u in unit}) if unit else None
         inds = sorted(set(indicator)) if indicator else None
 
@@ -175,7 +178,8 @@ def router(config: ServiceConfig) -> APIRouter:
                         table=page, headers=headers, filename=safe_filename("humsec_panel", offset, suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
-    @r.get("/snapshots", summary="Stored snapshots (immutable dataset versions)")
+    @r.get("/snapshots", summary="Stored snapshots (immutable dataset versions)",
+           responses=S.read(list[S.Snapshot], 503))
     def snapshots(request: Request, obs: Obs) -> Response:
         def compute(_f: str) -> Body:
             return Body(json=[{"snapshot": s.ref, "dataset": s.dataset, "version": s.version, "kind": s.kind,
@@ -183,7 +187,8 @@ def router(config: ServiceConfig) -> APIRouter:
                                "sha256": s.content_hash} for s in obs.inputs().snapshots])
         return cached(request, obs, compute)
 
-    @r.get("/countries", summary="Countries: names, M49 regions, income groups, groupings")
+    @r.get("/countries", summary="Countries: names, M49 regions, income groups, groupings",
+           responses=S.read(list[S.Country], 422, 503, csv=True))
     def countries(request: Request, obs: Obs, fmt: Fmt = None) -> Response:
         def compute(_f: str) -> Body:
             reg = obs.registry()
@@ -201,7 +206,8 @@ def router(config: ServiceConfig) -> APIRouter:
             return Body(json=rows, table=pd.DataFrame(rows), filename="humsec_countries.csv")
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
-    @r.get("/groupings", summary="Country groupings (APPF, ASEAN, EU, ...) and their members")
+    @r.get("/groupings", summary="Country groupings (APPF, ASEAN, EU, ...) and their members",
+           responses=S.read(S.Groupings, 503))
     def groupings(request: Request, obs: Obs) -> Response:
         def compute(_f: str) -> Body:
             reg = obs.registry()
@@ -210,7 +216,9 @@ def router(config: ServiceConfig) -> APIRouter:
 
     @r.post("/datasets", status_code=201, tags=["write"], dependencies=[Security(auth.BEARER)],
             summary="Import a data file as a new snapshot (editor role)",
-            responses={401: {"description": "no or unknown token"}, 403: {"description": "role too low"}})
+            responses={201: {"model": S.ImportResult, "description": "A new snapshot."},
+                       200: {"model": S.ImportResult, "description": "The same content was already stored."},
+                       **S.errors(401, 403, 413, 415, 422, 503)})
     async def import_dataset(request: Request, file: UploadFile,
                              name: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = None,
                              year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
@@ -225,11 +233,11 @@ def router(config: ServiceConfig) -> APIRouter:
         client_name = service.upload_label(file.filename)  # shown in errors, never used as a path
         suffix = FsPath(client_name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
-            raise HumsecError(f"file type '{suffix or '(none)'}': expected one of {', '.join(UPLOAD_SUFFIXES)}")
+            raise HTTPException(415, f"file type '{suffix or '(none)'}' of '{client_name}': expected one of "
+                                     f"{', '.join(UPLOAD_SUFFIXES)}")
         content = await file.read(config.max_upload_bytes + 1)
         if len(content) > config.max_upload_bytes:
-            return JSONResponse(status_code=413, content={
-                "detail": f"the file is larger than {config.max_upload_bytes} bytes"})
+            raise HTTPException(413, f"the file is larger than {config.max_upload_bytes} bytes")
         dataset = name or service.dataset_name_for(client_name)
 
         def run() -> dict:

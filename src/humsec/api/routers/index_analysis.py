@@ -6,13 +6,13 @@ audit — thin routes over :mod:`humsec.index.analysis_coin` and
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from humsec.api.config import ServiceConfig
-from humsec.api.deps import ISO3_PATTERN, Year, observatory, spec_enum
+from humsec.api import schemas as S
+from humsec.api.deps import ISO3, NotFound, Year, observatory, spec_enum
 from humsec.api.http import Body, Format, cached, records, safe_filename
 from humsec.api.state import Observatory
-from humsec.errors import HumsecError
 
 
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
@@ -26,7 +26,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         return obs.assessment(name, year, 0).result
 
     @r.get("/indices/{name}/correlations",
-           summary="Correlation matrix of the nodes of a level (Pearson, Spearman or Kendall) with p-values")
+           summary="Correlation matrix of the nodes of a level (Pearson, Spearman or Kendall) with p-values",
+           responses=S.read(S.Correlations, 404, 422, 503, csv=True))
     def correlations(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
                      level: Level = None, level2: Level = None,
                      method: Literal["pearson", "spearman", "kendall"] = "pearson",
@@ -47,7 +48,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                         table=long, filename=safe_filename(name.value, "correlations", res.year, suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
-    @r.get("/indices/{name}/availability", summary="Data availability per country and per dimension")
+    @r.get("/indices/{name}/availability", summary="Data availability per country and per dimension",
+           responses=S.read(S.Availability, 404, 422, 503, csv=True))
     def availability(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
                      fmt: Fmt = None) -> Response:
         def compute(_f: str) -> Body:
@@ -62,13 +64,10 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
     @r.get("/indices/{name}/units/{iso3}/profile",
-           summary="A country's scores and ranks by level with its strengths and weaknesses")
-    def profile(request: Request, obs: Obs, name: IndexName, iso3: str,  # type: ignore[valid-type]
+           summary="A country's scores and ranks by level with its strengths and weaknesses",
+           responses=S.read(S.UnitProfile, 404, 422, 503))
+    def profile(request: Request, obs: Obs, name: IndexName, iso3: ISO3,  # type: ignore[valid-type]
                 year: Year = None, top: Annotated[int, Query(ge=1, le=20)] = 5) -> Response:
-        import re
-
-        if not re.fullmatch(ISO3_PATTERN, iso3):
-            raise HumsecError(f"unit {iso3[:20]!r}: expected an ISO3 code such as KEN")
         unit = iso3.upper()
 
         def compute(_f: str) -> Body:
@@ -76,7 +75,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
 
             res = nominal(obs, name.value, year)
             if unit not in res.scores.index:
-                raise HumsecError(f"unit '{unit}' has no {name.value} score in {res.year}")
+                raise NotFound(f"unit '{unit}' has no {name.value} score in {res.year}")
             n_ind = len(res.spec.indicators)
             sw = get_str_weak(res, unit, top_n=min(top, n_ind), bottom_n=min(top, n_ind))
             return Body(json={"index": name.value, "year": res.year, "unit": unit,
@@ -86,7 +85,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
 
     @r.get("/indices/{name}/audit", summary="Self-contained HTML audit of the index (statistics, coherence, "
                                              "weights, results)",
-           responses={200: {"content": {"text/html": {}}}})
+           response_class=HTMLResponse, responses=S.read(None, 404, 422, 503, media=(S.HTML,)))
     def audit_page(request: Request, obs: Obs, name: IndexName, year: Year = None) -> Response:  # type: ignore[valid-type]
         def compute(_f: str) -> Body:
             from humsec.report.index_report import index_report_html

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import StringConstraints
 
 from humsec.api.config import ServiceConfig
+from humsec.api import schemas as S
 from humsec.api.deps import ISO3_PATTERN, Year, observatory, spec_enum
 from humsec.api.http import Body, Format, cached, records, safe_filename
 from humsec.api.state import Observatory
-from humsec.errors import HumsecError
 
 
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
@@ -22,7 +23,7 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     Runs = Annotated[int | None, Query(ge=0, le=config.max_runs,
                                        description=f"Monte Carlo runs for the intervals (default {config.runs}).")]
 
-    @r.get("/indices", summary="Built-in index specs")
+    @r.get("/indices", summary="Built-in index specs", responses=S.read(list[S.IndexSummary]))
     def indices(request: Request, obs: Obs) -> Response:
         def compute(_f: str) -> Body:
             out = []
@@ -34,12 +35,14 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
             return Body(json=out)
         return cached(request, obs, compute)
 
-    @r.get("/indices/{name}", summary="One index spec (tree, steps, uncertainty design)")
+    @r.get("/indices/{name}", summary="One index spec (tree, steps, uncertainty design)",
+           responses=S.read(S.IndexSpecDocument, 422))
     def spec(request: Request, obs: Obs, name: IndexName) -> Response:  # type: ignore[valid-type]
         return cached(request, obs, lambda _f: Body(json=obs.spec(name.value).to_dict()))
 
     @r.get("/indices/{name}/years", summary="Years with data, the years that rank countries, the default "
-                                             "assessment year and the latest year that ranks")
+                                             "assessment year and the latest year that ranks",
+           responses=S.read(S.IndexYears, 404, 422, 503))
     def years(request: Request, obs: Obs, name: IndexName) -> Response:  # type: ignore[valid-type]
         """``years`` holds every year with observations; ``ranked_years`` only those in
         which the spec's coverage rule ranks at least one country (the years a ranking
@@ -60,16 +63,13 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                               "coverage": records(cov[["year", "ranked", "fresh_share"]])})
         return cached(request, obs, compute)
 
-    @r.get("/indices/{name}/ranking", summary="Ranking of all countries with rank and score intervals")
+    @r.get("/indices/{name}/ranking", summary="Ranking of all countries with rank and score intervals",
+           responses=S.read(S.Ranking, 404, 422, 503, csv=True))
     def ranking(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
                 runs: Runs = None, fmt: Fmt = None,
-                unit: Annotated[list[str] | None, Query(description="Only these countries (ISO3, repeatable).")]
+                unit: Annotated[list[Annotated[str, StringConstraints(pattern=ISO3_PATTERN)]] | None,
+                                Query(description="Only these countries (ISO3, repeatable).")]
                 = None) -> Response:
-        import re
-
-        bad = [u for u in unit or [] if not re.fullmatch(ISO3_PATTERN, u)]
-        if bad:
-            raise HumsecError(f"unit {bad[0][:20]!r}: expected an ISO3 code such as KEN")
         units = sorted({u.upper() for u in unit}) if unit else None
 
         def compute(_f: str) -> Body:
@@ -86,7 +86,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
     @r.get("/indices/{name}/regions",
-           summary="Population-weighted scores of every grouping (APPF, ASEAN, APEC, EU ...) and UN M49 region")
+           summary="Population-weighted scores of every grouping (APPF, ASEAN, APEC, EU ...) and UN M49 region",
+           responses=S.read(S.Regions, 404, 422, 503, csv=True))
     def regions(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
                 fmt: Fmt = None) -> Response:
         def compute(_f: str) -> Body:
@@ -100,7 +101,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
     @r.get("/indices/{name}/uncertainty",
-           summary="Uncertainty analysis: nominal, 5th-95th percentile ranks and scores of every node")
+           summary="Uncertainty analysis: nominal, 5th-95th percentile ranks and scores of every node",
+           responses=S.read(S.Uncertainty, 404, 422, 503, csv=True))
     def uncertainty(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
                     runs: Runs = None, fmt: Fmt = None) -> Response:
         def compute(_f: str) -> Body:
@@ -111,7 +113,8 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                         table=iv, filename=safe_filename(name.value, "uncertainty", a.year, suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
-    @r.get("/indices/{name}/coverage", summary="Per indicator: countries with data and the age of the data")
+    @r.get("/indices/{name}/coverage", summary="Per indicator: countries with data and the age of the data",
+           responses=S.read(S.IndexCoverage, 404, 422, 503, csv=True))
     def coverage(request: Request, obs: Obs, name: IndexName, year: Year = None,  # type: ignore[valid-type]
                  fmt: Fmt = None) -> Response:
         def compute(_f: str) -> Body:

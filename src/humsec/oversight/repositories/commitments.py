@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel
 
-from humsec.errors import HumsecError, ValidationError, ValidationIssue
+from humsec.errors import NotFoundError, ValidationError, ValidationIssue
 from humsec.oversight.auth import Identity
 from humsec.oversight.models import Commitment, Instrument
 from humsec.oversight.repositories import audit
@@ -126,12 +126,12 @@ def latest_commitment(con: duckdb.DuckDBPyConnection, commitment_id: str) -> Ver
 
     Raises
     ------
-    HumsecError
+    NotFoundError
         No such commitment, or it is deleted.
     """
     prev = latest(con, "commitment", commitment_id)
     if prev is None or prev.deleted:
-        raise HumsecError(f"no commitment '{commitment_id}'")
+        raise NotFoundError(f"no commitment '{commitment_id}'")
     return prev
 
 
