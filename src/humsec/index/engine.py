@@ -524,8 +524,9 @@ def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thr
     # not by sorting the column; the whole sort only if a round reaches the middle
     m = 4 * winmax + 16 if winmax is not None else 0
     if m and n > 4 * m:
-        top = np.unique(np.partition(obs, n - m)[n - m:], return_counts=True)
-        bot = np.unique(np.partition(obs, m - 1)[:m], return_counts=True)
+        part = np.partition(obs, (m - 1, n - m))  # both ends in one partition
+        top = np.unique(part[n - m:], return_counts=True)
+        bot = np.unique(part[:m], return_counts=True)
         # the lowest distinct value of the top part (highest of the bottom part) may be
         # incomplete: only the values beyond it are known with their counts
         if top[0].size > 1 and bot[0].size > 1 and bot[0][-1] < top[0][0]:
