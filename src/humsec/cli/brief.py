@@ -49,6 +49,8 @@ def brief_cmd(
             return
         atomic_write(out, lambda p: p.write_text(html, encoding="utf-8"))
     else:
+        if out is None:  # refused above; kept for the type checker
+            raise HumsecError("--format pdf needs --out FILE")
         step("rendering the PDF")
         pdf = render_pdf(html)
         atomic_write(out, lambda p: p.write_bytes(pdf))

@@ -8,15 +8,20 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from humsec.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 FORMATS = ("table", "csv", "json")
 
@@ -76,13 +81,11 @@ class Working:
         self._t0 = time.monotonic()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._status = None
+        self._status: Status | None = None
         self._thread: threading.Thread | None = None
-        self._token = None
+        self._token: Token[Working | None] | None = None
 
     def _text(self) -> str:
-        from rich.markup import escape
-
         step = f" — {escape(self.step)}" if self.step else ""
         return f"{escape(self.label)}{step} … {time.monotonic() - self._t0:.0f} s"
 
@@ -147,6 +150,8 @@ def step(text: str) -> None:
 
 def emit(df: pd.DataFrame, fmt: str, *, title: str | None = None, max_rows: int | None = None) -> None:
     """Print a frame as a rich table, CSV (formula-safe) or JSON records to stdout."""
+    # local: humsec.data.export brings the data store (duckdb) and the SDMX writer, and
+    # every shell (even ``humsec index``) imports this module
     from humsec.data.export import safe_frame
 
     done_working()
@@ -167,7 +172,7 @@ def emit(df: pd.DataFrame, fmt: str, *, title: str | None = None, max_rows: int 
         return
     table = Table(title=title, show_lines=False)
     for col in df.columns:
-        justify = "right" if pd.api.types.is_numeric_dtype(df[col]) else "left"
+        justify: Literal["right", "left"] = "right" if pd.api.types.is_numeric_dtype(df[col]) else "left"
         table.add_column(str(col), justify=justify, overflow="fold")
     shown = df if max_rows is None else df.head(max_rows)
     for row in shown.itertuples(index=False):

@@ -177,14 +177,16 @@ def report_cmd(ctx: typer.Context, unit: str = typer.Argument(..., help="ISO3 co
         raise HumsecError("--format pdf needs --out FILE")
     db = _db(ctx)
     result = oversight_report(db, token, unit, panel=_panel(ctx), catalogue=_catalogue(ctx), fmt=fmt)
-    if out is None:
+    if out is None:  # HTML (a PDF needs --out)
         done_working()
-        sys.stdout.write(result)
+        sys.stdout.write(result if isinstance(result, str) else result.decode("utf-8"))
         return
-    if fmt == "pdf":
-        atomic_write(out, lambda p: p.write_bytes(result))
+    if isinstance(result, bytes):  # the PDF
+        pdf = result
+        atomic_write(out, lambda p: p.write_bytes(pdf))
     else:
-        atomic_write(out, lambda p: p.write_text(result, encoding="utf-8"))
+        html = result
+        atomic_write(out, lambda p: p.write_text(html, encoding="utf-8"))
     wrote(out)
 
 

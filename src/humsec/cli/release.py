@@ -88,8 +88,9 @@ def _status_table(ctx, dataset: Optional[str], stale_after: int):
 
     settings = settings_from(ctx)
     store = service.open_store(settings)
+    origin: dict[str, str] = {}
     if dataset:
-        panel, origin = service.panel_for(settings, dataset, store), {}
+        panel = service.panel_for(settings, dataset, store)
     else:
         panel, origin = service.current_panel(settings, store)
     cat = service.catalogue(settings, store)

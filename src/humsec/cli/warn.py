@@ -144,6 +144,10 @@ def _print_watch(wl: pd.DataFrame) -> None:
     o.print("Skill of this model (out of sample, lead >= 1 year): humsec warn backtest --model onset")
 
 
+def _write_csv(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write(path, lambda p: frame.to_csv(p, index=False))
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise HumsecError(f"{path} not found")
@@ -220,7 +224,7 @@ def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
                "crisis_recall.csv": rec.recall, "warning_alarms.csv": rec.alarms}
     written.update({f"onset_forecasts_h{h}.csv": bt.forecasts for h, bt in bts.items()})
     for name, frame in written.items():
-        atomic_write(out / name, lambda p, f=frame: f.to_csv(p, index=False))
+        _write_csv(out / name, frame)
     if fmt == "json":
         import json
 

@@ -187,8 +187,8 @@ def _backtest(task: Task, model: str, origins: Sequence[int], *, seed: int, min_
             out["p_persistence"] = M.persistence_event(train["current"], train["y"], test["current"])
             out["p_climatology"] = M.climatology_event(train["y"], len(test))
         else:
-            fitted = M.fit_quantity(model, train[feats], train["y"], train["current"], seed=seed)
-            qs = {model: fitted.predict(test[feats], test["current"]),
+            fitted_q = M.fit_quantity(model, train[feats], train["y"], train["current"], seed=seed)
+            qs = {model: fitted_q.predict(test[feats], test["current"]),
                   "persistence": M.persistence_quantiles(train["current"], train["y"], test["current"]),
                   "climatology": M.climatology_quantiles(train["y"], len(test))}
             qs = {who: task.clip(q) for who, q in qs.items()}  # the same treatment for all
@@ -297,7 +297,7 @@ def ledger(bt: Backtest) -> Ledger:
     for name, sub in _subsets(bt).items():
         sc = _scores(bt, sub)
         for m in metrics:
-            r = {"task": bt.task, "model": bt.model, "subset": name, "metric": m, "n": len(sub),
+            r: dict[str, Any] = {"task": bt.task, "model": bt.model, "subset": name, "metric": m, "n": len(sub),
                  "events": int(sub["y"].sum()) if bt.kind == "event" else None,
                  "model_score": sc[bt.model][m]}
             for b in BASELINES:

@@ -146,7 +146,7 @@ def flag_recall(crisis: Crisis, signal: str, flags: pd.DataFrame, *, lookback: i
         the onset at the latest; 0 would count detections in the crisis year itself).
     """
     lo, hi = crisis.start - lookback, crisis.end
-    row = {"crisis": crisis.name, "unit": crisis.unit, "signal": signal, "window": f"{lo}-{crisis.start - min_lead}",
+    row: dict[str, Any] = {"crisis": crisis.name, "unit": crisis.unit, "signal": signal, "window": f"{lo}-{crisis.start - min_lead}",
            "flagged": False, "first_flag": None, "lead_years": None, "peak": None, "late_flag": None, "note": ""}
     if covered is not None and (covered[1] < lo or covered[0] > crisis.start - min_lead):
         row["flagged"] = None

@@ -600,7 +600,7 @@ def pelt_many(series: Sequence[tuple[np.ndarray, np.ndarray | None]], *, min_siz
     offsets = np.r_[0, np.cumsum([y.size for y in ys])].astype(int).tolist()
     costs, sums = _l2_cost_table(np.concatenate(ys), max(y.size for y in ys))
     sigmas = _robust_sigmas(ys)
-    out = []
+    out: list[list[ChangePoint]] = []
     for y, (_, years), o, sigma in zip(ys, series, offsets, sigmas):
         n = y.size
         if n < 2 * min_size:
@@ -672,6 +672,7 @@ def change_points(values: Sequence[float] | pd.Series, *, method: str = "pelt", 
     if method == "pelt" and n_bkps is not None:
         raise HumsecError("PELT takes a penalty, not a number of breaks; use method='binseg'")
     if method == "pelt" and model == "l2":
+        assert penalty is not None  # set above: PELT refuses n_bkps, so a missing penalty got the default
         bkps = _pelt_l2(signal, float(penalty), min_size)
     else:
         try:

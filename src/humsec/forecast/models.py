@@ -126,12 +126,12 @@ def fit_event(name: str, X: pd.DataFrame, y: Sequence[int], *, seed: int) -> Fit
     """
     if name not in EVENT_MODELS:
         raise HumsecError(f"unknown event model '{name}': expected one of {', '.join(EVENT_MODELS)}")
-    y = np.asarray(y, dtype=int)
+    labels = np.asarray(y, dtype=int)
     feats = tuple(X.columns)
-    if len(np.unique(y)) < 2:
-        return FittedEvent(name, None, feats, constant=float((y.sum() + 1) / (len(y) + 2)))
+    if len(np.unique(labels)) < 2:
+        return FittedEvent(name, None, feats, constant=float((labels.sum() + 1) / (len(labels) + 2)))
     est = EVENT_MODELS[name][0](seed)
-    est.fit(X.to_numpy(dtype=float), y)
+    est.fit(X.to_numpy(dtype=float), labels)
     return FittedEvent(name, est, feats)
 
 

@@ -651,7 +651,7 @@ def drivers(model: SelectedModel, rows: pd.DataFrame, reference: pd.Series, *, t
         probability points), ``direction`` ("raises"/"lowers") and ``text``.
     """
     base = model.predict(rows)
-    out = [[] for _ in range(len(rows))]
+    out: list[list[tuple[str, float]]] = [[] for _ in range(len(rows))]
     for g, feats in GROUPS.items():
         alt = rows.copy()
         for c in feats:

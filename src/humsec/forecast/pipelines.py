@@ -234,8 +234,8 @@ def forecast_unit(name: str, unit: str, *, data_dir: str | Path | None = None, p
                 base["persistence"] = float(M.persistence_event(train["current"], train["y"], row["current"])[0])
                 base["climatology"] = float(M.climatology_event(train["y"], 1)[0])
             else:
-                fit = M.fit_quantity(est, train[feats], train["y"], train["current"], seed=seed)
-                q = t.clip(fit.predict(row[feats], row["current"]))[0]
+                fit_q = M.fit_quantity(est, train[feats], train["y"], train["current"], seed=seed)
+                q = t.clip(fit_q.predict(row[feats], row["current"]))[0]
                 for tau, v in zip(M.LEVELS, q):
                     base[f"q{int(round(tau * 100)):02d}"] = float(v)
                 base["q50"] = float(np.interp(0.5, M.LEVELS, q))

@@ -21,7 +21,7 @@ Builders:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +104,7 @@ def _finish(name: str, kind: str, frame: pd.DataFrame, features: Sequence[str], 
 # ---------------------------------------------------------------------------- conflict
 
 
-def conflict_task(cpanel: pd.DataFrame, borders: Mapping[str, Sequence[str]], *, target: str = "conflict",
+def conflict_task(cpanel: pd.DataFrame, borders: Mapping[str, Iterable[str]], *, target: str = "conflict",
                   displacement: pd.DataFrame | None = None, first_year: int = 1950) -> Task:
     """Armed conflict (``target="conflict"``) or war (``"war"``) in ``t + 1``.
 
@@ -149,7 +149,7 @@ def conflict_task(cpanel: pd.DataFrame, borders: Mapping[str, Sequence[str]], *,
 
 
 def hsi_task(history: pd.DataFrame, node: str, *, regions: Mapping[str, Any] | None = None,
-             borders: Mapping[str, Sequence[str]] | None = None, last_year: int | None = None) -> Task:
+             borders: Mapping[str, Iterable[str]] | None = None, last_year: int | None = None) -> Task:
     """Next-year score of ``node`` (an HSI dimension or the index) as a quantity.
 
     Features of year ``t``: every column of ``history`` in ``t`` (index and dimensions),
@@ -191,7 +191,7 @@ def hsi_task(history: pd.DataFrame, node: str, *, regions: Mapping[str, Any] | N
 
 
 def displacement_task(dpanel: pd.DataFrame, *, cpanel: pd.DataFrame | None = None,
-                      borders: Mapping[str, Sequence[str]] | None = None, surge_min: float = SURGE_MIN) -> Task:
+                      borders: Mapping[str, Iterable[str]] | None = None, surge_min: float = SURGE_MIN) -> Task:
     """A surge of new cross-border displacement out of a country in ``t + 1``.
 
     A surge in year ``s``: ``outflow_s > 2 * outflow_(s-1)`` and ``outflow_s -
@@ -233,7 +233,7 @@ def displacement_task(dpanel: pd.DataFrame, *, cpanel: pd.DataFrame | None = Non
 
 
 def indicator_event_task(tidy: pd.DataFrame, indicator: str, threshold: float, *, above: bool = True,
-                         borders: Mapping[str, Sequence[str]] | None = None, name: str | None = None) -> Task:
+                         borders: Mapping[str, Iterable[str]] | None = None, name: str | None = None) -> Task:
     """``indicator`` beyond ``threshold`` in ``t + 1`` (consecutive annual observations).
 
     Features of ``t``: the value in ``t`` and ``t-1``, the mean of ``t-4..t``, whether the

@@ -260,7 +260,8 @@ def not_ranked_context(b: Briefing, unit: str, *, today: _dt.date | None = None)
     code = str(row["unit"])
     vin = a.vintage[a.vintage["unit"] == code].set_index("indicator")
     lacking = {x for x in str(row["missing_indicators"]).split("; ") if x}
-    dims, have = [], []
+    dims: list[Any] = []
+    have: list[dict[str, Any]] = []
     for d in a.dimensions:
         kids = [i for i in spec.indicators if d in spec.path(i)]
         dims.append({"name": a.node_name(d), "available": sum(i in vin.index for i in kids), "indicators": len(kids),
@@ -271,7 +272,7 @@ def not_ranked_context(b: Briefing, unit: str, *, today: _dt.date | None = None)
         cat = a.catalogue.get(i) if a.catalogue is not None else None
         prov = a.provenance.get(i)
         have.append({"code": i, "name": a.node_name(i),
-                     "dimension": a.node_name(spec.nodes[i].parent).removesuffix(" security"),
+                     "dimension": a.node_name(spec.nodes[i].parent or "").removesuffix(" security"),
                      "value": _value(vin.at[i, "value"]), "unit": cat.unit if cat is not None else spec.nodes[i].unit,
                      "observed": int(vin.at[i, "observed"]), "age": int(vin.at[i, "age"]),
                      "how": _how(vin.at[i, "method"]), "source": prov.source if prov is not None else ""})
@@ -354,8 +355,8 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
         tab = tab.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
         if len(tab) > MAX_PEERS:
             pos = int(tab.index[tab["unit"] == c.unit][0])
-            lo = max(0, min(pos - MAX_PEERS // 2, len(tab) - MAX_PEERS))
-            tab = tab.iloc[lo:lo + MAX_PEERS]
+            first = max(0, min(pos - MAX_PEERS // 2, len(tab) - MAX_PEERS))
+            tab = tab.iloc[first:first + MAX_PEERS]
         ivs = [(float(iv.at[u, "score_q05"]), float(iv.at[u, "score_q95"])) if u in iv.index
                else (np.nan, np.nan) for u in tab["unit"]]
         peer_png = charts.peer_chart(list(tab["unit"]), list(tab["score"]), ivs, highlight=c.unit,
@@ -364,7 +365,8 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
                       "median": _fmt(scores.loc[m, a.root].median()),
                       "best": _fmt(scores.loc[m, a.root].max())} for g, m in peer_groups.items()]
     # across borders -----------------------------------------------------------------
-    spill_rows, neighbours = [], []
+    spill_rows: list[dict[str, Any]] = []
+    neighbours = 0  # shown only with spill rows
     reg = CountryRegistry.default()
 
     def _name(code: str) -> str:

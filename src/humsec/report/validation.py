@@ -73,6 +73,11 @@ N_DIFF = 5
 # ---------------------------------------------------------------------------- result
 
 
+def _write_table(path: Path, df: pd.DataFrame) -> Path:
+    """Write one table of a report as CSV (atomically, formula-safe)."""
+    return atomic_write(path, lambda p: write_csv(df, p))
+
+
 @dataclass(frozen=True)
 class Section:
     """One section of the report: a title, what it shows, findings and its tables."""
@@ -134,7 +139,7 @@ class Validation:
         html = self.to_html()
         files = [atomic_write(out / f"{self.stem}.html", lambda p: p.write_text(html, encoding="utf-8"))]
         for name, df in self.tables.items():
-            files.append(atomic_write(out / f"{self.stem}_{name}.csv", lambda p, df=df: write_csv(df, p)))
+            files.append(_write_table(out / f"{self.stem}_{name}.csv", df))
         return files
 
 
@@ -544,7 +549,7 @@ def _gpi(a: Assessment, references: Path | None) -> tuple[_Ref | None, str]:
         return None, f"{why}, and {f} could not be read ({exc})"
     reg = CountryRegistry.default()
     y = years[-1]
-    codes = []
+    codes: list[str | None] = []
     for c in g["iso3c"].astype(str):
         try:
             codes.append(reg.to_iso3(c))
@@ -635,12 +640,12 @@ def _external_section(a: Assessment, panel: Panel, references: Path | None,
             meaning = f"the {idx} is almost unrelated to {r.concept} as the {r.short} measures it"
         else:
             meaning = f"the {idx} ranks countries in the opposite order of the {r.short}"
-        sign = ("" if r.higher_is_better else
-                f" (negative when the two agree: a lower {r.short} is better)")
+        sign_note = ("" if r.higher_is_better else
+                     f" (negative when the two agree: a lower {r.short} is better)")
         when = f"{r.short} {r.year} against the {idx} of {a.year}" if r.year != a.year else f"both {a.year}"
         word = "agreement" if agree >= 0 else "disagreement"
         f.append(f"Spearman {_f(top['spearman'])} (Pearson {_f(top['pearson'])}, n = {int(top['n'])}; {when}) with "
-                 f"the {r.label}{sign}: {_strength(agree)} {word} - {meaning}.")
+                 f"the {r.label}{sign_note}: {_strength(agree)} {word} - {meaning}.")
         lead.append((r, float(top["spearman"]), agree))
         d = diffs[diffs["reference"] == r.short]
         if len(d):

@@ -164,6 +164,8 @@ def bootstrap_se(data: pd.DataFrame | str | Path, spec: MPISpec | str | Path, *,
     else:
         cols2 = Columns.for_spec(s, weight, None, psu, strata)
         t = reduce_chunks(reader, s, cols2, kk)
+        if t.psu is None:  # reduce_chunks fills it whenever a PSU column is given
+            raise HumsecError("the microdata gave no per-PSU sums although a PSU column was named")
         st, sums = t.psu
     if sums.shape[0] == 0 or sums[:, 0].sum() <= 0:
         raise HumsecError("the microdata have no records with positive weight; nothing to measure")

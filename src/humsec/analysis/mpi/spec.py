@@ -165,6 +165,8 @@ class MPIIndicator(BaseModel):
             return x == 1.0
         if op == "false":
             return x == 0.0
+        if z is None:  # refused by the model's validator; kept for the type checker
+            raise ValueError(f"deprived_if '{op}' needs a cutoff")
         return {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
                 "==": np.equal, "!=": np.not_equal}[op](x, z)
 
