@@ -1280,10 +1280,11 @@ class _MatrixBuilder:
             js = [self.pos[c] for c in cols]
             rest = list(zip(cols, js))
             if name == "coinr" and not p.get("force_win"):
-                r = coinr_treat(X[:, js], winmax=p["winmax"], skew_thresh=p["skew_thresh"],
+                every = js == list(range(X.shape[1]))  # the kernel leaves its input alone
+                r = coinr_treat(X if every else X[:, js], winmax=p["winmax"], skew_thresh=p["skew_thresh"],
                                 kurt_thresh=p["kurt_thresh"], combine_treat=p["combine_treat"])
                 if out is None:
-                    whole = len(plan) == 1 and r["sure"].all() and js == list(range(X.shape[1]))
+                    whole = len(plan) == 1 and r["sure"].all() and every
                     out = r["values"] if whole else X.copy(order="K")
                 else:
                     whole = False
