@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from humsec.data.importer import NUMBER
 from humsec.errors import ValidationError
 from humsec.index.io import csv_bytes, read_index_data, write_csv_fast
 from humsec.index.spec import IndexSpec, read_groups
@@ -123,3 +124,93 @@ def test_import_coinr_writes_groups_beside_and_locates_bad_cells(tmp_path):
     assert IndexSpec.from_file(sp) == spec
     pd.testing.assert_frame_equal(read_index_data(dp), data.assign(value=data["value"].astype(float)),
                                   check_dtype=False)
+
+
+def test_number_column_fast_path_and_text_path_agree(tmp_path):
+    """Arrow's float parse (the fast path) and the text rules give the same values: signs,
+    exponents, white space, quoted numbers and every spelling of the missing markers."""
+    cells = ["1", "+2.5", "-.5", "1e3", "1.5E-7", " 4 ", '"7"', "NA", "na", "N/A", "NaN", "null", "None",
+             "..", "-", "", "00012", "1.", "5e-324"]
+    want = [1.0, 2.5, -0.5, 1000.0, 1.5e-7, 4.0, 7.0] + [np.nan] * 9 + [12.0, 1.0, 5e-324]
+    body = "".join(f"U{i},x,{c}\n" for i, c in enumerate(cells))
+    f = tmp_path / "n.csv"
+    f.write_text("unit,indicator,value\n" + body)
+    got = read_index_data(f)["value"].to_numpy()
+    np.testing.assert_array_equal(got, np.array(want))
+    # one bad cell anywhere sends the column to the text path: the same numbers, and the
+    # bad cell located
+    f.write_text("unit,indicator,value\n" + body + "Z,x,1;5\n")
+    with pytest.raises(ValidationError, match=rf"row {len(cells) + 2}, column 'value': non-numeric value '1;5'"):
+        read_index_data(f)
+
+
+@pytest.mark.parametrize("cell, message", [("inf", "non-numeric value 'inf'"), ("-Infinity", "non-numeric value"),
+                                           ("1e999", "value is not finite"), ("-nan", "non-numeric value '-nan'")])
+def test_non_finite_numbers_arrow_accepts_are_still_errors(tmp_path, cell, message):
+    n = 300_000  # several of Arrow's blocks: the row number must still be the file's
+    f = tmp_path / "big.csv"
+    lines = [f"U{i},x,{i * 0.5}" for i in range(n)]
+    lines[n - 7] = f"U{n - 7},x,{cell}"
+    f.write_text("unit,indicator,value\n" + "\n".join(lines) + "\n")
+    with pytest.raises(ValidationError) as e:
+        read_index_data(f)
+    assert f"row {n - 7 + 2}, column 'value': {message}" in str(e.value)
+
+
+def test_codes_trimmed_once_per_distinct_value(tmp_path):
+    f = tmp_path / "k.csv"
+    f.write_text("unit,year,indicator,value\n X1 ,2020,a,1\nX1,2020.0,a ,2\nX2,,a,3\n")
+    with pytest.raises(ValidationError) as e:
+        read_index_data(f)
+    assert "row 3, column 'indicator': duplicate key (unit X1, indicator a, year 2020)" in str(e.value)
+    f.write_text("unit,year,indicator,value\n X1 ,2020,a,1\nX2,2020.0,a ,2\nX3,,a,3\n")
+    got = read_index_data(f)
+    assert got["unit"].tolist() == ["X1", "X2", "X3"] and got["indicator"].tolist() == ["a"] * 3
+    assert got["year"].tolist()[:2] == [2020, 2020] and got["year"].isna().tolist() == [False, False, True]
+
+
+def test_wide_file_non_finite_and_bad_cells_located(tmp_path):
+    f = tmp_path / "w.csv"
+    f.write_text("unit,a,b\nX1,1,2\nX2,1e999,NA\nX3,3,abc\n")
+    with pytest.raises(ValidationError) as e:
+        read_index_data(f)
+    text = str(e.value)
+    assert "row 3, column 'a': value is not finite" in text
+    assert "row 4, column 'b': non-numeric value 'abc'" in text
+    f.write_text("unit,a,b\nX1,1,2\nX2, 1.5 ,NA\n")
+    got = read_index_data(f)
+    assert got["a"].tolist() == [1.0, 1.5] and np.isnan(got["b"].iloc[1])
+
+
+def test_csv_writer_whole_numbers_stay_numbers(tmp_path):
+    # whole floats keep ".0" as pandas writes them, except where the shortest form has an
+    # exponent (1e+10): "1e+10.0" would not be a number
+    x = np.array([1.0, 100.0, 1e9, 1e10, 2.5e13, 123456789012.0, 1e15, 1e16, -0.0, 0.5, np.nan])
+    text = csv_bytes(pd.DataFrame({"v": x})).decode()
+    cells = text.splitlines()[1:]
+    assert cells[:3] == ["1.0", "100.0", "1000000000.0"] and cells[3] == "1e+10" and cells[-1] == ""
+    assert cells[8] == "-0.0"
+    back = pd.read_csv(pd.io.common.StringIO(text), skip_blank_lines=False)["v"].to_numpy()
+    np.testing.assert_array_equal(back, x)
+    assert all(NUMBER.fullmatch(c) for c in cells[:-1])
+
+
+def test_csv_writer_slices_join_to_the_same_text(monkeypatch):
+    from humsec.index import io as index_io
+
+    rng = np.random.default_rng(4)
+    n = 1003
+    df = pd.DataFrame({"unit": rng.choice(["A", "=B", "c,d", "e\"f"], n), "v": rng.normal(size=n),
+                       "r": pd.array(rng.integers(0, 9, n), dtype="Int64"), "w": rng.integers(0, 3, n) == 1})
+    df.loc[::5, "v"] = np.nan
+    df.loc[::7, "r"] = pd.NA
+    whole = csv_bytes(df)
+    plain = csv_bytes(df[["v", "r", "w"]])
+    monkeypatch.setattr(index_io, "_SLICE", 100)  # eleven slices on the thread pool
+    assert csv_bytes(df) == whole and csv_bytes(df[["v", "r", "w"]]) == plain
+    from humsec.data.export import safe_frame
+
+    assert whole.decode() == safe_frame(df).to_csv(index=False)
+    # CRLF only when a cell holds a carriage return (crlf=None, the CLI's choice)
+    assert b"\r\n" not in csv_bytes(df, crlf=None)
+    assert csv_bytes(pd.DataFrame({"u": ["a\rb", "c"]}), crlf=None) == b'u\r\n"a\rb"\r\nc\r\n'

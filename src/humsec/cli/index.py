@@ -119,20 +119,17 @@ def _emit_csv(df: pd.DataFrame) -> None:
     "\n" line ends unless a cell holds a carriage return)."""
     import sys
 
-    from humsec.cli.common import done_working
-    from humsec.index.io import csv_bytes
+    from humsec.index.io import csv_parts, write_csv_parts
 
     done_working()
-    has_cr = any(pd.Series(pd.unique(df[c].dropna())).astype(str).str.contains("\r", regex=False).any()
-                 for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]))
-    data = csv_bytes(df, crlf=has_cr)
+    parts = csv_parts(df, crlf=None)
     sys.stdout.flush()
     buf = getattr(sys.stdout, "buffer", None)
     if buf is not None:
-        buf.write(data)
+        write_csv_parts(parts, buf)
         buf.flush()
     else:  # captured output (tests)
-        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.write(b"".join(parts).decode("utf-8"))
 
 
 def _write_result(result, out: Path, long: pd.DataFrame | None = None) -> list[Path]:

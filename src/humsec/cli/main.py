@@ -119,9 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         console(stderr=True).print("aborted")
         return 1
     except Exception as exc:  # usage errors (click's, or typer's vendored copy)
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return exc.exit_code
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         raise
     return 0
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from humsec.data.importer import NUMBER
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
-from humsec.index.io import _numbers, _strings, _strip, _text, read_text_table, take_text, write_csv_fast
+from humsec.index.io import _strings, _strip, _text, read_text_table, take_text, write_csv_fast
 from humsec.index.spec import IndexSpec
 
 __all__ = ["COINR_EXAMPLE_STEPS", "import_coinr", "write_coinr_import"]
@@ -43,6 +43,9 @@ COINR_EXAMPLE_STEPS = (
 )
 
 _META_COLS = ("Level", "iCode", "iName", "Direction", "Weight", "Type", "Parent")
+
+#: Missing-value markers of COINr files (R writes NA; empty cells are missing too).
+_COINR_MISSING = ("", "na")
 
 
 def _num(v: str) -> float | None:
@@ -149,7 +152,6 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
     idata, imeta = Path(idata), Path(imeta)
     mt = read_text_table(imeta)
     meta = pd.DataFrame({c: _strings(mt.raw(c)) for c in mt.columns})
-    dat = read_text_table(idata)
     issues: list[ValidationIssue] = []
     mfile, dfile = str(imeta), str(idata)
     lack = [c for c in _META_COLS if c not in meta.columns]
@@ -157,15 +159,18 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
         raise ValidationError(ValidationIssue(
             f"missing column(s) {', '.join(lack)}: expected COINr iMeta columns "
             f"{', '.join(_META_COLS)}, [Unit, Target, Denominator]", file=mfile, row=1))
+    tree, groups, denoms = _meta_tree(meta, mfile, issues)
+    indicators = [n["code"] for n in tree if not any(m.get("parent") == n["code"] for m in tree)]
+    needed = indicators + denoms
+    # the indicator and denominator columns are parsed as numbers by Arrow when every cell
+    # is a number or missing; otherwise read as text and checked cell by cell below
+    dat = read_text_table(idata, numeric=needed, markers=_COINR_MISSING)
     if "uCode" not in dat.columns:
         raise ValidationError(ValidationIssue("missing column 'uCode': expected a COINr iData table",
                                               file=dfile, row=1))
-    tree, groups, denoms = _meta_tree(meta, mfile, issues)
     if issues:
         raise ValidationError(issues)
 
-    indicators = [n["code"] for n in tree if not any(m.get("parent") == n["code"] for m in tree)]
-    needed = indicators + denoms
     absent = [c for c in needed if c not in dat.columns]
     for c in groups:
         if c not in dat.columns:
@@ -185,16 +190,16 @@ def import_coinr(idata: str | Path, imeta: str | Path, *, name: str = "coinr",
             issues.append(ValidationIssue(f"duplicate uCode '{u}'", file=dfile, row=int(r), field="uCode"))
     blocks = []
     for col in needed:
-        vs = _strip(dat, col)
-        miss, num, values = _numbers(vs, markers=("", "na"))
-        bad = ~miss & ~num
-        if bad.any():
-            raw = _text(dat.raw(col), bad, int(bad.sum()))
-            for r, v in zip(rows[bad], raw):
-                issues.append(ValidationIssue(f"non-numeric value '{v}'", file=dfile, row=int(r), field=col))
-        values = np.where(num, values, np.nan)
-        for r in rows[num & ~np.isfinite(values)]:
-            issues.append(ValidationIssue("value is not finite", file=dfile, row=int(r), field=col))
+        miss, num, values, vs = dat.numbers(col)
+        if vs is not None:  # some cell is neither a finite number nor missing
+            bad = ~miss & ~num
+            if bad.any():
+                raw = _text(dat.raw(col), bad, int(bad.sum()))
+                for r, v in zip(rows[bad], raw):
+                    issues.append(ValidationIssue(f"non-numeric value '{v}'", file=dfile, row=int(r), field=col))
+            values = np.where(num, values, np.nan)
+            for r in rows[num & ~np.isfinite(values)]:
+                issues.append(ValidationIssue("value is not finite", file=dfile, row=int(r), field=col))
         blocks.append(values)
     if issues:
         raise ValidationError(issues)

@@ -5,48 +5,97 @@ indicator catalogue for the store), index data may hold any unit codes (regions,
 synthetic units, COINr examples) and any indicator codes: the spec says what is needed.
 Every problem is reported with file, row and column.
 
-CSV and TSV files are read by a columnar reader (pyarrow): every cell is read as text and
-checked by vectorised kernels (trim, missing markers, the number pattern, finiteness,
-duplicate keys) — no Python code runs per cell, so a 2.65 million-row tidy file reads in
-about a second with every bad cell still located (file, row, column). Files the columnar
-reader cannot parse (ragged rows, unusual quoting), spreadsheets and Parquet files take
-the general reader of :mod:`humsec.data.importer`, with the same checks and messages.
+CSV and TSV files are read by a columnar reader (pyarrow) and checked by vectorised
+kernels — no Python code runs per cell. Code columns (unit, indicator, year) are
+dictionary-encoded once, so trimming and checking them costs one pass over their distinct
+values; number columns are first parsed as floats by Arrow (the missing markers as nulls),
+which accepts a subset of what the text rules accept and gives the same value for it.
+Only when that parse fails, or meets a non-finite number, is the column read again as
+text and every cell checked (trim, missing markers, the number pattern, finiteness), so
+that every bad cell is located (file, row, column) with the same message as before. Files
+the columnar reader cannot parse (ragged rows, unusual quoting, other encodings),
+spreadsheets and Parquet files take the general reader of :mod:`humsec.data.importer`,
+with the same checks and messages.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import os
 import re
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
 
-__all__ = ["csv_bytes", "read_index_data", "read_text_table", "take_text", "write_csv_fast"]
+__all__ = ["csv_bytes", "csv_parts", "read_index_data", "read_text_table", "take_text", "write_csv_fast",
+           "write_csv_parts"]
 
 _MAX = 200
+
+_FLOAT = pa.float64()
 
 
 # ---------------------------------------------------------------------------- columnar text
 
 
 class _Columns:
-    """A table of text columns, as pyarrow string arrays (fast path) or pandas Series."""
+    """The columns of a table: text (pyarrow string arrays on the fast path, pandas Series
+    otherwise) or, for columns read as numbers, float arrays.
 
-    def __init__(self, columns: list[str], get, n: int, arrow: bool):
+    ``raw(col)`` is always the cell text (a number column is read again as text, which
+    only the paths that report a bad cell need); ``codes(col)`` and ``numbers(col)`` are
+    the vectorised views the checks use.
+    """
+
+    def __init__(self, columns: list[str], get: Callable, n: int, arrow: bool, *,
+                 floats: dict | None = None, reread: Callable | None = None,
+                 markers: Collection[str] = MISSING_MARKERS):
         self.columns = columns
         self._get = get
         self.n = n
         self.arrow = arrow
+        self._floats = floats or {}
+        self._reread = reread
+        self.markers = markers
 
     def __len__(self) -> int:
         return self.n
 
     def raw(self, col: str):
+        if col in self._floats:
+            assert self._reread is not None
+            return self._reread(col)
         return self._get(col)
+
+    def codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """(integer codes, distinct trimmed values) of a text column (on the fast path the
+        trim runs over the distinct values, not the cells)."""
+        if self.arrow and col not in self._floats:
+            v = self._get(col)
+            return _dictionary_codes((v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v).dictionary_encode())
+        return _codes(_strip(self, col))
+
+    def numbers(self, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
+        """(missing, numeric, float values, trimmed text or None) of a column; the text is
+        None when every cell is missing or a finite number (nothing to report)."""
+        if col in self._floats:
+            x = self._floats[col]
+            null = _mask(x.is_null())
+            values = x.to_numpy(zero_copy_only=False).astype(float, copy=False)
+            if np.isfinite(values[~null]).all():
+                return null, ~null, values, None
+        vs = _strip(self, col)
+        miss, num, values = _numbers(vs, self.markers)
+        return miss, num, values, vs
 
 
 _TEXT_KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv"}
@@ -74,46 +123,100 @@ def _sniff(path: Path, kind: str) -> tuple[str, list[str]] | None:
     return delim, names
 
 
-def read_text_table(path: str | Path) -> _Columns:
-    """Every cell of a CSV/TSV/XLSX/Parquet file as text (column names stripped).
+def _header(path: Path) -> tuple[str, list[str], list[str]] | None:
+    """(delimiter, header names, stripped names) of a CSV/TSV file the columnar reader
+    takes, or None (other formats, unusual headers)."""
+    kind = _TEXT_KINDS.get(path.suffix.lower())
+    if kind is None or not path.is_file():
+        return None
+    sniffed = _sniff(path, kind)
+    if sniffed is None:
+        return None
+    delim, names = sniffed
+    stripped = [str(c).strip() for c in names]
+    if len(set(stripped)) != len(stripped):
+        return None
+    return delim, names, stripped
+
+
+def _null_values(markers: Iterable[str]) -> list[str]:
+    """Every spelling of the missing markers that Arrow should read as null (Arrow
+    compares exactly; the markers are case-insensitive)."""
+    out: set[str] = set()
+    for m in markers:
+        out.update("".join(p) for p in itertools.product(
+            *[(c.lower(), c.upper()) if c.lower() != c.upper() else (c,) for c in m.lower()]))
+    return sorted(out)
+
+
+def _arrow_csv(path: Path, delim: str, types: dict[str, pa.DataType], nulls: list[str],
+               include: list[str] | None):
+    """One pyarrow read of ``path`` with these column types, or None if Arrow rejects it."""
+    try:
+        table = pcsv.read_csv(
+            path,
+            parse_options=pcsv.ParseOptions(delimiter=delim, newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(column_types=types, null_values=nulls, include_columns=include,
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError):
+        return None
+    if table.column_names != (include if include is not None else list(types)):
+        return None
+    return table
+
+
+def read_text_table(path: str | Path, *, numeric: Collection[str] = (), columns: Collection[str] | None = None,
+                    markers: Collection[str] = MISSING_MARKERS) -> _Columns:
+    """The cells of a CSV/TSV/XLSX/Parquet file as text columns (column names stripped).
 
     CSV/TSV go through pyarrow's multithreaded reader; anything it rejects, and other
     formats, through :func:`humsec.data.importer._read_raw` (same errors as before).
+
+    Parameters
+    ----------
+    path : str or Path
+    numeric : collection of str, optional
+        Columns holding numbers: parsed as floats by Arrow (``markers`` as missing) when
+        every cell parses, else read as text (see :meth:`_Columns.numbers`).
+    columns : collection of str, optional
+        Read only these columns (of a CSV/TSV file; other formats give every column).
+    markers : collection of str
+        The missing-value markers of :meth:`_Columns.numbers`.
     """
     path = Path(path)
-    kind = _TEXT_KINDS.get(path.suffix.lower())
-    if kind in ("csv", "tsv") and path.is_file():
-        sniffed = _sniff(path, kind)
-        if sniffed is not None:
-            import pyarrow as pa
-            import pyarrow.csv as pcsv
+    head = _header(path)
+    if head is not None:
+        delim, names, stripped = head
+        orig = dict(zip(stripped, names))
+        want = [c for c in stripped if columns is None or c in columns]
+        include = None if columns is None else [orig[c] for c in want]
+        floats = [c for c in want if c in numeric]
+        for as_float in ([True, False] if floats else [False]):
+            types = {orig[c]: _FLOAT if as_float and c in floats else pa.string() for c in want}
+            table = _arrow_csv(path, delim, types, _null_values(markers) if as_float else [], include)
+            if table is None:
+                continue
+            cols = {c: table.column(orig[c]) for c in want}
 
-            delim, names = sniffed
-            try:
-                table = pcsv.read_csv(
-                    path,
-                    parse_options=pcsv.ParseOptions(delimiter=delim, newlines_in_values=True),
-                    convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                        strings_can_be_null=False,
-                                                        quoted_strings_can_be_null=False))
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError):
-                table = None
-            if table is not None and table.column_names == names:
-                stripped = [str(c).strip() for c in names]
-                cols = {s: table.column(n) for s, n in zip(stripped, names)}
-                return _Columns(stripped, cols.__getitem__, table.num_rows, True)
+            def reread(col: str, _d=delim, _o=orig):
+                t = _arrow_csv(path, _d, {_o[col]: pa.string()}, [], [_o[col]])
+                if t is None:  # the file parsed a moment ago: it changed while being read
+                    raise ValidationError(ValidationIssue("the file changed while it was read", file=str(path)))
+                return t.column(0)
+
+            return _Columns(want, cols.__getitem__, table.num_rows, True,
+                            floats={c: cols[c] for c in floats} if as_float else None, reread=reread,
+                            markers=markers)
     from humsec.data import importer
 
     df = importer._read_raw(path, None)[0]
     df.columns = [str(c).strip() for c in df.columns]
-    return _Columns(list(df.columns), df.__getitem__, len(df), False)
+    return _Columns(list(df.columns), df.__getitem__, len(df), False, markers=markers)
 
 
 def _strip(t: _Columns, col: str):
     """Trimmed text of a column (arrow array on the fast path, else a Series)."""
     if t.arrow:
-        import pyarrow.compute as pc
-
         return pc.utf8_trim_whitespace(t.raw(col))
     return t.raw(col).str.strip()
 
@@ -134,9 +237,6 @@ def _numbers(vs, markers=MISSING_MARKERS) -> tuple[np.ndarray, np.ndarray, np.nd
         num = vs.str.fullmatch(NUMBER.pattern).fillna(False).to_numpy(dtype=bool)
         values = pd.to_numeric(vs.where(num), errors="coerce").to_numpy(dtype=float)
         return miss, num, values
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     miss = _mask(pc.is_in(pc.utf8_lower(vs), value_set=pa.array(markers, type=pa.string())))
     numm = pc.match_substring_regex(vs, NUMBER.pattern)
     num = _mask(numm)
@@ -157,11 +257,17 @@ def _codes(vs) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(vs, pd.Series):
         codes, uniq = pd.factorize(vs)
         return codes.astype(np.int64), np.asarray(uniq, dtype=object)
-    import pyarrow as pa
-
     d = vs.dictionary_encode().combine_chunks() if isinstance(vs, pa.ChunkedArray) else vs.dictionary_encode()
     return (np.asarray(d.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
             np.asarray(d.dictionary.to_pylist(), dtype=object))
+
+
+def _dictionary_codes(d) -> tuple[np.ndarray, np.ndarray]:
+    """(integer codes, distinct trimmed values) of a dictionary array: the trim and the
+    factorisation run over the dictionary, not the cells."""
+    idx = np.asarray(d.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    remap, uniq = pd.factorize(np.asarray(pc.utf8_trim_whitespace(d.dictionary).to_pylist(), dtype=object))
+    return remap.astype(np.int64)[idx], np.asarray(uniq, dtype=object)
 
 
 def _strings(vs) -> pd.Series:
@@ -176,12 +282,39 @@ def take_text(values: np.ndarray, idx: np.ndarray) -> pd.Series:
     made: at 3 million cells that is seconds); object columns for non-text values."""
     if not all(isinstance(v, str) for v in values):
         return pd.Series(values[idx], dtype=object)
-    import pyarrow as pa
+    # large_string: the type of pandas' Arrow-backed text, so to_pandas copies nothing
+    return pa.array(values, type=pa.large_string()).take(pa.array(idx)).to_pandas()
 
-    return pa.array(values, type=pa.string()).take(pa.array(idx)).to_pandas()
+
+def _first_repeats(key: np.ndarray) -> np.ndarray | None:
+    """Where an integer key repeats an earlier one (None when every key is distinct;
+    counted by ``bincount`` or a sort, no hashing)."""
+    if len(key) < 2:
+        return None
+    top = int(key.max()) + 1
+    if top <= 8 * len(key) + 1024:
+        if np.bincount(key, minlength=top).max() <= 1:
+            return None
+    else:
+        s = np.sort(key)
+        if not (s[1:] == s[:-1]).any():
+            return None
+    return pd.Series(key).duplicated(keep="first").to_numpy()
 
 
 # ---------------------------------------------------------------------------- reader
+
+
+def _column_map(columns: list[str]) -> dict[str, str]:
+    """Lower-case role -> column name (``iso3`` stands for ``unit``)."""
+    cols = {c.lower(): c for c in columns}
+    if "unit" not in cols and "iso3" in cols:
+        cols["unit"] = cols["iso3"]
+    return cols
+
+
+def _wide(cols: dict[str, str], columns: list[str]) -> bool:
+    return "unit" in cols and "indicator" not in cols and "value" not in cols and len(columns) > 1
 
 
 def read_index_data(path: str | Path) -> pd.DataFrame:
@@ -212,11 +345,21 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     file = str(path)
-    raw = read_text_table(path)
-    cols = {c.lower(): c for c in raw.columns}
-    if "unit" not in cols and "iso3" in cols:
-        cols["unit"] = cols["iso3"]
-    if "unit" in cols and "indicator" not in cols and "value" not in cols and len(raw.columns) > 1:
+    head = _header(path)
+    if head is None:
+        raw = read_text_table(path)
+    else:
+        names = head[2]
+        hc = _column_map(names)
+        if _wide(hc, names):
+            raw = read_text_table(path, numeric=[c for c in names if c not in (hc["unit"], hc.get("year"))])
+        elif all(k in hc for k in ("unit", "indicator", "value")):
+            roles = [k for k in ("unit", "year", "indicator", "value") if k in hc]
+            raw = read_text_table(path, numeric=[hc["value"]], columns=[hc[k] for k in roles])
+        else:
+            raw = read_text_table(path)
+    cols = _column_map(raw.columns)
+    if _wide(cols, raw.columns):
         return _read_wide(raw, cols, file)
     missing = [c for c in ("unit", "indicator", "value") if c not in cols]
     if missing:
@@ -232,46 +375,42 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
         for r in rows[mask][: max(0, _MAX - len(issues))]:
             issues.append(ValidationIssue(msg, file=file, row=int(r), field=col))
 
-    unit = _strip(raw, cols["unit"])
-    ind = _strip(raw, cols["indicator"])
-    ucode, uniq_u = _codes(unit)
-    icode, uniq_i = _codes(ind)
+    ucode, uniq_u = raw.codes(cols["unit"])
+    icode, uniq_i = raw.codes(cols["indicator"])
     add("empty unit code: expected a unit identifier (e.g. an ISO3 code)", (uniq_u == "")[ucode], cols["unit"])
     add("empty indicator code", (uniq_i == "")[icode], cols["indicator"])
-    out = {"unit": _strings(unit), "indicator": _strings(ind)}
+    out = {"unit": take_text(uniq_u, ucode), "indicator": take_text(uniq_i, icode)}
     year = None
     if "year" in cols:
-        ys = _strip(raw, cols["year"])
-        ycode, uniq_y = _codes(ys)
+        ycode, uniq_y = raw.codes(cols["year"])
         ok_u = np.array([bool(_YEAR.fullmatch(y)) or y == "" for y in uniq_y], dtype=bool)
         add("invalid year: expected a whole number such as 2020 (or empty)", ~ok_u[ycode], cols["year"])
-        yv = pd.to_numeric(pd.Series(np.where(ok_u & (uniq_y != ""), uniq_y, None), dtype=object),
+        yv = pd.to_numeric(pd.Series(np.where(ok_u & (uniq_y != ""), uniq_y, np.array(None)), dtype=object),
                            errors="coerce").astype("Int64")
         year = yv.take(ycode).reset_index(drop=True)
         out["year"] = year
-    vs = _strip(raw, cols["value"])
-    miss, num, values = _numbers(vs)
-    bad = ~miss & ~num
-    for r, v in zip(rows[bad][:_MAX], _text(vs, bad, _MAX)):
-        issues.append(ValidationIssue(
-            f"non-numeric value '{v}': expected a number with '.' as decimal point, or empty/NA",
-            file=file, row=int(r), field=cols["value"]))
-    values = np.where(num, values, np.nan)
-    add("value is not finite", num & ~np.isfinite(values), cols["value"])
+        # one code per distinct year value ("2020" and "2020.0" are one year; NA -> 0)
+        ykey = (pd.factorize(yv)[0].astype(np.int64) + 1)[ycode]
+    miss, num, values, vs = raw.numbers(cols["value"])
+    if vs is not None:
+        bad = ~miss & ~num
+        for r, v in zip(rows[bad][:_MAX], _text(vs, bad, _MAX)):
+            issues.append(ValidationIssue(
+                f"non-numeric value '{v}': expected a number with '.' as decimal point, or empty/NA",
+                file=file, row=int(r), field=cols["value"]))
+        values = np.where(num, values, np.nan)
+        add("value is not finite", num & ~np.isfinite(values), cols["value"])
     out["value"] = pd.Series(values, dtype=float)
     # duplicate keys on integer codes (no hashing of strings)
     key = ucode * len(uniq_i) + icode
     if year is not None:
-        ycodes = pd.factorize(year)[0].astype(np.int64) + 1  # NA -> 0
-        key = key * (int(ycodes.max()) + 1) + ycodes
-    dup = pd.Series(key).duplicated(keep="first").to_numpy()
-    if dup.any():
-        frame = pd.DataFrame(out)
+        key = key * (int(ykey.max()) + 1) + ykey
+    dup = _first_repeats(key)
+    if dup is not None:
         for r, i in zip(rows[dup][:50], np.flatnonzero(dup)[:50]):
-            row = frame.iloc[i]
             issues.append(ValidationIssue(
-                f"duplicate key (unit {row['unit']}, indicator {row['indicator']}"
-                + (f", year {row['year']}" if "year" in row else "") + "): expected one value per key",
+                f"duplicate key (unit {uniq_u[ucode[i]]}, indicator {uniq_i[icode[i]]}"
+                + (f", year {year.iloc[i]}" if year is not None else "") + "): expected one value per key",
                 file=file, row=int(r), field=cols["indicator"]))
     if issues:
         raise ValidationError(issues)
@@ -301,15 +440,18 @@ def _read_wide(raw: _Columns, cols: dict[str, str], file: str) -> pd.DataFrame:
     for c in raw.columns:
         if c in (ucol, ycol):
             continue
-        vs = _strip(raw, c)
-        miss, num, values = _numbers(vs)
-        bad = ~miss & ~num
-        lim = max(0, _MAX - len(issues))
-        for r, v in zip(rows[bad][:lim], _text(vs, bad, lim)):
-            issues.append(ValidationIssue(
-                f"non-numeric value '{v}': expected a number with '.' as decimal point, or empty/NA",
-                file=file, row=int(r), field=c))
-        out[str(c).strip()] = pd.Series(np.where(num, values, np.nan), dtype=float)
+        miss, num, values, vs = raw.numbers(c)
+        if vs is not None:
+            bad = ~miss & ~num
+            lim = max(0, _MAX - len(issues))
+            for r, v in zip(rows[bad][:lim], _text(vs, bad, lim)):
+                issues.append(ValidationIssue(
+                    f"non-numeric value '{v}': expected a number with '.' as decimal point, or empty/NA",
+                    file=file, row=int(r), field=c))
+            values = np.where(num, values, np.nan)
+            for r in rows[num & ~np.isfinite(values)][: max(0, _MAX - len(issues))]:
+                issues.append(ValidationIssue("value is not finite", file=file, row=int(r), field=c))
+        out[str(c).strip()] = pd.Series(values, dtype=float)
     if ycol is not None:
         ys = pd.to_numeric(_strings(_strip(raw, ycol)), errors="coerce")
         if ys.dropna().nunique() > 1:
@@ -323,6 +465,13 @@ def _read_wide(raw: _Columns, cols: dict[str, str], file: str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- writer
 
 _NEEDS_QUOTE = re.compile(r'[,"\r\n]')
+#: Text that needs Python's attention: quoting (as pandas' QUOTE_MINIMAL) or a formula
+#: prefix (:func:`humsec.data.writing.neutralise_formula`: = + - @ tab CR and their
+#: full-width forms, after leading spaces/line feeds). Every other cell is written as is.
+_SPECIAL = "[,\"\r\n]|^[ \n\u00a0\u3000]*[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"  # RE2: the characters themselves
+#: Rows formatted per task: large tables are formatted in slices on a thread pool (Arrow
+#: releases the GIL), joined in order.
+_SLICE = 500_000
 
 
 def _quote(cell: str) -> str:
@@ -330,42 +479,34 @@ def _quote(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTE.search(cell) else cell
 
 
-def csv_bytes(df: pd.DataFrame, *, crlf: bool = False, safe: bool = True) -> bytes:
-    """``df`` (no index) as CSV bytes, every column formatted by vectorised kernels.
+def _float_text(x: np.ndarray) -> pa.Array:
+    """Floats as their shortest round-trip text (NaN as null); whole numbers keep a
+    ``.0`` (as pandas writes them) unless Arrow wrote them in exponent form."""
+    text = pc.cast(pa.array(x, from_pandas=True), pa.string())
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 1e15)
+    if whole.any():
+        sub = text.filter(pa.array(whole))
+        sub = pc.if_else(pc.match_substring(sub, "e"), sub, pc.binary_join_element_wise(sub, ".0", ""))
+        text = pc.replace_with_mask(text, pa.array(whole), sub)
+    return text
 
-    Numbers are written in their shortest round-trip form (reading the file back gives the
-    same floats bit for bit), NaN/NA as an empty cell; text cells are neutralised against
-    spreadsheet formulas (``safe``, as :func:`humsec.data.export.safe_frame`) and quoted
-    as pandas' ``to_csv`` does, once per distinct value (unit codes repeat).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from humsec.data.export import neutralise_formula
+class _TextColumn:
+    """One column of a frame, formatted as CSV cell text one slice of rows at a time."""
 
-    fix = neutralise_formula if safe else (lambda v: v)
-    end = "\r\n" if crlf else "\n"
-    header = ",".join(_quote(fix(str(c))) for c in df.columns) + end
-    n = len(df)
-    if n == 0:
-        return header.encode("utf-8")
-    cols = []
-    quoted = False
-    for c in df.columns:
-        s = df[c]
+    def __init__(self, s: pd.Series, fix: Callable):
+        self.quoted = False
+        self.cr = False
+        self._x: np.ndarray | None = None
+        self._arr = None
+        self._cells = None
         if pd.api.types.is_bool_dtype(s.dtype) and not pd.api.types.is_extension_array_dtype(s.dtype):
-            cols.append(pa.array(np.where(s.to_numpy(), "True", "False"), type=pa.string()))
+            self._arr = pa.array(np.where(s.to_numpy(), "True", "False"), type=pa.string())
         elif pd.api.types.is_float_dtype(s.dtype) and not pd.api.types.is_extension_array_dtype(s.dtype):
-            x = s.to_numpy()
-            text = pc.cast(pa.array(x, from_pandas=True), pa.string())
-            # pandas writes whole floats as 1.0: keep the ".0" so the text stays a float
-            with np.errstate(invalid="ignore"):
-                whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 1e15)
-            if whole.any():
-                text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
-            cols.append(pc.fill_null(text, ""))
+            self._x = s.to_numpy()
         elif pd.api.types.is_numeric_dtype(s.dtype):
-            cols.append(pc.fill_null(pc.cast(pa.array(s, from_pandas=True), pa.string()), ""))
+            self._num = pa.array(s, from_pandas=True)
         else:
             try:
                 arr = pa.array(s, type=pa.string(), from_pandas=True)
@@ -375,40 +516,107 @@ def csv_bytes(df: pd.DataFrame, *, crlf: bool = False, safe: bool = True) -> byt
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
             enc = arr.dictionary_encode()
-            safe_cells = [_quote(fix(u)) for u in enc.dictionary.to_pylist()]
-            quoted = quoted or any(c[:1] == '"' for c in safe_cells)
-            cells = pa.array(safe_cells, type=pa.string())
-            cols.append(pc.fill_null(pc.take(cells, enc.indices), ""))
-    if not quoted and not any(h[:1] == '"' for h in header.split(",")):
-        # nothing to quote: Arrow's writer joins the cells (no string concatenation here)
-        import pyarrow.csv as pcsv
+            uniq = enc.dictionary
+            special = np.flatnonzero(_mask(pc.match_substring_regex(uniq, _SPECIAL)))
+            if len(special):
+                safe_cells = [_quote(str(fix(u))) for u in uniq.take(pa.array(special)).to_pylist()]
+                self.quoted = any(c[:1] == '"' for c in safe_cells)
+                self.cr = any("\r" in c for c in safe_cells)
+                mask = np.zeros(len(uniq), dtype=bool)
+                mask[special] = True
+                uniq = pc.replace_with_mask(uniq, pa.array(mask), pa.array(safe_cells, type=pa.string()))
+            self._cells = uniq
+            self._idx = enc.indices
 
-        table = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
-        buf = pa.BufferOutputStream()
-        pcsv.write_csv(table, buf, write_options=pcsv.WriteOptions(
-            include_header=False, quoting_style="none", eol=end))
-        return header.encode("utf-8") + buf.getvalue().to_pybytes()
-    lines = pc.binary_join_element_wise(*cols, pa.scalar(","))
-    lines = pc.binary_join_element_wise(lines, pa.scalar(""), pa.scalar(end))
-    lines = lines.cast(pa.large_string()) if not isinstance(lines, pa.ChunkedArray) else lines
-    body = b"".join(_string_data(ch) for ch in (lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]))
-    return header.encode("utf-8") + body
+    def text(self, lo: int, hi: int) -> pa.Array:
+        """The cells of rows ``lo:hi`` as text, null-free."""
+        if self._x is not None:
+            out = _float_text(self._x[lo:hi])
+        elif self._cells is not None:
+            out = self._cells.take(self._idx.slice(lo, hi - lo))
+        elif self._arr is not None:
+            return self._arr.slice(lo, hi - lo)
+        else:
+            out = pc.cast(self._num.slice(lo, hi - lo), pa.string())
+        return pc.fill_null(out, "") if out.null_count else out
 
 
-def _string_data(arr) -> bytes:
+def csv_parts(df: pd.DataFrame, *, crlf: bool | None = False, safe: bool = True) -> list:
+    """``df`` as CSV: the header and the body's buffers, in order, to be written one after
+    the other (:func:`write_csv_parts`) without joining them; the text of :func:`csv_bytes`."""
+    from humsec.data.writing import neutralise_formula
+
+    fix: Callable[[str], object] = neutralise_formula if safe else (lambda v: v)
+    heads = [_quote(str(fix(str(c)))) for c in df.columns]
+    n = len(df)
+    cols = [_TextColumn(df[c], fix) for c in df.columns] if n else []
+    if crlf is None:  # CRLF only when a cell (or a column name) holds a carriage return
+        crlf = any(c.cr for c in cols) or any("\r" in h for h in heads)
+    end = "\r\n" if crlf else "\n"
+    header = (",".join(heads) + end).encode("utf-8")
+    if n == 0:
+        return [header]
+    quoted = any(c.quoted for c in cols) or any(h[:1] == '"' for h in heads)
+
+    def body(lo: int, hi: int):
+        texts = [c.text(lo, hi) for c in cols]
+        if not quoted:
+            # nothing to quote: Arrow's writer joins the cells (no string concatenation here)
+            table = pa.Table.from_arrays(texts, names=[f"c{i}" for i in range(len(texts))])
+            buf = pa.BufferOutputStream()
+            pcsv.write_csv(table, buf, write_options=pcsv.WriteOptions(
+                include_header=False, quoting_style="none", eol=end))
+            return buf.getvalue()
+        lines = pc.binary_join_element_wise(*texts, pa.scalar(","))
+        return _string_data(pc.binary_join_element_wise(lines, pa.scalar(""), pa.scalar(end)))
+
+    bounds = list(range(0, n, _SLICE)) + [n]
+    if len(bounds) <= 2:
+        return [header, body(0, n)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(bounds) - 1, os.cpu_count() or 1)) as pool:
+        return [header, *pool.map(body, bounds[:-1], bounds[1:])]
+
+
+def csv_bytes(df: pd.DataFrame, *, crlf: bool | None = False, safe: bool = True) -> bytes:
+    """``df`` (no index) as CSV bytes, every column formatted by vectorised kernels.
+
+    Numbers are written in their shortest round-trip form (reading the file back gives the
+    same floats bit for bit; whole numbers as ``1.0``, as pandas writes them), NaN/NA as an
+    empty cell; text cells are neutralised against spreadsheet formulas (``safe``, as
+    :func:`humsec.data.export.safe_frame`) and quoted as pandas' ``to_csv`` does, once per
+    distinct value (unit codes repeat). ``crlf=None``: CRLF line ends only when a cell
+    holds a carriage return (as :func:`humsec.cli.common.emit`), else ``"\n"``.
+    """
+    return b"".join(csv_parts(df, crlf=crlf, safe=safe))
+
+
+def _string_data(arr) -> pa.Buffer:
     """The concatenated bytes of a null-free (large) string array."""
-    import pyarrow as pa
-
     arr = arr.cast(pa.large_string())
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
     data = arr.buffers()[2]
-    return data.to_pybytes()[int(offsets[0]): int(offsets[-1])] if data is not None else b""
+    if data is None:
+        return pa.py_buffer(b"")
+    return data.slice(int(offsets[0]), int(offsets[-1]) - int(offsets[0]))
+
+
+def write_csv_parts(parts: list, fh) -> None:
+    """Write the buffers of :func:`csv_parts` to a binary file object."""
+    for part in parts:
+        fh.write(part)
 
 
 def write_csv_fast(df: pd.DataFrame, path: str | Path, *, crlf: bool = True, safe: bool = True) -> Path:
     """Write ``df`` (no index) as CSV, atomically, with :func:`csv_bytes` (formula-safe
     and with CRLF line ends by default, as :func:`humsec.data.export.export_frame`)."""
-    from humsec.data.export import atomic_write
+    from humsec.data.writing import atomic_write
 
-    data = csv_bytes(df, crlf=crlf, safe=safe)
-    return atomic_write(Path(path), lambda p: p.write_bytes(data))
+    parts = csv_parts(df, crlf=crlf, safe=safe)
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            write_csv_parts(parts, fh)
+
+    return atomic_write(Path(path), write)
