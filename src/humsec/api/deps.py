@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import enum
-from typing import Annotated
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
 
@@ -52,6 +53,15 @@ def country_code(obs: Observatory, iso3: str) -> str:
     return code
 
 
-def spec_enum(names: list[str]) -> type[enum.Enum]:
-    """An enum of the built-in index names (so OpenAPI lists them)."""
-    return enum.Enum("IndexName", {n: n for n in names}, type=str)  # type: ignore[return-value]
+def choice(values: Sequence[str], *, where: str = "query", description: str = "") -> Any:
+    """A path (``where="path"``) or query parameter that is one of ``values``: a string,
+    listed in the OpenAPI document (``enum``) and checked against them (a pattern of the
+    values: anything else is a 422)."""
+    rule = "^(" + "|".join(re.escape(v) for v in values) + ")$"
+    make = Path if where == "path" else Query
+    return make(pattern=rule, description=description or None, json_schema_extra={"enum": list(values)})
+
+
+def index_name(names: Sequence[str], *, where: str = "path", description: str = "A built-in index spec.") -> Any:
+    """The parameter naming one of the built-in index specs ``names`` (:func:`choice`)."""
+    return choice(names, where=where, description=description)

@@ -2,7 +2,6 @@
 index and year for every country and filtered per request."""
 
 
-import enum
 from typing import Annotated
 
 import pandas as pd
@@ -11,33 +10,27 @@ from fastapi.responses import Response
 
 from humsec.api.config import ServiceConfig
 from humsec.api import schemas as S
-from humsec.api.deps import ISO3, Year, country_code, observatory, spec_enum
+from humsec.api.deps import ISO3, Year, choice, country_code, index_name, observatory
 from humsec.api.http import Body, Format, cached, safe_filename
 from humsec.api.state import Observatory
-
-
-def _severity_enum() -> type[enum.Enum]:
-    from humsec.forecast.alerts import SEVERITIES
-
-    return enum.Enum("Severity", {s: s for s in SEVERITIES}, type=str)  # type: ignore[return-value]
+from humsec.forecast.alerts import SEVERITIES
 
 
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     r = APIRouter(tags=["alerts"])
-    Severity = _severity_enum()
-    IndexName = spec_enum(names)
+    Severity = choice(SEVERITIES, description="Only alerts of this severity.")
     Obs = Annotated[Observatory, Depends(observatory)]
     Fmt = Annotated[Format | None, Query(alias="format", description="json or csv (else the Accept header).")]
-    Spec = Annotated[IndexName, Query(description="Index spec (built-in).")]  # type: ignore[valid-type]
-    default_spec = IndexName("hsi") if "hsi" in names else IndexName(names[0])
+    IndexQuery = index_name(names, where="query", description="Index spec (built-in).")
+    default_spec = "hsi" if "hsi" in names else names[0]
 
     def warn(obs: Observatory, spec: str, year: int | None):
         return obs.alerts(spec, year)
 
-    def body(obs: Observatory, spec: str, year: int | None, unit: str | None, severity: enum.Enum | None) -> Body:
+    def body(obs: Observatory, spec: str, year: int | None, unit: str | None, severity: str | None) -> Body:
         w = warn(obs, spec, year)
         alerts = [a for a in w.alerts if (unit is None or a.unit == unit)
-                  and (severity is None or a.severity == severity.value)]
+                  and (severity is None or a.severity == severity)]
         rows = [a.to_dict() for a in alerts]
         reg = obs.registry()
         for row in rows:
@@ -49,18 +42,18 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
 
     @r.get("/alerts", summary="Current alerts of every country (severity, reason, drivers)",
            responses=S.read(S.Alerts, 404, 422, 503, csv=True))
-    def alerts(request: Request, obs: Obs, year: Year = None, severity: Severity | None = None,  # type: ignore[valid-type]
-               index: Spec = default_spec, fmt: Fmt = None) -> Response:
-        return cached(request, obs, lambda _f: body(obs, index.value, year, None, severity), fmt=fmt,
+    def alerts(request: Request, obs: Obs, year: Year = None, severity: Annotated[str | None, Severity] = None,
+               index: Annotated[str, IndexQuery] = default_spec, fmt: Fmt = None) -> Response:
+        return cached(request, obs, lambda _f: body(obs, index, year, None, severity), fmt=fmt,
                       allowed=("json", "csv"))
 
     @r.get("/countries/{iso3}/alerts", summary="Current alerts of one country",
            responses=S.read(S.Alerts, 404, 422, 503, csv=True))
     def country_alerts(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
-                       severity: Severity | None = None,  # type: ignore[valid-type]
-                       index: Spec = default_spec, fmt: Fmt = None) -> Response:
+                       severity: Annotated[str | None, Severity] = None,
+                       index: Annotated[str, IndexQuery] = default_spec, fmt: Fmt = None) -> Response:
         code = country_code(obs, iso3)
-        return cached(request, obs, lambda _f: body(obs, index.value, year, code, severity), fmt=fmt,
+        return cached(request, obs, lambda _f: body(obs, index, year, code, severity), fmt=fmt,
                       allowed=("json", "csv"))
 
     def watch_body(obs: Observatory, year: int | None, horizon: int) -> Body:

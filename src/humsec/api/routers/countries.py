@@ -20,7 +20,7 @@ from humsec.api.deps import (
     Year,
     country_code,
     observatory,
-    spec_enum,
+    index_name,
 )
 from humsec.api.http import Body, Format, cached, records, safe_filename
 from humsec.api.state import Observatory
@@ -168,47 +168,46 @@ def warm_country_pages(obs: Observatory, index: str = "hsi") -> None:
 
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     r = APIRouter(tags=["countries"])
-    IndexName = spec_enum(names)
     Obs = Annotated[Observatory, Depends(observatory)]
     Fmt = Annotated[Format | None, Query(alias="format", description="json or csv (else the Accept header).")]
-    Spec = Annotated[IndexName, Query(description="Index spec (built-in).")]  # type: ignore[valid-type]
-    default_spec = IndexName("hsi") if "hsi" in names else IndexName(names[0])
+    IndexQuery = index_name(names, where="query", description="Index spec (built-in).")
+    default_spec = "hsi" if "hsi" in names else names[0]
 
     @r.get("/countries/{iso3}/assessment", summary="A country's assessment: scores, ranks with intervals, "
                                                    "main threats, indicators with vintage and provenance",
            responses=S.read(S.CountryAssessment, 404, 422, 503, csv=True))
     def assessment(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
-                   index: Spec = default_spec, fmt: Fmt = None) -> Response:
+                   index: Annotated[str, IndexQuery] = default_spec, fmt: Fmt = None) -> Response:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
-            require_ranked(obs, index.value, code, year)
-            d = obs.country(index.value, code, year)
+            require_ranked(obs, index, code, year)
+            d = obs.country(index, code, year)
             return Body(json=d, table=pd.DataFrame(d["indicators"]),
-                        filename=safe_filename(index.value, code, d["year"], suffix="csv"))
+                        filename=safe_filename(index, code, d["year"], suffix="csv"))
         return cached(request, obs, compute, fmt=fmt, allowed=("json", "csv"))
 
     @r.get("/countries/{iso3}/trends", summary="Index and dimension history with uncertainty bands; "
                                                "progress status and trend arrows",
            responses=S.read(S.CountryTrends, 404, 422, 503))
     def trends(request: Request, obs: Obs, iso3: ISO3, year: Year = None, base_year: BaseYear = None,
-               index: Spec = default_spec) -> Response:
+               index: Annotated[str, IndexQuery] = default_spec) -> Response:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
             from humsec.analysis import trends as TR
 
-            require_ranked(obs, index.value, code, year)
-            a = obs.assessment(index.value, year)
+            require_ranked(obs, index, code, year)
+            a = obs.assessment(index, year)
             first = a.year - config.trend_years if base_year is None else int(base_year)
             if first > a.year:
                 raise HumsecError(f"base_year {first} is after the assessment year {a.year}")
             nodes = [a.root, *a.dimensions]
-            hist = obs.history(index.value, first, a.year)
+            hist = obs.history(index, first, a.year)
             rows = []
             if code in hist.index.get_level_values(0):
                 h = hist.xs(code, level=0)
-                bands = trend_intervals(obs, index.value, first, a.year, config.trend_runs)
+                bands = trend_intervals(obs, index, first, a.year, config.trend_runs)
                 for y in h.index:
                     iv = bands.get(int(y))
                     ivu = iv[iv["unit"] == code].set_index("node") if iv is not None else None
@@ -219,11 +218,11 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                         rows.append({"year": int(y), "node": n, "score": float(h.at[y, n]),
                                      "score_q05": float(lo), "score_q95": float(hi)})
             dtr = TR.dimension_trends(hist, code, base_year=base_year, year=a.year)
-            itr = TR.indicator_trends(a.spec, obs.index_data(index.value), code, base_year=base_year, year=a.year)
+            itr = TR.indicator_trends(a.spec, obs.index_data(index), code, base_year=base_year, year=a.year)
             dtr["name"] = [a.node_name(n) for n in dtr["node"]]
             itr["name"] = [a.node_name(n) for n in itr["indicator"]]
             series = pd.DataFrame(rows, columns=["year", "node", "score", "score_q05", "score_q95"])
-            return Body(json={"unit": code, "index": index.value, "year": a.year, "first_year": first,
+            return Body(json={"unit": code, "index": index, "year": a.year, "first_year": first,
                               "band_runs": config.trend_runs, "series": records(series),
                               "node_names": {n: a.node_name(n) for n in nodes},
                               "dimension_trends": records(dtr), "indicator_trends": records(itr)})
@@ -268,24 +267,24 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
                                                      description="Dimension to learn about "
                                                                  "(default: the weakest).")] = None,
               k: Annotated[int, Query(ge=1, le=20)] = 5, same: Same | None = None,
-              index: Spec = default_spec) -> Response:
+              index: Annotated[str, IndexQuery] = default_spec) -> Response:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
-            require_ranked(obs, index.value, code, year)
+            require_ranked(obs, index, code, year)
             inp = obs.inputs()
-            y = obs.resolve_year(index.value, year)
+            y = obs.resolve_year(index, year)
             first = int(base_year) if base_year is not None and base_year < y else y - 10
-            rep = peer_report(code, panel=inp.panel, spec=obs.spec(index.value), registry=obs.registry(),
+            rep = peer_report(code, panel=inp.panel, spec=obs.spec(index), registry=obs.registry(),
                               catalogue=inp.catalogue, dimension=dimension, year=y, base_year=base_year, k=k,
-                              same=same.value if same else None, data=obs.index_data(index.value),
-                              scores=score_frames(obs, index.value, tuple(range(first, y + 1))))
+                              same=same.value if same else None, data=obs.index_data(index),
+                              scores=score_frames(obs, index, tuple(range(first, y + 1))))
             out = rep.to_dict()
             reg = obs.registry()
             for key in ("similar", "positive_deviants"):
                 for row in out[key]:
                     row["name"] = reg.name(row["unit"]) if reg.is_iso3(row["unit"]) else row["unit"]
-            out["threat_name"] = obs.spec(index.value).nodes[rep.threat].name or rep.threat
+            out["threat_name"] = obs.spec(index).nodes[rep.threat].name or rep.threat
             return Body(json=out)
         return cached(request, obs, compute)
 
@@ -295,23 +294,23 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
               target: Annotated[str, Path(pattern=TARGET_PATTERN, description="ISO3 code, grouping (APPF, ASEAN, "
                                                                               "EU ...) or UN M49 region name.")],
               year: Year = None, base_year: BaseYear = None, graph: Graph = Graph.borders_islands,
-              k: Annotated[int, Query(ge=1, le=10)] = 3, index: Spec = default_spec) -> Response:
+              k: Annotated[int, Query(ge=1, le=10)] = 3, index: Annotated[str, IndexQuery] = default_spec) -> Response:
 
         def compute(_f: str) -> Body:
             code = target.upper()
             if len(code) == 3 and obs.registry().is_iso3(code):
-                require_ranked(obs, index.value, code, year)
-            y = obs.resolve_year(index.value, year)
+                require_ranked(obs, index, code, year)
+            y = obs.resolve_year(index, year)
             base = y - 5 if base_year is None else int(base_year)
-            shared = spill_shared(obs, index.value, y, base, graph.value, k) if base < y else None
-            rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index.value),
+            shared = spill_shared(obs, index, y, base, graph.value, k) if base < y else None
+            rep = spill_report(target, panel=obs.inputs().panel, spec=obs.spec(index),
                                registry=obs.registry(), year=y, base_year=base_year, graph=graph.value, k=k,
-                               seed=config.seed, data=obs.index_data(index.value), shared=shared)
+                               seed=config.seed, data=obs.index_data(index), shared=shared)
             out = rep.to_dict()
             reg = obs.registry()
             out["names"] = {c: reg.name(c) for c in sorted(set(rep.exposure["unit"]) | set(
                 rep.exposure["worst_neighbour"].dropna())) if reg.is_iso3(c)}
-            a = obs.assessment(index.value, y, 0)
+            a = obs.assessment(index, y, 0)
             out["node_names"] = {n: a.node_name(n) for n in [a.root, *a.dimensions]}
             return Body(json=out)
         return cached(request, obs, compute)
@@ -319,13 +318,13 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
     @r.get("/countries/{iso3}/brief", summary="Country brief for parliamentarians (HTML or PDF)",
            response_class=HTMLResponse, responses=S.read(None, 404, 422, 501, 503, media=(S.HTML, S.PDF)))
     def brief(request: Request, obs: Obs, iso3: ISO3, year: Year = None,
-              format: BriefFormat = BriefFormat.pdf, index: Spec = default_spec) -> Response:
+              format: BriefFormat = BriefFormat.pdf, index: Annotated[str, IndexQuery] = default_spec) -> Response:
         code = country_code(obs, iso3)
 
         def compute(_f: str) -> Body:
             from humsec.report.brief import brief_html, render_pdf
 
-            b = obs.briefing(index.value, year)
+            b = obs.briefing(index, year)
             html = brief_html(b, code)
             name = safe_filename("humsec_brief", code, b.assessment.year, suffix=format.value)
             if format is BriefFormat.html:

@@ -2,7 +2,6 @@
 import (a write: editor role)."""
 
 
-import enum
 import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from humsec import __version__
 from humsec.api import auth
 from humsec.api.config import ServiceConfig
 from humsec.api import schemas as S
-from humsec.api.deps import MAX_YEAR, MIN_YEAR, NotFound, observatory
+from humsec.api.deps import MAX_YEAR, MIN_YEAR, NotFound, choice, observatory
 from humsec.api.http import Body, Format, cached, dumps, records, safe_filename
 from humsec.api.state import Observatory
 from humsec.model.panel import DIMENSIONS
@@ -27,7 +26,7 @@ IndicatorCode = Annotated[str, StringConstraints(pattern=INDICATOR_PATTERN)]
 UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{2,16}$")]
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".parquet")
 #: The dimensions of the catalogue (and ``context``).
-Dimension = enum.Enum("Dimension", {d: d for d in (*DIMENSIONS, "context")}, type=str)  # type: ignore[misc]
+Dimension = choice((*DIMENSIONS, "context"), description="Only this dimension.")
 
 
 def coverage(panel: Any) -> pd.DataFrame:
@@ -57,14 +56,14 @@ def router(config: ServiceConfig) -> APIRouter:
     @r.get("/catalogue", summary="Indicator catalogue with data coverage",
            responses=S.read(S.CatalogueResponse, 404, 422, 503, csv=True))
     def catalogue(request: Request, obs: Obs, fmt: Fmt = None,
-                  dimension: Annotated[Dimension | None, Query(description="Only this dimension.")] = None
+                  dimension: Annotated[str | None, Dimension] = None
                   ) -> Response:
         def compute(_f: str) -> Body:
             inp = obs.inputs()
             cov = coverage(inp.panel)
             rows = []
             for ind in inp.catalogue:
-                if dimension is not None and ind.dimension != dimension.value:
+                if dimension is not None and ind.dimension != dimension:
                     continue
                 c = cov.loc[ind.code] if ind.code in cov.index else None
                 rows.append({"code": ind.code, "name": ind.name, "unit": ind.unit, "dimension": ind.dimension,
