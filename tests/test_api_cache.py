@@ -100,7 +100,13 @@ def writable(default_env, tmp_path):
 
 def test_a_new_snapshot_invalidates_the_cache(writable):
     client, token = writable
+    rewarmed = []
+
+    async def rewarm():
+        rewarmed.append(client.app.state.observatory.fingerprint)
+
     before = client.get("/api/v1/snapshots")
+    client.app.state.observatory.response_cache.on_new_data = rewarm
     assert client.get("/api/v1/snapshots").content == before.content
     r = client.post("/api/v1/datasets", headers={"Authorization": f"Bearer {token}"},
                     files={"file": ("mine.csv", b"unit,year,indicator,value\nKEN,2016,u5mr,41.0\n", "text/csv")})
@@ -109,6 +115,7 @@ def test_a_new_snapshot_invalidates_the_cache(writable):
     assert after.status_code == 200 and after.content != before.content
     assert after.headers["etag"] != before.headers["etag"]
     assert "mine" in after.text
+    assert len(rewarmed) == 1  # the new version is warmed in the background (humsec serve)
     # the client's old copy is no longer current
     assert client.get("/api/v1/snapshots", headers={"If-None-Match": before.headers["etag"]}).status_code == 200
 

@@ -347,13 +347,19 @@ def _lifespan(config: ServiceConfig):
         app.state.warm_report = None
         if config.preload:
             obs = app.state.observatory
-            try:  # (the middleware stack, with the response cache, is built before the lifespan runs)
-                app.state.warm_report = await cache.warm(obs.response_cache, app.state.response_views,
-                                                         shared=lambda: _shared_warm(obs),
-                                                         persist=config.persist_cache)
-                log.info("response cache warm: %s", app.state.warm_report)
-            except Exception:  # a broken default must not stop the server; requests report it
-                log.exception("warming the response cache failed")
+            async def run() -> dict | None:
+                try:  # (the middleware stack, with the response cache, is built before the lifespan runs)
+                    report = await cache.warm(obs.response_cache, app.state.response_views,
+                                              shared=lambda: _shared_warm(obs), persist=config.persist_cache)
+                    log.info("response cache warm: %s", report)
+                    return report
+                except Exception:  # a broken default must not stop the server; requests report it
+                    log.exception("warming the response cache failed")
+                    return None
+
+            app.state.warm_report = await run()
+            if obs.response_cache is not None:  # new data while serving: warmed again, in the background
+                obs.response_cache.on_new_data = run
             # what the start-up built lives as long as the server: out of the collector's
             # scans, so that no full collection pauses an answer (CPython gc.freeze)
             gc.collect()

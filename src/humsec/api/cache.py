@@ -30,7 +30,7 @@ import json
 import logging
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,11 @@ class ResponseCache:
         self._inflight: dict[tuple, asyncio.Future] = {}
         self.computed = 0
         self.root: Any = None
+        #: Called (as a task) when the store's fingerprint changes while serving: the
+        #: app's lifespan sets it to warm the new version in the background.
+        self.on_new_data: Callable[[], Awaitable[Any]] | None = None
+        self._seen: str | None = None
+        self._rewarm: asyncio.Task | None = None
         observatory.response_cache = self  # Starlette builds middleware lazily: the warm-up finds it here
 
     @property
@@ -191,6 +196,11 @@ class ResponseCache:
         fp = await self.fingerprint()
         if fp is None:
             return await self.app(scope, receive, send)
+        if fp != self._seen:
+            if self._seen is not None and self.on_new_data is not None and (
+                    self._rewarm is None or self._rewarm.done()):
+                self._rewarm = asyncio.ensure_future(self.on_new_data())
+            self._seen = fp
         key = cache_key(scope, fp)
         hit = self.store.get(key)
         if hit is None:
