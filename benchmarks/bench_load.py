@@ -12,6 +12,14 @@ hide) on a mixed read workload cycling through every country:
   groupings, indices, snapshots;
 * dashboard: the map page, country pages, compare page, world geometry.
 
+The load comes from a small asyncio HTTP/1.1 client (:class:`Pool`, 128 keep-alive
+connections, gzip accepted as browsers do, bodies read but not decoded): httpx spent more
+CPU per request than the server and, on a loaded machine, fell behind its own schedule.
+Latency is measured from each request's scheduled send time. The server's CPU time per
+phase (``/proc``) is printed beside the latencies, and the start-up line says how long
+``humsec serve`` took to answer ``/api/v1/health`` and what its warm-up did (``/web/warm-up``:
+answers loaded from the disk cache, computed, not cacheable).
+
 Phases, each bounded in time and count: **cold** (the first ``--cold`` seconds right after
 start, no warm-up request sent first), **warm** (``--warm`` seconds after that) and the
 baseline ``GET /api/v1/health`` at the same rate in the same run. Reported per phase:
