@@ -58,13 +58,17 @@ inputs:
 """
 
 
-def best_of(fn, repeat: int) -> tuple[float, object]:
-    best, out = np.inf, None
+def best_of(fn, repeat: int) -> tuple[float, float, object]:
+    """Best wall time, best CPU time (``time.process_time``: on a shared machine the wall
+    time includes waiting for a core) and the last result of ``repeat`` runs."""
+    best = cpu = np.inf
+    out = None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
         best = min(best, time.perf_counter() - t)
-    return best, out
+        cpu = min(cpu, time.process_time() - c)
+    return best, cpu, out
 
 
 def peak_mib(fn) -> float:
@@ -75,12 +79,14 @@ def peak_mib(fn) -> float:
     return peak / 2**20
 
 
-def naive_per_run(spec, data, u, runs, k: int) -> float:
+def naive_per_run(spec, data, u, runs, k: int, cpu: bool = False) -> float:
+    """Seconds per full rebuild (wall, or CPU with ``cpu``) over the first ``k`` runs."""
     rows = runs.head(k).to_dict("records")
-    t = time.perf_counter()
+    clock = time.process_time if cpu else time.perf_counter
+    t = clock()
     for r in rows:
         build(spec.with_changes(run_changes(spec, u, r)), data)
-    return (time.perf_counter() - t) / len(rows)
+    return (clock() - t) / len(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
 
     def case(name, target, fn, spec_, data_, n_runs, repeat):
-        t, res = best_of(fn, repeat)
+        t, c, res = best_of(fn, repeat)
         runs = res.runs if hasattr(res, "runs") and not hasattr(res, "indices") else res.runs.runs
         naive = naive_per_run(spec_, data_, u, runs, a.naive_runs) * n_runs
         mem = peak_mib(fn)
         failed = int((runs["status"] != "ok").sum())
-        rows.append((name, t, target, naive / t, mem, failed))
+        rows.append((name, t, c, target, naive / t, mem, failed))
 
     case(f"ASEM UA, {N:,} runs", 0.3,
          lambda: uncertainty_analysis(spec, data, u, n=N, seed=a.seed), spec, data, N, a.repeat)
@@ -124,16 +130,19 @@ def main(argv: list[str] | None = None) -> int:
                  lambda: uncertainty_analysis(big_spec, big, u, n=N, seed=a.seed, scheduler=ex),
                  big_spec, big, N, 1)
 
-    print(f"{'case':<52} {'seconds':>8} {'target':>7} {'naive/humsec':>13} {'peak MiB':>9} {'failed':>7}")
-    for name, t, target, ratio, mem, failed in rows:
-        flag = "" if t <= target else "  (over target)"
-        print(f"{name:<52} {t:>8.3f} {target:>7.1f} {ratio:>13.1f} {mem:>9.1f} {failed:>7}{flag}")
+    print(f"{'case':<52} {'seconds':>8} {'cpu s':>8} {'target':>7} {'naive/humsec':>13} {'peak MiB':>9} "
+          f"{'failed':>7}")
+    for name, t, c, target, ratio, mem, failed in rows:
+        flag = "" if t <= target else ("  (over target; CPU time within)" if c <= target else "  (over target)")
+        print(f"{name:<52} {t:>8.3f} {c:>8.3f} {target:>7.1f} {ratio:>13.1f} {mem:>9.1f} {failed:>7}{flag}")
     print(f"naive = full rebuild per run, measured on {a.naive_runs} runs and scaled")
     asem_runs = uncertainty_analysis(spec, data, u, n=a.naive_runs, seed=a.seed).runs
     per_run = min(naive_per_run(spec, data, u, asem_runs, a.naive_runs) for _ in range(a.repeat))
-    flag = "" if per_run <= 0.003 else "  (over target)"
-    print(f"one full ASEM rebuild per run (spec.with_changes + build): {per_run * 1e3:.2f} ms "
-          f"(target 3 ms){flag}")
+    per_run_cpu = min(naive_per_run(spec, data, u, asem_runs, a.naive_runs, cpu=True) for _ in range(a.repeat))
+    flag = "" if per_run <= 0.003 else ("  (over target; CPU time within)" if per_run_cpu <= 0.003
+                                        else "  (over target)")
+    print(f"one full ASEM rebuild per run (spec.with_changes + build): {per_run * 1e3:.2f} ms, "
+          f"CPU {per_run_cpu * 1e3:.2f} ms (target 3 ms){flag}")
     return 0
 
 
