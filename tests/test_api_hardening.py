@@ -65,6 +65,19 @@ def test_large_answers_are_gzipped_and_keep_their_security_headers(client, path)
     assert raw.headers["content-security-policy"] == plain.headers["content-security-policy"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/catalogue", "/api/v1/catalogue?format=csv", "/"])
+def test_compressible_answers_vary_by_accept_encoding_for_every_client(client, path):
+    """A shared cache must not hand a gzip body to a client that cannot decode it, nor
+    the identity body to every client: every answer that has a gzip encoding says
+    ``Vary: Accept-Encoding``, whichever encoding this client got (and its 304 too)."""
+    for enc in ("identity", "gzip", "gzip, deflate, br"):
+        r = client.get(path, headers={"Accept-Encoding": enc})
+        assert r.status_code == 200
+        assert "accept-encoding" in r.headers["vary"].lower(), (path, enc, r.headers.get("vary"))
+    r = client.get(path, headers={"If-None-Match": r.headers["etag"]})
+    assert r.status_code == 304 and "accept-encoding" in r.headers["vary"].lower()
+
+
 def test_docs_page_allows_only_its_own_inline_script(client):
     import base64
     import hashlib
