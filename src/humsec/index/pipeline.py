@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from pandas.arrays import ArrowStringArray
 
 from humsec.errors import HumsecError
-from humsec.index.families import registry_for
+from humsec.index.families import registry_for as _registry_for
 from humsec.index.engine import MATRIX, Unsupported, rank_min_desc, validated
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 
@@ -77,6 +77,11 @@ def _node_normalise_params(node: Any, m: Any, params: dict[str, Any]) -> None:
             params["goalposts"] = list(node.goalposts)
     if node.log and "log" in m.params.model_fields and "log" not in params:
         params["log"] = True
+
+
+#: The registry of a step family (the registries are module-level objects; a build asks
+#: for them dozens of times).
+registry_for = functools.lru_cache(maxsize=None)(_registry_for)
 
 
 def rank_desc(values: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
@@ -236,9 +241,11 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
         raise HumsecError(f"index data lacks column(s) {', '.join(sorted(missing))}; "
                           "expected unit, [year,] indicator, value")
     cols = ["unit", "year", "indicator", "value"] if "year" in data.columns else ["unit", "indicator", "value"]
-    if (list(data.columns) == cols and data["value"].dtype == np.float64
-            and all(isinstance(data[c].dtype, pd.StringDtype) for c in ("unit", "indicator"))
-            and ("year" not in data.columns or data["year"].dtype in (np.int64, pd.Int64Dtype()))):
+    names = list(data.columns)
+    dtypes = dict(zip(names, data.dtypes.tolist())) if names == cols else {}
+    if (names == cols and dtypes["value"] == np.float64
+            and all(isinstance(dtypes[c], pd.StringDtype) for c in ("unit", "indicator"))
+            and ("year" not in dtypes or dtypes["year"] in (np.int64, pd.Int64Dtype()))):
         # already tidy (the readers' and import-coinr's output): no copy, no conversion
         return data
     out = data[cols].copy()
