@@ -6,6 +6,7 @@ the edge cases the matrix kernels hand back to the reference kernels."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -391,3 +392,29 @@ def test_means_without_gaps_are_the_same_bits_as_the_general_path(method, k):
     got = weighted_means(v, w, avail, ok, method)
     np.testing.assert_array_equal(got, ref)
     assert len(set(got[:6].tolist())) == 1
+
+
+@pytest.mark.parametrize("how", ["mean", "median"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_group_imputation_fills_each_gap_with_its_groups_statistic(how, order):
+    rng = np.random.default_rng(12)
+    X = rng.lognormal(size=(2000, 7))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:40, 2] = np.nan  # a group may lack a column entirely
+    codes = rng.integers(-1, 4, 2000)
+    codes[:40] = 0
+    codes[codes == 2] = 3  # an empty group number
+    X = np.asarray(X, order=order)
+    got = engine._by_group(X, codes, how)
+    want = X.copy()
+    for g in range(4):
+        rows = np.flatnonzero(codes == g)
+        block = X[rows]
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ok = ~np.isnan(block)
+            fill = (np.where(ok, block, 0.0).sum(axis=0) / ok.sum(axis=0) if how == "mean"
+                    else np.nanmedian(block, axis=0))
+        want[rows] = np.where(np.isnan(block), fill[None, :], block)
+    np.testing.assert_array_equal(got, want)  # the same bits; unlabelled rows keep their gaps
+    assert np.isnan(got[codes == -1]).sum() == np.isnan(X[codes == -1]).sum()

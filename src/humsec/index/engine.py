@@ -149,7 +149,8 @@ def impute_median(X: np.ndarray, *, group_codes: np.ndarray | None = None) -> np
 
 def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
     """Gaps filled by their group's column mean / median: the rows sorted by group once,
-    each group's fills computed from its block, and only the missing cells written."""
+    each group's fills computed from its block (one group's rows in memory at a time),
+    and only the missing cells written."""
     _finite(X)
     if codes is None or (codes < 0).all():
         raise Unsupported("no groups")
@@ -160,14 +161,13 @@ def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
     n_groups = int(codes.max()) + 1
     order = np.argsort(codes, kind="stable")  # rows of a group in their order
     bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
-    Xs, Ms = X[order], miss[order]
     fills = np.full((n_groups, X.shape[1]), np.nan)
     for g in range(n_groups):
-        a, b = bounds[g], bounds[g + 1]
-        bm = Ms[a:b]
-        if a == b or not bm.any():
+        rows = order[bounds[g]:bounds[g + 1]]  # one group's block at a time (bounded memory)
+        bm = miss[rows]
+        if rows.size == 0 or not bm.any():
             continue
-        block = Xs[a:b]
+        block = X[rows]
         ok = ~bm
         cnt = ok.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
