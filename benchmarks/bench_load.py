@@ -202,7 +202,9 @@ def main() -> int:
     ap.add_argument("--warm", type=float, default=20.0, help="seconds of the warm phase (default 20, <= 60)")
     ap.add_argument("--home", default=None, help="data directory (default: $HUMSEC_HOME or the user data dir)")
     ap.add_argument("--runs", type=int, default=200, help="uncertainty runs of the assessment (default 200)")
-    ap.add_argument("--startup-timeout", type=float, default=600.0)
+    ap.add_argument("--startup-timeout", type=float, default=1800.0,
+                    help="seconds to wait for the server (the first start after an install or an import computes "
+                         "every view; later starts load them from the disk cache)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     a = ap.parse_args()
     port = free_port()
