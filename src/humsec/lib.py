@@ -49,7 +49,9 @@ from humsec.analysis.assess import Assessment, CountryAssessment
 from humsec.data import service as _service
 from humsec.errors import HumsecError
 from humsec.index.builtin import builtin_names, load_spec
+from humsec.index.pipeline import build as _build
 from humsec.index.spec import IndexSpec
+from humsec.index.uncertainty import UncertaintySpec, uncertainty_analysis
 from humsec.model.panel import Panel
 from humsec.settings import Settings
 
@@ -227,8 +229,6 @@ def build(index: SpecLike, data: pd.DataFrame | Panel | None = None, *, year: in
     >>> hs.build(toy, data)["toy"].to_dict()    # x: 0, 50, 100; y (lower is better): 0, 100, 50
     {'A': 0.0, 'B': 75.0, 'C': 75.0}
     """
-    from humsec.index.pipeline import build as _build
-
     s = spec(index)
     r = _build(s, _data(s, data, settings), year=year)
     out = r.scores.copy()
@@ -259,8 +259,6 @@ def uncertainty(index: SpecLike, data: pd.DataFrame | Panel | None = None, *, n:
         rank_q05, rank_q95, mean_score, score_q05, score_q95, n_runs``
         (:meth:`humsec.index.uncertainty.UncertaintyResult.summary`).
     """
-    from humsec.index.uncertainty import UncertaintySpec, uncertainty_analysis
-
     s = spec(index)
     if s.uncertainty is None:
         raise HumsecError(f"spec '{s.name}' has no uncertainty section: add one (see the spec documentation)")
@@ -298,6 +296,7 @@ def fetch(source: str, indicators: Iterable[str] = (), *, countries: Iterable[st
         ``vintage`` (the stored ``name@version``), ``created`` (False when identical to
         the last vintage), the requested ``urls`` and the payload's SHA-256.
     """
+    # local: the connectors bring httpx (and its CLI stack); only fetching needs them
     from humsec.data.vintages import fetch_to_store
 
     snap, created, result = fetch_to_store(_settings(settings), source, tuple(indicators),

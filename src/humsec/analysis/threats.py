@@ -70,6 +70,8 @@ def changes(history: pd.DataFrame, nodes: Sequence[str] | None = None) -> pd.Dat
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
+    # local: scipy.stats costs 0.8 s at import, and this module is loaded by every
+    # assessment (CLI start-up of humsec assess/brief/--help)
     from scipy import stats
 
     ok = np.isfinite(x) & np.isfinite(y)

@@ -24,6 +24,7 @@ def _fmt(fmt: str) -> str:
 
 def load_inputs(settings, spec: str):
     """(spec, panel, catalogue) for the CLI commands."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data import service
     from humsec.index.builtin import load_spec
 
@@ -54,6 +55,7 @@ def assess_cmd(
 ) -> None:
     """Human Security Index: ranking of all countries with rank intervals, or one country's
     assessment (dimension scores, main threats, data vintage)."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.analysis import assess as A
 
     _fmt(fmt)
@@ -63,6 +65,7 @@ def assess_cmd(
         raise HumsecError("--validate reports on all countries of one spec: leave out the country code and --compare")
     settings = settings_from(ctx)
     if export_spec is not None:
+        # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
         from humsec.index.builtin import load_spec
 
         load_spec(spec).write(export_spec)
@@ -70,6 +73,7 @@ def assess_cmd(
         console(stderr=True).print(f"edit it and run: humsec assess --spec {export_spec} --compare", markup=False)
         return
     if compare_flag:
+        # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
         from humsec.index.builtin import load_spec
 
         if load_spec(spec) == load_spec("hsi"):
@@ -101,6 +105,7 @@ def assess_cmd(
     step(f"{s.name}: every country with {runs} uncertainty runs")
     a = A.assess(s, panel, year=year, catalogue=cat, runs=runs, seed=seed, data=data)
     if validate_flag:
+        # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
         from humsec.report.validation import validate
 
         wrote(validate(a, panel).write(out_dir))
@@ -164,6 +169,7 @@ def country_or_why(a, unit: str):
     try:
         return a.country(unit)
     except HumsecError as exc:
+        # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
         from humsec.data.countries import CountryRegistry
 
         reg = CountryRegistry.default()

@@ -27,6 +27,7 @@ def brief_cmd(
     base_year: Optional[int] = typer.Option(None, "--base-year", help="Start of the trend period."),
 ) -> None:
     """Country brief: dimension profile, trends, threats, uncertainty, regional peers, sources."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.cli.assess import load_inputs
     from humsec.data.export import atomic_write
     from humsec.report.brief import brief_html, prepare_briefing, render_pdf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Optional
 
@@ -79,8 +80,6 @@ def show(
     panel, origin = service.current_panel(settings, store)
     cat = service.catalogue(settings, store)
     if indicator not in cat:
-        import difflib
-
         close = difflib.get_close_matches(indicator, cat.codes, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise HumsecError(f"unknown indicator '{indicator}'{hint}")
@@ -197,6 +196,7 @@ def sources(
     fmt: str = typer.Option("table", "--format", help="table, csv or json"),
 ) -> None:
     """The live data sources humsec can fetch from (the connector registry)."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data.connectors import SourceRegistry
 
     reg = SourceRegistry.default()
@@ -228,6 +228,7 @@ def fetch_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests; send nothing."),
 ) -> None:
     """Fetch from a live source and store the answer as a new immutable vintage."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data import vintages
     from humsec.data.connectors import SourceRegistry, plan, resolve_query
 
@@ -276,6 +277,7 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return None
+        # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         done_working()  # the bar replaces the generic indicator (rich allows one live display)
@@ -310,6 +312,7 @@ def diff(
     fmt: str = typer.Option("table", "--format", help="table, csv or json"),
 ) -> None:
     """Revisions between two vintages: values added, removed and changed (old -> new)."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data import vintages
 
     settings = settings_from(ctx)

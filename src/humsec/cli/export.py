@@ -25,6 +25,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _target(out: Optional[Path], stem: str, fmt: str) -> Path:
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data.service import dataset_name_for
 
     if out is not None:
@@ -45,6 +46,7 @@ def index(
     year: Optional[int] = typer.Option(None, "--year", "-y", help="Build this year (default: every year)."),
 ) -> None:
     """Build an index and export every pipeline step (one sheet per step in xlsx)."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.index.builtin import load_spec
     from humsec.index.io import read_index_data
     from humsec.index.pipeline import build, build_panel
@@ -70,6 +72,7 @@ def data(
     indicator: Optional[list[str]] = typer.Option(None, "--indicator", "-i", help="Only these indicators."),
 ) -> None:
     """Export a stored dataset (a vintage) with its provenance and a datapackage.json."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data.export import DATA_FORMATS, export_dataset
 
     if fmt not in DATA_FORMATS:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Optional
@@ -50,6 +51,7 @@ def groups_cmd(
 ) -> None:
     """Who is left behind in a country: group gaps, the furthest-behind ranking and the
     demography of vulnerability (elderly/child shares, dependency and sex ratios)."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.analysis.groups import demography, furthest_behind, gaps, left_behind
     from humsec.data.service import current_panel
 
@@ -57,8 +59,6 @@ def groups_cmd(
     unit = iso3.strip().upper()
     panel, _ = current_panel(settings_from(ctx))
     if unit not in panel.units:
-        import difflib
-
         close = difflib.get_close_matches(unit, panel.units, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise HumsecError(f"'{iso3}': no data for this unit in the panel{hint}; expected an ISO3 code")

@@ -28,6 +28,7 @@ def build(
 ) -> None:
     """Build a dated, versioned release (tidy observations, displacement matrix, catalogue,
     provenance, manifest) with the licence gate; nothing half-built is ever written."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data import service
     from humsec.data.release import build_release, load_release, write_release
 
@@ -59,6 +60,7 @@ def show(
     fmt: str = typer.Option("table", "--format", help="table, csv or json"),
 ) -> None:
     """A release's manifest: indicators, content hashes, source files, licence decisions."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data.release import load_release
 
     rel = load_release(path)
@@ -82,6 +84,7 @@ def show(
 
 
 def _status_table(ctx, dataset: Optional[str], stale_after: int):
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data import service
     from humsec.data.countries import CountryRegistry
     from humsec.data.release.status import indicator_status
@@ -110,6 +113,7 @@ def status(
 ) -> None:
     """How old and how complete the data are, per indicator: latest year, data age, UN member
     states and all units covered in the latest year, edition, licence, stale flag."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data.release.status import release_targets
 
     st = _status_table(ctx, dataset, stale_after)
@@ -139,6 +143,7 @@ def update(
 ) -> None:
     """Fetch the release's indicators live through the connectors and store each source's
     answer as a new vintage beside the release (compare with `humsec data diff NAME --against default`)."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.data import vintages
     from humsec.data.connectors import SourceRegistry, plan, resolve_query
     from humsec.data.connectors.base import SourceUnreachableError

@@ -16,6 +16,7 @@ SPEC_HELP = "Index spec: the built-in 'hsi' (default) or an edited copy (YAML fi
 
 
 def _inputs(ctx: typer.Context, spec: str, fmt: str):
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.cli.assess import load_inputs
     from humsec.data.countries import CountryRegistry
 
@@ -44,6 +45,7 @@ def spill_cmd(
 ) -> None:
     """Spill-overs: exposure to neighbours' insecurity, rising threats shared with
     neighbours (with evidence), hotspots and displacement, for a country or region."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.spatial.crossborder import read_flows, release_displacement, spill_report
 
     s, panel, _, reg = _inputs(ctx, spec, fmt)
@@ -99,6 +101,7 @@ def peers_cmd(
 ) -> None:
     """Peers with a similar profile, and positive deviants: similar countries that
     improved most on the threat where this country is weakest — and what changed."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.spatial.crossborder import peer_report
 
     s, panel, _, reg = _inputs(ctx, spec, fmt)
@@ -133,6 +136,7 @@ def regions_cmd(
 ) -> None:
     """Population-weighted scores of every grouping (APPF, ASEAN, APEC, EU, OECD, G20,
     LDC, LLDC, SIDS) and UN M49 region, with the population share covered."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.spatial.crossborder import regional_table
 
     s, panel, _, reg = _inputs(ctx, spec, fmt)

@@ -3,6 +3,8 @@ early warning and honest forecasts (thin shell over :mod:`humsec.forecast`)."""
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -78,6 +80,7 @@ def warn_cmd(
     list of armed-conflict risk for the year after the latest data year, drivers in words."""
     if ctx.invoked_subcommand is not None:
         return
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.cli.assess import load_inputs
     from humsec.forecast.alerts import SEVERITIES, default_rules, load_rules, merge_rules
     from humsec.forecast.warn import current_alerts
@@ -104,6 +107,7 @@ def warn_cmd(
     t = t[t["severity"].isin(keep)].reset_index(drop=True)
     wl = None
     if watch:
+        # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
         from humsec.forecast.onset import watch_list
 
         wl = watch_list(panel, horizons=(1,), units=[unit.strip().upper()] if unit else None)
@@ -177,6 +181,7 @@ def backtest_cmd(
     """Rolling-origin backtest of a model against persistence and climatology: writes the
     accuracy ledger (CSV, JSON), forecasts and plots to --out and says whether the model
     beats the baselines."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.cli.assess import load_inputs
     from humsec.forecast.backtest import write_ledger
     from humsec.forecast.pipelines import parse_model, run_backtest
@@ -214,6 +219,7 @@ def backtest_cmd(
 
 
 def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.forecast.crises import release_backtest
 
     res = release_backtest(panel, origins=orig, seed=seed)
@@ -226,8 +232,6 @@ def _onset_backtest(panel, orig, seed: int, out: Path, fmt: str) -> None:
     for name, frame in written.items():
         _write_csv(out / name, frame)
     if fmt == "json":
-        import json
-
         dump_json({"model": "onset", "skill": json.loads(table.to_json(orient="records")),
                    "targets": json.loads(targets.to_json(orient="records")),
                    "displacement": json.loads(dtab.to_json(orient="records")), **rec.to_dict()})
@@ -284,8 +288,7 @@ def crises_cmd(
     """Known-crisis recall: which past crises (Syria 2011, Libya 2011, Yemen 2014, Venezuela,
     Ukraine 2022, Sudan 2023, the COVID-19 fall in HDI) the system flagged, how early, and
     its false-alarm rates."""
-    import os
-
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.cli.assess import load_inputs
     from humsec.forecast.crises import crisis_recall, release_backtest
     from humsec.forecast.series import ENV_SHARED
@@ -333,6 +336,7 @@ def forecast_cmd(
     """Next-year forecast for a country: probability of conflict / war / a displacement
     surge / deaths in organised violence above 1 per 100,000, or predictive quantiles of
     the HSI and its dimensions, beside the baselines."""
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.forecast.pipelines import forecast_unit, parse_model
 
     _fmt(fmt)
@@ -341,6 +345,7 @@ def forecast_cmd(
         return
     name = target if model is None else f"{target}-{model}"
     info, est = parse_model(name)
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.cli.assess import load_inputs
 
     s, panel, _ = load_inputs(settings_from(ctx), spec)
@@ -365,6 +370,7 @@ def forecast_cmd(
 
 
 def _forecast_onset(ctx: typer.Context, unit: str, seed: int, fmt: str, spec: str) -> None:
+    # local: this command's stack, loaded only when it runs (humsec --help imports every shell)
     from humsec.cli.assess import load_inputs
     from humsec.data.countries import CountryRegistry
     from humsec.forecast.onset import HORIZONS, watch_list

@@ -55,9 +55,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, overload
 
-import pycountry
 import yaml
-from rapidfuzz import fuzz, process
 
 from humsec.errors import HumsecError
 from humsec.model.panel import Provenance
@@ -125,6 +123,11 @@ def normalise(name: str) -> str:
 
 def _score(a: str, b: str, **kwargs: Any) -> float:
     """Similarity 0-100: the better of plain and word-order-free indel ratios."""
+    # local (rapidfuzz here and in the matchers, pycountry in _load_countries): ~8 and
+    # ~11 ms CPU at import, paid only when names are matched or the registry is built;
+    # this module is imported by most of the package
+    from rapidfuzz import fuzz
+
     return max(fuzz.ratio(a, b, **kwargs), fuzz.token_sort_ratio(a, b, **kwargs))
 
 
@@ -439,11 +442,15 @@ class CountryRegistry:
 
     def _clear_of_mates(self, key: str, code: str) -> bool:
         """No member of ``code``'s confusable family has a name close to ``key``."""
+        from rapidfuzz import process  # local: see _score
+
         mates = [k for k in self._fuzzy_keys if self._index[k] in self._families.get(code, ())]
         best = process.extractOne(key, mates, scorer=_score) if mates else None
         return best is None or best[1] < 100 - self._margin - 5
 
     def _fuzzy(self, key: str) -> tuple[str, float] | None:
+        from rapidfuzz import process  # local: see _score
+
         best: dict[str, tuple[float, str]] = {}
         for cand, score, _ in process.extract(key, self._fuzzy_keys, scorer=_score,
                                               limit=25, score_cutoff=50):
@@ -692,6 +699,8 @@ NAME_FIXES = {"NRU": "Nauru"}
 
 def _load_countries(config: Mapping, groups: Mapping) -> tuple[dict, list[tuple[str, str]]]:
     """Build :class:`CountryInfo` records and (name, iso3) pairs, highest priority first."""
+    import pycountry  # local: see _score
+
     hdx = _sources()
     points = _geography()["points"]
     flags = {k: groups[k]["members"] if k in groups else frozenset() for k in ("LDC", "LLDC", "SIDS")}

@@ -29,9 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pycountry
 
-from humsec.data.countries import CountryRegistry
 from humsec.data.readers import KINDS, Limits, read_table
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.model.catalogue import Catalogue
@@ -68,6 +66,8 @@ class ImportResult:
 
 def valid_iso3_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-3 codes (pycountry) plus Kosovo's widely used ``XKX``."""
+    import pycountry  # local: see read_observations (CountryRegistry)
+
     return frozenset({c.alpha_3 for c in pycountry.countries} | {"XKX"})
 
 
@@ -250,6 +250,10 @@ def read_observations(
     units = long[unit_col].astype(str).str.strip()
     if unit_col in NAME_COLUMNS:
         if registry is None:
+            # local: the registry (rapidfuzz, pycountry) only to match country names; the
+            # data shell (humsec data ...) loads this module at start-up
+            from humsec.data.countries import CountryRegistry
+
             registry = CountryRegistry.default()
         distinct = sorted(set(units) - {""})
         report = registry.match_many(distinct)

@@ -335,6 +335,7 @@ def write_ledger(led: Ledger, bt: Backtest, out: str | Path) -> list[Path]:
     list of Path
         The files written.
     """
+    # local: Matplotlib (0.1 s+) only for this plot; the backtest itself runs without it
     import matplotlib
 
     matplotlib.use("Agg")

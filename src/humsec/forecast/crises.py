@@ -37,6 +37,7 @@ References
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,17 @@ from typing import Any
 
 import pandas as pd
 
+from humsec.analysis.assess import default_year, index_data
+from humsec.data.countries import CountryRegistry
+from humsec.data.default import default_release
 from humsec.errors import HumsecError
+from humsec.forecast import onset as O
+from humsec.forecast import series as SE
+from humsec.forecast.alerts import default_rules, evaluate
+from humsec.forecast.detect import deterioration_table
+from humsec.forecast.pipelines import run_backtest
+from humsec.forecast.series import release_displacement_panel
+from humsec.forecast.tasks import conflict_task, displacement_task
 
 __all__ = ["CRISES", "Crisis", "CrisisRecall", "FORECAST_THRESHOLD", "HSI_FIRST_YEAR", "ONSETS", "ReleaseBacktest",
            "SIGNALS", "crisis_recall", "early_warning_recall", "flag_recall", "release_backtest"]
@@ -120,8 +131,6 @@ class CrisisRecall:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        import json
-
         return {"recall": json.loads(self.recall.to_json(orient="records")),
                 "alarms": json.loads(self.alarms.to_json(orient="records")), "notes": list(self.notes)}
 
@@ -238,8 +247,6 @@ def _years_as_int(recall: pd.DataFrame) -> pd.DataFrame:
 
 def _forecast_flags(name: str, *, data_dir: Path, seed: int, origins: range, threshold: float
                     ) -> tuple[pd.DataFrame, dict[str, Any], tuple[int, int]]:
-    from humsec.forecast.pipelines import run_backtest
-
     (bt, _), = run_backtest(name, data_dir=data_dir, origins=list(origins), seed=seed)
     f = bt.forecasts
     p = f[f"p_{bt.model}"]
@@ -276,10 +283,6 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
     unknown = use - set(SIGNALS)
     if unknown:
         raise HumsecError(f"unknown signal(s) {', '.join(sorted(unknown))}: expected {', '.join(SIGNALS)}")
-    from humsec.data.countries import CountryRegistry
-    from humsec.forecast import series as SE
-    from humsec.forecast.alerts import default_rules, evaluate
-    from humsec.forecast.tasks import conflict_task, displacement_task
 
     reg = registry or CountryRegistry.default()
     root = SE.resolve_data_dir(data_dir, need=["peacesciencer/ucdp_acd.csv", "unhcr_refugees/flows.parquet",
@@ -333,8 +336,6 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
     if "hsi_alerts" not in use:
         pass
     elif panel is not None and spec is not None:
-        from humsec.analysis.assess import default_year, index_data
-
         data = index_data(panel, spec)
         last = default_year(spec, data)
         hist = SE.node_history(spec, data, range(min(HSI_FIRST_YEAR, last - 12), last + 1))
@@ -394,8 +395,6 @@ def crisis_recall(*, data_dir: str | Path | None = None, panel: Any = None, spec
 
 
 def _hdi_detector(hdi: pd.DataFrame, hdi_z: float, all_flags: list, alarms: list, covered: dict, notes: list) -> None:
-    from humsec.forecast.detect import deterioration_table
-
     tab = deterioration_table(hdi.set_index(["unit", "year"])[["hdi"]], ["hdi"])
     fl = tab[tab["own_z"] <= hdi_z][["unit", "year", "own_z"]].rename(columns={"own_z": "score"})
     fl["score"] = -fl["score"]
@@ -469,11 +468,6 @@ def release_backtest(panel: Any, *, origins: Sequence[int] | None = None, seed: 
     HumsecError
         No origin has an observed outcome.
     """
-    from humsec.data.countries import CountryRegistry
-    from humsec.data.default import default_release
-    from humsec.forecast import onset as O
-    from humsec.forecast.series import release_displacement_panel
-
     reg = registry or CountryRegistry.default()
     sp = O.structural_panel(panel, registry=reg)
     last = int(sp["year"].max())

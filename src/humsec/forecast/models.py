@@ -42,6 +42,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, QuantileRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from humsec.errors import HumsecError
 
@@ -66,10 +73,6 @@ def single_thread() -> Any:
     only limits the libraries loaded when it is entered, and scikit-learn loads its OpenMP
     runtime on first import.
     """
-    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime)
-    import sklearn.linear_model  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=1)
 
 
@@ -77,19 +80,11 @@ def single_thread() -> Any:
 
 
 def _logit(seed: int) -> Any:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     return make_pipeline(SimpleImputer(strategy="median", add_indicator=False), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
 
 
 def _gbm(seed: int) -> Any:
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     base = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40,
                                           l2_regularization=1.0, early_stopping=False,
                                           random_state=seed)
@@ -174,18 +169,11 @@ QGBM_PARAMS: Mapping[str, Any] = {"max_iter": 20, "learning_rate": 0.3, "max_lea
 
 
 def _qgbm(tau: float, seed: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     return HistGradientBoostingRegressor(loss="quantile", quantile=tau, early_stopping=False, random_state=seed,
                                          **QGBM_PARAMS)
 
 
 def _qlinear(tau: float, seed: int) -> Any:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import QuantileRegressor
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     del seed  # deterministic (linear programme)
     return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
                          QuantileRegressor(quantile=tau, alpha=1e-3, solver="highs"))

@@ -61,12 +61,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
+from humsec.forecast import models as M
 from humsec.forecast import scores as S
-from humsec.forecast.backtest import origin_splits
+from humsec.forecast.backtest import LeakageError, origin_splits
+from humsec.forecast.models import single_thread
 from humsec.forecast.series import neighbour_mean
-from humsec.forecast.tasks import Task
+from humsec.forecast.tasks import Task, displacement_task
 
 __all__ = [
     "BATTLE_DEATHS", "BASELINES", "FEATURES", "FORECASTERS", "HORIZONS", "OnsetBacktest", "RELATIVE_RISK",
@@ -184,8 +192,6 @@ def structural_panel(panel: Any, *, registry: Any = None) -> pd.DataFrame:
     HumsecError
         The panel lacks ``state_based_deaths`` or ``pop_total``.
     """
-    from humsec.data.countries import CountryRegistry
-
     reg = registry or CountryRegistry.default()
     w = _wide(panel)
     for need in ("state_based_deaths", "pop_total"):
@@ -281,18 +287,11 @@ def onset_task(sp: pd.DataFrame, horizon: int = 1) -> Task:
 
 
 def _logit(C: float, seed: int) -> Any:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     return make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
                          StandardScaler(), LogisticRegression(C=C, max_iter=5000, random_state=seed))
 
 
 def _gbm(seed: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=8, min_samples_leaf=40,
                                           l2_regularization=1.0, early_stopping=False, random_state=seed)
 
@@ -339,7 +338,6 @@ def _platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     """Platt scaling ``logit P = a + b logit p`` fitted on held-out rows (None if one class)."""
     if len(np.unique(y)) < 2:
         return None
-    from sklearn.linear_model import LogisticRegression
 
     m = LogisticRegression(C=1e4, max_iter=1000).fit(_lo(p)[:, None], y)
     return float(m.intercept_[0]), float(m.coef_[0, 0])
@@ -442,15 +440,11 @@ def backtest_onset(task: Task, origins: Sequence[int], *, seed: int, min_train_y
     :class:`~humsec.forecast.backtest.LeakageError` if a training row reaches the test
     period) and forecasts the rows of feature year ``T``.
     """
-    from humsec.forecast.models import single_thread
-
     h = int(task.name.rsplit("_h", 1)[1]) if "_h" in task.name else 1
     parts, used = [], []
     with single_thread():
         for T, train, test in origin_splits(task, origins, min_train_years=min_train_years):
             if train["year"].max() > T - h or train["target_year"].max() > T:
-                from humsec.forecast.backtest import LeakageError
-
                 raise LeakageError(f"{task.name}: training rows reach past origin {T}")
             out = test[["unit", "year", "target_year", "y", "current", "peace_years"]].copy()
             out.insert(0, "origin", T)
@@ -559,10 +553,6 @@ def displacement_backtest(dpanel: pd.DataFrame, sp: pd.DataFrame, origins: Seque
     sp : pandas.DataFrame
         :func:`structural_panel` (conflict features).
     """
-    from humsec.data.countries import CountryRegistry
-    from humsec.forecast import models as M
-    from humsec.forecast.tasks import displacement_task
-
     reg = registry or CountryRegistry.default()
     cp = sp[["unit", "year", "conflict", "war"]]
     task = displacement_task(dpanel, cpanel=cp, borders=reg.border_graph())
@@ -684,9 +674,6 @@ def watch_list(panel: Any, *, horizons: Sequence[int] = (1,), seed: int = 202401
         :data:`RELATIVE_RISK`), ``status``, ``drivers`` (words, ``; ``-separated),
         sorted by horizon and decreasing probability.
     """
-    from humsec.data.countries import CountryRegistry
-    from humsec.forecast.models import single_thread
-
     reg = registry or CountryRegistry.default()
     sp = structural_panel(panel, registry=reg) if sp is None else sp
     last = int(sp["year"].max())

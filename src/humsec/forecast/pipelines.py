@@ -19,6 +19,7 @@ observed year and forecasts one country's next year, beside the baselines.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from humsec.analysis.assess import default_year, history, index_data
+from humsec.data.countries import CountryRegistry
+from humsec.data.default import default_release
+from humsec.data.release.load import load_release
 from humsec.errors import HumsecError
 from humsec.forecast import models as M
+from humsec.forecast import series as SE
+from humsec.forecast import tasks as T
+from humsec.forecast.backtest import backtest, ledger
+from humsec.forecast.onset import structural_panel
 from humsec.forecast.tasks import Task
 
 if TYPE_CHECKING:  # the backtest module imports scipy.stats (0.5 s): only run_backtest needs it
@@ -116,27 +125,17 @@ def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any
     nodes : sequence of str, optional
         ``hsi`` only: the nodes to forecast (default: the index and every dimension).
     """
-    from humsec.data.countries import CountryRegistry
-    from humsec.forecast import series as SE
-    from humsec.forecast import tasks as T
-
     reg = registry or CountryRegistry.default()
     borders = reg.border_graph()
     if info.source == "shared":  # UCDP and UNHCR as carried by the data release (no data directory)
-        from humsec.forecast.onset import structural_panel
 
         if panel is None:
-            from humsec.data.release.load import load_release
-
             panel = load_release().panel
         sp = structural_panel(panel, registry=reg)
         cp = sp[["unit", "year", "conflict", "war"]].assign(n_conflicts=sp["conflict"])
         if info.name == "displacement":
-            from humsec.data.default import default_release
-
             dp = SE.release_displacement_panel(default_release().displacement, known=sorted(reg.codes))
             return [T.displacement_task(dp, cpanel=cp, borders=borders)]
-        import dataclasses
 
         t = T.conflict_task(cp, borders, target=info.name, first_year=int(cp["year"].min()))
         return [dataclasses.replace(t, description=(
@@ -144,8 +143,6 @@ def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any
             "state-based conflict on the territory) in t+1, UCDP via the data release"))]
     if info.name == "conflict_deaths":
         if panel is None:
-            from humsec.data.release.load import load_release
-
             panel = load_release().panel
         tidy = panel.filter(indicators=["conflict_deaths"], totals_only=True).data.dropna(subset=["value"])
         if tidy.empty:
@@ -155,7 +152,6 @@ def make_tasks(info: TaskInfo, *, data_dir: str | Path | None = None, panel: Any
                                        name="conflict_deaths")]
     if panel is None or spec is None:
         raise HumsecError(f"model '{info.name}' needs the panel and index spec")
-    from humsec.analysis.assess import default_year, history, index_data
 
     data = index_data(panel, spec)
     last = default_year(spec, data)
@@ -182,8 +178,6 @@ def run_backtest(name: str, *, data_dir: str | Path | None = None, panel: Any = 
     tasks : sequence of Task, optional
         Pre-built tasks (skip :func:`make_tasks`).
     """
-    from humsec.forecast.backtest import backtest, ledger
-
     info, est = parse_model(name)
     tasks = list(tasks) if tasks is not None else make_tasks(info, data_dir=data_dir, panel=panel, spec=spec,
                                                               nodes=nodes)
@@ -207,8 +201,6 @@ def forecast_unit(name: str, unit: str, *, data_dir: str | Path | None = None, p
         current, model, q05 ... q95`` (median ``q50`` interpolated), one row per node, with
         the baselines' 90 % intervals.
     """
-    from humsec.data.countries import CountryRegistry
-
     reg = registry or CountryRegistry.default()
     code = str(unit).strip().upper()
     if not reg.is_iso3(code):

@@ -53,6 +53,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.stats import rankdata
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
 
 __all__ = [
     "EPS", "auc_pr", "auc_roc", "brier", "calibration", "watchlist_at_recall", "coverage", "crps_gaussian", "crps_quantiles", "interval_score", "log_score",
@@ -87,8 +90,6 @@ def log_score(p, y, *, eps: float = EPS) -> float:
 
 def auc_pr(p, y) -> float:
     """Area under the precision-recall curve (average precision); NaN without events."""
-    from sklearn.metrics import average_precision_score
-
     y = _arr(y)
     if y.sum() == 0:
         return float("nan")
@@ -104,8 +105,6 @@ def auc_roc(p, y) -> float:
     >>> auc_roc([0.9, 0.4, 0.4, 0.1], [1, 1, 0, 0])   # pairs: (0.9>0.4) (0.9>0.1) (0.4=0.4) (0.4>0.1)
     0.875
     """
-    from scipy.stats import rankdata
-
     p, y = _arr(p), _arr(y)
     n1 = int((y == 1).sum())
     n0 = int((y == 0).sum())
@@ -168,8 +167,6 @@ def calibration(p, y, *, n_bins: int = 10, eps: float = EPS) -> dict[str, float]
     ece = float((rel["n"] * (rel["mean_forecast"] - rel["observed"]).abs()).sum() / max(len(p), 1))
     slope = intercept = float("nan")
     if 0 < y.sum() < len(y):
-        from sklearn.linear_model import LogisticRegression
-
         x = np.log(p / (1 - p))[:, None]
         m = LogisticRegression(C=1e8, max_iter=10_000, tol=1e-10).fit(x, y.astype(int))  # ~ unpenalised ML
         intercept, slope = float(m.intercept_[0]), float(m.coef_[0, 0])

@@ -43,8 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from humsec.analysis.assess import history
 from humsec.errors import HumsecError
 from humsec.settings import ENV_SHARED
+from humsec.spatial.spill import displacement
 
 __all__ = [
     "GW_OVERRIDES", "conflict_panel", "displacement_panel", "release_displacement_panel", "gw_to_iso3", "hdi_panel", "neighbour_mean",
@@ -110,8 +112,6 @@ def node_history(spec: Any, data: pd.DataFrame, years: Iterable[int]) -> pd.Data
     pandas.DataFrame
         Index ``(unit, year)``, one column per node; only units with a root score.
     """
-    from humsec.analysis.assess import history
-
     out = history(spec, data, years, nodes=[n.code for n in spec.tree])
     if out.empty:
         raise HumsecError(f"'{spec.name}' could not be built for any of the requested years")
@@ -250,8 +250,6 @@ def displacement_panel(data_dir: str | Path, *, first_year: int = 2000, last_yea
         ``unit, year, outflow, stock, idps``, complete over ``known`` units (or every
         origin seen) and years.
     """
-    from humsec.spatial.spill import displacement
-
     base = Path(data_dir) / "unhcr_refugees"
     for n in ("flows.parquet", "population.parquet"):
         if not (base / n).is_file():

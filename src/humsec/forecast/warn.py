@@ -15,9 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from humsec.analysis.assess import default_year, index_data
+from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
 from humsec.forecast.alerts import Alert, Rule, alerts_frame, default_rules, evaluate
 from humsec.forecast.series import node_history
+from humsec.spatial.spill import displacement
 
 __all__ = ["HISTORY_YEARS", "WarnResult", "current_alerts"]
 
@@ -84,9 +87,6 @@ def current_alerts(panel: Any, spec: Any, *, year: int | None = None, unit: str 
     HumsecError
         Unknown country, or a year without data.
     """
-    from humsec.analysis.assess import default_year, index_data
-    from humsec.data.countries import CountryRegistry
-
     reg = registry or CountryRegistry.default()
     rules = tuple(default_rules() if rules is None else rules)
     data = index_data(panel, spec) if data is None else data
@@ -103,8 +103,6 @@ def current_alerts(panel: Any, spec: Any, *, year: int | None = None, unit: str 
         if code not in hist.index.get_level_values("unit"):
             raise HumsecError(f"{code} ({reg.name(code)}) has no {spec.name.upper()} score in {y}; try another year")
     if flows is not None:
-        from humsec.spatial.spill import displacement
-
         d = displacement(flows, known=sorted(reg.codes))
         out = d.groupby(["source", "year"])["persons"].sum().rename("refugee_outflow")
         out.index.names = ["unit", "year"]

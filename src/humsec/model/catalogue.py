@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -179,7 +180,5 @@ class Catalogue:
     def default(cls) -> "Catalogue":
         """The catalogue of the data release that ships with humsec
         (``humsec/data/shipped/catalogue.yaml``, written by ``humsec data release build``)."""
-        from importlib.resources import files
-
         res = files("humsec.data").joinpath("shipped", "catalogue.yaml")
         return cls.from_yaml(res.read_text(encoding="utf-8"), file="humsec/data/shipped/catalogue.yaml")

@@ -20,6 +20,8 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 DIMENSIONS: tuple[str, ...] = (
@@ -99,9 +101,6 @@ def _lines(df: pd.DataFrame) -> np.ndarray:
 
     Keys are joined in Arrow (vectorised); values use Python's ``repr(float)`` (computed
     once per distinct value)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     if df.empty:
         return np.empty(0, dtype=object)
     keys = [pc.cast(pa.array(df[c]), pa.string()) for c in KEY_COLUMNS]

@@ -225,6 +225,8 @@ class Alignment:
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    # local: scipy.stats costs 0.8 s at import; this module is loaded by humsec's
+    # oversight shell (CLI start-up)
     from scipy.stats import (
         spearmanr,  # scipy.stats takes ~0.6 s to import: only when aligning
     )

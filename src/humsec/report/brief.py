@@ -115,6 +115,8 @@ def prepare_briefing(spec: IndexSpec, panel: Panel, *, year: int | None = None,
 def _spill(a: Assessment) -> tuple[pd.DataFrame | None, str]:
     """Neighbour exposure of every country: land borders plus the 3 nearest capitals (so
     island states have neighbours)."""
+    # local: the spatial stack (graph, spill) is needed only when a briefing is prepared,
+    # and this module is loaded by the brief and oversight shells (CLI start-up)
     from humsec.spatial.crossborder import build_graph
     from humsec.spatial.spill import neighbour_exposure
 
@@ -465,6 +467,7 @@ def brief_context(b: Briefing, unit: str, *, today: _dt.date | None = None,
 
 
 def _env():
+    # local: Jinja2 (15 ms) only when a page is rendered; this module loads at CLI start-up
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     return Environment(loader=PackageLoader("humsec.report", "templates"),
@@ -496,7 +499,7 @@ def render_pdf(html: str) -> bytes:
         WeasyPrint (or its Pango libraries) is not installed.
     """
     try:
-        from weasyprint import HTML
+        from weasyprint import HTML  # local: the optional [pdf] extra (MissingExtra without it)
     except ImportError as exc:
         raise MissingExtra("pdf", "PDF output (WeasyPrint)", f"{exc}; or use the HTML format") from None
     except OSError as exc:  # WeasyPrint is there, its Pango libraries are not

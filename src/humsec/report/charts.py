@@ -26,6 +26,8 @@ DPI = 150  # PNG charts (PDF briefs): print quality
 
 def figure(w: float, h: float):
     """A pyplot-free Matplotlib figure of ``w`` x ``h`` inches on an Agg canvas."""
+    # local (here and in render): Matplotlib costs 0.1 s+ at import, only when a chart is
+    # drawn; this module is loaded at CLI start-up (brief, oversight shells)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -37,7 +39,7 @@ def figure(w: float, h: float):
 def render(fig, fmt: str = "svg") -> bytes:
     """The figure as SVG (default; deterministic ids) or PNG bytes (fixed margins:
     ``bbox_inches="tight"`` would draw the figure twice)."""
-    import matplotlib
+    import matplotlib  # local: see figure
 
     buf = io.BytesIO()
     if fmt == "png":

@@ -85,7 +85,7 @@ def framework_sunburst(result, *, fmt: str = "svg") -> bytes:
             continue
         theta2 = start[code]
         theta1 = theta2 - 360.0 * w
-        from matplotlib.patches import Wedge
+        from matplotlib.patches import Wedge  # local: Matplotlib loads on first chart (charts.figure)
 
         shade = 0.15 * (depth - 1 - lv) if lv < depth - 1 else 0.0
         ax.add_patch(Wedge((0, 0), outer, theta1, theta2, width=ring,

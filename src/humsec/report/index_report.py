@@ -22,7 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
 
+from humsec import __version__
+from humsec.index import analysis_coin as A
+from humsec.index.audit import audit
 from humsec.report import index_charts as ic
 from humsec.report.charts import data_uri
 
@@ -59,10 +63,6 @@ def index_report_context(result, *, uncertainty=None, sensitivity=None, quantile
     quantile : {"observed", "type7"}
         Rank-interval rule of the uncertainty summary.
     """
-    from humsec import __version__
-    from humsec.index import analysis_coin as A
-    from humsec.index.audit import audit
-
     spec = result.spec
     root = spec.root
     rep = audit(result, leave_one_out=True)
@@ -133,8 +133,6 @@ def index_report_context(result, *, uncertainty=None, sensitivity=None, quantile
 def index_report_html(result, *, uncertainty=None, sensitivity=None, quantile: str = "observed",
                       today: _dt.date | None = None) -> str:
     """The audit of ``result`` as one self-contained HTML page (see the module docstring)."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
     env = Environment(loader=PackageLoader("humsec.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     ctx = index_report_context(result, uncertainty=uncertainty, sensitivity=sensitivity,

@@ -23,6 +23,7 @@ import pandas as pd
 
 from humsec import __version__
 from humsec.analysis.trends import PROGRESS_LABELS
+from humsec.data.countries import CountryRegistry
 from humsec.errors import HumsecError
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DIMENSIONS, Panel
@@ -90,8 +91,6 @@ def prepare_oversight(db: OversightDB, token: str | None, unit: str, *, panel: P
     as_of : int, optional
         Use data up to this year for the statuses.
     """
-    from humsec.data.countries import CountryRegistry
-
     reg = CountryRegistry.default()
     code = unit.strip().upper()
     if not reg.is_iso3(code):

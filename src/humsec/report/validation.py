@@ -55,6 +55,7 @@ from humsec.errors import HumsecError
 from humsec.index.audit import COLLINEAR, NEGATIVE, audit, pca
 from humsec.model.panel import Panel
 from humsec.report import charts
+from humsec.report.brief import _env
 from humsec.settings import ENV_SHARED
 
 __all__ = ["GPI_FILE", "WGI", "Section", "Validation", "validate"]
@@ -912,8 +913,6 @@ def _keyfigs(v: Validation) -> list[tuple[str, str]]:
 
 
 def _html(v: Validation, today: _dt.date) -> str:
-    from humsec.report.brief import _env
-
     env = _env()
     css = env.loader.get_source(env, "brief.css")[0]  # type: ignore[union-attr]
     e = escape

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pycountry
 
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.model.panel import TOTAL
@@ -125,6 +124,10 @@ class CodeMapper:
     """
 
     def __init__(self, registry):
+        # local: ~11 ms CPU at import, only when a release is built; this package loads on
+        # every store's first use (humsec.data.default)
+        import pycountry
+
         self.registry = registry
         self._codes = registry.codes
         #: ISO 3166-3 codes of former countries (ANT, SCG, YUG, SUN ...): dropped, named.
