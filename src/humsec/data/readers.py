@@ -31,6 +31,7 @@ import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NoReturn
 from pathlib import Path
 
 import numpy as np
@@ -94,14 +95,15 @@ class Table:
 
 class _Issues:
     def __init__(self, file: str, limits: Limits):
-        self.file, self.limits, self.items = file, limits, []
+        self.file, self.limits = file, limits
+        self.items: list[ValidationIssue] = []
 
     def add(self, msg: str, row: int | None = None, fld: str | None = None) -> None:
         self.items.append(ValidationIssue(msg, file=self.file, row=row, field=fld))
         if len(self.items) >= self.limits.max_issues:
             self.fail()
 
-    def fail(self, msg: str | None = None, row: int | None = None, fld: str | None = None):
+    def fail(self, msg: str | None = None, row: int | None = None, fld: str | None = None) -> NoReturn:
         if msg is not None:
             self.items.append(ValidationIssue(msg, file=self.file, row=row, field=fld))
         raise ValidationError(self.items)
