@@ -82,6 +82,7 @@ def build(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
 ) -> None:
     """Build an index. ``--format csv`` prints rows unit,year,node,score,rank."""
+    from humsec.index.longform import default_nodes, long_table
     from humsec.index.pipeline import build as build_index
     from humsec.index.pipeline import build_panel
 
@@ -91,7 +92,9 @@ def build(
         results = {year: build_index(s, df, year=year, scheduler=scheduler)}
     else:
         results = dict(build_panel(s, df, scheduler=scheduler).results)
-    longs = {y: r.long() for y, r in results.items()}
+    # for CSV, unit and node codes as categories: the writer formats each code once
+    longs = {y: long_table(r.scores, r.ranks, default_nodes(s), r.year, categorical=fmt == "csv")
+             for y, r in results.items()}
     long = next(iter(longs.values())) if len(longs) == 1 else pd.concat(list(longs.values()), ignore_index=True)
     if out is not None:
         for y, r in results.items():

@@ -508,15 +508,20 @@ class _TextColumn:
         elif pd.api.types.is_numeric_dtype(s.dtype):
             self._num = pa.array(s, from_pandas=True)
         else:
-            try:
-                arr = pa.array(s, type=pa.string(), from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                arr = pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                                for v in s], type=pa.string())
-            if isinstance(arr, pa.ChunkedArray):
-                arr = arr.combine_chunks()
-            enc = arr.dictionary_encode()
-            uniq = enc.dictionary
+            if isinstance(s.dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in s.cat.categories):
+                codes = s.cat.codes.to_numpy()
+                uniq = pa.array(list(s.cat.categories), type=pa.string())
+                idx = pa.array(codes, mask=codes < 0)
+            else:
+                try:
+                    arr = pa.array(s, type=pa.string(), from_pandas=True)
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    arr = pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                                    for v in s], type=pa.string())
+                if isinstance(arr, pa.ChunkedArray):
+                    arr = arr.combine_chunks()
+                enc = arr.dictionary_encode()
+                uniq, idx = enc.dictionary, enc.indices
             special = np.flatnonzero(_mask(pc.match_substring_regex(uniq, _SPECIAL)))
             if len(special):
                 safe_cells = [_quote(str(fix(u))) for u in uniq.take(pa.array(special)).to_pylist()]
@@ -526,7 +531,7 @@ class _TextColumn:
                 mask[special] = True
                 uniq = pc.replace_with_mask(uniq, pa.array(mask), pa.array(safe_cells, type=pa.string()))
             self._cells = uniq
-            self._idx = enc.indices
+            self._idx = idx
 
     def text(self, lo: int, hi: int) -> pa.Array:
         """The cells of rows ``lo:hi`` as text, null-free."""

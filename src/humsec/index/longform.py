@@ -15,7 +15,13 @@ import pandas as pd
 
 from humsec.index.io import take_text
 
-__all__ = ["long_table", "rank_order"]
+__all__ = ["default_nodes", "long_table", "rank_order"]
+
+
+def default_nodes(spec) -> list[str]:
+    """The nodes of a long table by default: aggregates from the root down, then the
+    indicators."""
+    return [*reversed(spec.aggregates), *spec.indicators]
 
 
 def rank_order(ranks: np.ndarray) -> np.ndarray:
@@ -39,10 +45,15 @@ def rank_order(ranks: np.ndarray) -> np.ndarray:
     return np.argsort(ri * max(n, 1) + np.arange(n, dtype=np.int64)[None, :], axis=1)
 
 
-def long_table(scores: pd.DataFrame, ranks: pd.DataFrame, nodes: Sequence[str], year: int | None) -> pd.DataFrame:
+def long_table(scores: pd.DataFrame, ranks: pd.DataFrame, nodes: Sequence[str], year: int | None, *,
+               categorical: bool = False) -> pd.DataFrame:
     """The long table ``unit, year, node, score, rank`` of these nodes, node by node in
     the given order, each from the best rank down (ties and unranked units in unit
-    order); ``rank`` is nullable Int64 and ``year`` int64 (object None without a year)."""
+    order); ``rank`` is nullable Int64 and ``year`` int64 (object None without a year).
+
+    ``unit`` and ``node`` are text columns, or with ``categorical`` pandas Categoricals
+    of the same values (no string per row is made: the CSV writer formats each distinct
+    code once)."""
     sc = scores[list(nodes)].to_numpy(dtype=float)
     rk = ranks[list(nodes)].to_numpy(dtype=float)
     units = scores.index.to_numpy(dtype=object)
@@ -57,10 +68,16 @@ def long_table(scores: pd.DataFrame, ranks: pd.DataFrame, nodes: Sequence[str], 
     rank = rk[rows, cols]
     missing = np.isnan(rank)
     values = np.where(missing, 0, rank).astype(np.int64)
+    node_codes = np.array(list(nodes), dtype=object)
+    if categorical:
+        unit_col = pd.Categorical.from_codes(rows, categories=pd.Index(units, dtype=object))
+        node_col = pd.Categorical.from_codes(cols, categories=pd.Index(node_codes, dtype=object))
+    else:
+        unit_col, node_col = take_text(units, rows), take_text(node_codes, cols)
     return pd.DataFrame({
-        "unit": take_text(units, rows),
+        "unit": unit_col,
         "year": np.full(n * k, year, dtype=object if year is None else np.int64),
-        "node": take_text(np.array(list(nodes), dtype=object), cols),
+        "node": node_col,
         "score": sc[rows, cols],
         "rank": pd.array(values, dtype="Int64") if not missing.any() else pd.arrays.IntegerArray(values, missing),
     })

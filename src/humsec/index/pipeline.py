@@ -184,10 +184,9 @@ class IndexResult:
     def long(self, nodes: list[str] | None = None) -> pd.DataFrame:
         """Long table ``unit, year, node, score, rank`` (aggregates first, root on top;
         each node's units from the best rank down, ties in unit order)."""
-        from humsec.index.longform import long_table
+        from humsec.index.longform import default_nodes, long_table
 
-        nodes = nodes or [*reversed(self.spec.aggregates), *self.spec.indicators]
-        return long_table(self.scores, self.ranks, nodes, self.year)
+        return long_table(self.scores, self.ranks, nodes or default_nodes(self.spec), self.year)
 
     def equals(self, other: IndexResult) -> bool:
         """Exact equality of every data set, rank and weight (NaN == NaN)."""
