@@ -117,6 +117,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("cli/index.py", "humsec.index.builtin"): _REVIEW,
     ("cli/index.py", "humsec.index.coinr"): _REVIEW,
     ("cli/index.py", "humsec.index.io"): _REVIEW,
+    ("cli/index.py", "humsec.index.longform"): _CLI,
     ("cli/index.py", "humsec.index.methods_coinr"): _REVIEW,
     ("cli/index.py", "humsec.index.pipeline"): _REVIEW,
     ("cli/index.py", "humsec.index.sensitivity"): _REVIEW,
