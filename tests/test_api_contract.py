@@ -20,7 +20,7 @@ REQUESTS = [
     "/panel?indicator=u5mr&unit=KEN&limit=3", "/panel?indicator=u5mr&limit=2&offset=4", "/snapshots", "/countries",
     "/groupings", "/indices", "/indices/hsi", "/indices/hsi/years", "/indices/hsi/ranking",
     "/indices/hsi/ranking?unit=KEN&unit=SOM", "/indices/gdi/ranking", "/indices/hsi/regions",
-    "/indices/hsi/uncertainty", "/indices/hsi/coverage", "/indices/hsi/correlations",
+    "/indices/hsi/uncertainty", "/indices/hsi/coverage", "/indices/hsi/coverage?year=2000", "/indices/hsi/correlations",
     "/indices/hsi/correlations?level=1&method=spearman", "/indices/hsi/availability",
     "/indices/hsi/units/KEN/profile", "/countries/KEN/assessment", "/countries/SOM/assessment",
     "/countries/KEN/trends", "/countries/KEN/groups", "/countries/KEN/peers", "/countries/KEN/peers?same=region",
