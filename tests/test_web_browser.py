@@ -52,7 +52,8 @@ def server(default_env, tmp_path_factory, chromium):
     port = free_port()
     log = (home / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "humsec.cli.main", "serve", "--home", str(home), "--host",
-                             "127.0.0.1", "--port", str(port), "--runs", "10", "--log-level", "warning"],
+                             "127.0.0.1", "--port", str(port), "--runs", "10", "--log-level", "warning",
+                             "--no-preload"],
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
