@@ -13,6 +13,7 @@ import pytest
 
 from humsec.errors import HumsecError
 from humsec.index import uncertainty as unc
+from humsec.index.uncertainty_evaluate import rank_quantile
 from humsec.index.sensitivity import (
     design_labels,
     sensitivity_analysis,
@@ -216,9 +217,9 @@ def test_rank_interval_quantile_rules(small):
 
 def test_quantile_rule_by_hand():
     ranks = np.array([[1.0], [2.0], [3.0], [4.0], [10.0]])
-    assert unc._rank_q(ranks, 0.05, "type7")[0] == pytest.approx(1 + 0.05 * 4 * 1)  # 1.2
-    assert unc._rank_q(ranks, 0.95, "type7")[0] == pytest.approx(4 + 0.8 * 6)  # 8.8
-    assert unc._rank_q(ranks, 0.95)[0] == 10.0
+    assert rank_quantile(ranks, 0.05, "type7")[0] == pytest.approx(1 + 0.05 * 4 * 1)  # 1.2
+    assert rank_quantile(ranks, 0.95, "type7")[0] == pytest.approx(4 + 0.8 * 6)  # 8.8
+    assert rank_quantile(ranks, 0.95)[0] == 10.0
 
 
 def test_cli_sa_with_replay_and_bootstrap(small, tmp_path, capsys):

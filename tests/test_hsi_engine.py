@@ -16,7 +16,8 @@ from humsec.errors import HumsecError, ValidationError
 from humsec.index.builtin import load_spec
 from humsec.index.pipeline import build
 from humsec.index.spec import IndexSpec
-from humsec.index.uncertainty import UncertaintySpec, _nanquantile, uncertainty_analysis
+from humsec.index.uncertainty import UncertaintySpec, uncertainty_analysis
+from humsec.index.uncertainty_evaluate import nanquantile
 
 PANEL_SPEC = """
 spec_version: 1
@@ -110,7 +111,7 @@ def test_vectorised_quantiles_equal_numpy(n_runs, n_units, q, seed):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             ref = np.nanquantile(a, q, axis=0, method=method)
-        np.testing.assert_allclose(_nanquantile(a, q, method), ref, equal_nan=True)
+        np.testing.assert_allclose(nanquantile(a, q, method), ref, equal_nan=True)
 
 
 def test_shared_location_rates():

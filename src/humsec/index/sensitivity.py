@@ -60,6 +60,12 @@ import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
+from humsec.index.pipeline import StepCache
+from humsec.index.scale import executor_for
+from humsec.index.spec import IndexSpec
+from humsec.index.uncertainty_design import make_design
+from humsec.index.uncertainty_evaluate import UncertaintyResult, evaluate, finish
+from humsec.index.uncertainty_spec import Output, UncertaintySpec, validate_against
 
 __all__ = ["ESTIMATORS", "LAYOUTS", "SensitivityResult", "design_labels", "sensitivity_analysis",
            "sensitivity_from_runs", "sobol_from_design", "sobol_indices"]
@@ -94,12 +100,12 @@ def design_labels(n: int, names: Sequence[str], layout: Literal["salib", "coinr"
     return matrix, row
 
 
-def _split(y: np.ndarray, matrix: Sequence[str], row: Sequence[int], names: Sequence[str]
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _split(y: np.ndarray, matrix_labels: Sequence[str] | np.ndarray, rows: Sequence[int] | np.ndarray,
+           names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(y_A, y_B, y_AB) with y_AB of shape (N, k), rows aligned by base row."""
     y = np.asarray(y, dtype=float)
-    matrix = np.asarray(matrix, dtype=object)
-    row = np.asarray(row)
+    matrix = np.asarray(matrix_labels, dtype=object)
+    row = np.asarray(rows)
     if not (len(y) == len(matrix) == len(row)):
         raise HumsecError("Sobol' design: outputs, matrix labels and rows differ in length")
     k = len(names)
@@ -153,7 +159,8 @@ def _q(a: np.ndarray, q: float) -> np.ndarray:
     return np.quantile(a, q, axis=0, method="linear")  # R type 7
 
 
-def sobol_from_design(y: np.ndarray, matrix: Sequence[str], row: Sequence[int], names: Sequence[str], *,
+def sobol_from_design(y: np.ndarray, matrix: Sequence[str] | np.ndarray, row: Sequence[int] | np.ndarray,
+                      names: Sequence[str], *,
                       estimator: Literal["saltelli", "coinr", "jansen"] = "saltelli",
                       num_resamples: int = 1000, conf_level: float = 0.95,
                       seed: int | None = 0) -> pd.DataFrame:
@@ -289,12 +296,12 @@ class SensitivityResult:
     """Sobol' indices per input and the runs behind them."""
 
     indices: pd.DataFrame
-    output: Any  # humsec.index.uncertainty.Output
-    runs: Any  # humsec.index.uncertainty.UncertaintyResult
+    output: Output
+    runs: UncertaintyResult
     values: np.ndarray
 
 
-def _output_values(res: Any, out: Any) -> np.ndarray:
+def _output_values(res: UncertaintyResult, out: Output) -> np.ndarray:
     node = out.node or res.spec.root
     j = res.aggregates.index(node)
     if out.stat == "mean_abs_rank_shift":
@@ -308,7 +315,7 @@ def _output_values(res: Any, out: Any) -> np.ndarray:
     return (res.ranks if out.stat == "rank" else res.scores)[:, u, j]
 
 
-def sensitivity_analysis(spec: Any, data: pd.DataFrame, uncertainty: Any, *,
+def sensitivity_analysis(spec: IndexSpec, data: pd.DataFrame, uncertainty: UncertaintySpec, *,
                          n: int, seed: int, year: int | None = None,
                          num_resamples: int = 1000, conf_level: float = 0.95,
                          progress: Callable[[int], None] | None = None,
@@ -325,19 +332,17 @@ def sensitivity_analysis(spec: Any, data: pd.DataFrame, uncertainty: Any, *,
     ``sobol_matrix`` and ``sobol_row`` columns, so a replay of it
     (:func:`sensitivity_from_runs`) gives the same indices.
     """
-    from humsec.index import uncertainty as unc
-
-    unc._validate(uncertainty, spec)
+    validate_against(uncertainty, spec)
     rng = np.random.default_rng(seed)
     holder: dict[str, Any] = {}
     names = list(uncertainty.names)
 
     def func(X: np.ndarray) -> np.ndarray:
-        cache = unc.StepCache()
-        design = unc._design(spec, data, uncertainty, X, rng, year, cache)
-        with unc.executor_for(scheduler) as ex:
-            runs = unc._evaluate(design, progress=progress, batch=batch, cache=cache, executor=ex)
-        res = unc._finish(design, runs, seed, {"kind": "sensitivity", "n": n})
+        cache = StepCache()
+        design = make_design(spec, data, uncertainty, X, rng, year, cache)
+        with executor_for(scheduler) as ex:
+            runs = evaluate(design, progress=progress, batch=batch, cache=cache, executor=ex)
+        res = finish(design, runs, seed, {"kind": "sensitivity", "n": n})
         matrix, row = design_labels(len(X) // (len(names) + 2), names, "salib")
         table = res.runs.copy()
         table["sobol_matrix"] = matrix
@@ -359,7 +364,7 @@ def sensitivity_analysis(spec: Any, data: pd.DataFrame, uncertainty: Any, *,
     return SensitivityResult(idx, uncertainty.output, res, _output_values(res, uncertainty.output))
 
 
-def sensitivity_from_runs(res: Any, *, layout: Literal["salib", "coinr"] | None = None,
+def sensitivity_from_runs(res: UncertaintyResult, *, layout: Literal["salib", "coinr"] | None = None,
                           estimator: Literal["saltelli", "coinr", "jansen"] = "saltelli",
                           num_resamples: int = 1000, conf_level: float = 0.95,
                           seed: int | None = 0) -> SensitivityResult:

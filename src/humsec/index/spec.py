@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from humsec.errors import HumsecError, ValidationError, ValidationIssue
+from humsec.index.uncertainty_spec import UncertaintySpec
 from humsec.yamlio import dump_yaml, load_yaml, model_issues, read_text
 
 SPEC_VERSION = 1
@@ -495,8 +496,6 @@ def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
     if spec.steps and "aggregate" not in seen_steps:
         add("no 'aggregate' step: aggregates could not be computed", "steps")
     if spec.uncertainty is not None and not issues:
-        from humsec.index.uncertainty import UncertaintySpec
-
         try:
             UncertaintySpec.from_dict(spec.uncertainty, file=file,
                                       spec=spec.model_copy(update={"uncertainty": None}))
