@@ -42,12 +42,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: str | None, port: int, runs: int, *,
-                 log_prefix: str = "humsec-bench-serve-") -> tuple[subprocess.Popen, Path]:
-    """``humsec serve`` from this checkout in a child process, logging to a temp file."""
+def start_server(home: str | None, port: int, runs: int, *, log_prefix: str = "humsec-bench-serve-",
+                 extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, Path]:
+    """``humsec serve`` (with ``extra`` options) from this checkout in a child process,
+    logging to a temp file."""
     log = Path(tempfile.mkstemp(prefix=log_prefix, suffix=".log")[1])
     cmd = [sys.executable, "-m", "humsec.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--runs", str(runs), "--log-level", "warning"]
+           "--runs", str(runs), "--log-level", "warning", *extra]
     if home:
         cmd += ["--home", home]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -196,3 +196,45 @@ def test_concurrent_first_requests_compute_once(default_env):
     assert all(r.status_code == 200 for r in rs)
     assert len({r.content for r in rs}) == 1 and len({r.headers["etag"] for r in rs}) == 1
     assert len(calls) == 1 and app.state.observatory.response_cache.computed == 1
+
+
+@pytest.mark.parametrize("case", ["no_cache_file", "cache_file", "wait"])
+def test_start_up_waits_for_the_warm_up_only_when_it_is_quick_or_asked(default_env, tmp_path, monkeypatch, case):
+    """``humsec serve`` on data without a response-cache file answers at once and warms in
+    the background (the first start would otherwise be minutes of silence); with a
+    matching file, or ``preload_wait``, it accepts requests only once warm."""
+    from humsec.api import cache
+
+    settings = default_env[0].model_copy(update={"home": tmp_path})
+    shutil.copy(default_env[0].db_path, tmp_path / default_env[0].db_path.name)
+    release = asyncio.Event()
+    calls = []
+
+    async def fake_warm(rc, views=(), **kw):
+        calls.append("started")
+        if case == "no_cache_file":
+            await release.wait()  # never set: a warm-up that outlives the test
+        calls.append("done")
+        return {"fake": True, "seconds": 0.0}
+
+    monkeypatch.setattr(cache, "warm", fake_warm)
+    app = _site(settings, preload=True, preload_wait=case == "wait")
+    if case == "cache_file":
+        with TestClient(app) as c:  # builds the middleware stack, so the observatory knows its fingerprint
+            pass
+        path = cache.cache_path(app.state.observatory)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"placeholder")  # its name is what the start-up checks; load() checks the content
+        calls.clear()
+        app = _site(settings, preload=True)
+    with TestClient(app) as c:
+        assert c.get("/api/v1/health").status_code == 200
+        if case == "no_cache_file":
+            assert calls == ["started"] and app.state.warm_report is None
+            assert not app.state.warm_task.done()
+            assert c.get("/web/warm-up").json()["done"] is False  # says it is still warming
+        else:
+            assert calls[-1] == "done" and app.state.warm_report["fake"]
+            assert c.get("/web/warm-up").json()["done"] is True
+    if case == "no_cache_file":
+        assert app.state.warm_task.cancelled() or app.state.warm_task.done()

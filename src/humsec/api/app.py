@@ -7,6 +7,7 @@ render their results; :class:`~humsec.api.state.Observatory` caches the expensiv
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import gc
@@ -17,6 +18,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -239,8 +241,6 @@ class UploadGuard:
         if (scope["type"] != "http" or scope.get("method") != "POST"
                 or scope.get("path", "").rstrip("/") not in UPLOAD_PATHS):
             return await self.app(scope, receive, send)
-        from starlette.concurrency import run_in_threadpool
-
         request = Request(scope)
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > self.config.max_upload_bytes + 64 * 1024:
@@ -357,15 +357,41 @@ def _lifespan(config: ServiceConfig):
                     log.exception("warming the response cache failed")
                     return None
 
-            app.state.warm_report = await run()
+            def settle() -> None:
+                # what the warm-up built lives as long as the server: out of the collector's
+                # scans, so that no full collection pauses an answer (CPython gc.freeze)
+                gc.collect()
+                gc.freeze()
+
             if obs.response_cache is not None:  # new data while serving: warmed again, in the background
                 obs.response_cache.on_new_data = run
-            # what the start-up built lives as long as the server: out of the collector's
-            # scans, so that no full collection pauses an answer (CPython gc.freeze)
-            gc.collect()
-            gc.freeze()
+            if config.preload_wait or await run_in_threadpool(_disk_cache_matches, obs):
+                app.state.warm_report = await run()
+                settle()
+            else:
+                # the first start on this data: answer at once (each view computed on first
+                # use) while every view is computed in the background
+                async def background() -> None:
+                    app.state.warm_report = await run()
+                    settle()
+
+                app.state.warm_task = asyncio.create_task(background())
+                log.warning("no response cache for this data yet: answering now and warming every view in "
+                            "the background (minutes, once per data version)")
         yield
+        task = getattr(app.state, "warm_task", None)
+        if task is not None and not task.done():
+            task.cancel()
     return lifespan
+
+
+def _disk_cache_matches(obs: Observatory) -> bool:
+    """Whether a response-cache file was written for this store version, humsec version
+    and configuration (its name says so; its content is checked when it is loaded)."""
+    try:
+        return cache.cache_path(obs).is_file()
+    except Exception:  # an unreadable store: the warm-up (and each request) reports it
+        return False
 
 
 def _shared_warm(obs: Observatory) -> None:

@@ -43,8 +43,14 @@ class ServiceConfig(BaseModel):
     max_upload_bytes : int
         Largest data file accepted by ``POST /api/v1/datasets``.
     preload : bool
-        Warm the response cache at start-up, before the server accepts requests (from
-        the disk cache when it matches, else by computing every read view).
+        Warm the response cache at start-up: from the disk cache when one matches the
+        data, before the server accepts requests (about 2 s); else by computing every
+        read view - in the background while the server already answers (computing each
+        view on first use meanwhile), or before accepting requests with ``preload_wait``.
+    preload_wait : bool
+        With ``preload``: accept requests only once every read view is warm, even when
+        that means computing them all (minutes, once per data version) - for
+        deployments behind a readiness check, and the load benchmark.
     allowed_hosts : tuple of str
         ``Host`` header values the service answers (others get 400; DNS-rebinding and
         host-header injection guard). Empty: the loopback names, ``testserver`` and
@@ -73,6 +79,7 @@ class ServiceConfig(BaseModel):
     refresh_seconds: float = Field(default=5.0, ge=0)
     max_upload_bytes: int = Field(default=20 * 2**20, gt=0)
     preload: bool = False
+    preload_wait: bool = False
     allowed_hosts: tuple[str, ...] = ()
     header_timeout: float = Field(default=10.0, gt=0)
     gzip_min_bytes: int = Field(default=1024, ge=0)

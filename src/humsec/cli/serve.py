@@ -24,8 +24,12 @@ def serve_cmd(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     no_preload: bool = typer.Option(
         False, "--no-preload",
-        help="Start answering at once and compute each view on first use, instead of warming the response "
-             "cache first (from <home>/cache when it matches the data, else computed: a few minutes once)."),
+        help="Do not warm the response cache: compute each view on first use (by default the cache is "
+             "loaded from <home>/cache when it matches the data, else computed in the background)."),
+    wait_warm: bool = typer.Option(
+        False, "--wait-warm",
+        help="Accept requests only once every view is warm, even on the first start on new data, when "
+             "computing them takes minutes (for a deployment behind a readiness check)."),
     allowed_host: Optional[list[str]] = typer.Option(
         None, "--allowed-host",
         help="Host header the service answers (repeat; default: loopback names and --host; '*' for any, "
@@ -55,7 +59,8 @@ def serve_cmd(
     if home is not None:
         settings = settings.model_copy(update={"home": home.expanduser()})
     config = ServiceConfig(host=host, port=port, token_file=token_file, runs=runs, trend_runs=min(50, runs),
-                           preload=not no_preload, allowed_hosts=hosts, header_timeout=header_timeout)
+                           preload=not no_preload, preload_wait=wait_warm and not no_preload,
+                           allowed_hosts=hosts, header_timeout=header_timeout)
     app = create_site(settings, config)
     shown = f"[{host}]" if ":" in host else host
     err = console(stderr=True)
@@ -64,9 +69,14 @@ def serve_cmd(
     if host in ("0.0.0.0", "::") and not allowed_host:
         err.print(f"answering the Host names {', '.join(config.trusted_hosts())}; add --allowed-host NAME for "
                   "the name clients use", markup=False)
-    if config.preload:
+    if config.preload_wait:
         err.print("warming the response cache before accepting requests (at once when the cache under "
-                  f"{settings.home / 'cache'} matches the data; the first start computes every view)", markup=False)
+                  f"{settings.home / 'cache'} matches the data; else every view is computed first: minutes)",
+                  markup=False)
+    elif config.preload:
+        err.print(f"loading the response cache from {settings.home / 'cache'} when it matches the data; else "
+                  "answering at once and warming every view in the background (minutes, once per data version)",
+                  markup=False)
     run(app, host=host, port=port, header_timeout=header_timeout, log_level=log_level)
 
 

@@ -129,10 +129,18 @@ def warm_up_at_start(app: Any, env: Any = None) -> None:
                 app.state.dashboard_warm_started = True
                 for name in (env.list_templates() if env is not None else ()):
                     env.get_template(name)  # compiled once, before the first visitor
-                report = getattr(app.state, "warm_report", None)
-                app.state.dashboard_warm_failed = report is None
-                app.state.dashboard_warm_seconds = None if report is None else report["seconds"]
-                app.state.dashboard_warm.set()
+
+                def finish(report: dict | None) -> None:
+                    app.state.dashboard_warm_failed = report is None
+                    app.state.dashboard_warm_seconds = None if report is None else report.get("seconds")
+                    app.state.dashboard_warm.set()
+
+                task = getattr(app.state, "warm_task", None)
+                if task is not None and not task.done():  # warming in the background (first start)
+                    task.add_done_callback(lambda t: finish(
+                        None if t.cancelled() or t.exception() is not None else app.state.warm_report))
+                else:
+                    finish(getattr(app.state, "warm_report", None))
             yield state
 
     app.router.lifespan_context = lifespan
