@@ -199,7 +199,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("index/methods/treat.py", "scipy"): _REVIEW,
     ("index/methods/weights.py", "scipy.optimize"): _REVIEW,
     ("index/pipeline.py", "humsec.index.engine"): _REVIEW,
-    ("index/pipeline.py", "humsec.index.longform"): _REVIEW,
     ("index/pipeline.py", "humsec.index.methods.impute"): _REVIEW,
     ("index/pipeline.py", "humsec.index.scale"): _REVIEW,
     ("index/pipeline.py", "json"): _REVIEW,

@@ -43,6 +43,7 @@ from pandas.arrays import ArrowStringArray
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for as _registry_for
 from humsec.index.engine import MATRIX, Unsupported, rank_min_desc, validated
+from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
@@ -184,8 +185,6 @@ class IndexResult:
     def long(self, nodes: list[str] | None = None) -> pd.DataFrame:
         """Long table ``unit, year, node, score, rank`` (aggregates first, root on top;
         each node's units from the best rank down, ties in unit order)."""
-        from humsec.index.longform import default_nodes, long_table
-
         return long_table(self.scores, self.ranks, nodes or default_nodes(self.spec), self.year)
 
     def equals(self, other: IndexResult) -> bool:
