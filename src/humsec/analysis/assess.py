@@ -910,9 +910,9 @@ def _stacked_history(spec: IndexSpec, data: pd.DataFrame, years: list[int],
     if (np.bincount(key, minlength=nu * ny * k) > 1).any():
         return None  # duplicate observations: the yearly builds name them
     # raw cube (unit, year, indicator) up to the last year wanted
-    raw = np.full(nu * ny * k, np.nan)
-    raw[key] = value
-    raw = raw.reshape(nu, ny, k)
+    flat = np.full(nu * ny * k, np.nan)
+    flat[key] = value
+    raw = flat.reshape(nu, ny, k)
     # the rows: units with any observation (even NaN) in a wanted year
     present = np.zeros((nu, ny), dtype=bool)
     present[upos, year - y0] = True

@@ -314,6 +314,7 @@ def parse_rules(text: str, *, file: str = "<rules>") -> tuple[Rule, ...]:
         if not isinstance(title, str):
             add("'title' must be text", (*p, "title"))
         if len(issues) == n_before:
+            assert isinstance(rid, str) and isinstance(measure, str)  # checked above (no issue added)
             rules.append(Rule(id=rid, title=str(title), series=tuple(series), measure=measure, op=op,
                               thresholds=tuple(thresholds), exclude=tuple(exclude),
                               min_level=None if min_level is None else float(min_level), window=window,
@@ -448,10 +449,10 @@ def _change_point_arrays(base: Mapping[str, np.ndarray], rule: Rule, *, year: in
             series.append((cur[a:i + 1], yr[a:i + 1]))
     for i, cps in zip(rows, pelt_many(series, min_size=1)):
         y = yr[i]
-        recent = [c for c in cps if c.year is not None and y - rule.window < c.year <= y]
+        recent = [(c.year, c.shift) for c in cps if c.year is not None and y - rule.window < c.year <= y]
         if recent:
-            value[i] = recent[-1].shift
-            brk[i] = float(recent[-1].year)
+            value[i] = recent[-1][1]
+            brk[i] = float(recent[-1][0])
     # the first year of the new level: the change into it is what the drivers explain
     return {"value": value, "break_year": brk}
 

@@ -202,7 +202,7 @@ def audit(result: IndexResult, *, leave_one_out: bool = True) -> AuditReport:
                          "cronbach_alpha": cronbach_alpha(frame),
                          "pc1_variance": float(p.explained[0]) if len(p.explained) else np.nan,
                          "pc1_loadings": ", ".join(f"{k}:{v:.2f}" for k, v in p.loadings.items())})
-    loo_rows = []
+    loo_rows: list[dict[str, object]] = []
     if leave_one_out:
         base = result.ranks[spec.root]
         for code in spec.aggregates:

@@ -178,9 +178,9 @@ def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
                 if have.any():
                     fills[g, have] = np.nanmedian(block[:, have], axis=0)
     r, c = np.nonzero(miss)
-    g = codes[r]
-    sel = g >= 0  # rows without a label keep their gaps
-    out[r[sel], c[sel]] = fills[g[sel], c[sel]]
+    gr = codes[r]
+    sel = gr >= 0  # rows without a label keep their gaps
+    out[r[sel], c[sel]] = fills[gr[sel], c[sel]]
     return out
 
 
@@ -403,7 +403,7 @@ def aggregate_means(V: np.ndarray, w: np.ndarray, method: str, *, floor: float |
         wv = wn[..., :, None]
         if method == "arithmetic":
             return (V @ wv)[..., 0], np.zeros(V.shape[:-2], dtype=bool)
-        nonpos = (V <= 0).any(axis=(-1, -2))
+        nonpos = np.asarray((V <= 0).any(axis=(-1, -2)))
         Vs = np.where(V > 0, V, 1.0)
         if method == "geometric":
             return np.exp((np.log(Vs) @ wv)[..., 0]), nonpos

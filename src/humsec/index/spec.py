@@ -28,7 +28,7 @@ Example
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +40,7 @@ from humsec.errors import HumsecError, ValidationError, ValidationIssue
 from humsec.index.uncertainty_spec import UncertaintySpec
 from humsec.yamlio import dump_yaml, load_yaml, model_issues, read_text
 
-SPEC_VERSION = 1
+SPEC_VERSION: Literal[1] = 1
 
 #: Step families in their canonical order. ``weight`` declares how the weights of the
 #: children of each aggregate are obtained; it is applied during ``aggregate``.
@@ -357,9 +357,6 @@ class IndexSpec(BaseModel):
         schema["title"] = "humsec index specification"
         return schema
 
-    def __iter__(self) -> Iterator[Any]:  # pragma: no cover - pydantic iter is fine
-        return super().__iter__()
-
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -500,9 +497,9 @@ def _semantic_issues(spec: IndexSpec, file: str) -> list[ValidationIssue]:
             UncertaintySpec.from_dict(spec.uncertainty, file=file,
                                       spec=spec.model_copy(update={"uncertainty": None}))
         except ValidationError as exc:
-            for i in exc.issues:
-                issues.append(ValidationIssue(i.message, file=file,
-                                              field="uncertainty" + (f".{i.field}" if i.field else "")))
+            for issue in exc.issues:
+                issues.append(ValidationIssue(issue.message, file=file,
+                                              field="uncertainty" + (f".{issue.field}" if issue.field else "")))
     return issues
 
 

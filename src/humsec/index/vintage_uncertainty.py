@@ -91,9 +91,10 @@ def vintage_uncertainty(spec: Any, vintages: Mapping[str, pd.DataFrame], uncerta
             continue
         p = parts[lab]
         pos = np.flatnonzero(draw == i)
-        cols = [units.index(u) for u in p.units]
-        scores[np.ix_(pos, cols, range(len(aggs)))] = p.scores
-        ranks[np.ix_(pos, cols, range(len(aggs)))] = p.ranks
+        cols = np.array([units.index(u) for u in p.units], dtype=np.intp)
+        every = np.arange(len(aggs))
+        scores[np.ix_(pos, cols, every)] = p.scores
+        ranks[np.ix_(pos, cols, every)] = p.ranks
         t = p.runs.copy()
         t.insert(1, "vintage", lab)
         t["vintage_run"] = t["run"]

@@ -305,7 +305,7 @@ def mazziotta_pareto(values: np.ndarray, weights: np.ndarray, *, penalty: int = 
         mu = np.nanmean(v, axis=0)
         sd = np.nanstd(v, axis=0, ddof=1)
         if not (np.isfinite(sd) & (sd > 0)).all():
-            bad = [(columns[j] if columns else f"column {j}") for j in np.flatnonzero(~(np.isfinite(sd) & (sd > 0)))]
+            bad = [(columns[j] if columns else f"column {j}") for j in np.flatnonzero(~(np.isfinite(sd) & (sd > 0))).tolist()]
             raise HumsecError(f"Mazziotta-Pareto index{_label(code)}: cannot standardise {sample(bad)} "
                               "(fewer than two values or zero variance)")
         v = 100.0 + 10.0 * (v - mu) / sd
@@ -317,7 +317,7 @@ def mazziotta_pareto(values: np.ndarray, weights: np.ndarray, *, penalty: int = 
     S = np.sqrt(np.sum(W * (z - M[:, None]) ** 2 * avail, axis=1))
     bad = ok & (M <= 0)
     if bad.any():
-        rows = list(np.flatnonzero(bad))
+        rows = np.flatnonzero(bad).tolist()
         which = [units[i] for i in rows] if units is not None else [f"row {i}" for i in rows]
         raise HumsecError(f"Mazziotta-Pareto index{_label(code)}: the mean of a unit's children is <= 0 "
                           f"(units {sample(which)}); standardise as 100 + 10 z first")
