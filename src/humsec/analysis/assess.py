@@ -32,15 +32,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+import json
 
 import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
-from humsec.index.pipeline import IndexResult, build
+from humsec.index.pipeline import IndexResult, build, resolve_method
 from humsec.index.spec import IndexSpec
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel, Provenance
+from humsec.index.families import registry_for
+from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
 
 __all__ = [
     "Assessment", "CountryAssessment", "DEFAULT_RUNS", "DEFAULT_SEED", "SEVERE", "assess", "compare",
@@ -97,9 +100,6 @@ def data_policy(spec: IndexSpec) -> pd.DataFrame:
         window mean the window length minus one), ``window`` (years averaged) and
         ``exclude_years``.
     """
-    from humsec.index.methods.impute import PANEL_METHODS
-    from humsec.index.pipeline import resolve_method
-
     i = spec.step_index("impute")
     rows = []
     for code in spec.indicators:
@@ -160,8 +160,6 @@ def coverage_by_year(spec: IndexSpec, data: pd.DataFrame, years: Iterable[int] |
         in the year or the year before for at least half of those units) and
         ``fresh_share`` (``fresh`` / number of indicators).
     """
-    from humsec.index.pipeline import resolve_method
-
     years = sorted(int(y) for y in (data["year"].unique() if years is None else years))
     cols = ["year", "ranked", "fresh", "fresh_share"]
     if not years:
@@ -336,8 +334,6 @@ class CountryAssessment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
-        import json
-
         def recs(df: pd.DataFrame) -> list[dict[str, Any]]:
             return json.loads(df.to_json(orient="records"))
 
@@ -812,10 +808,6 @@ def _panel_impute_plan(step: Any, codes: list[str]) -> list[tuple[str, dict[str,
     """Kernel calls of a panel imputation step as the pipeline makes them (one per
     distinct method and parameters, over every indicator), or None when a call could
     look at later years (``backfill``) or is not a panel method."""
-    from humsec.index.families import registry_for
-    from humsec.index.methods.impute import PANEL_METHODS
-    from humsec.index.pipeline import resolve_method
-
     reg = registry_for("impute")
     plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
     for code in codes:
@@ -831,8 +823,6 @@ def _panel_impute_plan(step: Any, codes: list[str]) -> list[tuple[str, dict[str,
 
 def _row_local_steps(spec: IndexSpec, steps: Sequence[Any]) -> bool:
     """Whether every step (after a leading panel imputation) treats each unit alone."""
-    from humsec.index.pipeline import resolve_method
-
     for st in steps:
         allowed = _ROW_LOCAL.get(st.step)
         if st.step == "screen":
@@ -869,8 +859,6 @@ def _stacked_history(spec: IndexSpec, data: pd.DataFrame, years: list[int],
     steps = list(spec.steps)
     if not steps or spec.denominators or any(st.step == "denominate" for st in steps):
         return None
-    from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
-
     leaves = list(spec.indicators)
     if {"unit", "year", "indicator", "value"} & set(leaves):
         return None  # names the stacked (wide) table reserves
@@ -929,8 +917,6 @@ def _stacked_history(spec: IndexSpec, data: pd.DataFrame, years: list[int],
         pu, py = np.nonzero(rows)
         pidx = pd.MultiIndex.from_arrays([units[pu], (py + y0).astype(np.int64)], names=["unit", "year"])
         panel = pd.DataFrame(raw[pu, py, :], index=pidx, columns=leaves)
-        from humsec.index.families import registry_for
-
         reg = registry_for("impute")
         where = pd.MultiIndex.from_arrays([units[ru], (ry + y0).astype(np.int64)], names=["unit", "year"])
         out = cur.copy()

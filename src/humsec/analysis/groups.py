@@ -52,12 +52,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+import json
 
 import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
-from humsec.index.hdr import atkinson
+from humsec.index.hdr import atkinson, gdi_group
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DISAGG_KEYS, TOTAL, Panel
 
@@ -589,7 +590,6 @@ def gender_indices(data: pd.DataFrame | Panel, year: int) -> pd.DataFrame:
         are absent altogether gives an all-NaN column).
     """
     from humsec.index.builtin import load_spec
-    from humsec.index.hdr import gdi_group
     from humsec.index.pipeline import build
 
     df = _frame(data)
@@ -689,8 +689,6 @@ class LeftBehind:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: records of the tables (NaN → None)."""
-        import json
-
         def rec(df: pd.DataFrame) -> list[dict]:
             return json.loads(df.to_json(orient="records"))
 

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import logging
 import re
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +38,7 @@ from humsec.errors import HumsecError, MissingExtra, NotFoundError
 from humsec.index.builtin import builtin_names
 from humsec.oversight.transaction import ConflictError, OversightBusyError
 from humsec.settings import Settings
+from fastapi.openapi.docs import get_swagger_ui_html
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("humsec.api")
@@ -53,8 +55,6 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 
 
 def _phrase(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -312,7 +312,6 @@ def _mount_docs(app: FastAPI) -> str | None:
         import swagger_ui_bundle
     except ImportError:
         return None
-    from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.staticfiles import StaticFiles
 
     app.mount(f"{API_PREFIX}/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),

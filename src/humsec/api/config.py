@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import ClassVar
+import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,8 +92,6 @@ class ServiceConfig(BaseModel):
 
     def answer_tag(self) -> str:
         """A short hash of :attr:`ANSWER_FIELDS`."""
-        import hashlib
-
         return hashlib.sha256(self.model_dump_json(include=set(self.ANSWER_FIELDS)).encode()).hexdigest()[:16]
 
     def trusted_hosts(self) -> list[str]:

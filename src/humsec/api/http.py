@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+import re
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from humsec.api.state import Observatory
+from humsec.errors import HumsecError
 
 CSV_TYPE = "text/csv; charset=utf-8"
 JSON_TYPE = "application/json"
@@ -162,8 +164,6 @@ def cached(request: Request, obs: Observatory, compute: Callable[[str], Body], *
     is current, else the rendered result (computed once per ETag and cached)."""
     f = negotiate(request, fmt, allowed)
     if f not in allowed:
-        from humsec.errors import HumsecError
-
         raise HumsecError(f"format '{f}' is not available here: expected one of {', '.join(allowed)}")
     tag = etag(obs, request, f, extra)
     headers = {"ETag": tag, "Cache-Control": f"public, max-age={obs.config.max_age}", "Vary": "Accept"}
@@ -176,7 +176,5 @@ def cached(request: Request, obs: Observatory, compute: Callable[[str], Body], *
 
 def safe_filename(*parts: object, suffix: str) -> str:
     """A download name made only of ``[A-Za-z0-9_.-]`` from already-validated parts."""
-    import re
-
     stem = "_".join(re.sub(r"[^A-Za-z0-9_.-]+", "-", str(p)).strip("-.") for p in parts if p not in (None, ""))
     return f"{stem or 'humsec'}.{suffix}"

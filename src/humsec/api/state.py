@@ -23,6 +23,7 @@ import pandas as pd
 from humsec.api.config import ServiceConfig
 from humsec.errors import HumsecError
 from humsec.settings import Settings
+from humsec.analysis.assess import assess, default_year, history, index_data
 
 T = TypeVar("T")
 
@@ -230,15 +231,11 @@ class Observatory:
         return self.cache.get_or_compute(("spec", name), lambda: load_spec(name))
 
     def index_data(self, spec_name: str) -> pd.DataFrame:
-        from humsec.analysis.assess import index_data
-
         return self.memo(("index_data", spec_name),
                          lambda: index_data(self.inputs().panel, self.spec(spec_name)))
 
     def years(self, spec_name: str) -> tuple[list[int], int]:
         """(years with observations, default assessment year) of a spec."""
-        from humsec.analysis.assess import default_year
-
         def compute() -> tuple[list[int], int]:
             data = self.index_data(spec_name)
             return sorted(int(y) for y in data["year"].unique()), default_year(self.spec(spec_name), data)
@@ -253,8 +250,6 @@ class Observatory:
 
     def assessment(self, spec_name: str, year: int | None = None, runs: int | None = None) -> Any:
         """:func:`humsec.analysis.assess.assess` of a built-in spec (cached per year)."""
-        from humsec.analysis.assess import assess
-
         y = self.resolve_year(spec_name, year)
         n = self.resolve_runs(runs)
         inp = self.inputs()
@@ -286,8 +281,6 @@ class Observatory:
                          lambda: self.assessment(spec_name, y, n).country(unit).to_dict())
 
     def history(self, spec_name: str, first: int, last: int) -> pd.DataFrame:
-        from humsec.analysis.assess import history
-
         return self.memo(("history", spec_name, first, last),
                          lambda: history(self.spec(spec_name), self.index_data(spec_name), range(first, last + 1)))
 

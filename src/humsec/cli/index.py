@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Optional
+import sys
 
 import pandas as pd
 import typer
@@ -120,8 +121,6 @@ def build(
 def _emit_csv(df: pd.DataFrame) -> None:
     """``emit(df, "csv")`` written by the vectorised CSV writer (same text: formula-safe,
     "\n" line ends unless a cell holds a carriage return)."""
-    import sys
-
     from humsec.index.io import csv_parts, write_csv_parts
 
     done_working()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
+import socket
 
 import typer
 
@@ -51,8 +52,6 @@ def serve_cmd(
         raise HumsecError(f"--header-timeout must be positive, got {header_timeout}")
     hosts = tuple(allowed_host or ())
     if not hosts and host in ("0.0.0.0", "::"):
-        import socket
-
         hosts = tuple(dict.fromkeys(["127.0.0.1", "localhost", "::1", "[::1]", socket.gethostname(),
                                      socket.getfqdn()]))
     settings = settings_from(ctx)

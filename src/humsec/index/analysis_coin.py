@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
-from humsec.index.pipeline import IndexResult, build, is_wide, rank_desc
+from humsec.index.pipeline import IndexResult, StepCache, build, is_wide, rank_desc
 
 __all__ = ["CORR_METHODS", "OptWeightsResult", "compare_coins", "data_availability", "get_corr",
            "get_denom_corr", "get_opt_weights", "get_pvals", "get_str_weak", "get_unit_summary"]
@@ -489,8 +489,6 @@ def get_opt_weights(result: IndexResult, *, level: int | None = None,
         ``message``).
     """
     from scipy.optimize import minimize
-
-    from humsec.index.pipeline import StepCache
 
     _check_method(method)
     if optype not in ("balance", "infomax"):

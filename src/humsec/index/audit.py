@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
-from humsec.index.pipeline import IndexResult, regenerate
+from humsec.index.pipeline import IndexResult, regenerate, resolve_method
+from humsec.index.families import registry_for
+from humsec.index.methods.treat import kurt, skew
 
 __all__ = ["AuditReport", "audit", "cronbach_alpha", "indicator_stats", "pca", "treatment_log"]
 
@@ -54,8 +56,6 @@ def indicator_stats(frame: pd.DataFrame) -> pd.DataFrame:
     ``n_same`` (the largest number of units sharing one value, COINr's
     ``max(table(x))``; 0 for an empty column).
     """
-    from humsec.index.methods.treat import kurt, skew
-
     rows = []
     n = len(frame)
     for c in frame.columns:
@@ -247,9 +247,6 @@ def treatment_log(result: IndexResult) -> pd.DataFrame:
         n_winsorised, n_winsorised_tried, skew_before, kurt_before, skew_after,
         kurt_after, winsorised_units``; empty if the build has no ``treat`` step.
     """
-    from humsec.index.families import registry_for
-    from humsec.index.pipeline import resolve_method
-
     names = list(result.datasets)
     rows: list[dict] = []
     for rec in result.log:

@@ -26,6 +26,7 @@ import os
 import re
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ import pyarrow.csv as pcsv
 
 from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
+from humsec.data import importer
 
 __all__ = ["csv_bytes", "csv_parts", "read_index_data", "read_text_table", "take_text", "write_csv_fast",
            "write_csv_parts"]
@@ -207,8 +209,6 @@ def read_text_table(path: str | Path, *, numeric: Collection[str] = (), columns:
             return _Columns(want, cols.__getitem__, table.num_rows, True,
                             floats={c: cols[c] for c in floats} if as_float else None, reread=reread,
                             markers=markers)
-    from humsec.data import importer
-
     df = importer._read_raw(path, None)[0]
     df.columns = [str(c).strip() for c in df.columns]
     return _Columns(list(df.columns), df.__getitem__, len(df), False, markers=markers)
@@ -578,8 +578,6 @@ def csv_parts(df: pd.DataFrame, *, crlf: bool | None = False, safe: bool = True)
     bounds = list(range(0, n, _SLICE)) + [n]
     if len(bounds) <= 2:
         return [header, body(0, n)]
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=min(len(bounds) - 1, os.cpu_count() or 1)) as pool:
         return [header, *pool.map(body, bounds[:-1], bounds[1:])]
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+import json as _json
 
 import numpy as np
 import pandas as pd
@@ -42,9 +43,10 @@ from pandas.arrays import ArrowStringArray
 
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for as _registry_for
-from humsec.index.engine import MATRIX, Unsupported, rank_min_desc, validated
+from humsec.index.engine import MATRIX, Unsupported, coinr_treat, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
+from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
            "resolve_method",
@@ -511,8 +513,6 @@ class StepCache:
             raise RuntimeError("a StepCache is bound to one data frame; use a new cache for other data")
 
     def keys(self, spec: IndexSpec, year: int | None, keep: Collection[str] | None = None) -> list[str | None]:
-        import json as _json
-
         base = _json.dumps({"tree": [n.model_dump(exclude={"weight", "name"}) for n in spec.tree],
                             "groups": spec.groups, "year": year,
                             "keep": sorted(keep) if keep is not None else None}, sort_keys=True, default=str)
@@ -817,8 +817,6 @@ class _Builder:
         return out, {"denominated": done}
 
     def _impute(self, step: Step, cur: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-        from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
-
         reg = registry_for("impute")
         m = reg.get(step.method)
         p = m.validate_params(step.params)
@@ -1078,8 +1076,6 @@ class _Weights(Mapping):
 
 
 def _key(params: Mapping[str, Any]) -> str:
-    import json as _json
-
     return _json.dumps(params, sort_keys=True, default=str)
 
 
@@ -1274,8 +1270,6 @@ class _MatrixBuilder:
         return X, {"removed": dropped, "n_removed": len(dropped)}
 
     def _treat(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        from humsec.index.engine import coinr_treat
-
         reg = registry_for("treat")
         targets = self._targets(step)
         plan = self._plan(step, targets)
@@ -1451,8 +1445,6 @@ def _placed(X: np.ndarray, js: list[int], res: np.ndarray) -> np.ndarray:
 
 
 def _panel_methods() -> frozenset[str]:
-    from humsec.index.methods.impute import PANEL_METHODS
-
     return PANEL_METHODS
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+import os
 
 from humsec.errors import HumsecError, MissingExtra
 
@@ -124,8 +125,6 @@ def executor_for(scheduler: Any = None) -> Iterator[Executor]:
         raise HumsecError(f"scheduler: expected 'local', 'local:N' or a Dask scheduler address, got {scheduler!r}")
     s = scheduler.strip()
     if s == "local" or s.startswith("local:"):
-        import os
-
         n = os.cpu_count() or 1
         if s.startswith("local:"):
             try:

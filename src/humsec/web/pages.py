@@ -8,12 +8,16 @@ import hashlib
 import re
 from importlib import resources
 from typing import Any
+import contextlib
+import difflib
+import threading
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from humsec import __version__
+from humsec.errors import HumsecError
 
 ISO3 = re.compile(r"^[A-Za-z]{3}$")
 #: Pages load nothing but this server's own scripts, styles and data.
@@ -37,7 +41,6 @@ def data_credits(obs: Any) -> dict[str, Any] | None:
     """Where the served numbers come from, for the footer: the data releases and the
     publishers of the current data (from the panel's provenance, most indicators first);
     None while the data cannot be read."""
-    from humsec.errors import HumsecError
     from humsec.report.brief import source_credits
 
     try:
@@ -88,8 +91,6 @@ def name_candidates(reg: Any, text: str) -> list[dict[str, Any]]:
 def close_names(reg: Any, text: str, n: int = 5) -> list[dict[str, Any]]:
     """Countries whose name is spelt like ``text`` ("kenia" -> Kenya), closest first
     (:func:`difflib.get_close_matches` on the normalised names); for a "did you mean"."""
-    import difflib
-
     from humsec.data.countries import normalise
 
     by_key = {normalise(reg.info(c).name): c for c in sorted(reg.codes)}
@@ -114,9 +115,6 @@ def warm_up_at_start(app: Any, env: Any = None) -> None:
     accepts requests; it also computes what every country page shares,
     :func:`humsec.api.routers.countries.warm_country_pages`), and compile the templates
     then. ``/web/warm-up`` says when it is done and how long it took."""
-    import contextlib
-    import threading
-
     app.state.dashboard_warm = threading.Event()
     app.state.response_views.append(dashboard_views)
     inner = app.router.lifespan_context
@@ -178,8 +176,6 @@ def mount(app: Any) -> None:
         """The "Go to a country" search (works without JavaScript): an ISO3 code or a name
         that means one country -> its page; a name several countries share ("Korea") ->
         a page to choose among them; a misspelling the registry recognises -> its page."""
-        from fastapi.responses import RedirectResponse
-
         reg = request.app.state.observatory.registry()
         text = q.strip()[:80]
         if not text:
@@ -216,8 +212,6 @@ def mount(app: Any) -> None:
     @app.get("/web/warm-up", include_in_schema=False)
     def warm_up_status(request: Request) -> Response:
         """Whether the dashboard's start-up warm-up (:func:`warm_up_at_start`) is done."""
-        from fastapi.responses import JSONResponse
-
         st = request.app.state
         done = st.dashboard_warm.is_set()
         return JSONResponse({"started": getattr(st, "dashboard_warm_started", False), "done": done,

@@ -5,6 +5,8 @@ import (a write: editor role)."""
 import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated, Any
+import datetime as dt
+import difflib
 
 import pandas as pd
 from pydantic import StringConstraints
@@ -19,6 +21,8 @@ from humsec.api.deps import MAX_YEAR, MIN_YEAR, NotFound, choice, observatory
 from humsec.api.http import Body, Format, cached, dumps, records, safe_filename
 from humsec.api.state import Observatory
 from humsec.model.panel import DIMENSIONS
+from humsec.data.countries import CountryRegistry
+from starlette.concurrency import run_in_threadpool
 
 INDICATOR_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 IndicatorCode = Annotated[str, StringConstraints(pattern=INDICATOR_PATTERN)]
@@ -84,9 +88,6 @@ def router(config: ServiceConfig) -> APIRouter:
     def data_status(request: Request, obs: Obs, fmt: Fmt = None,
                     stale_after: Annotated[int, Query(ge=0, le=100, description="Years after which an indicator is stale.")] = 3) -> Response:
         def compute(_f: str) -> Body:
-            import datetime as dt
-
-            from humsec.data.countries import CountryRegistry
             from humsec.data.release.status import indicator_status
 
             inp = obs.inputs()
@@ -107,8 +108,6 @@ def router(config: ServiceConfig) -> APIRouter:
         def compute(_f: str) -> Body:
             inp = obs.inputs()
             if code not in inp.catalogue:
-                import difflib
-
                 close = difflib.get_close_matches(code, inp.catalogue.codes, n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise NotFound(f"unknown indicator '{code}'{hint}")
@@ -223,8 +222,6 @@ def router(config: ServiceConfig) -> APIRouter:
                              year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
                              source: Annotated[str | None, Query(max_length=200)] = None,
                              licence: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         from humsec.data import service
 
         obs: Observatory = request.app.state.observatory

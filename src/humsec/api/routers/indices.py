@@ -13,6 +13,7 @@ from humsec.api import schemas as S
 from humsec.api.deps import ISO3_PATTERN, Year, observatory, index_name
 from humsec.api.http import Body, Format, cached, records, safe_filename
 from humsec.api.state import Observatory
+from humsec.analysis.assess import coverage_by_year
 
 
 def router(config: ServiceConfig, names: list[str]) -> APIRouter:
@@ -51,8 +52,6 @@ def router(config: ServiceConfig, names: list[str]) -> APIRouter:
         countries). ``coverage`` gives per year the countries ranked and the share of
         indicators observed in the year or the year before."""
         def compute(_f: str) -> Body:
-            from humsec.analysis.assess import coverage_by_year
-
             ys, default = obs.years(name)
             cov = obs.memo(("coverage_by_year", name),
                            lambda: coverage_by_year(obs.spec(name), obs.index_data(name)))
