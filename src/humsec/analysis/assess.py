@@ -44,6 +44,7 @@ from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel, Provenance
 from humsec.index.families import registry_for
 from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
+from humsec.data.countries import CountryRegistry
 
 __all__ = [
     "Assessment", "CountryAssessment", "DEFAULT_RUNS", "DEFAULT_SEED", "SEVERE", "assess", "compare",
@@ -421,8 +422,6 @@ class Assessment:
     def ranking(self) -> pd.DataFrame:
         """All scored countries, best first: ``rank, unit, name, score, rank_q05, rank_q95,
         score_q05, score_q95`` and the dimension scores."""
-        from humsec.data.countries import CountryRegistry
-
         reg = CountryRegistry.default()
         root = self.root
         iv = self.intervals[self.intervals["node"] == root].set_index("unit")
@@ -448,8 +447,6 @@ class Assessment:
             Unknown code, or a country without an index score this year (with its data
             coverage in the message).
         """
-        from humsec.data.countries import CountryRegistry
-
         reg = CountryRegistry.default()
         code = str(unit).strip().upper()
         if code not in reg.codes:
@@ -527,8 +524,6 @@ class Assessment:
     def peers(self, unit: str) -> dict[str, list[str]]:
         """Comparison groups of ``unit`` -> scored members (the unit included): its M49
         sub-region and region and every curated grouping it belongs to (APPF first)."""
-        from humsec.data.countries import CountryRegistry
-
         reg = CountryRegistry.default()
         scored = set(self.units)
         out: dict[str, list[str]] = {}
@@ -571,8 +566,6 @@ class Assessment:
             coverage rule asks), ``missing_dimensions`` (dimensions without any number),
             ``missing_indicators`` (codes, "; "-separated) and ``reason`` in words.
         """
-        from humsec.data.countries import CountryRegistry
-
         reg = CountryRegistry.default()
         want = list(reg.un_members) if units is None else [str(u).upper() for u in units]
         scored = set(self.result.scores[self.root].dropna().index)
@@ -963,8 +956,6 @@ def compare(base: Assessment, variant: Assessment) -> pd.DataFrame:
         score_<b>, rank_<b>, rank_change`` (positive = the variant ranks it higher),
         where ``<a>``/``<b>`` are the spec names (``variant`` when both are equal).
     """
-    from humsec.data.countries import CountryRegistry
-
     if base.year != variant.year:
         raise HumsecError(f"cannot compare assessments of different years ({base.year}, {variant.year})")
     a = base.spec.name

@@ -39,6 +39,7 @@ from humsec.index.builtin import builtin_names
 from humsec.oversight.transaction import ConflictError, OversightBusyError
 from humsec.settings import Settings
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("humsec.api")
@@ -312,8 +313,6 @@ def _mount_docs(app: FastAPI) -> str | None:
         import swagger_ui_bundle
     except ImportError:
         return None
-    from fastapi.staticfiles import StaticFiles
-
     app.mount(f"{API_PREFIX}/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")
 

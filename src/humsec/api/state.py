@@ -24,6 +24,8 @@ from humsec.api.config import ServiceConfig
 from humsec.errors import HumsecError
 from humsec.settings import Settings
 from humsec.analysis.assess import assess, default_year, history, index_data
+from humsec.data.countries import CountryRegistry
+from humsec.index.builtin import builtin_names, load_spec
 
 T = TypeVar("T")
 
@@ -224,8 +226,6 @@ class Observatory:
     # -- indices and assessments -------------------------------------------------------
     def spec(self, name: str) -> Any:
         """A built-in spec (never a path: ``name`` must be one of the built-in names)."""
-        from humsec.index.builtin import builtin_names, load_spec
-
         if name not in builtin_names():
             raise HumsecError(f"unknown index '{name}': expected one of {', '.join(builtin_names())}")
         return self.cache.get_or_compute(("spec", name), lambda: load_spec(name))
@@ -330,8 +330,6 @@ class Observatory:
 
     def registry(self) -> Any:
         """The country registry (built once per app, under a lock)."""
-        from humsec.data.countries import CountryRegistry
-
         with self._registry_lock:
             if self._registry is None:
                 self._registry = CountryRegistry.default()

@@ -37,6 +37,7 @@ import pyarrow.csv as pcsv
 from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.data import importer
+from humsec.data.writing import atomic_write, neutralise_formula
 
 __all__ = ["csv_bytes", "csv_parts", "read_index_data", "read_text_table", "take_text", "write_csv_fast",
            "write_csv_parts"]
@@ -549,8 +550,6 @@ class _TextColumn:
 def csv_parts(df: pd.DataFrame, *, crlf: bool | None = False, safe: bool = True) -> list:
     """``df`` as CSV: the header and the body's buffers, in order, to be written one after
     the other (:func:`write_csv_parts`) without joining them; the text of :func:`csv_bytes`."""
-    from humsec.data.writing import neutralise_formula
-
     fix: Callable[[str], object] = neutralise_formula if safe else (lambda v: v)
     heads = [_quote(str(fix(str(c)))) for c in df.columns]
     n = len(df)
@@ -614,8 +613,6 @@ def write_csv_parts(parts: list, fh) -> None:
 def write_csv_fast(df: pd.DataFrame, path: str | Path, *, crlf: bool = True, safe: bool = True) -> Path:
     """Write ``df`` (no index) as CSV, atomically, with :func:`csv_bytes` (formula-safe
     and with CRLF line ends by default, as :func:`humsec.data.export.export_frame`)."""
-    from humsec.data.writing import atomic_write
-
     parts = csv_parts(df, crlf=crlf, safe=safe)
 
     def write(p: Path) -> None:

@@ -47,6 +47,7 @@ from humsec.index.engine import MATRIX, Unsupported, coinr_treat, rank_min_desc,
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
+from humsec.index.scale import executor_for
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
            "resolve_method",
@@ -633,8 +634,6 @@ def _run_builder(b: _Builder, cache: StepCache | None, scheduler: Any) -> IndexR
             # imputation) and words every error (named units, indicators, values)
             b.datasets, b.log = {}, []
             return b.run(cache)
-    from humsec.index.scale import executor_for
-
     with executor_for(scheduler) as ex:
         b.executor = ex
         try:
@@ -650,8 +649,6 @@ def build_panel(spec: IndexSpec, data: pd.DataFrame, *, years: list[int] | None 
                 scheduler: Any = None) -> PanelResult:
     """Build every year (or the given ``years``) of a panel, each as its own cross-section
     (``scheduler`` as in :func:`build`; a local cluster is started once for all years)."""
-    from humsec.index.scale import executor_for
-
     if is_wide(data):
         return PanelResult({None: build(spec, data, scheduler=scheduler)})
     tidy = _tidy(data)

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
+from humsec.index.pipeline import build
+from humsec.index.uncertainty import uncertainty_analysis
 
 __all__ = ["vintage_uncertainty"]
 
@@ -56,8 +58,6 @@ def vintage_uncertainty(spec: Any, vintages: Mapping[str, pd.DataFrame], uncerta
         the vintages' units (NaN where a unit is absent from a run's vintage); each run is
         reproduced by :func:`~humsec.index.uncertainty.replay` of its row on its vintage.
     """
-    from humsec.index.uncertainty import uncertainty_analysis
-
     labels = list(vintages)
     if len(labels) < 2:
         raise HumsecError(f"vintage uncertainty needs at least 2 vintages, got {len(labels)}")
@@ -78,8 +78,6 @@ def vintage_uncertainty(spec: Any, vintages: Mapping[str, pd.DataFrame], uncerta
     if reference in parts:
         nominal = parts[reference].nominal
     else:
-        from humsec.index.pipeline import build
-
         nominal = build(spec, vintages[reference], year=year)
     aggs = list(next(iter(parts.values())).aggregates)
     units = sorted(set().union(*(p.units for p in parts.values()), nominal.units))

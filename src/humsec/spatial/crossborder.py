@@ -13,6 +13,10 @@ import numpy as np
 import pandas as pd
 
 from humsec.errors import HumsecError
+from humsec.spatial.graph import ConnectionGraph, great_circle_km
+from humsec.spatial.peers import positive_deviants, similar_peers
+from humsec.spatial.spill import displacement, flow_exposure, joint_action, neighbour_exposure
+from humsec.spatial.stats import hotspots, regional_aggregate
 
 __all__ = ["PeerReport", "RELEASE_TYPES", "SpillReport", "SpillScores", "build_graph", "peer_report", "read_flows",
            "regional_table", "release_displacement", "resolve_target", "score_history", "spill_report", "spill_scores"]
@@ -56,8 +60,6 @@ def build_graph(registry: Any, kind: str = "borders+islands", *, k: int = 3, km:
     while Lebanon, Palestine and Türkiye are Cyprus's). ``borders+knn`` adds the ``k``
     nearest to every country.
     """
-    from humsec.spatial.graph import ConnectionGraph
-
     if kind not in GRAPHS:
         raise HumsecError(f"graph '{kind}': expected one of {', '.join(GRAPHS)}")
     coords = ConnectionGraph.registry_coordinates(registry)
@@ -92,8 +94,6 @@ def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataF
     (``land border`` or ``nearest (island state)`` / ``nearest``) and ``km``: coast to
     coast for a nearest link (the distance it was chosen by), else between the countries'
     representative points."""
-    from humsec.spatial.graph import great_circle_km
-
     borders = registry.border_graph()
     rows = []
     for u in units:
@@ -123,8 +123,6 @@ def neighbour_links(registry: Any, graph: Any, units: Sequence[str]) -> pd.DataF
 def read_flows(path: str | Path, known: Sequence[str] | None = None) -> pd.DataFrame:
     """Bilateral displacement from a UNHCR-layout table (CSV or Parquet): ``year,
     coo_iso, coa_iso`` and population columns (refugees, asylum_seekers, oip …)."""
-    from humsec.spatial.spill import displacement
-
     p = Path(path)
     try:
         raw = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
@@ -155,8 +153,6 @@ def release_displacement(release: Any = None, *, measure: str = "stock", types: 
     known : sequence of str, optional
         Keep only pairs of these units.
     """
-    from humsec.spatial.spill import displacement
-
     if measure not in ("stock", "flow"):
         raise HumsecError(f"displacement measure '{measure}': expected 'stock' or 'flow'")
     if release is None:
@@ -259,9 +255,6 @@ def spill_scores(spec: Any, data: pd.DataFrame, registry: Any, *, year: int, bas
     "Local indicators of spatial association - LISA", *Geographical Analysis* 27(2)),
     reported as scores.
     """
-    from humsec.spatial.spill import neighbour_exposure
-    from humsec.spatial.stats import hotspots
-
     year = int(year)
     base_year = year - 5 if base_year is None else int(base_year)
     if base_year >= year:
@@ -297,9 +290,6 @@ def spill_report(target: str, *, panel: Any, spec: Any, registry: Any, year: int
     targets); the report is the same.
     """
     from humsec.analysis.assess import default_year, index_data
-    from humsec.spatial.spill import flow_exposure, joint_action
-    from humsec.spatial.stats import regional_aggregate
-
     if disp_measure not in ("flow", "stock"):
         raise HumsecError(f"displacement measure '{disp_measure}': expected 'flow' or 'stock'")
     label, focus, is_region = resolve_target(registry, target)
@@ -369,8 +359,6 @@ def regional_table(*, panel: Any, spec: Any, registry: Any, year: int | None = N
     living in countries with a score), sorted by kind, group and the spec's node order.
     """
     from humsec.analysis.assess import default_year, index_data
-    from humsec.spatial.stats import regional_aggregate
-
     data = index_data(panel, spec) if data is None else data
     year = default_year(spec, data) if year is None else int(year)
     hist = score_history(spec, data, [year])
@@ -434,8 +422,6 @@ def peer_report(unit: str, *, panel: Any, spec: Any, registry: Any, catalogue: A
     at least every year from ``base_year`` (default ``year - 10``) to ``year``, when
     already computed (a service answering many countries); the report is the same."""
     from humsec.analysis.assess import default_year, index_data
-    from humsec.spatial.peers import positive_deviants, similar_peers
-
     code = unit.strip().upper()
     if not registry.is_iso3(code):
         raise HumsecError(f"'{unit}': expected an ISO3 country code")

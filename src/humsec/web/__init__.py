@@ -6,14 +6,13 @@ top of the API (it imports it, never the reverse)."""
 from __future__ import annotations
 
 from typing import Any
+from humsec.api import create_app
 
 __all__ = ["create_site", "mount"]
 
 
 def create_site(settings: Any, config: Any = None) -> Any:
     """The observatory site: REST API (``/api/v1``) and dashboard (``/``)."""
-    from humsec.api import create_app
-
     app = create_app(settings, config)
     mount(app)
     return app
