@@ -46,7 +46,9 @@ from humsec.index.families import registry_for as _registry_for
 from humsec.index.engine import MATRIX, Unsupported, coinr_treat, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
-from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
+# the module, not its names: index.methods_coinr extends PANEL_METHODS when it registers
+# impute_panel, so the set is read at call time
+from humsec.index.methods import impute as _impute_methods
 from humsec.index.scale import executor_for
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
@@ -110,8 +112,9 @@ class StepRecord:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def as_step(self) -> Step:
-        return Step(step=self.step, method=self.method, params=dict(self.params),
-                    overrides={k: dict(v) for k, v in self.overrides.items()}, exclude=self.exclude)
+        return Step.model_validate({"step": self.step, "method": self.method, "params": dict(self.params),
+                                    "overrides": {k: dict(v) for k, v in self.overrides.items()},
+                                    "exclude": self.exclude})
 
 
 @dataclass(frozen=True, init=False)
@@ -142,6 +145,7 @@ class IndexResult:
     datasets: Mapping[str, pd.DataFrame]
     weights: Mapping[str, pd.Series]
     log: tuple[StepRecord, ...]
+    _ranks: pd.DataFrame | _RankSource
 
     def __init__(self, spec: IndexSpec, data: pd.DataFrame, year: int | None,
                  datasets: Mapping[str, pd.DataFrame], ranks: pd.DataFrame | _RankSource,
@@ -733,7 +737,7 @@ class _Builder:
         needed = leaves + [d for d in spec.denominators if d not in leaves]
         keys = cache.keys(spec, self.year, self.keep) if cache is not None else None
         start = 0
-        state = cache.lookup(keys) if keys is not None else None
+        state = cache.lookup(keys) if cache is not None and keys is not None else None
         if state is not None:
             start, st = state
             cur = self._restore(st)
@@ -761,8 +765,9 @@ class _Builder:
             if ds is not None and (self.keep is None or ds in self.keep):
                 self.datasets[ds] = cur
             self._record(step, ds, details, resolved)
-            if keys is not None and keys[i] is not None:
-                cache.store(keys[i], i + 1, self._state(cur))
+            key = keys[i] if keys is not None else None
+            if cache is not None and key is not None:
+                cache.store(key, i + 1, self._state(cur))
         if "Aggregated" not in self.datasets:
             raise HumsecError(f"spec '{spec.name}' has no aggregate step")
         aggregated = self.datasets["Aggregated"]
@@ -819,11 +824,13 @@ class _Builder:
         p = m.validate_params(step.params)
         before = cur.isna()
         replaced: dict[str, str] = {}
-        if step.method in PANEL_METHODS:
-            if self.tidy is None or "year" not in self.tidy.columns:
+        if step.method in _impute_methods.PANEL_METHODS:
+            tidy = self.tidy
+            if tidy is None or "year" not in tidy.columns:
                 raise HumsecError(f"imputation '{step.method}' needs panel data with a 'year' column")
+
             def make() -> pd.DataFrame:
-                hist = self.tidy[(self.tidy["year"] <= self.year) & self.tidy["indicator"].isin(cur.columns)]
+                hist = tidy[(tidy["year"] <= self.year) & tidy["indicator"].isin(cur.columns)]
                 hist = hist[hist["value"].notna()].drop_duplicates(["unit", "year", "indicator"])
                 panel = (hist.set_index(["unit", "year", "indicator"])["value"].unstack("indicator")
                          .reindex(columns=list(cur.columns)))
@@ -840,10 +847,10 @@ class _Builder:
             plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
             for code in cur.columns:
                 name, raw = _resolve(step, code, 1)
-                if name not in PANEL_METHODS:
+                if name not in _impute_methods.PANEL_METHODS:
                     raise HumsecError(f"impute step: override of '{code}' uses '{name}', but a panel "
                                       f"imputation ('{step.method}') can only be combined with panel "
-                                      f"methods ({', '.join(sorted(PANEL_METHODS))})")
+                                      f"methods ({', '.join(sorted(_impute_methods.PANEL_METHODS))})")
                 pp = reg.get(name).validate_params(raw)
                 key = (name, repr(sorted(pp.items())))
                 plan.setdefault(key, (name, pp, []))[2].append(code)
@@ -851,7 +858,7 @@ class _Builder:
             for name, pp, cols in plan.values():
                 filled = _call(reg.get(name), panel[cols], **pp)
                 sl = filled.xs(self.year, level="year").reindex(index=cur.index, columns=cols)
-                if name in REPLACING_METHODS:
+                if name in _impute_methods.REPLACING_METHODS:
                     out[cols] = sl
                     replaced.update({c: name for c in cols})
                 else:
@@ -955,7 +962,7 @@ class _Builder:
         for parent in self.spec.aggregates:
             kids = self.spec.children[parent]
             block = np.column_stack([scores[k] for k in kids]) if kids else np.empty((len(index), 0))
-            w = self._weights_for(parent, lambda b=block, k=kids: pd.DataFrame(b, index=index, columns=k))
+            w = self._weights_for(parent, functools.partial(pd.DataFrame, block, index=index, columns=kids))
             self.weights[parent] = w
             method_name, params = _resolve(step, parent, self.spec.level(parent))
             m = registry_for("aggregate").get(method_name)
@@ -1113,7 +1120,7 @@ class _MatrixBuilder:
         if keys is not None:
             keys = [None if k is None else "matrix:" + k for k in keys]
         start = 0
-        state = cache.lookup(keys) if keys is not None else None
+        state = cache.lookup(keys) if cache is not None and keys is not None else None
         if state is not None:
             start, (X, self.D, self.index, self.labels, parts, log, raw, self.weight_step) = state
             self.parts, self.log, self.raw_direction_leaves = dict(parts), list(log), list(raw)
@@ -1143,8 +1150,9 @@ class _MatrixBuilder:
             if ds is not None:
                 self._store(ds, X, self.agg_cols if step.step == "aggregate" else leaves)
             self._record(step, ds, details, resolved)
-            if keys is not None and keys[i] is not None:
-                cache.store(keys[i], i + 1, (X, self.D, self.index, self.labels, dict(self.parts), list(self.log),
+            key = keys[i] if keys is not None else None
+            if cache is not None and key is not None:
+                cache.store(key, i + 1, (X, self.D, self.index, self.labels, dict(self.parts), list(self.log),
                                              list(self.raw_direction_leaves), self.weight_step))
         if "Aggregated" not in self.parts:
             raise _Legacy("no aggregate step")
@@ -1200,7 +1208,7 @@ class _MatrixBuilder:
         reg = registry_for("denominate")
         for name, p, cols in self._plan(step, codes).values():
             js = [self.pos[c] for c in cols]
-            ds = [dpos[spec.nodes[c].denominator] for c in cols]
+            ds = [dpos[str(spec.nodes[c].denominator)] for c in cols]
             kern = MATRIX["denominate"].get(name)
             if kern is not None:
                 out[:, js] = kern(X[:, js], self.D[:, ds], **p)
@@ -1384,7 +1392,7 @@ class _MatrixBuilder:
         for parent in spec.aggregates:
             kids = spec.children[parent]
             block = np.ascontiguousarray(A[:, [at[k] for k in kids]])
-            w = self._weights_for(parent, lambda b=block, k=kids: pd.DataFrame(b, index=index, columns=k))
+            w = self._weights_for(parent, functools.partial(pd.DataFrame, block, index=index, columns=kids))
             self.weights[parent] = (w, kids)
             method_name, params = _resolve(step, parent, spec.level(parent))
             m = reg.get(method_name)
@@ -1442,7 +1450,7 @@ def _placed(X: np.ndarray, js: list[int], res: np.ndarray) -> np.ndarray:
 
 
 def _panel_methods() -> frozenset[str]:
-    return PANEL_METHODS
+    return _impute_methods.PANEL_METHODS
 
 
 def _row_blocks(n: int) -> list[range]:
