@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from humsec.index.methods.aggregate import weighted_means
+from humsec.errors import HumsecError
+from humsec.index.methods.aggregate import prepare_means, weighted_means
 
 __all__ = ["MATRIX", "Unsupported", "aggregate_means", "coinr_check", "matrix_kernel", "rank_min_desc",
            "validated"]
@@ -442,19 +443,11 @@ def aggregate_means(V: np.ndarray, w: np.ndarray, method: str, *, floor: float |
 def _means_kernel(method: str) -> Callable[..., np.ndarray]:
     def kernel(V: np.ndarray, w: np.ndarray, *, min_children: int | None = None, min_share: float | None = None,
                floor: float | None = None) -> np.ndarray:
-        V = np.ascontiguousarray(V, dtype=float)
-        w = np.asarray(w, dtype=float)
-        if (V.ndim != 2 or w.shape != V.shape[1:] or not np.isfinite(w).all() or (w < 0).any()
-                or not w.sum() > 0 or np.isinf(V).any()):
-            raise Unsupported("infinite values or invalid weights")
-        w = w / w.sum()
-        avail = ~np.isnan(V)
-        n_av = avail.sum(axis=1)
-        ok = n_av > 0
-        if min_children is not None:
-            ok &= n_av >= min_children
-        if min_share is not None and V.shape[1]:
-            ok &= n_av / V.shape[1] >= min_share - 1e-12
+        try:
+            V, w, avail, ok = prepare_means(np.ascontiguousarray(V, dtype=float), w, None, f"{method} mean",
+                                            min_children, min_share)
+        except HumsecError as exc:  # the DataFrame path reports it, located
+            raise Unsupported(str(exc)) from None
         if method != "arithmetic":
             if method == "geometric" and floor is not None:
                 V = np.where(avail, np.maximum(V, floor), V)

@@ -38,7 +38,7 @@ from humsec.errors import HumsecError
 from humsec.index.methods._common import sample
 from humsec.index.registry import Registry
 
-__all__ = ["AGGREGATE", "rank_desc", "weighted_means"]
+__all__ = ["AGGREGATE", "prepare_means", "rank_desc", "weighted_means"]
 
 AGGREGATE = Registry("aggregate")
 
@@ -73,10 +73,11 @@ def _label(code: str | None) -> str:
     return f" of '{code}'" if code else ""
 
 
-def _prep(values: Any, weights: Any, code: str | None, what: str,
+def prepare_means(values: Any, weights: Any, code: str | None, what: str,
           min_children: int | None, min_share: float | None
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Validated ``(V, w, avail, ok)``: values, weights/sum, availability mask, rows to compute."""
+    """Validated ``(V, w, avail, ok)``: values, weights/sum, availability mask, rows to compute
+    (shared by every mean here and by the engine's matrix kernels)."""
     v = np.asarray(values, dtype="float64")
     if v.ndim != 2:
         raise HumsecError(f"{what}{_label(code)}: values must be a 2-D array (units x children)")
@@ -130,7 +131,7 @@ def arithmetic(values: np.ndarray, weights: np.ndarray, *, min_children: int | N
                code: str | None = None) -> np.ndarray:
     """Weighted arithmetic mean ``sum(w_i x_i) / sum(w_i)`` over available children
     (COINr ``a_amean``) [OECD08]_."""
-    v, w, avail, ok = _prep(values, weights, code, "arithmetic mean", min_children, min_share)
+    v, w, avail, ok = prepare_means(values, weights, code, "arithmetic mean", min_children, min_share)
     return weighted_means(v, w, avail, ok, "arithmetic")
 
 
@@ -211,7 +212,7 @@ def geometric(values: np.ndarray, weights: np.ndarray, *, min_children: int | No
     .. [HDR23TN] UNDP (2024). *Human Development Report 2023/2024*, Technical notes
        (GII: zero values replaced by 0.1).
     """
-    v, w, avail, ok = _prep(values, weights, code, "geometric mean", min_children, min_share)
+    v, w, avail, ok = prepare_means(values, weights, code, "geometric mean", min_children, min_share)
     if floor is not None:
         v = np.where(avail, np.maximum(v, floor), v)
     _positive(np.where(avail, v, 1.0), "geometric mean", code, columns, units)
@@ -230,7 +231,7 @@ def harmonic(values: np.ndarray, weights: np.ndarray, *, min_children: int | Non
         Any available value <= 0 (COINr rejects zeros; negative values make the mean
         meaningless, so they are rejected too).
     """
-    v, w, avail, ok = _prep(values, weights, code, "harmonic mean", min_children, min_share)
+    v, w, avail, ok = prepare_means(values, weights, code, "harmonic mean", min_children, min_share)
     _positive(np.where(avail, v, 1.0), "harmonic mean", code, columns, units)
     return weighted_means(v, w, avail, ok, "harmonic")
 
@@ -259,7 +260,7 @@ def generalised(values: np.ndarray, weights: np.ndarray, *, p: float = 1.0,
     if p == 0:
         return geometric(values, weights, min_children=min_children, min_share=min_share,
                          columns=columns, code=code, units=units)
-    v, w, avail, ok = _prep(values, weights, code, "generalised mean", min_children, min_share)
+    v, w, avail, ok = prepare_means(values, weights, code, "generalised mean", min_children, min_share)
     _positive(np.where(avail, v, 1.0), f"generalised mean (p={p:g})", code, columns, units, strict=p < 0)
     W = _row_weights(w, avail)
     with np.errstate(divide="ignore"):
@@ -300,7 +301,7 @@ def mazziotta_pareto(values: np.ndarray, weights: np.ndarray, *, penalty: int = 
     HumsecError
         A child with zero variance (when standardising) or a unit with mean <= 0.
     """
-    v, w, avail, ok = _prep(values, weights, code, "Mazziotta-Pareto index", min_children, min_share)
+    v, w, avail, ok = prepare_means(values, weights, code, "Mazziotta-Pareto index", min_children, min_share)
     if standardise:
         mu = np.nanmean(v, axis=0)
         sd = np.nanstd(v, axis=0, ddof=1)
@@ -345,7 +346,7 @@ def copeland(values: np.ndarray, weights: np.ndarray, *, min_children: int | Non
     Computed with numpy broadcasting in blocks of rows (memory about
     ``COPELAND_BLOCK_CELLS`` booleans per block), so any number of units works.
     """
-    v, w, avail, ok = _prep(values, weights, code, "Copeland aggregation", min_children, min_share)
+    v, w, avail, ok = prepare_means(values, weights, code, "Copeland aggregation", min_children, min_share)
     idx = np.flatnonzero(ok)
     x = v[idx]
     n, k = x.shape
