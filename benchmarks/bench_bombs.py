@@ -77,8 +77,9 @@ def _deep(n: int = 100_000) -> str:
     return "version: " + "[" * n + "]" * n + "\n"
 
 
-def _xlsx_bomb(path: Path, inflated: int, level: int) -> Path:
-    """A valid workbook whose only sheet inflates to ``inflated`` bytes."""
+def xlsx_bomb(path: Path, inflated: int = 300 * 2**20, level: int = 1) -> Path:
+    """A valid workbook whose only sheet inflates to ``inflated`` bytes (deflate ``level``:
+    1 gives ~70:1, 9 ~1000:1). Also used by ``tests/test_import.py``."""
     base = path.with_name(path.stem + "_base.xlsx")
     pd.DataFrame({"unit": ["KEN"], "year": [2020], "indicator": ["u5mr"], "value": [41.0]}).to_excel(
         base, index=False)
@@ -102,11 +103,13 @@ def _xlsx_bomb(path: Path, inflated: int, level: int) -> Path:
     return path
 
 
-def _parquet_bomb(path: Path, rows: int = 100_000, width: int = 4_000) -> Path:
+def parquet_dictionary(path: Path, rows: int = 100_000, text: str = "A" * 4_000) -> Path:
+    """``rows`` x 4 columns of one dictionary-encoded ``text``: a few kB on disk for any
+    decoded size. Also used by ``tests/test_import.py``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    dictionary = pa.array(["A" * width])
+    dictionary = pa.array([text])
     col = pa.DictionaryArray.from_arrays(pa.array([0] * rows, type=pa.int32()), dictionary)
     pq.write_table(pa.table({"unit": col, "year": col, "indicator": col, "value": col}), path)
     return path
@@ -122,9 +125,9 @@ def bombs(d: Path) -> dict[str, tuple[str, Path]]:
         p = d / f"deep_{fmt}.yaml"
         p.write_text(_deep())
         out[f"yaml-deep-{fmt}"] = (fmt, p)
-    out["xlsx-zip-bomb"] = ("xlsx", _xlsx_bomb(d / "zipbomb.xlsx", 300 * 2**20, 9))
-    out["xlsx-under-cap"] = ("xlsx", _xlsx_bomb(d / "undercap.xlsx", 200 * 2**20, 1))
-    out["parquet-dictionary"] = ("parquet", _parquet_bomb(d / "dict.parquet"))
+    out["xlsx-zip-bomb"] = ("xlsx", xlsx_bomb(d / "zipbomb.xlsx", 300 * 2**20, 9))
+    out["xlsx-under-cap"] = ("xlsx", xlsx_bomb(d / "undercap.xlsx", 200 * 2**20, 1))
+    out["parquet-dictionary"] = ("parquet", parquet_dictionary(d / "dict.parquet"))
     p = d / "hugecell.csv"
     p.write_text("unit,year,indicator,value\nKEN,2020,u5mr," + "9" * (20 * 2**20) + "\n")
     out["csv-huge-cell"] = ("csv", p)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from humsec.data.importer import read_observations
 from humsec.errors import ValidationError
 from humsec.model.catalogue import Catalogue, Indicator
+
+REPO = Path(__file__).resolve().parents[1]
 
 CAT = Catalogue([
     Indicator(code="u5mr", name="Under-5 mortality", unit="per 1,000", dimension="health",
@@ -244,30 +249,17 @@ def test_label_names_the_file_in_errors(tmp_path):
     assert issues[0].file == "my upload.csv"
 
 
-def xlsx_bomb(path, inflated=300 * 2**20):
-    """A valid workbook whose sheet inflates to ``inflated`` bytes (~1000:1)."""
-    import zipfile
+def _bombs():
+    """The bomb builders of ``benchmarks/bench_bombs.py`` (one copy for the tests and the
+    benchmark)."""
+    spec = importlib.util.spec_from_file_location("bench_bombs", REPO / "benchmarks" / "bench_bombs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
-    df = pd.DataFrame({"unit": ["KEN"], "year": [2020], "indicator": ["u5mr"], "value": [41.0]})
-    base = path.with_name("base.xlsx")
-    df.to_excel(base, index=False)
-    with zipfile.ZipFile(base) as z:
-        parts = {n: z.read(n) for n in z.namelist()}
-    sheet = next(n for n in parts if n.startswith("xl/worksheets/sheet"))
-    cell = b'<c t="inlineStr"><is><t>' + b"A" * 36 + b"</t></is></c>"
-    chunk = (b"<row>" + cell * 100 + b"</row>") * 200
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        for n, b in parts.items():
-            if n != sheet:
-                z.writestr(n, b)
-                continue
-            with z.open(n, "w", force_zip64=True) as f:
-                f.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.'
-                        b'openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
-                for _ in range(inflated // len(chunk) + 1):
-                    f.write(chunk)
-                f.write(b"</sheetData></worksheet>")
-    return path
+
+def xlsx_bomb(path, inflated=300 * 2**20):
+    return _bombs().xlsx_bomb(path, inflated, 1)
 
 
 def test_xlsx_zip_bomb_is_rejected_from_the_zip_directory(tmp_path):
@@ -299,12 +291,7 @@ def test_xlsx_inflation_ratio_rejects_a_bomb_under_the_size_cap_not_a_real_sheet
 
 
 def _dictionary_parquet(path, rows, text):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    col = pa.DictionaryArray.from_arrays(pa.array([0] * rows, type=pa.int32()), pa.array([text]))
-    pq.write_table(pa.table({"unit": col, "year": col, "indicator": col, "value": col}), path)
-    return path
+    return _bombs().parquet_dictionary(path, rows, text)
 
 
 def test_parquet_dictionary_bomb_is_rejected_before_decoding(tmp_path):
