@@ -261,10 +261,14 @@ def test_shared_deviation_statistics_equal_the_reference():
         assert engine._skew_kurt_1d(x) == pytest.approx((skew(x), kurt(x)), rel=1e-12)
 
 
+@pytest.mark.parametrize("combine", [False, True], ids=["log_CT", "winsorised+log_CT"])
+@pytest.mark.parametrize("batched", [True, False], ids=["all-columns", "by-column"])
 @pytest.mark.parametrize("winmax", [1, 5, 20, None])
-def test_coinr_treatment_of_large_columns_equals_the_reference_kernel(winmax):
+def test_coinr_treatment_of_large_columns_equals_the_reference_kernel(winmax, batched, combine, monkeypatch):
     from humsec.index.methods.treat import treat_coinr
 
+    # both Winsorisation paths: every failing column at once, or one by one (partitioned)
+    monkeypatch.setattr(engine, "BATCH_CELLS", 10**9 if batched else 0)
     rng = np.random.default_rng(11)
     n = 3000
     cols = [rng.lognormal(0, s, size=n) for s in (0.3, 1.0, 1.5, 2.5)]
@@ -273,10 +277,11 @@ def test_coinr_treatment_of_large_columns_equals_the_reference_kernel(winmax):
     cols.append(np.round(rng.lognormal(0, 1.2, size=n), 1))  # many ties everywhere
     X = np.column_stack(cols)
     X[rng.random(X.shape) < 0.05] = np.nan
-    r = engine.coinr_treat(X, winmax=winmax)
+    r = engine.coinr_treat(X, winmax=winmax, combine_treat=combine)
     assert r["sure"].sum() >= X.shape[1] - 1
+    assert set(r["outcome"]) >= {"none", "winsorised"}
     for j in np.flatnonzero(r["sure"]):
-        ref = treat_coinr(pd.Series(X[:, j]), winmax=winmax)
+        ref = treat_coinr(pd.Series(X[:, j]), winmax=winmax, combine_treat=combine)
         np.testing.assert_array_equal(r["values"][:, j], ref.values.to_numpy())
         assert r["outcome"][j] == ref.method
         assert int(r["n_winsorised"][j]) == ref.n_winsorised

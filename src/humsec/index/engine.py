@@ -248,18 +248,26 @@ def skew_kurt(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         step = max(1, BLOCK_CELLS // max(1, X.shape[0]))
         parts = [skew_kurt(X[:, j:j + step]) for j in range(0, X.shape[1], step)]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
-    ok = ~np.isnan(X)
-    n = ok.sum(axis=0).astype(float)
+    add = np.add.reduce  # the ufunc itself: the methods' wrappers cost more than a small column
+    miss = np.isnan(X)
+    gaps = bool(miss.any())
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, X, 0.0).sum(axis=0) / n
+        if gaps:
+            ok = ~miss
+            n = add(ok, axis=0, dtype=float)
+            mean = add(np.where(ok, X, 0.0), axis=0) / n
+        else:
+            n = np.full(X.shape[1:], float(X.shape[0]))
+            mean = add(X, axis=0) / n
         # one deviation matrix and one square, powers taken in place (the temporaries
         # of a large build are its memory peak)
         d = np.subtract(X, mean, order="K")
-        np.copyto(d, 0.0, where=~ok)
+        if gaps:
+            np.copyto(d, 0.0, where=miss)
         d2 = np.multiply(d, d, order="K")
-        m2 = d2.sum(axis=0)
-        m3 = np.multiply(d2, d, out=d).sum(axis=0)
-        m4 = np.multiply(d2, d2, out=d2).sum(axis=0)
+        m2 = add(d2, axis=0)
+        m3 = add(np.multiply(d2, d, out=d), axis=0)
+        m4 = add(np.multiply(d2, d2, out=d2), axis=0)
         sk = np.sqrt(n) * m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2)
         r = n * m4 / m2 ** 2
         kt = ((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3))
@@ -576,6 +584,85 @@ def _winsorise_rounds(obs: np.ndarray, uu: list[float], cc: list[int], split: in
     return uu[lo], uu[hi], passing
 
 
+#: Cells (rows x failing columns) up to which :func:`coinr_treat` Winsorises all failing
+#: columns together (:func:`winsorise_columns`); larger ones column by column
+#: (:func:`winsorise_sorted`, which partitions instead of scanning each round).
+BATCH_CELLS = 200_000
+
+
+def winsorise_columns(X: np.ndarray, skew0: np.ndarray, winmax: int | None, skew_thresh: float,
+                      kurt_thresh: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`winsorise_sorted` of every column of ``X`` (NaN = missing) at once.
+
+    Each round moves, in every column still failing, the upper clipping bound to the
+    next lower distinct value (skewness >= 0) or the lower bound to the next higher
+    one, then takes the statistics of all clipped columns together; the rounds, the
+    stopping rule and the edge cases left to the reference kernel are those of
+    :func:`winsorise_sorted` (and so of COINr's ``winsorise``, [1]_).
+
+    Parameters
+    ----------
+    X : numpy.ndarray (units, k)
+        The failing columns.
+    skew0 : numpy.ndarray (k,)
+        Their skewness before treatment.
+    winmax, skew_thresh, kurt_thresh
+        As :func:`coinr_treat`.
+
+    Returns
+    -------
+    (lo, hi, passing, sure)
+        Per column the clipping bounds, whether the clipped column passes, and whether
+        the result is clear (False: the reference kernel decides; bounds undefined).
+
+    References
+    ----------
+    .. [1] Becker W., Caperna G. et al. (2022). COINr: an R package for developing
+       composite indicators. Journal of Open Source Software 7(78), 4567.
+    """
+    X = np.asarray(X, dtype=float)
+    k = X.shape[1]
+    ok = ~np.isnan(X)
+    lo = np.min(X, axis=0, initial=np.inf, where=ok)
+    hi = np.max(X, axis=0, initial=-np.inf, where=ok)
+    n_hi = np.zeros(k, dtype=np.int64)  # COINr's length(imax) / length(imin) of the
+    n_lo = np.zeros(k, dtype=np.int64)  # last round on each side
+    sk = np.asarray(skew0, dtype=float).copy()
+    passing = np.zeros(k, dtype=bool)
+    sure = ok.sum(axis=0) >= 4
+    active = sure.copy()
+    while True:
+        active &= ~passing
+        if winmax is not None:
+            active &= (n_hi + n_lo) < winmax
+        tiny = active & (np.abs(sk) < THRESHOLD_MARGIN)
+        sure &= ~tiny
+        active &= ~tiny
+        js = np.flatnonzero(active)
+        if not js.size:
+            break
+        A = X[:, js]
+        h, lw = hi[js], lo[js]
+        up = sk[js] >= 0
+        # NaN compares False: missing cells take part in no bound and no count
+        new_h = np.where(up, np.max(A, axis=0, initial=-np.inf, where=A < h), h)
+        new_l = np.where(up, lw, np.min(A, axis=0, initial=np.inf, where=A > lw))
+        stuck = np.where(up, new_h <= lw, new_l >= h)  # nothing left to Winsorise towards
+        n_hi[js] = np.where(up, (A >= h).sum(axis=0), n_hi[js])
+        n_lo[js] = np.where(up, n_lo[js], (A <= lw).sum(axis=0))
+        hi[js], lo[js] = new_h, new_l
+        _, s_new, k_new = skew_kurt(np.clip(A, new_l, new_h))
+        with np.errstate(invalid="ignore"):
+            unclear = stuck | ~(np.isfinite(s_new) & np.isfinite(k_new)) \
+                | (np.abs(np.abs(s_new) - skew_thresh) < THRESHOLD_MARGIN) \
+                | (np.abs(k_new - kurt_thresh) < THRESHOLD_MARGIN)
+        sure[js[unclear]] = False
+        active[js[unclear]] = False
+        sk[js] = s_new
+        passing[js] = (np.abs(s_new) < skew_thresh) | (k_new < kurt_thresh)
+    return lo, hi, passing & sure, sure
+
+
 def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2.0, kurt_thresh: float = 3.5,
                 combine_treat: bool = False) -> dict[str, Any]:
     """COINr's default treatment (check, iterative Winsorisation, else ``log_CT``) of all
@@ -602,35 +689,57 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
     n_w = np.zeros(k, dtype=np.int64)
     outcome = np.array(["none"] * k, dtype=object)
     changed = np.zeros(k, dtype=bool)
-    for j in np.flatnonzero(sure & ~passing):
-        col = X[:, j]
-        okc = ~np.isnan(col)
-        r = winsorise_sorted(col[okc], float(sk0[j]), winmax, skew_thresh, kurt_thresh)
-        if r is None:
-            sure[j] = False
-            continue
-        lo_v, hi_v, ok_pass = r
-        hit = (col > hi_v) | (col < lo_v)  # the Winsorised points (NaN compares False)
-        nwin[j] = int(hit.sum())
-        clipped = np.clip(col, lo_v, hi_v)  # NaN stays NaN
-        if ok_pass:
-            new, kind, record = clipped, "winsorised", True
-        else:  # Winsorisation did not pass: log_CT of the original (or Winsorised) column
-            src = clipped if combine_treat else col
-            lmn, lmx = np.min(src, initial=np.inf, where=okc), np.max(src, initial=-np.inf, where=okc)
+    failing = np.flatnonzero(sure & ~passing)
+    lo_b = np.full(failing.size, np.nan)
+    hi_b = np.full(failing.size, np.nan)
+    pass_b = np.zeros(failing.size, dtype=bool)
+    sure_b = np.ones(failing.size, dtype=bool)
+    if failing.size and n_rows * failing.size <= BATCH_CELLS:
+        # small columns: every failing column's rounds at once (Python costs per round,
+        # not per column and round)
+        lo_b, hi_b, pass_b, sure_b = winsorise_columns(X[:, failing], sk0[failing], winmax, skew_thresh,
+                                                       kurt_thresh)
+    else:
+        for i, j in enumerate(failing):
+            col = X[:, j]
+            r = winsorise_sorted(col[~np.isnan(col)], float(sk0[j]), winmax, skew_thresh, kurt_thresh)
+            if r is None:
+                sure_b[i] = False
+            else:
+                lo_b[i], hi_b[i], pass_b[i] = r
+    sure[failing[~sure_b]] = False
+    done = np.flatnonzero(sure_b)
+    # the treated columns by blocks (bounded temporaries): clipped where Winsorisation
+    # passed, log_CT of the original (or Winsorised) column where it did not
+    step = max(1, BLOCK_CELLS // max(1, n_rows))
+    for s in range(0, done.size, step):
+        ii = done[s:s + step]
+        js = failing[ii]
+        F = X[:, js]
+        okf = ~np.isnan(F)
+        lo_v, hi_v, ok_pass = lo_b[ii], hi_b[ii], pass_b[ii]
+        hit = (F > hi_v) | (F < lo_v)  # the Winsorised points (NaN compares False)
+        nwin[js] = hit.sum(axis=0)
+        new = np.clip(F, lo_v, hi_v)  # NaN stays NaN
+        logs = ~ok_pass
+        if logs.any():
+            src = new[:, logs] if combine_treat else F[:, logs]
+            ok_s = okf[:, logs]
+            lmn = np.min(src, axis=0, initial=np.inf, where=ok_s)
+            lmx = np.max(src, axis=0, initial=-np.inf, where=ok_s)
             with np.errstate(divide="ignore", invalid="ignore"):
-                new = np.log(src - lmn + 0.01 * (lmx - lmn))
-            kind = "winsorised+log_CT" if combine_treat else "log_CT"
-            record = combine_treat
-        if record:
-            winsorised[:, j] = hit
-            n_w[j] = nwin[j]
+                new[:, logs] = np.log(src - lmn + 0.01 * (lmx - lmn))
+        record = ok_pass | combine_treat
+        if record.any():
+            winsorised[:, js[record]] = hit[:, record]
+            n_w[js[record]] = nwin[js[record]]
         # a treatment that changed nothing reports "none", as the reference kernel
-        if ((new == col) | (np.isnan(new) & ~okc)).all():
-            continue
-        out[:, j] = new
-        outcome[j] = kind
-        changed[j] = True
+        moved = ~((new == F) | (np.isnan(new) & ~okf)).all(axis=0)
+        if moved.any():
+            out[:, js[moved]] = new[:, moved]
+            kinds = np.where(ok_pass, "winsorised", "winsorised+log_CT" if combine_treat else "log_CT")
+            outcome[js[moved]] = kinds[moved]
+            changed[js[moved]] = True
     treated = sure & ~passing
     ska, kta = sk0.copy(), kt0.copy()
     at = np.flatnonzero(changed)

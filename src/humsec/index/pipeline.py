@@ -49,6 +49,7 @@ from humsec.index.spec import DATASET_OF, IndexSpec, Step
 # the module, not its names: index.methods_coinr extends PANEL_METHODS when it registers
 # impute_panel, so the set is read at call time
 from humsec.index.methods import impute as _impute_methods
+from humsec.index.methods.aggregate import complete_means
 from humsec.index.scale import executor_for
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
@@ -1389,24 +1390,37 @@ class _MatrixBuilder:
         self.weights: dict[str, pd.Series] = {}
         methods = {}
         reg = registry_for("aggregate")
+        # columns without missing or infinite values: a plain arithmetic mean of those
+        # needs none of the kernel's checks (the same arithmetic, complete_means)
+        finite = dict(zip(self.leaves, np.isfinite(X).all(axis=0).tolist()))
+        common = None
+        if not step.overrides:
+            common = (step.method, validated(reg.get(step.method), step.params))
         for parent in spec.aggregates:
             kids = spec.children[parent]
             block = np.ascontiguousarray(A[:, [at[k] for k in kids]])
             w = self._weights_for(parent, functools.partial(pd.DataFrame, block, index=index, columns=kids))
             self.weights[parent] = (w, kids)
-            method_name, params = _resolve(step, parent, spec.level(parent))
-            m = reg.get(method_name)
-            p = validated(m, params)
+            if common is not None:
+                method_name, p = common[0], dict(common[1])
+            else:
+                method_name, params = _resolve(step, parent, spec.level(parent))
+                p = validated(reg.get(method_name), params)
             vals = None
-            kern = MATRIX["aggregate"].get(method_name)
+            if (method_name == "arithmetic" and p.get("min_children") is None and p.get("min_share") is None
+                    and all(finite[k] for k in kids) and kids and (w >= 0).all()):
+                vals = complete_means(block, w / w.sum(), "arithmetic")
+            kern = MATRIX["aggregate"].get(method_name) if vals is None else None
             if kern is not None:
                 try:
                     vals = kern(block, w, **p)
                 except Unsupported:
                     pass  # the reference kernel decides (and words any error)
             if vals is None:
-                vals = _call(m, block, w, extra={"columns": kids, "code": parent, "units": index}, **p)
+                vals = _call(reg.get(method_name), block, w, extra={"columns": kids, "code": parent, "units": index},
+                             **p)
             A[:, at[parent]] = vals
+            finite[parent] = bool(np.isfinite(vals).all())
             methods[parent] = method_name
         return A, {"methods": methods}
 

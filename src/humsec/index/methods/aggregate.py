@@ -151,22 +151,7 @@ def weighted_means(v: np.ndarray, w: np.ndarray, avail: np.ndarray, ok: np.ndarr
     method : {"arithmetic", "geometric", "harmonic"}
     """
     if avail.all() and v.shape[1] and ok.all():
-        # every child available: each row's weights are w / sum(w), the same bits as the
-        # general path's per-row re-normalisation (tested), without its matrices
-        with np.errstate(invalid="ignore", divide="ignore"):
-            wr = w / w.sum()
-        if method == "arithmetic":
-            out = np.sum(v * wr, axis=1)
-        elif method == "geometric":
-            out = np.exp(np.sum(np.log(v) * np.nan_to_num(wr), axis=1))
-        elif method == "harmonic":
-            with np.errstate(divide="ignore"):
-                out = 1.0 / np.sum(np.nan_to_num(wr) / v, axis=1)
-        else:
-            raise ValueError(f"no weighted mean '{method}'")
-        if not np.isfinite(wr.sum()):
-            out[:] = np.nan
-        return out
+        return complete_means(v, w, method)
     W = _row_weights(w, avail)
     if method == "arithmetic":
         out = np.nansum(np.where(avail, v, 0.0) * W, axis=1)
@@ -178,6 +163,35 @@ def weighted_means(v: np.ndarray, w: np.ndarray, avail: np.ndarray, ok: np.ndarr
     else:
         raise ValueError(f"no weighted mean '{method}'")
     out[~ok | ~np.isfinite(W.sum(axis=1))] = np.nan
+    return out
+
+
+def complete_means(v: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
+    """:func:`weighted_means` of rows whose children are all available: each row's weights
+    are ``w / sum(w)``, the same bits as the general path's per-row re-normalisation
+    (tested), without its matrices (also the matrix engine's path for complete data).
+
+    Parameters
+    ----------
+    v : numpy.ndarray (n_units, k)
+        Values without missing cells (C order; > 0 for the geometric and harmonic means).
+    w : numpy.ndarray (k,)
+        Weights summing to 1.
+    method : {"arithmetic", "geometric", "harmonic"}
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wr = w / w.sum()
+    if method == "arithmetic":
+        out = np.sum(v * wr, axis=1)
+    elif method == "geometric":
+        out = np.exp(np.sum(np.log(v) * np.nan_to_num(wr), axis=1))
+    elif method == "harmonic":
+        with np.errstate(divide="ignore"):
+            out = 1.0 / np.sum(np.nan_to_num(wr) / v, axis=1)
+    else:
+        raise ValueError(f"no weighted mean '{method}'")
+    if not np.isfinite(wr.sum()):
+        out[:] = np.nan
     return out
 
 
