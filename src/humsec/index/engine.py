@@ -631,33 +631,46 @@ def winsorise_columns(X: np.ndarray, skew0: np.ndarray, winmax: int | None, skew
     passing = np.zeros(k, dtype=bool)
     sure = ok.sum(axis=0) >= 4
     active = sure.copy()
+    js_prev = None
+    A = X
+    nmax = -np.inf
+    pmin = np.inf
     while True:
         active &= ~passing
         if winmax is not None:
             active &= (n_hi + n_lo) < winmax
         tiny = active & (np.abs(sk) < THRESHOLD_MARGIN)
-        sure &= ~tiny
-        active &= ~tiny
+        if tiny.any():
+            sure &= ~tiny
+            active &= ~tiny
         js = np.flatnonzero(active)
         if not js.size:
             break
-        A = X[:, js]
+        if js_prev is None or js.size != js_prev.size:  # the columns still going
+            A = X[:, js]
+        js_prev = js
         h, lw = hi[js], lo[js]
         up = sk[js] >= 0
         # NaN compares False: missing cells take part in no bound and no count
-        new_h = np.where(up, np.max(A, axis=0, initial=-np.inf, where=A < h), h)
-        new_l = np.where(up, lw, np.min(A, axis=0, initial=np.inf, where=A > lw))
-        stuck = np.where(up, new_h <= lw, new_l >= h)  # nothing left to Winsorise towards
-        n_hi[js] = np.where(up, (A >= h).sum(axis=0), n_hi[js])
-        n_lo[js] = np.where(up, n_lo[js], (A <= lw).sum(axis=0))
+        if up.all():  # the usual case (right skew): only the upper bounds move
+            new_h, new_l = np.max(A, axis=0, initial=nmax, where=A < h), lw
+            stuck = new_h <= lw  # nothing left to Winsorise towards
+            n_hi[js] = np.add.reduce(A >= h, axis=0)
+        else:
+            new_h = np.where(up, np.max(A, axis=0, initial=nmax, where=A < h), h)
+            new_l = np.where(up, lw, np.min(A, axis=0, initial=pmin, where=A > lw))
+            stuck = np.where(up, new_h <= lw, new_l >= h)
+            n_hi[js] = np.where(up, np.add.reduce(A >= h, axis=0), n_hi[js])
+            n_lo[js] = np.where(up, n_lo[js], np.add.reduce(A <= lw, axis=0))
         hi[js], lo[js] = new_h, new_l
         _, s_new, k_new = skew_kurt(np.clip(A, new_l, new_h))
         with np.errstate(invalid="ignore"):
-            unclear = stuck | ~(np.isfinite(s_new) & np.isfinite(k_new)) \
+            unclear = stuck | ~np.isfinite(s_new + k_new) \
                 | (np.abs(np.abs(s_new) - skew_thresh) < THRESHOLD_MARGIN) \
                 | (np.abs(k_new - kurt_thresh) < THRESHOLD_MARGIN)
-        sure[js[unclear]] = False
-        active[js[unclear]] = False
+        if unclear.any():
+            sure[js[unclear]] = False
+            active[js[unclear]] = False
         sk[js] = s_new
         passing[js] = (np.abs(s_new) < skew_thresh) | (k_new < kurt_thresh)
     return lo, hi, passing & sure, sure

@@ -343,7 +343,7 @@ def _unit_codes(col: pd.Series, keep: np.ndarray | None) -> tuple[np.ndarray, An
         ch = ch.filter(pa.array(keep))
     sub, expand = _compressed(ch)
     codes, uniq = _encode_sorted(sub)
-    return expand(codes), pd.array(uniq, dtype=col.dtype)
+    return expand(codes), ArrowStringArray(pa.chunked_array([uniq], type=uniq.type), dtype=col.dtype)
 
 
 def _compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
@@ -376,23 +376,23 @@ def _compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
 PERIODIC_MIN_ROWS = 10_000
 
 
-def _encode_sorted(ch: Any) -> tuple[np.ndarray, np.ndarray]:
+def _encode_sorted(ch: Any) -> tuple[np.ndarray, Any]:
     """Codes (int64, into the sorted distinct values) and the sorted distinct values
-    (object array) of an Arrow string array without nulls."""
+    (an Arrow array; sorted by Arrow: UTF-8 byte order is code point order, as Python's)
+    of an Arrow string array without nulls."""
     enc = ch.dictionary_encode()
     if isinstance(enc, pa.ChunkedArray):
         if not enc.num_chunks:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+            return np.empty(0, dtype=np.int64), pa.array([], type=ch.type)
         # the chunks of an encoded column share one dictionary (as pandas' factorize assumes)
         idx = (enc.chunk(0).indices if enc.num_chunks == 1 else enc.combine_chunks().indices).to_numpy()
         dictionary = enc.chunk(0).dictionary
     else:
         idx, dictionary = enc.indices.to_numpy(), enc.dictionary
-    uniq = dictionary.to_numpy(zero_copy_only=False)
-    order = np.argsort(uniq, kind="stable")
+    order = pc.sort_indices(dictionary).to_numpy()
     inv = np.empty(len(order), dtype=np.int64)
     inv[order] = np.arange(len(order))
-    return inv[idx], uniq[order]
+    return inv[idx], dictionary.take(pa.array(order))
 
 
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
@@ -417,7 +417,8 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     unit_col, values = tidy["unit"], tidy["value"].to_numpy(dtype=float)
     keep = icode_all >= 0
     if "year" in tidy.columns:
-        keep &= tidy["year"].to_numpy(dtype=float, na_value=np.nan) == year
+        yc = tidy["year"]
+        keep &= (yc.to_numpy() if yc.dtype == np.int64 else yc.to_numpy(dtype=float, na_value=np.nan)) == year
     icode = icode_all
     kept = None if keep.all() else keep
     if kept is not None:
@@ -604,7 +605,9 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
                             cache, scheduler)
     tidy = _tidy(data)
     if "year" in tidy.columns:
-        years = sorted(int(y) for y in tidy["year"].dropna().unique())
+        yc = tidy["year"]
+        years = (np.unique(yc.to_numpy()).tolist() if yc.dtype == np.int64
+                 else sorted(int(y) for y in yc.dropna().unique()))
         if year is None:
             if len(years) > 1:
                 raise HumsecError(f"the data has {len(years)} years ({years[0]}-{years[-1]}); "
@@ -1294,18 +1297,22 @@ class _MatrixBuilder:
                 else:
                     whole = False
                 rest = []
-                for i, (c, j) in enumerate(zip(cols, js)):
-                    if not r["sure"][i]:
+                sure = r["sure"].tolist()
+                if not whole:
+                    at_ = [i for i, ok in enumerate(sure) if ok]
+                    out[:, [js[i] for i in at_]] = r["values"][:, at_]
+                # the log rows from whole vectors (Python scalars in one conversion each)
+                fields = zip(r["changed"].tolist(), r["outcome"].tolist(), r["n_winsorised"].tolist(),
+                             r["n_winsorised_tried"].tolist(), r["skew_before"].tolist(),
+                             r["kurt_before"].tolist(), r["skew_after"].tolist(), r["kurt_after"].tolist())
+                for i, (c, j, f) in enumerate(zip(cols, js, fields)):
+                    if not sure[i]:
                         rest.append((c, j))
                         continue
-                    if not whole:
-                        out[:, j] = r["values"][:, i]
-                    rows[c] = {"indicator": c, "method": name, "treated": bool(r["changed"][i]),
-                               "outcome": str(r["outcome"][i]), "n_winsorised": int(r["n_winsorised"][i]),
-                               "n_winsorised_tried": int(r["n_winsorised_tried"][i]),
-                               "skew_before": float(r["skew_before"][i]), "kurt_before": float(r["kurt_before"][i]),
-                               "skew_after": float(r["skew_after"][i]), "kurt_after": float(r["kurt_after"][i]),
-                               "winsorised_units": self.labels[r["winsorised"][:, i]].tolist()}
+                    rows[c] = {"indicator": c, "method": name, "treated": f[0], "outcome": f[1],
+                               "n_winsorised": f[2], "n_winsorised_tried": f[3], "skew_before": f[4],
+                               "kurt_before": f[5], "skew_after": f[6], "kurt_after": f[7],
+                               "winsorised_units": self.labels[r["winsorised"][:, i]].tolist() if f[2] else []}
             if out is None:
                 out = X.copy(order="K")
             for c, j in rest:
@@ -1407,9 +1414,12 @@ class _MatrixBuilder:
                 method_name, params = _resolve(step, parent, spec.level(parent))
                 p = validated(reg.get(method_name), params)
             vals = None
-            if (method_name == "arithmetic" and p.get("min_children") is None and p.get("min_share") is None
+            if (method_name in _COMPLETE_MEANS and p.get("min_children") is None and p.get("min_share") is None
                     and all(finite[k] for k in kids) and kids and (w >= 0).all()):
-                vals = complete_means(block, w / w.sum(), "arithmetic")
+                if method_name == "geometric" and p.get("floor") is not None:
+                    block = np.maximum(block, p["floor"])
+                if method_name == "arithmetic" or block.min() > 0:  # else the kernel words the error
+                    vals = complete_means(block, w / w.sum(), method_name)
             kern = MATRIX["aggregate"].get(method_name) if vals is None else None
             if kern is not None:
                 try:
@@ -1451,6 +1461,11 @@ class _MatrixBuilder:
         for parent, *_ in plan:
             scores[parent] = np.concatenate([part[parent] for part in parts])
         return np.column_stack([scores[c] for c in self.agg_cols]), {"methods": methods}
+
+
+#: Means that :func:`~humsec.index.methods.aggregate.complete_means` computes for
+#: complete, finite children (> 0 for the geometric and harmonic means).
+_COMPLETE_MEANS = frozenset({"arithmetic", "geometric", "harmonic"})
 
 
 def _placed(X: np.ndarray, js: list[int], res: np.ndarray) -> np.ndarray:
