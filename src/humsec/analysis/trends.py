@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -359,32 +359,33 @@ def progress_status(values: Sequence[float], years: Sequence[int], *, direction:
     0.3048
     """
     d = _check_direction(direction)
-    has_target = target is not None and bool(np.isfinite(target))
+    goal = target if target is not None and bool(np.isfinite(target)) else None  # a target to judge by
     s = _window(values, years, base_year, year)
     ends = _ends(s)
     if ends is None:
-        if has_target and len(s) == 1 and d * (float(s.iloc[-1]) - target) >= 0:
+        if goal is not None and len(s) == 1 and d * (float(s.iloc[-1]) - goal) >= 0:
             t1, y1 = int(s.index[-1]), float(s.iloc[-1])
             return ProgressResult("target_achieved", base_year=t1, latest_year=t1, base_value=y1, latest_value=y1,
                                   target=target, note="target met (a single observation)", score=5.0)
         return ProgressResult("insufficient_data", target=target,
                               note="fewer than two observations in the period")
     t0, y0, t1, y1 = ends
-    base = dict(base_year=t0, latest_year=t1, base_value=y0, latest_value=y1, target=target)
+    base = ProgressResult("insufficient_data", base_year=t0, latest_year=t1, base_value=y0, latest_value=y1,
+                          target=target)
     notes = []
     y0c = y0
     if y0 == 0:
         y0c = ZERO_SUBSTITUTE
         notes.append(f"base value 0 replaced by {ZERO_SUBSTITUTE} in the growth rates (Open SDG)")
     g = cagr(y0c, y1, t0, t1)
-    if has_target and d * (y1 - target) >= 0:
+    if goal is not None and d * (y1 - goal) >= 0:
         notes.insert(0, "maintaining achievement: the base value met the target too"
-                     if d * (y0 - target) >= 0 else "target met")
-        return ProgressResult("target_achieved", cagr_observed=g, note="; ".join(notes), score=5.0, **base)
+                     if d * (y0 - goal) >= 0 else "target met")
+        return replace(base, status="target_achieved", cagr_observed=g, note="; ".join(notes), score=5.0)
     if math.isnan(g):
-        return ProgressResult("insufficient_data", note="growth rate undefined (a negative value)", **base)
-    if has_target and target_year > t0:
-        tc = float(target)
+        return replace(base, note="growth rate undefined (a negative value)")
+    if goal is not None and target_year > t0:
+        tc = float(goal)
         if tc == 0:
             tc = ZERO_SUBSTITUTE
             notes.append(f"target 0 replaced by {ZERO_SUBSTITUTE} in the required growth rate (Open SDG)")
@@ -392,17 +393,17 @@ def progress_status(values: Sequence[float], years: Sequence[int], *, direction:
         if np.isfinite(req):
             if req == 0:  # the base value equals the target, which the latest value no longer meets
                 notes.append("the base value met the target exactly; the latest value no longer does")
-                return ProgressResult("deterioration", cagr_observed=g, cagr_required=0.0, ratio=-math.inf,
-                                      note="; ".join(notes), score=-5.0, **base)
+                return replace(base, status="deterioration", cagr_observed=g, cagr_required=0.0, ratio=-math.inf,
+                               note="; ".join(notes), score=-5.0)
             r = d * g / abs(req)
-            return ProgressResult(_classify(r, on_track, fair), cagr_observed=g, cagr_required=req, ratio=r,
-                                  note="; ".join(notes), score=progress_score(r, with_target=True), **base)
+            return replace(base, status=_classify(r, on_track, fair), cagr_observed=g, cagr_required=req, ratio=r,
+                           note="; ".join(notes), score=progress_score(r, with_target=True))
         notes.append("target value negative: judged without the target")
-    elif has_target:
+    elif goal is not None:
         notes.append(f"target year {target_year} not after the base year {t0}: judged without the target")
     hi, lo = no_target_cutoffs
-    return ProgressResult(_classify(d * g, hi, lo), cagr_observed=g, note="; ".join(notes),
-                          score=progress_score(d * g, with_target=False), **{**base, "target": None})
+    return replace(base, status=_classify(d * g, hi, lo), cagr_observed=g, note="; ".join(notes),
+                   score=progress_score(d * g, with_target=False), target=None)
 
 
 # ---------------------------------------------------------------------------- SDR arrows
@@ -492,19 +493,20 @@ def sdr_trend(values: Sequence[float], years: Sequence[int], *, optimum: float, 
         return TrendResult("insufficient_data", note="fewer than two observations in the period")
     t0, y0, t1, y1 = ends
     obs = (y1 - y0) / (t1 - t0)
-    base = dict(base_year=t0, latest_year=t1, base_value=y0, latest_value=y1, rate_observed=obs)
+    base = TrendResult("insufficient_data", base_year=t0, latest_year=t1, base_value=y0, latest_value=y1,
+                       rate_observed=obs)
     if d * obs < 0:
-        return TrendResult("decreasing", ratio=float("nan"), **base)
+        return replace(base, status="decreasing", ratio=float("nan"))
     if d * (y1 - optimum) >= 0:
-        return TrendResult("on_track", note="optimum reached and maintained", **base)
+        return replace(base, status="on_track", note="optimum reached and maintained")
     if target_year <= t0:
-        return TrendResult("insufficient_data", note="base year not before the target year", **base)
+        return replace(base, note="base year not before the target year")
     req = (optimum - y0) / (target_year - t0)
     if d * req <= 0:  # the base value was already at the optimum but the latest is not
-        return TrendResult("decreasing", rate_required=req, **base)
+        return replace(base, status="decreasing", rate_required=req)
     r = d * obs / abs(req)
     status = "on_track" if r >= 1.0 else "moderately_improving" if r >= moderate else "stagnating"
-    return TrendResult(status, rate_required=req, ratio=r, **base)
+    return replace(base, status=status, rate_required=req, ratio=r)
 
 
 # ---------------------------------------------------------------------------- applied

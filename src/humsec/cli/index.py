@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional, TypeVar
 import sys
 
 import pandas as pd
@@ -22,10 +23,43 @@ SCHEDULER_HELP = ("Run on Dask: 'local' or 'local:N' starts a local cluster of N
                   "otherwise a scheduler address (tcp://host:8786). Same results as without.")
 
 
+#: The choices of the options passed on to the index functions, typed as they declare them.
+CorrMethod = Literal["pearson", "spearman", "kendall"]
+Estimator = Literal["saltelli", "coinr", "jansen"]
+Layout = Literal["salib", "coinr"]
+CompareBy = Literal["ranks", "scores"]
+OptType = Literal["balance", "infomax"]
+CORR_METHODS: tuple[CorrMethod, ...] = ("pearson", "spearman", "kendall")
+ESTIMATORS: tuple[Estimator, ...] = ("saltelli", "coinr", "jansen")
+LAYOUTS: tuple[Layout, ...] = ("salib", "coinr")
+COMPARE_BY: tuple[CompareBy, ...] = ("ranks", "scores")
+OPTTYPES: tuple[OptType, ...] = ("balance", "infomax")
+_C = TypeVar("_C", bound=str)
+
+
 def _fmt(fmt: str) -> str:
     if fmt not in FORMATS:
         raise HumsecError(f"--format '{fmt}': expected one of {', '.join(FORMATS)}")
     return fmt
+
+
+def _choice(value: str, choices: tuple[_C, ...], option: str) -> _C:
+    """``value`` as one of ``choices`` (typed as the choice), or a clear error naming ``option``."""
+    for c in choices:
+        if value == c:
+            return c
+    raise HumsecError(f"{option} '{value}': expected one of {', '.join(choices)}")
+
+
+def _require_seed(seed: int | None, why: str = "") -> int:
+    """The seed of the random draws, or a clear error when it was not given."""
+    if seed is None:
+        raise HumsecError("--seed is required: every random draw in humsec is reproducible" + why)
+    return seed
+
+
+def _write_csv(frame: pd.DataFrame, index: bool, path: Path) -> None:
+    frame.to_csv(path, index=index)
 
 
 @app.command("list")
@@ -233,19 +267,16 @@ def uncertainty(
         u = unc.UncertaintySpec.from_dict(s.uncertainty, file=spec, spec=s)
     else:
         raise HumsecError(f"{spec}: no 'uncertainty' section; pass --uncertainty FILE")
-    from humsec.index.sensitivity import ESTIMATORS, LAYOUTS, sensitivity_from_runs
+    from humsec.index.sensitivity import sensitivity_from_runs
 
-    if estimator not in ESTIMATORS:
-        raise HumsecError(f"--estimator '{estimator}': expected one of {', '.join(ESTIMATORS)}")
-    if layout is not None and layout not in LAYOUTS:
-        raise HumsecError(f"--layout '{layout}': expected one of {', '.join(LAYOUTS)}")
+    est = _choice(estimator, ESTIMATORS, "--estimator")
+    lay = None if layout is None else _choice(layout, LAYOUTS, "--layout")
     if quantile not in unc.QUANTILE_RULES:
         raise HumsecError(f"--quantile '{quantile}': expected one of {', '.join(unc.QUANTILE_RULES)}")
     if bootstrap < 0:
         raise HumsecError(f"--bootstrap must be >= 0, got {bootstrap}")
-    if (replay_file is None or (sa and bootstrap > 0)) and seed is None:
-        raise HumsecError("--seed is required: every random draw in humsec is reproducible"
-                          + (" (the bootstrap of the Sobol' intervals)" if replay_file is not None else ""))
+    if replay_file is None or (sa and bootstrap > 0):
+        _require_seed(seed, " (the bootstrap of the Sobol' intervals)" if replay_file is not None else "")
     k = len(u.inputs)
     total = samples * (k + 2) if sa else samples
     if not quiet:
@@ -263,20 +294,20 @@ def uncertainty(
             for p in [*vintage, data]:
                 label = p.stem if p.stem not in vint else str(p)
                 vint[label] = df if p == data else read_index_data(p)
-            res = vintage_uncertainty(s, vint, u, n=samples, seed=seed, year=year, progress=tick)
+            res = vintage_uncertainty(s, vint, u, n=samples, seed=_require_seed(seed), year=year, progress=tick)
             sens = None
         elif replay_file is not None:
             res = unc.replay(s, df, u, replay_file, year=year, progress=tick, scheduler=scheduler)
-            sens = (sensitivity_from_runs(res, layout=layout, estimator=estimator, num_resamples=bootstrap,
+            sens = (sensitivity_from_runs(res, layout=lay, estimator=est, num_resamples=bootstrap,
                                           seed=seed) if sa else None)
         elif sa:
-            sens = unc.sensitivity_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick,
-                                               scheduler=scheduler, num_resamples=bootstrap,
-                                               estimator=estimator)
+            sens = unc.sensitivity_analysis(s, df, u, n=samples, seed=_require_seed(seed), year=year,
+                                            progress=tick, scheduler=scheduler, num_resamples=bootstrap,
+                                            estimator=est)
             res = sens.runs
         else:
-            res = unc.uncertainty_analysis(s, df, u, n=samples, seed=seed, year=year, progress=tick,
-                                              scheduler=scheduler)
+            res = unc.uncertainty_analysis(s, df, u, n=samples, seed=_require_seed(seed), year=year,
+                                           progress=tick, scheduler=scheduler)
             sens = None
     if node is not None and node not in res.aggregates:
         raise HumsecError(f"--node '{node}': expected one of {', '.join(res.aggregates)}")
@@ -285,7 +316,7 @@ def uncertainty(
         out.mkdir(parents=True, exist_ok=True)
         for name, frame in (("summary.csv", res.summary(quantile=quantile)), ("runs.csv", res.runs),
                             ("scores.csv", res.run_scores(node))):
-            atomic_write(out / name, lambda p, f=frame: f.to_csv(p, index=name == "scores.csv"))
+            atomic_write(out / name, partial(_write_csv, frame, name == "scores.csv"))
         if sens is not None:
             atomic_write(out / "sobol.csv", lambda p: sens.indices.to_csv(p))
         text = u.to_yaml()
@@ -401,10 +432,12 @@ def corr(
 
     _fmt(fmt)
     r = _built(spec, data, year)
-    kw = dict(dset=dset, level=level, level2=level2, method=method)
-    tables = {"corr": get_corr(r, **kw).rename_axis("node").reset_index()}
+    how = _choice(method, CORR_METHODS, "--method")
+    tables = {"corr": get_corr(r, dset=dset, level=level, level2=level2, method=how)
+              .rename_axis("node").reset_index()}
     if pvals:
-        tables["pvals"] = get_pvals(r, **kw).rename_axis("node").reset_index()
+        tables["pvals"] = (get_pvals(r, dset=dset, level=level, level2=level2, method=how)
+                           .rename_axis("node").reset_index())
     _emit_tables(tables, fmt)
 
 
@@ -421,7 +454,8 @@ def denom_corr(
     from humsec.index.analysis_coin import get_denom_corr
 
     _fmt(fmt)
-    t = get_denom_corr(_built(spec, data, year), cor_thresh=threshold, method=method)
+    t = get_denom_corr(_built(spec, data, year), cor_thresh=threshold,
+                       method=_choice(method, CORR_METHODS, "--method"))
     if fmt == "json":
         dump_json(json.loads(t.to_json(orient="records")))
     else:
@@ -488,7 +522,7 @@ def compare(
 
     _fmt(fmt)
     t = compare_coins(_built(spec, data, year), _built(spec2, data2 or data, year if year2 is None else year2),
-                      code=node, compare_by=by)
+                      code=node, compare_by=_choice(by, COMPARE_BY, "--by"))
     if fmt == "json":
         dump_json(json.loads(t.to_json(orient="records")))
     else:
@@ -509,7 +543,8 @@ def opt_weights(
     from humsec.index.analysis_coin import get_opt_weights
 
     _fmt(fmt)
-    o = get_opt_weights(_built(spec, data, year), level=level, optype=optype, maxiter=maxiter)
+    o = get_opt_weights(_built(spec, data, year), level=level,
+                        optype=_choice(optype, OPTTYPES, "--optype"), maxiter=maxiter)
     info = {"converged": o.converged, "n_iter": o.n_iter, "n_eval": o.n_eval, "objective": o.objective,
             "message": o.message}
     if fmt == "json":
@@ -545,6 +580,7 @@ def report_cmd(
     from humsec.index.pipeline import build as build_index
     from humsec.report.index_report import index_report_html
 
+    est = _choice(estimator, ESTIMATORS, "--estimator")
     s, df = _load(spec, data)
     result = build_index(s, df, year=year)
     ua = sens = None
@@ -563,7 +599,7 @@ def report_cmd(
             from humsec.index.sensitivity import sensitivity_analysis
 
             sens = sensitivity_analysis(s, df, u, n=sa, seed=seed, year=year, num_resamples=bootstrap,
-                                        estimator=estimator)
+                                        estimator=est)
             if ua is None:
                 ua = sens.runs
     html = index_report_html(result, uncertainty=ua, sensitivity=sens, quantile=quantile)
@@ -602,9 +638,10 @@ def plot_cmd(
     elif kind == "corr":
         from humsec.index.analysis_coin import get_corr, get_pvals
 
-        kw = dict(dset=dset, level=level, level2=level2, method=method)
-        img = ic.corr_heatmap(get_corr(r, **kw), pvals=get_pvals(r, **kw), title=f"{method} correlations",
-                              fmt=fmt)
+        how = _choice(method, CORR_METHODS, "--method")
+        img = ic.corr_heatmap(get_corr(r, dset=dset, level=level, level2=level2, method=how),
+                              pvals=get_pvals(r, dset=dset, level=level, level2=level2, method=how),
+                              title=f"{method} correlations", fmt=fmt)
     elif kind == "dist":
         f = r.dataset("Raw" if dset == "Aggregated" and level in (None, 1) else dset)
         codes = [c for c in f.columns if c in r.spec.nodes and (level is None or r.spec.level(c) == level)]
