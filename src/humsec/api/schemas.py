@@ -20,7 +20,10 @@ RFC 9110, HTTP Semantics, sections 15.4.5 (304) and 15.5 (4xx). https://www.rfc-
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import types
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -29,7 +32,8 @@ from pydantic.fields import FieldInfo
 from humsec.index.spec import IndexSpec
 from humsec.model.catalogue import Indicator
 from humsec.model.panel import Provenance
-from humsec.oversight.models import Commitment, Instrument
+from humsec.oversight.models import Commitment, Instrument, Versioned
+from humsec.oversight.status import TargetStatus as _TargetStatus
 
 PROBLEM = "application/problem+json"
 CSV = "text/csv"
@@ -776,32 +780,65 @@ class WatchList(_Fixed):
 # ----------------------------------------------------------------------------- commitments
 
 
-class TargetStatus(_Fixed):
-    """:class:`humsec.oversight.status.TargetStatus` as JSON."""
+def _json_annotation(annotation: Any) -> Any:
+    """The JSON type of a dataclass field's type: floats (and optional floats) are
+    :data:`Number`, since NaN is sent as null; other types as they are."""
+    if annotation is float:
+        return Number
+    if isinstance(annotation, types.UnionType) and float in typing.get_args(annotation):
+        return Number
+    return annotation
 
-    commitment_id: str
-    commitment_version: int
-    target_key: str
-    unit: str
-    indicator: str
-    direction: int
-    status: str
-    label: str
-    as_of: int | None
-    base_year: int | None
-    base_value: Number
-    latest_value: Number
-    target_value: Number
-    deadline: _dt.date
-    cagr_observed: Number
-    cagr_required: Number
-    ratio: Number
-    baseline_source: str
-    evidence: list[list[float]] = Field(description="The observations used, as [year, value].")
-    data_hash: str
-    note: str
-    rate: str
-    score: Number
+
+def model_from_dataclass(cls: type, name: str, *, overrides: dict[str, Any] | None = None,
+                         extra: dict[str, Any] | None = None) -> type[BaseModel]:
+    """A response model with a required member for every field of the dataclass ``cls``.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass (its fields, in order, with their resolved types).
+    name : str
+        Name of the model (of its schema in the OpenAPI document).
+    overrides : dict, optional
+        ``field -> annotation`` or ``field -> (annotation, FieldInfo)``: the JSON form of
+        fields whose Python type is not their JSON type (e.g. tuples sent as lists).
+    extra : dict, optional
+        More members, as ``create_model`` takes them (e.g. properties that ``to_dict`` adds).
+
+    Returns
+    -------
+    type of pydantic.BaseModel
+        A model with no other member (``extra="forbid"``), so a field added to the
+        dataclass appears in the API schema without a second declaration.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    hints = typing.get_type_hints(cls)
+    given = overrides or {}
+    unknown = sorted(set(given) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
+    members: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        spec = given.get(f.name, _json_annotation(hints[f.name]))
+        members[f.name] = spec if isinstance(spec, tuple) else (spec, ...)
+    members.update(extra or {})
+    return create_model(name, __config__=ConfigDict(extra="forbid"),
+                        __doc__=f":class:`{cls.__module__}.{cls.__qualname__}` as JSON.", **members)
+
+
+def list_of(model: type[BaseModel]) -> types.GenericAlias:
+    """``list[model]`` for a model made at run time (mypy takes no variable as a type)."""
+    return types.GenericAlias(list, (model,))
+
+
+#: :class:`humsec.oversight.status.TargetStatus` as JSON (``to_dict``: NaN as null, the
+#: evidence as lists, and the status label).
+TargetStatus = model_from_dataclass(
+    _TargetStatus, "TargetStatus",
+    overrides={"evidence": (list[list[float]], Field(description="The observations used, as [year, value]."))},
+    extra={"label": (str, Field(description="The status in words."))})
 
 
 def _patch_model(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -819,26 +856,13 @@ def _patch_model(model: type[BaseModel], name: str) -> type[BaseModel]:
 CommitmentChange = _patch_model(Commitment, "CommitmentChange")
 
 
-class _Versioned(_Fixed):
-    kind: str
-    id: str
-    version: int
-    deleted: bool
-    at: _dt.datetime
-    actor: str
-
-
-class VersionedCommitment(_Versioned):
-    value: Commitment
-    status: list[TargetStatus] | None = Field(None, description="Status of its targets (absent when deleted).")
-
-
-class VersionedInstrument(_Versioned):
-    value: Instrument
-
-
-class CommitmentVersion(_Versioned):
-    value: Commitment
+#: Stored versions (:class:`humsec.oversight.models.Versioned`) of each kind of record.
+VersionedCommitment = model_from_dataclass(
+    Versioned, "VersionedCommitment", overrides={"value": Commitment},
+    extra={"status": (list_of(TargetStatus) | None,
+                      Field(None, description="Status of its targets (absent when deleted)."))})
+VersionedInstrument = model_from_dataclass(Versioned, "VersionedInstrument", overrides={"value": Instrument})
+CommitmentVersion = model_from_dataclass(Versioned, "CommitmentVersion", overrides={"value": Commitment})
 
 
 #: The spec of an index, as stored (:meth:`humsec.index.spec.IndexSpec.to_dict`).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,7 +28,7 @@ from humsec.model.catalogue import Catalogue
 from humsec.model.panel import DIMENSIONS
 
 __all__ = [
-    "INSTRUMENT_KINDS", "BudgetLine", "Commitment", "Instrument", "Note", "Tag", "Target",
+    "INSTRUMENT_KINDS", "BudgetLine", "Commitment", "Instrument", "Note", "Tag", "Target", "Versioned",
     "parse_deadline", "pydantic_issues", "validate_commitment", "validate_instrument",
 ]
 
@@ -183,6 +184,33 @@ class Commitment(BaseModel):
     def with_note(self, text: str, date: _dt.date) -> "Commitment":
         """A new commitment with one more note."""
         return self.model_copy(update={"notes": (*self.notes, Note(text=text, date=date))})
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """One stored version of an instrument or commitment (the record type of
+    :mod:`humsec.oversight.repositories.commitments`).
+
+    Attributes
+    ----------
+    kind, id : str
+    version : int
+    deleted : bool
+        True for a tombstone (the value is the last one before deletion).
+    at : datetime.datetime
+        When it was written (UTC).
+    actor : str
+        User id of the author.
+    value : Instrument or Commitment
+    """
+
+    kind: str
+    id: str
+    version: int
+    deleted: bool
+    at: _dt.datetime
+    actor: str
+    value: Any
 
 
 class BudgetLine(BaseModel):

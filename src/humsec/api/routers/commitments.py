@@ -63,7 +63,7 @@ def router(config: ServiceConfig) -> APIRouter:
         return out
 
     @r.get("/commitments", summary="Current commitments with the status of their targets (viewer)",
-           responses={200: {"model": list[S.VersionedCommitment], "headers": NO_STORE_HEADERS}, **S.errors(422)})
+           responses={200: {"model": S.list_of(S.VersionedCommitment), "headers": NO_STORE_HEADERS}, **S.errors(422)})
     async def list_commitments(request: Request,
                                unit: Annotated[str | None, Query(pattern=ISO3_PATTERN,
                                                                  description="Only targets in this country.")] = None
@@ -87,7 +87,7 @@ def router(config: ServiceConfig) -> APIRouter:
             lambda: status_of(request, [db(request).get(token, "commitment", commitment_id, version=version)])[0]))
 
     @r.get("/commitments/{commitment_id}/history", summary="Every version of a commitment",
-           responses={200: {"model": list[S.CommitmentVersion], "headers": NO_STORE_HEADERS}, **S.errors(404, 422)})
+           responses={200: {"model": S.list_of(S.CommitmentVersion), "headers": NO_STORE_HEADERS}, **S.errors(404, 422)})
     async def history(request: Request, commitment_id: CommitmentId) -> Response:
         token = auth.required_token(request)
         return _json(await run_in_threadpool(

@@ -8,8 +8,6 @@ inside the transaction; ``expected_version`` refuses an edit based on an older o
 
 from __future__ import annotations
 
-import datetime as _dt
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -17,7 +15,7 @@ from pydantic import BaseModel
 
 from humsec.errors import NotFoundError, ValidationError, ValidationIssue
 from humsec.oversight.auth import Identity
-from humsec.oversight.models import Commitment, Instrument
+from humsec.oversight.models import Commitment, Instrument, Versioned
 from humsec.oversight.repositories import audit
 from humsec.oversight.transaction import ConflictError, to_json, utc_now
 
@@ -26,32 +24,6 @@ __all__ = ["Versioned", "check_instrument", "current", "history", "latest", "lat
 
 _MODELS: dict[str, type[BaseModel]] = {"instrument": Instrument, "commitment": Commitment}
 _COLUMNS = "kind, id, version, deleted, changed_at, actor, record"
-
-
-@dataclass(frozen=True)
-class Versioned:
-    """One stored version of an instrument or commitment.
-
-    Attributes
-    ----------
-    kind, id : str
-    version : int
-    deleted : bool
-        True for a tombstone (the value is the last one before deletion).
-    at : datetime.datetime
-        When it was written (UTC).
-    actor : str
-        User id of the author.
-    value : Instrument or Commitment
-    """
-
-    kind: str
-    id: str
-    version: int
-    deleted: bool
-    at: _dt.datetime
-    actor: str
-    value: Any
 
 
 def _versioned(row: tuple) -> Versioned:
