@@ -449,9 +449,9 @@ def test_openapi_and_dashboard_routes(env):
     assert js.status_code == 200 and "equalEarth" in js.text
     assert "http" not in client.get("/").text.split("<body")[0]  # nothing loaded from the network
     docs = client.get("/api/v1/docs")  # Swagger UI from the swagger-ui-bundle-v2 package, not a CDN
-    if docs.status_code == 200:
-        assert "http://" not in docs.text and "https://" not in docs.text
-        assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert docs.status_code == 200
+    assert "http://" not in docs.text and "https://" not in docs.text
+    assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_regions_endpoint_equals_the_library(env):

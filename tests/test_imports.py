@@ -46,7 +46,6 @@ _GROUPS_INDEX = ("the index stack (analysis.assess/index.pipeline: +24 modules, 
                  "+3) only for the gender indices and the left-behind ranks; the group tables load without it")
 _API_APP = ("humsec.api.app brings FastAPI and every router (+778 modules, ~1 s) only when an app is built; "
             "humsec.api's light modules (config, schemas) are imported without it")
-_SWAGGER = "swagger-ui-bundle-v2 may be absent: the ImportError means no docs page (the OpenAPI document stays)"
 _CACHE_THREADPOOL = ("starlette's thread pool (+16 modules: anyio, starlette) only when a request awaits the "
                      "fingerprint or the warm-up; api.cache itself loads without the web framework")
 _HTTP_EXPORT = ("humsec.data.export brings the store (duckdb: +36 modules, ~0.15 s) only for a CSV answer; "
@@ -108,7 +107,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("analysis/groups.py", "humsec.index.pipeline"): _GROUPS_INDEX,
     ("analysis/threats.py", "scipy"): _HEAVY_SCIPY,
     ("api/__init__.py", "humsec.api.app"): _API_APP,
-    ("api/app.py", "swagger_ui_bundle"): _SWAGGER,
     ("api/cache.py", "starlette.concurrency"): _CACHE_THREADPOOL,
     ("api/http.py", "humsec.data.export"): _HTTP_EXPORT,
     ("api/routers/commitments.py", "humsec.oversight.status"): _route("+2 modules, ~12 ms"),

@@ -16,6 +16,7 @@ import logging
 import re
 from http import HTTPStatus
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -219,7 +220,7 @@ def create_app(settings: Settings, config: ServiceConfig | None = None) -> FastA
     # read answers computed once per store version, kept encoded (identity and gzip)
     app.add_middleware(ResponseCache, observatory=app.state.observatory, min_gzip=config.gzip_min_bytes)
     # outermost first: unknown Host headers are refused before anything else runs
-    app.add_middleware(SecurityHeaders, csp_for={f"{API_PREFIX}/docs": docs_csp} if docs_csp else None)
+    app.add_middleware(SecurityHeaders, csp_for={f"{API_PREFIX}/docs": docs_csp})
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.trusted_hosts(), www_redirect=False)
     return app
 
@@ -303,16 +304,11 @@ def _declare_formats(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _mount_docs(app: FastAPI) -> str | None:
+def _mount_docs(app: FastAPI) -> str:
     """Interactive API docs at ``/api/v1/docs`` from Swagger UI files shipped in the
-    ``swagger-ui-bundle-v2`` package (FastAPI's default page loads them from a CDN, which
-    an offline observatory cannot reach). Without the package there is no docs page; the
-    OpenAPI document is always served. Returns the page's Content-Security-Policy (its
-    one inline script allowed by its SHA-256)."""
-    try:
-        import swagger_ui_bundle
-    except ImportError:
-        return None
+    ``swagger-ui-bundle-v2`` package, a required dependency (FastAPI's default page loads
+    them from a CDN, which an offline observatory cannot reach). Returns the page's
+    Content-Security-Policy (its one inline script allowed by its SHA-256)."""
     app.mount(f"{API_PREFIX}/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")
 
