@@ -541,15 +541,20 @@ class Assessment:
         return {k: v for k, v in out.items() if len(v) > 1}
 
     def coverage(self) -> pd.DataFrame:
-        """Per indicator: countries with a number, median and maximum age of the numbers,
-        and the policy (maximum age, method) that decided which numbers count."""
+        """Per indicator: countries with a number (0 when none has one), median and maximum
+        age of the numbers (missing when there are none), and the policy (maximum age,
+        method) that decided which numbers count."""
         v = self.vintage
         g = v.groupby("indicator").agg(countries=("unit", "nunique"), median_age=("age", "median"),
                                        max_age_used=("age", "max"),
                                        oldest=("observed", "min"), newest=("observed", "max"))
+        g = g.reindex(self.spec.indicators)
+        g["countries"] = g["countries"].fillna(0).astype("int64")  # an indicator without numbers: 0 countries
+        for col in ("max_age_used", "oldest", "newest"):
+            g[col] = g[col].astype("Int64")  # years and ages stay integers; missing without numbers
         pol = data_policy(self.spec).set_index("indicator")[["method", "max_age"]]
         pol = pol.rename(columns={"method": "policy", "max_age": "max_age_allowed"})
-        return g.reindex(self.spec.indicators).join(pol).rename_axis("indicator").reset_index()
+        return g.join(pol).rename_axis("indicator").reset_index()
 
     def not_ranked(self, units: Iterable[str] | None = None) -> pd.DataFrame:
         """Countries without an index score this year, and why.

@@ -384,7 +384,7 @@ class Uncertainty(_Fixed):
 
 class IndicatorCoverage(_Row):
     indicator: str
-    countries: int | None = Field(description="Countries with data (null when none has data in the window).")
+    countries: int = Field(description="Countries with data (0 when none has data in the window).")
     median_age: Number
     max_age_used: int | None
     oldest: int | None
