@@ -399,9 +399,11 @@ def test_means_without_gaps_are_the_same_bits_as_the_general_path(method, k):
     assert len(set(got[:6].tolist())) == 1
 
 
+@pytest.mark.parametrize("by_column", [False, True], ids=["blocks", "columns"])
 @pytest.mark.parametrize("how", ["mean", "median"])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_group_imputation_fills_each_gap_with_its_groups_statistic(how, order):
+def test_group_imputation_fills_each_gap_with_its_groups_statistic(how, order, by_column, monkeypatch):
+    monkeypatch.setattr(engine, "GROUP_COLUMNS_ROWS", 0 if by_column else 10**9)
     rng = np.random.default_rng(12)
     X = rng.lognormal(size=(2000, 7))
     X[rng.random(X.shape) < 0.1] = np.nan
@@ -421,5 +423,85 @@ def test_group_imputation_fills_each_gap_with_its_groups_statistic(how, order):
             fill = (np.where(ok, block, 0.0).sum(axis=0) / ok.sum(axis=0) if how == "mean"
                     else np.nanmedian(block, axis=0))
         want[rows] = np.where(np.isnan(block), fill[None, :], block)
-    np.testing.assert_array_equal(got, want)  # the same bits; unlabelled rows keep their gaps
+    if by_column and how == "mean":  # sums by bincount: the same to rounding
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+        assert (np.isnan(got) == np.isnan(want)).all()
+    else:
+        np.testing.assert_array_equal(got, want)  # the same bits; unlabelled rows keep their gaps
     assert np.isnan(got[codes == -1]).sum() == np.isnan(X[codes == -1]).sum()
+
+
+def test_group_codes_of_many_units_equal_the_dict_lookup():
+    from humsec.index.pipeline import PERIODIC_MIN_ROWS, _group_codes
+
+    rng = np.random.default_rng(5)
+    n = PERIODIC_MIN_ROWS + 500
+    units = np.array([f"U{i:06d}" for i in range(n)], dtype=object)
+    labels = rng.choice(["north", "south", "east"], size=n).tolist()
+    mapping = {u: g for u, g, drop in zip(units.tolist(), labels, rng.random(n) < 0.1) if not drop}
+    mapping["not-a-unit"] = "west"
+    shuffled = units[rng.permutation(n)]
+    expect = pd.factorize(np.array([mapping.get(u) for u in shuffled.tolist()], dtype=object))[0]
+    got = _group_codes(mapping, shuffled)
+    np.testing.assert_array_equal(got, expect)
+    assert (got == -1).sum() == n - len(mapping) + 1  # the unlabelled units, and only those
+    np.testing.assert_array_equal(_group_codes(mapping, shuffled[:50]), expect[:50])
+
+
+@pytest.mark.parametrize("method", ["arithmetic", "geometric", "harmonic"])
+def test_means_by_column_are_the_same_bits_as_by_row(method):
+    from humsec.index.methods.aggregate import complete_means, complete_means_columns
+
+    rng = np.random.default_rng(3)
+    for k in [*range(1, 40), 127, 128, 129, 300]:  # every branch of numpy's pairwise summation
+        V = rng.lognormal(size=(257, k))
+        w = rng.random(k)
+        w /= w.sum()
+        F = np.asfortranarray(V)
+        got = complete_means_columns([F[:, j] for j in range(k)], w, method)
+        np.testing.assert_array_equal(got, complete_means(V, w, method), err_msg=f"k={k}")
+        assert np.array_equal(F, V)  # the matrix itself is left alone
+
+
+@pytest.mark.parametrize("changes", [{}, VARIANTS[7], VARIANTS[8], {"steps.aggregate.params": {"min_children": 2}}],
+                         ids=["arithmetic", "geometric", "harmonic", "min_children"])
+def test_large_build_path_of_the_aggregation_equals_the_small_one(asem, changes, monkeypatch):
+    from humsec.index import pipeline
+
+    spec, data = asem
+    spec = spec.with_changes(changes) if changes else spec
+    small = build(spec, data)
+    monkeypatch.setattr(pipeline, "COLUMN_MEANS_ROWS", 1)
+    large = build(spec, data)
+    pd.testing.assert_frame_equal(large.datasets["Aggregated"], small.datasets["Aggregated"], check_exact=True)
+    pd.testing.assert_frame_equal(large.ranks, small.ranks, check_exact=True)
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["tidy", "wide"])
+def test_large_builds_keep_the_scores_and_make_the_other_data_sets_on_access(asem, wide, monkeypatch):
+    import pickle
+
+    from humsec.index import pipeline
+
+    spec, data = asem
+    if wide:
+        data = data.pivot(index="unit", columns="indicator", values="value").reset_index()
+        data.columns.name = None
+    eager = build(spec, data)
+    monkeypatch.setattr(pipeline, "LAZY_CELLS", 1)
+    lazy = build(spec, data)
+    assert list(lazy.datasets) == list(eager.datasets)
+    assert lazy.datasets.lazy == [n for n in eager.datasets if n != "Aggregated"]  # only the scores are held
+    seen = []
+    lazy.visit_datasets(lambda name, frame: seen.append((name, frame.copy())))
+    assert [n for n, _ in seen] == list(eager.datasets)
+    for name, frame in seen:
+        pd.testing.assert_frame_equal(frame, eager.datasets[name], check_exact=True)
+    assert lazy.datasets.lazy  # visiting held nothing
+    again = pickle.loads(pickle.dumps(lazy.datasets))  # e.g. sent to a worker: still able to make them
+    for name in eager.datasets:  # made on access, from the step log
+        pd.testing.assert_frame_equal(lazy.datasets[name], eager.datasets[name], check_exact=True)
+        pd.testing.assert_frame_equal(again[name], eager.datasets[name], check_exact=True)
+    assert lazy.equals(eager) and not lazy.datasets.lazy
+    with pytest.raises(KeyError):
+        lazy.datasets["Nope"]

@@ -175,9 +175,12 @@ def _write_result(result, out: Path, long: pd.DataFrame | None = None) -> list[P
 
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    for name, frame in result.datasets.items():
+
+    def write(name: str, frame: pd.DataFrame) -> None:
         paths.append(out / f"{name.lower()}.csv")
         write_csv_fast(frame.reset_index(), paths[-1])
+
+    result.visit_datasets(write)  # a large build's data sets one at a time
     paths += [out / "ranks.csv", out / "scores_long.csv", out / "weights.csv"]
     write_csv_fast(result.ranks.reset_index(), paths[-3])
     write_csv_fast(result.long() if long is None else long, paths[-2])

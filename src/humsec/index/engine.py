@@ -148,6 +148,10 @@ def impute_median(X: np.ndarray, *, group_codes: np.ndarray | None = None) -> np
     return np.where(ok, X, np.nanmedian(X, axis=0)[None, :])
 
 
+#: Units from which group means are taken column by column (:func:`_by_group`).
+GROUP_COLUMNS_ROWS = 10_000
+
+
 def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
     """Gaps filled by their group's column mean / median: the rows sorted by group once,
     each group's fills computed from its block (one group's rows in memory at a time),
@@ -160,6 +164,22 @@ def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
     if not miss.any():
         return out
     n_groups = int(codes.max()) + 1
+    if how == "mean" and X.shape[0] >= GROUP_COLUMNS_ROWS:
+        # many units: each column's group sums and counts by one bincount (no block
+        # copies), its gaps filled in place
+        labelled = codes >= 0
+        for j in range(X.shape[1]):
+            mj = miss[:, j]
+            if not mj.any():
+                continue
+            okj = ~mj & labelled
+            sums = np.bincount(codes[okj], weights=X[okj, j], minlength=n_groups)
+            cnt = np.bincount(codes[okj], minlength=n_groups)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                fill = sums / cnt  # 0/0: a group without values keeps its gaps (NaN)
+            at = np.flatnonzero(mj & labelled)
+            out[at, j] = fill[codes[at]]
+        return out
     order = np.argsort(codes, kind="stable")  # rows of a group in their order
     bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
     fills = np.full((n_groups, X.shape[1]), np.nan)

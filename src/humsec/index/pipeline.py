@@ -49,7 +49,7 @@ from humsec.index.spec import DATASET_OF, IndexSpec, Step
 # the module, not its names: index.methods_coinr extends PANEL_METHODS when it registers
 # impute_panel, so the set is read at call time
 from humsec.index.methods import impute as _impute_methods
-from humsec.index.methods.aggregate import complete_means
+from humsec.index.methods.aggregate import complete_means, complete_means_columns
 from humsec.index.scale import executor_for
 
 __all__ = ["IndexResult", "PanelResult", "StepCache", "StepRecord", "build", "build_panel", "is_wide", "rank_desc",
@@ -179,6 +179,16 @@ class IndexResult:
         except KeyError:
             raise HumsecError(f"no data set '{name}'; have {', '.join(self.datasets)}") from None
 
+    def visit_datasets(self, fn: Callable[[str, pd.DataFrame], None]) -> None:
+        """``fn(name, frame)`` for every data set in build order, holding at most one
+        that is not kept at a time (a large build keeps only ``Aggregated``; the others
+        come from one rebuild, handed over as they are made). For writers."""
+        if isinstance(self.datasets, _Frames):
+            self.datasets.visit(fn)
+        else:
+            for name, frame in self.datasets.items():
+                fn(name, frame)
+
     def effective_weights(self) -> pd.Series:
         """Weight of every node in the root score (product of sibling-normalised weights
         along its path)."""
@@ -272,7 +282,7 @@ def is_wide(data: pd.DataFrame) -> bool:
     return "unit" in data.columns and "indicator" not in data.columns and "value" not in data.columns
 
 
-def _wide_input(data: pd.DataFrame) -> pd.DataFrame:
+def _wide_input(data: pd.DataFrame, spec: IndexSpec | None = None) -> pd.DataFrame:
     """A wide input table as the pipeline's units x indicators frame (one cross-section).
 
     For very large unit sets (subnational units, grid cells) this skips the tidy
@@ -290,6 +300,13 @@ def _wide_input(data: pd.DataFrame) -> pd.DataFrame:
     if dup.any():
         raise HumsecError(f"duplicate unit '{units[dup].iloc[0]}' in the wide index data; expected one row per unit")
     cols = [c for c in data.columns if c != "unit"]
+    if spec is not None:
+        # only the spec's columns, in its order (the build then reads the matrix as it is,
+        # no reordered copy); absent ones are reported by the builder
+        have = set(cols)
+        needed = spec.indicators + [d for d in spec.denominators if d not in spec.indicators]
+        if all(c in have for c in needed):
+            cols = needed
     # one column-major matrix, each indicator's column written once (float columns
     # copied as they are, anything else converted and every bad cell located)
     M = np.empty((len(data), len(cols)), order="F")
@@ -601,7 +618,7 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
             raise HumsecError("wide index data hold one cross-section; --year does not apply")
         if cache is not None:
             cache.bind(data)
-        return _run_builder(_Builder(spec, None, None, wide=_wide_input(data), source=data, keep=keep),
+        return _run_builder(_Builder(spec, None, None, wide=_wide_input(data, spec), source=data, keep=keep),
                             cache, scheduler)
     tidy = _tidy(data)
     if "year" in tidy.columns:
@@ -1024,35 +1041,69 @@ class _Legacy(Exception):
 
 class _Frames(Mapping):
     """Read-only data sets kept as float matrices; each pandas frame is made on first
-    access (most builds are read for their scores alone)."""
+    access (most builds are read for their scores alone).
 
-    def __init__(self, parts: dict[str, tuple[np.ndarray, pd.Index, list[str]]]):
+    A large build (:data:`LAZY_CELLS`) keeps only ``Aggregated``: the other data sets
+    are listed all the same and made on first access by building again from the step
+    log (``regen``: the same numbers); :meth:`visit` hands every data set to a function
+    with at most one rebuild and one data set held at a time.
+    """
+
+    def __init__(self, parts: dict[str, tuple[np.ndarray, pd.Index, list[str]]], names: list[str] | None = None,
+                 regen: Callable[..., dict[str, tuple[np.ndarray, pd.Index, list[str]]]] | None = None):
         self._parts = parts
+        self._names = list(parts) if names is None else list(names)
+        self._regen = regen
         self._frames: dict[str, pd.DataFrame] = {}
+
+    def _part(self, name: str) -> tuple[np.ndarray, pd.Index, list[str]]:
+        got = self._parts.get(name)
+        if got is None:
+            if name not in self._names or self._regen is None:
+                raise KeyError(name)
+            got = self._parts[name] = self._regen(frozenset({name}))[name]
+        return got
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         f = self._frames.get(name)
         if f is None:
-            X, index, cols = self._parts[name]
+            X, index, cols = self._part(name)
             f = pd.DataFrame(X, index=index, columns=list(cols), copy=False)
             self._frames[name] = f
         return f
 
     def matrix(self, name: str) -> np.ndarray:
         """The data set's values (units x columns), without making a frame."""
-        return self._parts[name][0]
+        return self._part(name)[0]
 
     def columns(self, name: str) -> list[str]:
-        return list(self._parts[name][2])
+        return list(self._part(name)[2])
+
+    @property
+    def lazy(self) -> list[str]:
+        """The data sets not held in memory (made on access)."""
+        return [n for n in self._names if n not in self._parts]
+
+    def visit(self, fn: Callable[[str, pd.DataFrame], None]) -> None:
+        """``fn(name, frame)`` for every data set in build order; the ones not held are
+        made by one rebuild that hands each to ``fn`` as it is produced (not kept)."""
+        if not self.lazy or self._regen is None:
+            for name in self._names:
+                fn(name, self[name])
+            return
+        self._regen(frozenset(), sink=fn)
 
     def __iter__(self):
-        return iter(self._parts)
+        return iter(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
 
     def __len__(self) -> int:
-        return len(self._parts)
+        return len(self._names)
 
     def __reduce__(self):
-        return (_Frames, (self._parts,))
+        return (_Frames, (self._parts, self._names, self._regen))
 
 
 class _Weights(Mapping):
@@ -1095,12 +1146,18 @@ class _MatrixBuilder:
     this one raises :class:`_Legacy`, :class:`~humsec.index.engine.Unsupported` or an
     error for (and words the error)."""
 
-    def __init__(self, b: _Builder):
+    def __init__(self, b: _Builder, sink: Callable[[str, pd.DataFrame], None] | None = None):
         self.b = b
         self.spec = b.spec
         self.keep = b.keep
+        self.sink = sink
+        self.lazy = False
+        self.order: list[str] = []  # every data set the build makes, kept or not
 
     def _store(self, name: str, X: np.ndarray, cols: list[str]) -> None:
+        self.order.append(name)
+        if self.sink is not None:
+            self.sink(name, pd.DataFrame(X, index=self.index, columns=list(cols), copy=False))
         if self.keep is None or name in self.keep:
             self.parts[name] = (X, self.index, cols)
 
@@ -1139,6 +1196,11 @@ class _MatrixBuilder:
             else:
                 M, self.index = _wide_matrix(b.tidy, needed, b.year, spec)
             self.labels = self.index.to_numpy(dtype=object)
+            if self.keep is None and self.sink is None and len(self.index) * len(leaves) >= LAZY_CELLS:
+                # a large build keeps the scores; the intermediate data sets are made
+                # again on first access (from the step log: the same numbers)
+                self.keep = frozenset({"Aggregated"})
+                self.lazy = True
             at = {c: j for j, c in enumerate(needed)}
             X = M[:, :len(leaves)]
             self.D = M[:, [at[d] for d in spec.denominators]]
@@ -1166,7 +1228,13 @@ class _MatrixBuilder:
                          for c in cols], dtype=float)
         ranks = _RankSource(A, sign, self.index, tuple(cols))
         resolved_spec = spec.model_copy(update={"steps": tuple(r.as_step() for r in self.log)})
-        return IndexResult(spec=resolved_spec, data=b.source, year=b.year, datasets=_Frames(dict(self.parts)),
+        regen = None
+        names = None
+        if self.lazy:
+            names = [n for n in dict.fromkeys(self.order)]
+            regen = functools.partial(_regenerate_datasets, resolved_spec, b.source, b.year)
+        return IndexResult(spec=resolved_spec, data=b.source, year=b.year,
+                           datasets=_Frames(dict(self.parts), names, regen),
                            ranks=ranks, weights=_Weights(self.weights), log=tuple(self.log))
 
     def _targets(self, step: Step) -> list[str]:
@@ -1233,10 +1301,11 @@ class _MatrixBuilder:
             if grp not in self.spec.groups:
                 raise _Legacy("unknown grouping")
             mapping = self.spec.groups[grp]
-            labels = [mapping.get(u) for u in self.labels.tolist()]  # None: no label
-            codes = pd.factorize(np.array(labels, dtype=object))[0]
             if MATRIX["impute"].get(step.method) is None:
+                labels = [mapping.get(u) for u in self.labels.tolist()]  # None: no label
                 groups = pd.Series(labels, index=self.index, dtype=object)
+            else:
+                codes = _group_codes(mapping, self.labels)
         targets = self._targets(step)
         js = [self.pos[c] for c in targets]
         kern = MATRIX["impute"].get(step.method)
@@ -1393,7 +1462,12 @@ class _MatrixBuilder:
         # one column-major output matrix: each node a contiguous column, written in place
         at = {c: j for j, c in enumerate(self.agg_cols)}
         A = np.empty((len(index), len(self.agg_cols)), order="F")
-        A[:, [at[c] for c in self.leaves]] = X
+        by_column = len(index) >= COLUMN_MEANS_ROWS
+        if by_column:  # contiguous column copies (a fancy-indexed assignment gathers by rows)
+            for i, c in enumerate(self.leaves):
+                A[:, at[c]] = X[:, i]
+        else:
+            A[:, [at[c] for c in self.leaves]] = X
         self.weights: dict[str, pd.Series] = {}
         methods = {}
         reg = registry_for("aggregate")
@@ -1405,8 +1479,9 @@ class _MatrixBuilder:
             common = (step.method, validated(reg.get(step.method), step.params))
         for parent in spec.aggregates:
             kids = spec.children[parent]
-            block = np.ascontiguousarray(A[:, [at[k] for k in kids]])
-            w = self._weights_for(parent, functools.partial(pd.DataFrame, block, index=index, columns=kids))
+            idx = [at[k] for k in kids]
+            block_of = functools.partial(_block, A, idx)
+            w = self._weights_for(parent, lambda: pd.DataFrame(block_of(), index=index, columns=kids))
             self.weights[parent] = (w, kids)
             if common is not None:
                 method_name, p = common[0], dict(common[1])
@@ -1416,10 +1491,16 @@ class _MatrixBuilder:
             vals = None
             if (method_name in _COMPLETE_MEANS and p.get("min_children") is None and p.get("min_share") is None
                     and all(finite[k] for k in kids) and kids and (w >= 0).all()):
-                if method_name == "geometric" and p.get("floor") is not None:
-                    block = np.maximum(block, p["floor"])
-                if method_name == "arithmetic" or block.min() > 0:  # else the kernel words the error
-                    vals = complete_means(block, w / w.sum(), method_name)
+                floor = p.get("floor") if method_name == "geometric" else None
+                if by_column:  # the columns as they are (contiguous), the same bits
+                    cols = [A[:, j] if floor is None else np.maximum(A[:, j], floor) for j in idx]
+                    if method_name == "arithmetic" or min(float(c.min()) for c in cols) > 0:
+                        vals = complete_means_columns(cols, w / w.sum(), method_name)
+                else:
+                    block = block_of() if floor is None else np.maximum(block_of(), floor)
+                    if method_name == "arithmetic" or block.min() > 0:  # else the kernel words the error
+                        vals = complete_means(block, w / w.sum(), method_name)
+            block = block_of() if vals is None else None
             kern = MATRIX["aggregate"].get(method_name) if vals is None else None
             if kern is not None:
                 try:
@@ -1462,6 +1543,55 @@ class _MatrixBuilder:
             scores[parent] = np.concatenate([part[parent] for part in parts])
         return np.column_stack([scores[c] for c in self.agg_cols]), {"methods": methods}
 
+
+def _group_codes(mapping: Mapping[str, Any], units: np.ndarray) -> np.ndarray:
+    """Group number of each unit under ``mapping`` (unit -> label; -1: no label).
+
+    Numbers follow the labels' first appearance among the units (the order does not
+    matter to the kernels: they group by number). Many units are looked up by Arrow's
+    hash kernel, not one dict lookup per unit in Python.
+    """
+    if len(units) < PERIODIC_MIN_ROWS:
+        labels = [mapping.get(u) for u in units.tolist()]
+        return pd.factorize(np.array(labels, dtype=object))[0]
+    keys = pa.array(list(mapping.keys()), type=pa.large_string())
+    lcodes = pd.factorize(np.array(list(mapping.values()), dtype=object))[0]
+    pos = pc.index_in(pa.array(units, type=pa.large_string()), value_set=keys).fill_null(-1).to_numpy()
+    per_unit = np.where(pos >= 0, lcodes[np.maximum(pos, 0)], -1)
+    ok = per_unit >= 0
+    per_unit[ok] = pd.factorize(per_unit[ok])[0]  # renumbered by first appearance, as the small path
+    return per_unit
+
+
+#: Cells (units x indicators) from which a build keeps only ``Aggregated`` by default and
+#: makes the intermediate data sets on first access (each is units x indicators floats:
+#: 390 MB at a million units x 49).
+LAZY_CELLS = 20_000_000
+
+
+def _regenerate_datasets(spec: IndexSpec, data: pd.DataFrame, year: int | None, keep: frozenset[str],
+                         sink: Callable[[str, pd.DataFrame], None] | None = None
+                         ) -> dict[str, tuple[np.ndarray, pd.Index, list[str]]]:
+    """The data sets ``keep`` of a build of ``spec`` (resolved: its steps as logged) on
+    ``data`` and ``year``, by the matrix engine (``sink``: handed every data set as it
+    is made)."""
+    if is_wide(data):
+        b = _Builder(spec, None, None, wide=_wide_input(data, spec), source=data, keep=keep | {"Aggregated"})
+    else:
+        b = _Builder(spec, _tidy(data), year, keep=keep | {"Aggregated"})
+    mb = _MatrixBuilder(b, sink=sink)
+    mb.run()
+    return mb.parts
+
+
+def _block(A: np.ndarray, idx: list[int]) -> np.ndarray:
+    """Columns ``idx`` of ``A`` as a row-major matrix (the children of one aggregate)."""
+    return np.ascontiguousarray(A[:, idx])
+
+
+#: Units from which complete means are taken column by column
+#: (:func:`~humsec.index.methods.aggregate.complete_means_columns`: the same bits).
+COLUMN_MEANS_ROWS = 4096
 
 #: Means that :func:`~humsec.index.methods.aggregate.complete_means` computes for
 #: complete, finite children (> 0 for the geometric and harmonic means).

@@ -38,7 +38,8 @@ from humsec.errors import HumsecError
 from humsec.index.methods._common import sample
 from humsec.index.registry import Registry
 
-__all__ = ["AGGREGATE", "prepare_means", "rank_desc", "weighted_means"]
+__all__ = ["AGGREGATE", "complete_means", "complete_means_columns", "pairwise_sum", "prepare_means", "rank_desc",
+           "weighted_means"]
 
 AGGREGATE = Registry("aggregate")
 
@@ -188,6 +189,61 @@ def complete_means(v: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
     elif method == "harmonic":
         with np.errstate(divide="ignore"):
             out = 1.0 / np.sum(np.nan_to_num(wr) / v, axis=1)
+    else:
+        raise ValueError(f"no weighted mean '{method}'")
+    if not np.isfinite(wr.sum()):
+        out[:] = np.nan
+    return out
+
+
+def pairwise_sum(terms: list[np.ndarray]) -> np.ndarray:
+    """``np.sum(np.column_stack(terms), axis=1)`` summed column by column in numpy's own
+    order (its pairwise summation of a contiguous row: runs of 8 partial sums, blocks of
+    128 split in halves), so the same bits (tested), without a units x k matrix.
+
+    The arrays of ``terms`` are overwritten (pass temporaries).
+
+    References
+    ----------
+    .. [1] Higham N. J. (1993). The accuracy of floating point summation. SIAM Journal
+       on Scientific Computing 14(4), 783-799 (pairwise summation).
+    """
+    n = len(terms)
+    if n < 8:
+        res = terms[0]
+        for t in terms[1:]:
+            res += t
+        return res
+    if n <= 128:
+        r = list(terms[:8])
+        m = n - n % 8
+        for i in range(8, m, 8):
+            for j in range(8):
+                r[j] += terms[i + j]
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for t in terms[m:]:
+            res += t
+        return res
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(terms[:half]) + pairwise_sum(terms[half:])
+
+
+def complete_means_columns(cols: list[np.ndarray], w: np.ndarray, method: str) -> np.ndarray:
+    """:func:`complete_means` of the units x k matrix whose columns are ``cols`` (each a
+    contiguous vector: the columns of a column-major matrix), the same bits, column by
+    column (no row-major copy of the children of every aggregate of a large build)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wr = w / w.sum()
+    if method == "arithmetic":
+        out = pairwise_sum([c * wr[j] for j, c in enumerate(cols)])
+    elif method == "geometric":
+        wz = np.nan_to_num(wr)
+        out = np.exp(pairwise_sum([np.log(c) * wz[j] for j, c in enumerate(cols)]))
+    elif method == "harmonic":
+        wz = np.nan_to_num(wr)
+        with np.errstate(divide="ignore"):
+            out = 1.0 / pairwise_sum([wz[j] / c for j, c in enumerate(cols)])
     else:
         raise ValueError(f"no weighted mean '{method}'")
     if not np.isfinite(wr.sum()):
