@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from humsec.errors import HumsecError
-from humsec.index.methods import (AGGREGATE, DENOMINATE, IMPUTE, NORMALISE, PANEL_METHODS, SCREEN,
+from humsec.index.methods import (AGGREGATE, DENOMINATE, IMPUTE, NORMALISE, SCREEN, panel_methods,
                                   TREAT, WEIGHT, TreatResult, coverage, kurt, rank_desc, skew)
 from humsec.index.methods.treat import log_ct
 
@@ -180,7 +180,7 @@ def test_locf_panel():
     idx = pd.MultiIndex.from_tuples([("A", 2000), ("A", 2001), ("A", 2003), ("A", 2006),
                                      ("B", 2000), ("B", 2001), ("B", 2002)], names=["unit", "year"])
     p = pd.DataFrame({"v": [1.0, np.nan, np.nan, np.nan, np.nan, 5.0, np.nan]}, index=idx)
-    assert "locf" in PANEL_METHODS
+    assert "locf" in panel_methods()
     out = call(IMPUTE, "locf", p)
     assert out["v"].tolist()[:4] == [1.0, 1.0, 1.0, 1.0]
     assert math.isnan(out.loc[("B", 2000), "v"]) and out.loc[("B", 2002), "v"] == 5.0  # no leak across units
@@ -207,7 +207,7 @@ def test_window_mean_panel_hand_computed():
     idx = pd.MultiIndex.from_tuples([("A", 2000), ("A", 2001), ("A", 2003), ("A", 2010),
                                      ("B", 2001), ("B", 2002)], names=["unit", "year"])
     f = pd.DataFrame({"x": [1.0, 2.0, np.nan, 4.0, 10.0, 20.0], "y": [1.0, 3.0, 5.0, 7.0, np.nan, 2.0]}, index=idx)
-    assert "window_mean" in PANEL_METHODS
+    assert "window_mean" in panel_methods()
     out = call(IMPUTE, "window_mean", f, years=3)
     assert out["x"].tolist() == [1.0, 1.5, 2.0, 4.0, 10.0, 15.0]  # 2003: mean of 2001..2003 = 2
     y = out["y"].tolist()
@@ -627,3 +627,13 @@ def test_mazziotta_pareto_zero_weight_children_give_nan_not_error():
     assert np.isnan(out[1]) and out[0] == pytest.approx(110.0) and out[2] == pytest.approx(105.0)
     with pytest.raises(HumsecError, match=r"units B"):
         mazziotta_pareto(np.array([[1.0, 2.0], [-5.0, 1.0]]), np.array([1.0, 1.0]), units=["A", "B"])
+
+
+def test_panel_methods_are_those_registered_as_taking_a_panel():
+    import humsec.index.methods_coinr  # noqa: F401  (registers COINr's impute_panel)
+    from humsec.analysis import assess
+
+    assert {"locf", "window_mean", "impute_panel"} <= panel_methods()
+    assert not {"mean", "group_mean", "none"} & panel_methods()
+    assert all(IMPUTE.get(n).panel for n in panel_methods())
+    assert assess.panel_methods() == panel_methods()  # read from the registry, never a stale copy

@@ -43,7 +43,7 @@ from humsec.index.spec import IndexSpec
 from humsec.model.catalogue import Catalogue
 from humsec.model.panel import Panel, Provenance
 from humsec.index.families import registry_for
-from humsec.index.methods.impute import PANEL_METHODS, REPLACING_METHODS
+from humsec.index.methods.impute import REPLACING_METHODS, panel_methods
 from humsec.data.countries import CountryRegistry
 
 __all__ = [
@@ -106,7 +106,7 @@ def data_policy(spec: IndexSpec) -> pd.DataFrame:
     for code in spec.indicators:
         row: dict[str, Any] = {"indicator": code, "method": "observed", "max_age": 0, "window": None,
                                "exclude_years": ()}
-        if i is not None and spec.steps[i].method in PANEL_METHODS:
+        if i is not None and spec.steps[i].method in panel_methods():
             name, params = resolve_method(spec.steps[i], code, 1)
             if name == "locf":
                 gap = params.get("max_gap")
@@ -810,7 +810,7 @@ def _panel_impute_plan(step: Any, codes: list[str]) -> list[tuple[str, dict[str,
     plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
     for code in codes:
         name, raw = resolve_method(step, code, 1)
-        if name not in PANEL_METHODS:
+        if name not in panel_methods():
             return None
         pp = reg.get(name).validate_params(raw)
         if pp.get("backfill"):
@@ -861,7 +861,7 @@ def _stacked_history(spec: IndexSpec, data: pd.DataFrame, years: list[int],
     if {"unit", "year", "indicator", "value"} & set(leaves):
         return None  # names the stacked (wide) table reserves
     plan = None
-    if steps[0].step == "impute" and steps[0].method in PANEL_METHODS:
+    if steps[0].step == "impute" and steps[0].method in panel_methods():
         plan = _panel_impute_plan(steps[0], leaves)
         if plan is None:
             return None

@@ -776,8 +776,10 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
     treated = sure & ~passing
     ska, kta = sk0.copy(), kt0.copy()
     at = np.flatnonzero(changed)
-    if at.size:  # unchanged columns keep their statistics
-        _, ska[at], kta[at] = skew_kurt(out[:, at])
+    step = max(1, BLOCK_CELLS // max(1, n_rows))
+    for s in range(0, at.size, step):  # unchanged columns keep their statistics; by blocks (bounded copies)
+        cols = at[s:s + step]
+        _, ska[cols], kta[cols] = skew_kurt(out[:, cols])
     return {"values": out, "outcome": outcome, "changed": changed, "n_winsorised": n_w, "winsorised": winsorised,
             "n_winsorised_tried": np.where(treated, nwin, 0),
             "skew_before": sk0, "kurt_before": kt0, "skew_after": ska, "kurt_after": kta, "sure": sure}

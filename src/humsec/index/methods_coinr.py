@@ -388,7 +388,7 @@ class ImputePanelParams(BaseModel):
 
 if "impute_panel" not in IMPUTE:
 
-    @IMPUTE.register("impute_panel", ImputePanelParams)
+    @IMPUTE.register("impute_panel", ImputePanelParams, panel=True)
     def impute_panel(panel: pd.DataFrame, *, imp_type: str = "latest",
                      max_time: int | None = None) -> pd.DataFrame:
         """COINr's ``impute_panel`` (latest / constant / linear interpolation) on panel data.
@@ -402,10 +402,3 @@ if "impute_panel" not in IMPUTE:
         """
         return impute_panel_frame(panel, imp_type=imp_type, max_time=max_time)
 
-    # the engine routes a step to the panel path by this set (methods/impute.py): register
-    # the new panel method there from here, as the registries do for names
-    # (read at call time by the pipeline and humsec.analysis.assess; the package re-export too)
-    import humsec.index.methods as _methods_pkg
-
-    _impute_mod.PANEL_METHODS = frozenset(_impute_mod.PANEL_METHODS | {"impute_panel"})
-    _methods_pkg.PANEL_METHODS = _impute_mod.PANEL_METHODS

@@ -46,8 +46,6 @@ from humsec.index.families import registry_for as _registry_for
 from humsec.index.engine import MATRIX, Unsupported, coinr_treat, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
-# the module, not its names: index.methods_coinr extends PANEL_METHODS when it registers
-# impute_panel, so the set is read at call time
 from humsec.index.methods import impute as _impute_methods
 from humsec.index.methods.aggregate import complete_means, complete_means_columns
 from humsec.index.scale import executor_for
@@ -845,7 +843,7 @@ class _Builder:
         p = m.validate_params(step.params)
         before = cur.isna()
         replaced: dict[str, str] = {}
-        if step.method in _impute_methods.PANEL_METHODS:
+        if step.method in _impute_methods.panel_methods():
             tidy = self.tidy
             if tidy is None or "year" not in tidy.columns:
                 raise HumsecError(f"imputation '{step.method}' needs panel data with a 'year' column")
@@ -868,10 +866,10 @@ class _Builder:
             plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
             for code in cur.columns:
                 name, raw = _resolve(step, code, 1)
-                if name not in _impute_methods.PANEL_METHODS:
+                if name not in _impute_methods.panel_methods():
                     raise HumsecError(f"impute step: override of '{code}' uses '{name}', but a panel "
                                       f"imputation ('{step.method}') can only be combined with panel "
-                                      f"methods ({', '.join(sorted(_impute_methods.PANEL_METHODS))})")
+                                      f"methods ({', '.join(sorted(_impute_methods.panel_methods()))})")
                 pp = reg.get(name).validate_params(raw)
                 key = (name, repr(sorted(pp.items())))
                 plan.setdefault(key, (name, pp, []))[2].append(code)
@@ -1609,7 +1607,7 @@ def _placed(X: np.ndarray, js: list[int], res: np.ndarray) -> np.ndarray:
 
 
 def _panel_methods() -> frozenset[str]:
-    return _impute_methods.PANEL_METHODS
+    return _impute_methods.panel_methods()
 
 
 def _row_blocks(n: int) -> list[range]:

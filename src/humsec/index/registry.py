@@ -51,6 +51,9 @@ class Method:
         Model of its keyword parameters (``extra="forbid"``).
     summary : str
         First line of the kernel's docstring.
+    panel : bool
+        The kernel takes a (unit, year) panel rather than one year's values (an
+        imputation from earlier years); the pipeline routes such steps to its panel path.
     """
 
     family: str
@@ -58,6 +61,7 @@ class Method:
     fn: Callable[..., Any]
     params: type[BaseModel]
     summary: str
+    panel: bool = False
 
     def validate_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Validate ``params`` and return them with defaults filled in.
@@ -91,16 +95,17 @@ class Registry:
         self._methods: dict[str, Method] = {}
 
     def register(
-        self, name: str, params: type[BaseModel] | None = None
+        self, name: str, params: type[BaseModel] | None = None, *, panel: bool = False
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator registering a kernel under ``name`` with its parameter model."""
+        """Decorator registering a kernel under ``name`` with its parameter model
+        (``panel``: it takes a panel, see :attr:`Method.panel`)."""
 
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._methods:
                 raise ValueError(f"{self.family} method '{name}' registered twice")
             doc = (fn.__doc__ or "").strip().splitlines()
             self._methods[name] = Method(
-                self.family, name, fn, params or NoParams, doc[0] if doc else ""
+                self.family, name, fn, params or NoParams, doc[0] if doc else "", panel
             )
             return fn
 
@@ -123,6 +128,10 @@ class Registry:
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._methods))
+
+    def panel_names(self) -> frozenset[str]:
+        """Names of the methods registered with ``panel=True``."""
+        return frozenset(n for n, m in self._methods.items() if m.panel)
 
     def names(self) -> list[str]:
         return sorted(self._methods)

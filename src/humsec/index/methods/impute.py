@@ -5,7 +5,7 @@ Cross-sectional kernels:
 ``fn(frame: pandas.DataFrame (rows units, columns indicators), *,
 groups: pandas.Series | None = None, **params) -> pandas.DataFrame``
 
-Panel kernels (listed in :data:`PANEL_METHODS`):
+Panel kernels (registered with ``panel=True``; :func:`panel_methods` lists them):
 
 ``fn(panel: pandas.DataFrame indexed by (unit, year), **params) -> pandas.DataFrame``
 
@@ -36,12 +36,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from humsec.errors import HumsecError
 from humsec.index.registry import NoParams, Registry
 
-__all__ = ["IMPUTE", "PANEL_METHODS", "REPLACING_METHODS"]
+__all__ = ["IMPUTE", "REPLACING_METHODS", "panel_methods"]
 
 IMPUTE = Registry("impute")
 
-#: Methods that take a (unit, year) panel instead of one cross-section.
-PANEL_METHODS = frozenset({"locf", "window_mean"})
+
+def panel_methods() -> frozenset[str]:
+    """Imputations that take a (unit, year) panel instead of one cross-section: every
+    method registered with ``panel=True`` (including those registered later, e.g. COINr's
+    ``impute_panel`` by :mod:`humsec.index.methods_coinr`)."""
+    return IMPUTE.panel_names()
+
 #: Panel methods whose value replaces the year's observation too (not only gaps).
 REPLACING_METHODS = frozenset({"window_mean"})
 
@@ -234,7 +239,7 @@ class LOCFParams(BaseModel):
     age_scale: float = Field(1.0, gt=0, le=10)
 
 
-@IMPUTE.register("locf", LOCFParams)
+@IMPUTE.register("locf", LOCFParams, panel=True)
 def locf(panel: pd.DataFrame, *, max_gap: int | None = None, backfill: bool = False,
          age_scale: float = 1.0) -> pd.DataFrame:
     """Last observation carried forward, per unit in year order (panel data).
@@ -296,7 +301,7 @@ class WindowParams(BaseModel):
     min_obs: int = Field(1, ge=1)
 
 
-@IMPUTE.register("window_mean", WindowParams)
+@IMPUTE.register("window_mean", WindowParams, panel=True)
 def window_mean(panel: pd.DataFrame, *, years: int, exclude_years: list[int] | None = None,
                 min_obs: int = 1) -> pd.DataFrame:
     """Mean of each unit's observations in a window of years ending at the year.
