@@ -250,12 +250,12 @@ class PanelResult:
 
 def _tidy(data: pd.DataFrame) -> pd.DataFrame:
     need = {"unit", "indicator", "value"}
-    missing = need - set(data.columns)
+    names = data.columns.tolist()
+    missing = need - set(names)
     if missing:
         raise HumsecError(f"index data lacks column(s) {', '.join(sorted(missing))}; "
                           "expected unit, [year,] indicator, value")
-    cols = ["unit", "year", "indicator", "value"] if "year" in data.columns else ["unit", "indicator", "value"]
-    names = list(data.columns)
+    cols = ["unit", "year", "indicator", "value"] if "year" in names else ["unit", "indicator", "value"]
     dtypes = dict(zip(names, data.dtypes.tolist())) if names == cols else {}
     if (names == cols and dtypes["value"] == np.float64
             and all(isinstance(dtypes[c], pd.StringDtype) for c in ("unit", "indicator"))
@@ -382,8 +382,8 @@ def _compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
     heads[1:] = pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
     at = np.flatnonzero(heads)
     if 4 * len(at) <= n:
-        run = np.cumsum(heads) - 1
-        return ch.take(pa.array(at)), lambda r: np.asarray(r)[run]
+        lengths = np.diff(at, append=n)  # each head's run (one repeat: no per-row index array)
+        return ch.take(pa.array(at)), lambda r: np.repeat(np.asarray(r), lengths)
     return ch, lambda r: r
 
 
@@ -444,7 +444,10 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     k = len(codes)
     # scatter into the transposed (indicator-major) layout: the matrix comes out in
     # Fortran order, each indicator's column contiguous for the per-column kernels
-    cell = icode.astype(np.int64) * len(units) + ucode
+    # cell = icode * units + ucode, in place in the (own, int64) code array
+    cell = icode if icode.dtype == np.int64 and icode.flags.writeable else icode.astype(np.int64)
+    cell *= len(units)
+    cell += ucode
     seen = np.zeros(k * len(units), dtype=bool)
     seen[cell] = True
     if int(np.count_nonzero(seen)) != len(cell):  # a cell written twice
@@ -1396,7 +1399,9 @@ class _MatrixBuilder:
             _node_normalise_params(spec.nodes[code], m, params)
 
         targets = self._targets(step)
-        plan = self._plan(step, targets, prepare)
+        # nodes' own goalposts / log filled into their parameters (none: one plan for all)
+        own = any(spec.nodes[c].goalposts is not None or spec.nodes[c].log for c in targets)
+        plan = self._plan(step, targets, prepare if own else None)
         out = None
         used: dict[str, str] = {}
         for name, p, cols in plan.values():
