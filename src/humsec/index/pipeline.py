@@ -1552,14 +1552,13 @@ def _group_codes(mapping: Mapping[str, Any], units: np.ndarray) -> np.ndarray:
 
     Numbers follow the labels' first appearance among the units (the order does not
     matter to the kernels: they group by number). Many units are looked up by Arrow's
-    hash kernel, not one dict lookup per unit in Python.
+    hash kernel (:func:`_positions`), not one dict lookup per unit in Python.
     """
     if len(units) < PERIODIC_MIN_ROWS:
         labels = [mapping.get(u) for u in units.tolist()]
         return pd.factorize(np.array(labels, dtype=object))[0]
-    keys = pa.array(list(mapping.keys()), type=pa.large_string())
     lcodes = pd.factorize(np.array(list(mapping.values()), dtype=object))[0]
-    pos = pc.index_in(pa.array(units, type=pa.large_string()), value_set=keys).fill_null(-1).to_numpy()
+    pos = _positions(pd.Series(units, dtype="str"), list(mapping.keys()))
     per_unit = np.where(pos >= 0, lcodes[np.maximum(pos, 0)], -1)
     ok = per_unit >= 0
     per_unit[ok] = pd.factorize(per_unit[ok])[0]  # renumbered by first appearance, as the small path
