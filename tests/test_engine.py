@@ -505,3 +505,60 @@ def test_large_builds_keep_the_scores_and_make_the_other_data_sets_on_access(ase
     assert lazy.equals(eager) and not lazy.datasets.lazy
     with pytest.raises(KeyError):
         lazy.datasets["Nope"]
+
+
+@pytest.mark.parametrize("layout", ["indicator_major", "unit_major", "shuffled_units", "extra_indicator",
+                                    "repeated_unit", "other_year", "broken_run", "absent"])
+def test_product_layouts_read_as_the_general_scatter(layout, monkeypatch):
+    """A complete units x indicators table in melt (indicator-major) or unit-major order
+    takes the block-copy path; its matrix equals the general per-row scatter's, and tables
+    that only look like a product fall back (duplicates are then reported as before)."""
+    from humsec.index import pipeline
+    from humsec.index.pipeline import PERIODIC_MIN_ROWS, _dense_matrix, _wide_matrix
+
+    rng = np.random.default_rng(11)
+    n_units = PERIODIC_MIN_ROWS // 3 + 7
+    units = np.array([f"r{i:05d}" for i in range(n_units)], dtype=object)
+    if layout != "indicator_major":
+        units = units[rng.permutation(n_units)]  # writers need not sort units
+    codes = ["a", "b", "c", "d"]
+    have = codes + (["zz"] if layout == "extra_indicator" else [])
+    if layout == "absent":
+        have = codes[:3]
+    if layout == "unit_major":
+        unit_col, ind_col = np.repeat(units, len(have)), np.tile(np.array(have, dtype=object), n_units)
+    else:
+        ind_col, unit_col = np.repeat(np.array(have, dtype=object), n_units), np.tile(units, len(have))
+    values = rng.normal(size=len(unit_col))
+    values[rng.random(len(values)) < 0.1] = np.nan
+    years = np.full(len(values), 2020, dtype=np.int64)
+    if layout == "repeated_unit":
+        unit_col[3] = unit_col[4]
+    if layout == "other_year":
+        years[-1] = 2019
+    if layout == "broken_run":  # two rows swapped: the same data, not in either order
+        for col in (ind_col, unit_col, values):
+            col[[2, n_units + 2]] = col[[n_units + 2, 2]]
+    tidy = pd.DataFrame({"unit": pd.array(unit_col, dtype="str"), "year": years,
+                         "indicator": pd.array(ind_col, dtype="str"), "value": values})
+    spec = IndexSpec.from_yaml("name: t\ntree:\n  - {code: I}\n"
+                               + "".join(f"  - {{code: {c}, parent: I}}\n" for c in codes)
+                               + "steps:\n  - {step: aggregate, method: arithmetic}\n")
+    dense = layout in ("indicator_major", "unit_major", "shuffled_units", "extra_indicator")
+    if layout == "absent":
+        with pytest.raises(HumsecError, match="absent from the data: d"):
+            _dense_matrix(tidy, codes, 2020, spec)
+        return
+    got = _dense_matrix(tidy, codes, 2020, spec)
+    assert (got is not None) == dense
+    monkeypatch.setattr(pipeline, "_dense_matrix", lambda *a: None)
+    if layout == "repeated_unit":
+        with pytest.raises(HumsecError, match="duplicate observations"):
+            _wide_matrix(tidy, codes, 2020, spec)
+        return
+    ref_M, ref_units = _wide_matrix(tidy, codes, 2020, spec)
+    if got is not None:
+        M, got_units = got
+        assert list(got_units) == list(ref_units) and got_units.name == "unit"
+        assert M.flags.f_contiguous
+        np.testing.assert_array_equal(M, ref_M)

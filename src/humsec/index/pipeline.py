@@ -424,6 +424,9 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     Integer codes and one scatter instead of ``DataFrame.pivot`` and ``duplicated`` on
     strings: for a million units (49 million tidy rows) this is most of a build's time.
     """
+    dense = _dense_matrix(tidy, codes, year, spec)
+    if dense is not None:
+        return dense
     icode_all = _positions(tidy["indicator"], codes)
     absent = [c for c, n in zip(codes, np.bincount(icode_all[icode_all >= 0], minlength=len(codes))) if not n]
     if absent:
@@ -459,6 +462,85 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     M = np.full(k * len(units), np.nan)
     M[cell] = values
     return M.reshape(k, len(units)).T, pd.Index(units, name="unit")
+
+
+def _arrow_strings(col: pd.Series) -> Any:
+    """The Arrow chunked array of a column of Arrow strings without nulls, else None."""
+    arr = col.array
+    if isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0:
+        return arr._pa_array
+    return None
+
+
+def _in_runs(ch: Any, run: int) -> bool:
+    """True if ``ch`` changes value only at multiples of ``run`` (runs of one value, each
+    ``run`` rows long; adjacent runs may hold the same value)."""
+    n = len(ch)
+    changes = pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    return not ((np.flatnonzero(changes) + 1) % run).any()
+
+
+def _periodic(ch: Any, period: int) -> bool:
+    """True if ``ch`` repeats its first ``period`` rows to its end."""
+    n = len(ch)
+    return bool(pc.all(pc.equal(ch.slice(period), ch.slice(0, n - period))).as_py())
+
+
+def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec
+                  ) -> tuple[np.ndarray, pd.Index] | None:
+    """:func:`_wide_matrix` of a tidy table that is a complete units x indicators product
+    in one of the two orders writers produce - indicator-major (``DataFrame.melt``: each
+    indicator a run of every unit, the units in the same order each time) or unit-major
+    (each unit a run of every indicator) - and of one year; None for any other table.
+
+    The layout is proven by vectorised comparisons of the whole columns; then only one
+    period of units (or of indicators) is encoded and each indicator's column is copied
+    as one block, instead of computing, checking and scattering a cell number per row.
+    A unit (or indicator) repeated within its period is not a product: None, and the
+    general path reports the duplicate.
+    """
+    n = len(tidy)
+    ua, ia = _arrow_strings(tidy["unit"]), _arrow_strings(tidy["indicator"])
+    if n < PERIODIC_MIN_ROWS or ua is None or ia is None:
+        return None
+    if "year" in tidy.columns:
+        yc = tidy["year"]
+        if yc.dtype != np.int64:
+            return None
+        yv = yc.to_numpy()
+        if not (yv.min() == year == yv.max()):
+            return None
+    values = tidy["value"].to_numpy(dtype=float)
+    for outer, inner, unit_major in ((ia, ua, False), (ua, ia, True)):
+        period = pc.index(inner, inner[0], start=1).as_py()
+        if period <= 0 or n % period or not _in_runs(outer, period) or not _periodic(inner, period):
+            continue
+        heads = outer.take(pa.array(np.arange(0, n, period)))
+        if unit_major:
+            ucode, units = _encode_sorted(heads)
+            icode = _positions(pd.Series(ArrowStringArray(inner.slice(0, period))), codes)
+        else:
+            ucode, units = _encode_sorted(inner.slice(0, period))
+            icode = _positions(pd.Series(ArrowStringArray(heads)), codes)
+        if len(units) != len(ucode) or len(np.unique(icode[icode >= 0])) != np.count_nonzero(icode >= 0):
+            return None  # a repeated unit or indicator: not a product
+        absent = sorted(set(range(len(codes))) - set(icode.tolist()))
+        if absent:
+            raise HumsecError(f"spec '{spec.name}' needs indicator(s) absent from the data: "
+                              f"{', '.join(codes[i] for i in absent)}")
+        blocks = values.reshape(-1, period)  # one row per run of the outer column
+        M = np.empty((len(units), len(codes)), order="F")
+        order = np.empty(len(units), dtype=np.int64)
+        order[ucode] = np.arange(len(units))  # row of each sorted unit
+        ident = bool((order == np.arange(len(units))).all())
+        for j, i in enumerate(icode.tolist()):
+            if i < 0:
+                continue
+            col = blocks[:, j] if unit_major else blocks[j]
+            M[:, i] = col if ident else col[order]
+        units_arr = ArrowStringArray(pa.chunked_array([units], type=units.type), dtype=tidy["unit"].dtype)
+        return M, pd.Index(units_arr, name="unit")
+    return None
 
 
 # ---------------------------------------------------------------------------- build
@@ -624,7 +706,7 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
     tidy = _tidy(data)
     if "year" in tidy.columns:
         yc = tidy["year"]
-        years = (np.unique(yc.to_numpy()).tolist() if yc.dtype == np.int64
+        years = (_int_years(yc.to_numpy()) if yc.dtype == np.int64
                  else sorted(int(y) for y in yc.dropna().unique()))
         if year is None:
             if len(years) > 1:
@@ -639,6 +721,19 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
     if cache is not None:
         cache.bind(data)
     return _run_builder(_Builder(spec, tidy, year, keep=keep), cache, scheduler)
+
+
+def _int_years(yv: np.ndarray) -> list[int]:
+    """The distinct years of an int64 column, sorted (one pass for the usual single year:
+    a hash of every row costs over a second at 49 million rows)."""
+    if not len(yv):
+        return []
+    lo, hi = int(yv.min()), int(yv.max())
+    if lo == hi:
+        return [lo]
+    if hi - lo < 100_000:
+        return (np.flatnonzero(np.bincount(yv - lo)) + lo).tolist()
+    return np.unique(yv).tolist()
 
 
 def _check_keep(keep: Collection[str] | None) -> frozenset[str] | None:
