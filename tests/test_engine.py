@@ -275,6 +275,10 @@ def test_coinr_treatment_of_large_columns_equals_the_reference_kernel(winmax, ba
     cols.append(np.r_[rng.normal(size=n - 30), np.full(30, 50.0)])  # a tied block of outliers
     cols.append(-rng.lognormal(0, 1.5, size=n))  # skewed to the left
     cols.append(np.round(rng.lognormal(0, 1.2, size=n), 1))  # many ties everywhere
+    # a mass of zeros under a right tail, a capped maximum over a left tail: one value
+    # fills that end of the partition
+    cols.append(np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(0, 1.5, size=n)))
+    cols.append(np.where(rng.random(n) < 0.4, 100.0, 100.0 - rng.lognormal(0, 1.5, size=n)))
     X = np.column_stack(cols)
     X[rng.random(X.shape) < 0.05] = np.nan
     r = engine.coinr_treat(X, winmax=winmax, combine_treat=combine)
@@ -562,3 +566,29 @@ def test_product_layouts_read_as_the_general_scatter(layout, monkeypatch):
         assert list(got_units) == list(ref_units) and got_units.name == "unit"
         assert M.flags.f_contiguous
         np.testing.assert_array_equal(M, ref_M)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_clipped_moments_equal_the_statistics_of_the_clipped_column(seed):
+    """Each Winsorisation round's skewness and kurtosis from the column's power sums and
+    its clipped values agree with those of the clipped column far inside the margin the
+    decisions keep from the thresholds; where cancellation would eat that margin the
+    corrected moments decline (None) and the caller clips the column."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    obs = [rng.lognormal(0, 0.5 + seed / 3, size=n), np.where(rng.random(n) < 0.3, 0.0, rng.pareto(1.5, size=n)),
+           1e6 + rng.lognormal(0, 1, size=n)][seed % 3]
+    u, cnt = np.unique(obs, return_counts=True)
+    mom = engine._ClippedMoments(obs, u.tolist(), cnt.tolist())
+    for lo, hi in [(0, len(u) - 1), (0, len(u) - 2), (0, len(u) - 6), (3, len(u) - 1), (2, len(u) - 40)]:
+        got = mom.skew_kurt(lo, hi)
+        want = engine._skew_kurt_1d(np.clip(obs, u[lo], u[hi]))
+        if got is None:
+            continue
+        assert got[0] == pytest.approx(want[0], rel=1e-10, abs=1e-10)
+        assert got[1] == pytest.approx(want[1], rel=1e-10, abs=1e-10)
+    assert mom.skew_kurt(0, len(u) - 2) is not None or seed % 3 == 1  # the usual case is corrected, not redone
+
+    spike = np.r_[rng.normal(size=n - 1), 1e12]  # one point carries every sum
+    u, cnt = np.unique(spike, return_counts=True)
+    assert engine._ClippedMoments(spike, u.tolist(), cnt.tolist()).skew_kurt(0, len(u) - 2) is None

@@ -549,11 +549,19 @@ def winsorise_sorted(obs: np.ndarray, skew0: float, winmax: int | None, skew_thr
         top = np.unique(part[n - m:], return_counts=True)
         bot = np.unique(part[:m], return_counts=True)
         # the lowest distinct value of the top part (highest of the bottom part) may be
-        # incomplete: only the values beyond it are known with their counts
-        if top[0].size > 1 and bot[0].size > 1 and bot[0][-1] < top[0][0]:
-            uu = bot[0][:-1].tolist() + top[0][1:].tolist()
-            cc = bot[1][:-1].tolist() + top[1][1:].tolist()
-            r = _winsorise_rounds(obs, uu, cc, len(bot[0]) - 1, skew0, winmax, skew_thresh, kurt_thresh)
+        # incomplete: only the values beyond it are known with their counts. A part of
+        # one value (a column's mass of zeros, a capped maximum) is that extreme with an
+        # unknown count (-1): a round that would move it reaches the middle
+        if (top[0].size > 1 or bot[0].size > 1) and bot[0][-1] < top[0][0]:
+            if bot[0].size > 1:
+                bu, bc = bot[0][:-1].tolist(), bot[1][:-1].tolist()
+            else:
+                bu, bc = [float(bot[0][0])], [-1]
+            if top[0].size > 1:
+                tu, tc = top[0][1:].tolist(), top[1][1:].tolist()
+            else:
+                tu, tc = [float(top[0][0])], [-1]
+            r = _winsorise_rounds(obs, bu + tu, bc + tc, len(bu), skew0, winmax, skew_thresh, kurt_thresh)
             if r is not _MIDDLE:
                 return r  # type: ignore[return-value]
     u, cnt = np.unique(obs, return_counts=True)
@@ -568,10 +576,13 @@ _MIDDLE = object()
 
 def _winsorise_rounds(obs: np.ndarray, uu: list[float], cc: list[int], split: int | None, skew0: float,
                       winmax: int | None, skew_thresh: float, kurt_thresh: float) -> Any:
-    """The rounds of :func:`winsorise_sorted` over distinct values ``uu`` (counts ``cc``);
-    with ``split``, ``uu[:split]`` are the smallest and ``uu[split:]`` the largest
-    distinct values, the middle unknown (``_MIDDLE`` if a round would reach it)."""
+    """The rounds of :func:`winsorise_sorted` over distinct values ``uu`` (counts ``cc``;
+    -1: unknown); with ``split``, ``uu[:split]`` are the smallest and ``uu[split:]`` the
+    largest distinct values, the middle unknown (``_MIDDLE`` if a round would reach it).
+    Each round's statistics come from the column's power sums and the clipped values
+    (:class:`_ClippedMoments`), not from a pass over the clipped column."""
     lo, hi = 0, len(uu) - 1
+    sums: _ClippedMoments | None = None
     c_hi, c_lo = cc[hi], cc[lo]  # points at the current maximum / minimum
     n_hi = n_lo = 0  # COINr's length(imax), length(imin) of the last round of each side
     sk = skew0
@@ -595,13 +606,84 @@ def _winsorise_rounds(obs: np.ndarray, uu: list[float], cc: list[int], split: in
             lo += 1
             n_lo = c_lo
             c_lo += cc[lo]
-        sk, kt = _skew_kurt_1d(np.clip(obs, uu[lo], uu[hi]))
+        if sums is None:
+            sums = _ClippedMoments(obs, uu, cc)
+        stats = sums.skew_kurt(lo, hi)
+        sk, kt = stats if stats is not None else _skew_kurt_1d(np.clip(obs, uu[lo], uu[hi]))
         if not (math.isfinite(sk) and math.isfinite(kt)):
             return None
         if abs(abs(sk) - skew_thresh) < THRESHOLD_MARGIN or abs(kt - kurt_thresh) < THRESHOLD_MARGIN:
             return None
         passing = abs(sk) < skew_thresh or kt < kurt_thresh
     return uu[lo], uu[hi], passing
+
+
+class _ClippedMoments:
+    """Skewness and kurtosis (as :func:`_skew_kurt_1d`) of a column clipped to one of its
+    distinct values at each end, from its power sums about its mean, corrected by the
+    few clipped values only: a Winsorisation round costs the clipped points, not a pass
+    over the column.
+
+    The sums of :math:`(x - c)^k`, :math:`k = 1..4`, about the unclipped mean :math:`c`
+    are taken once; clipping :math:`x` to :math:`b` adds :math:`(b - c)^k - (x - c)^k`
+    per point; central moments follow from the shifted sums [1]_. Where those
+    corrections cancel most of a sum (a few huge outliers carry it) the error bound is
+    no longer far below :data:`THRESHOLD_MARGIN` and :meth:`skew_kurt` returns None:
+    the caller takes the statistics of the clipped column directly.
+
+    References
+    ----------
+    .. [1] Pébay P. (2008). Formulas for robust, one-pass parallel computation of
+       covariances and arbitrary-order statistical moments. Sandia Report SAND2008-6212.
+    """
+
+    #: Largest ratio of a sum's magnitude (its terms' absolute values) to its value's
+    #: natural scale (n * sd^k) for which the corrected moments are used.
+    MAX_CANCELLATION = 1e5
+    #: Largest shift of the mean by clipping, in standard deviations of the clipped column.
+    MAX_SHIFT = 10.0
+
+    def __init__(self, obs: np.ndarray, uu: list[float], cc: list[int]):
+        self.n = obs.size
+        self.c = float(obs.mean())
+        d = obs - self.c
+        d2 = d * d
+        ad = np.abs(d)
+        self.p = np.array([float(d.sum()), float(d2.sum()), float((d2 * d).sum()), float((d2 * d2).sum())])
+        self.mag = np.array([float(ad.sum()), self.p[1], float((d2 * ad).sum()), self.p[3]])
+        self.u = np.asarray(uu, dtype=float) - self.c
+        self.w = np.asarray(cc, dtype=float)
+
+    def skew_kurt(self, lo: int, hi: int) -> tuple[float, float] | None:
+        u, w, n = self.u, self.w, self.n
+        s, mag = self.p.copy(), self.mag.copy()
+        for sel, b in ((slice(hi + 1, None), u[hi]), (slice(None, lo), u[lo])):
+            x, k = u[sel], w[sel]
+            if not x.size:
+                continue
+            if (k < 0).any():  # an unknown count: not reached by a round
+                return None
+            for e in range(4):
+                bx, xx = b ** (e + 1), x ** (e + 1)
+                s[e] += float((k * (bx - xx)).sum())
+                mag[e] += float((k * (np.abs(bx) + np.abs(xx))).sum())
+        a1, a2, a3, a4 = s / n
+        dm = a1  # the clipped mean, from c
+        m2 = a2 - dm * dm
+        if not m2 > 0:
+            return None
+        m3 = a3 - 3 * dm * a2 + 2 * dm ** 3
+        m4 = a4 - 4 * dm * a3 + 6 * dm * dm * a2 - 3 * dm ** 4
+        sd = math.sqrt(m2)
+        scale = np.array([sd, m2, m2 * sd, m2 * m2]) * n
+        # the terms in dm^k of the central moments cancel unless the clipped mean stays
+        # near c (clipping a few points moves it by a fraction of a standard deviation)
+        if not (mag <= self.MAX_CANCELLATION * scale).all() or abs(dm) > self.MAX_SHIFT * sd:
+            return None
+        y = m3 / m2 ** 1.5
+        r = m4 / (m2 * m2)
+        return (y * math.sqrt(n * (n - 1)) / (n - 2),
+                ((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
 
 
 #: Cells (rows x failing columns) up to which :func:`coinr_treat` Winsorises all failing
