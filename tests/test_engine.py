@@ -592,3 +592,58 @@ def test_clipped_moments_equal_the_statistics_of_the_clipped_column(seed):
     spike = np.r_[rng.normal(size=n - 1), 1e12]  # one point carries every sum
     u, cnt = np.unique(spike, return_counts=True)
     assert engine._ClippedMoments(spike, u.tolist(), cnt.tolist()).skew_kurt(0, len(u) - 2) is None
+
+
+@pytest.mark.parametrize("changes", [*VARIANTS, {"steps.normalise.params": {"lo": 1, "hi": 100},
+                                                 "tree.Flights.direction": -1}],
+                         ids=[str(i) for i in range(len(VARIANTS) + 1)])
+@pytest.mark.parametrize("wide", [False, True], ids=["tidy", "wide"])
+def test_lean_builds_that_write_in_place_equal_full_builds(asem, changes, wide, monkeypatch):
+    """A build keeping only some data sets lets each step write into the matrix no one
+    holds: every kept data set, the scores, ranks and step log are those of the full
+    build, and the caller's data are not touched."""
+    spec, data = asem
+    spec = spec.with_changes(changes)
+    if wide:
+        data = data.pivot(index="unit", columns="indicator", values="value").reset_index()
+    before = data.copy(deep=True)
+    full = build(spec, data)
+    lean = build(spec, data, keep=["Treated"] if "Treated" in full.datasets else ["Normalised"])
+    pd.testing.assert_frame_equal(data, before)  # the input as it was
+    for k in lean.datasets.keys() & set(lean.datasets._parts):
+        pd.testing.assert_frame_equal(lean.datasets[k], full.datasets[k], check_exact=True)
+    pd.testing.assert_frame_equal(lean.ranks, full.ranks, check_exact=True)
+    pd.testing.assert_frame_equal(lean.scores, full.scores, check_exact=True)
+    assert [(r.step, dict(r.details)) for r in lean.log] == [(r.step, dict(r.details)) for r in full.log]
+
+
+def test_steps_write_into_the_matrix_only_when_the_build_owns_it(asem, monkeypatch):
+    from humsec.index import pipeline
+
+    spec, data = asem
+    seen = []
+    real = engine.coinr_treat
+
+    def spy(X, *, overwrite=False, **k):
+        seen.append((overwrite, X.copy()))
+        r = real(X, overwrite=overwrite, **k)
+        assert (r["values"] is X) == overwrite
+        return r
+    monkeypatch.setattr(pipeline, "coinr_treat", spy)
+    build(spec, data)  # every data set kept: nothing is written into
+    build(spec, data, keep=["Normalised"])  # the screened matrix is the build's own
+    assert [s[0] for s in seen] == [False, True]
+    np.testing.assert_array_equal(seen[0][1], seen[1][1])  # the same input either way
+
+
+def test_a_kernel_that_declines_leaves_an_owned_matrix_intact(asem):
+    """minmax declines a constant column (Unsupported) before it writes: the reference
+    kernel then normalises the untouched matrix, lean or not."""
+    spec, data = asem
+    data = data.copy()
+    data.loc[data["indicator"] == "Flights", "value"] = 3.0
+    spec = spec.with_changes({"steps.treat.method": "none", "steps.treat.params": {}})
+    full = build(spec, data)
+    lean = build(spec, data, keep=["Normalised"])
+    pd.testing.assert_frame_equal(lean.datasets["Normalised"], full.datasets["Normalised"], check_exact=True)
+    pd.testing.assert_frame_equal(lean.scores, full.scores, check_exact=True)

@@ -121,46 +121,60 @@ def _finite(X: np.ndarray) -> None:
         raise Unsupported("infinite values")
 
 
+# ``overwrite=True`` (the builder's, for an input no one else holds): the result is
+# written into ``X`` and ``X`` returned - after every check that can raise, so an
+# Unsupported input is left as it was for the reference kernel.
+
+
+def _target(X: np.ndarray, overwrite: bool) -> np.ndarray:
+    return X if overwrite else X.copy(order="K")
+
+
 @matrix_kernel("impute", "none")
-def impute_none(X: np.ndarray, *, group_codes: np.ndarray | None = None) -> np.ndarray:
+def impute_none(X: np.ndarray, *, group_codes: np.ndarray | None = None, overwrite: bool = False) -> np.ndarray:
     """Missing values stay missing."""
     _finite(X)
-    return X.copy(order="K")
+    return _target(X, overwrite)
 
 
 @matrix_kernel("impute", "mean")
-def impute_mean(X: np.ndarray, *, group_codes: np.ndarray | None = None) -> np.ndarray:
+def impute_mean(X: np.ndarray, *, group_codes: np.ndarray | None = None, overwrite: bool = False) -> np.ndarray:
     """Column means fill the gaps (an all-missing column stays missing)."""
     _finite(X)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ok = ~np.isnan(X)
-        m = np.where(ok, X, 0.0).sum(axis=0) / ok.sum(axis=0)
-    return np.where(ok, X, m[None, :])
+        miss = np.isnan(X)
+        m = np.where(miss, 0.0, X).sum(axis=0) / (X.shape[0] - miss.sum(axis=0))
+    out = _target(X, overwrite)
+    np.copyto(out, m[None, :], where=miss)
+    return out
 
 
 @matrix_kernel("impute", "median")
-def impute_median(X: np.ndarray, *, group_codes: np.ndarray | None = None) -> np.ndarray:
+def impute_median(X: np.ndarray, *, group_codes: np.ndarray | None = None, overwrite: bool = False) -> np.ndarray:
     """Column medians fill the gaps."""
     _finite(X)
-    ok = ~np.isnan(X)
-    if not ok.any(axis=0).all():
+    miss = np.isnan(X)
+    if miss.all(axis=0).any():
         raise Unsupported("an all-missing column")
-    return np.where(ok, X, np.nanmedian(X, axis=0)[None, :])
+    med = np.nanmedian(X, axis=0)
+    out = _target(X, overwrite)
+    np.copyto(out, med[None, :], where=miss)
+    return out
 
 
 #: Units from which group means are taken column by column (:func:`_by_group`).
 GROUP_COLUMNS_ROWS = 10_000
 
 
-def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
+def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str, overwrite: bool = False) -> np.ndarray:
     """Gaps filled by their group's column mean / median: the rows sorted by group once,
     each group's fills computed from its block (one group's rows in memory at a time),
     and only the missing cells written."""
     _finite(X)
     if codes is None or (codes < 0).all():
         raise Unsupported("no groups")
-    out = X.copy(order="K")
     miss = np.isnan(X)
+    out = _target(X, overwrite)
     if not miss.any():
         return out
     n_groups = int(codes.max()) + 1
@@ -206,18 +220,18 @@ def _by_group(X: np.ndarray, codes: np.ndarray | None, how: str) -> np.ndarray:
 
 
 @matrix_kernel("impute", "group_mean")
-def impute_group_mean(X: np.ndarray, *, group_codes: np.ndarray | None = None, group: str | None = None
-                      ) -> np.ndarray:
+def impute_group_mean(X: np.ndarray, *, group_codes: np.ndarray | None = None, group: str | None = None,
+                      overwrite: bool = False) -> np.ndarray:
     """Gaps filled by the unit's group mean (``group_codes``: group number per row, -1 =
     no label: the row keeps its gaps)."""
-    return _by_group(X, group_codes, "mean")
+    return _by_group(X, group_codes, "mean", overwrite)
 
 
 @matrix_kernel("impute", "group_median")
-def impute_group_median(X: np.ndarray, *, group_codes: np.ndarray | None = None, group: str | None = None
-                        ) -> np.ndarray:
+def impute_group_median(X: np.ndarray, *, group_codes: np.ndarray | None = None, group: str | None = None,
+                        overwrite: bool = False) -> np.ndarray:
     """Gaps filled by the unit's group median."""
-    return _by_group(X, group_codes, "median")
+    return _by_group(X, group_codes, "median", overwrite)
 
 
 # ---------------------------------------------------------------------------- screen
@@ -337,18 +351,29 @@ def _signed(X: np.ndarray, direction: np.ndarray) -> np.ndarray:
 
 
 @matrix_kernel("normalise", "minmax")
-def minmax(X: np.ndarray, *, direction: np.ndarray, lo: float = 0.0, hi: float = 100.0, **_: Any
-           ) -> np.ndarray:
+def minmax(X: np.ndarray, *, direction: np.ndarray, lo: float = 0.0, hi: float = 100.0, overwrite: bool = False,
+           **_: Any) -> np.ndarray:
     """Min-max onto ``[lo, hi]`` of every column (leading axes allowed; statistics over
     the units axis, -2)."""
-    A = _signed(X, direction)
-    ok = ~np.isnan(A)
+    if np.isinf(X).any():
+        raise Unsupported("infinite values")
+    ok = ~np.isnan(X)
     if not ok.any(axis=-2).all():
         raise Unsupported("an all-missing column")
-    mn = np.min(A, axis=-2, initial=np.inf, where=ok, keepdims=True)
-    mx = np.max(A, axis=-2, initial=-np.inf, where=ok, keepdims=True)
-    if (mn == mx).any():
+    xmn = np.min(X, axis=-2, initial=np.inf, where=ok, keepdims=True)
+    xmx = np.max(X, axis=-2, initial=-np.inf, where=ok, keepdims=True)
+    if (xmn == xmx).any():
         raise Unsupported("a constant column")
+    if np.all(np.abs(direction) == 1):  # the signed column's extremes: -1 swaps and negates them
+        down = direction < 0
+        mn, mx = np.where(down, -xmx, xmn), np.where(down, -xmn, xmx)
+        A = np.multiply(X, direction, out=X) if overwrite else np.multiply(X, direction, order="K")
+    else:
+        A = np.multiply(X, direction, order="K")
+        mn = np.min(A, axis=-2, initial=np.inf, where=ok, keepdims=True)
+        mx = np.max(A, axis=-2, initial=-np.inf, where=ok, keepdims=True)
+        if (mn == mx).any():
+            raise Unsupported("a constant column")
     # (A - mn) / (mx - mn) * (hi - lo) + lo, in place in the signed copy
     np.subtract(A, mn, out=A)
     np.divide(A, mx - mn, out=A)
@@ -779,7 +804,7 @@ def winsorise_columns(X: np.ndarray, skew0: np.ndarray, winmax: int | None, skew
 
 
 def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2.0, kurt_thresh: float = 3.5,
-                combine_treat: bool = False) -> dict[str, Any]:
+                combine_treat: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """COINr's default treatment (check, iterative Winsorisation, else ``log_CT``) of all
     columns: the check vectorised over columns, each failing column Winsorised by
     :func:`winsorise_sorted` (see :func:`humsec.index.methods.treat.treat_coinr`).
@@ -792,13 +817,15 @@ def coinr_treat(X: np.ndarray, *, winmax: int | None = 5, skew_thresh: float = 2
         (bool matrix of the Winsorised points), statistics ``skew_before`` ...
         ``kurt_after`` and ``sure``: False for the columns this kernel could not decide
         clearly (edge cases, statistics within :data:`THRESHOLD_MARGIN` of a threshold) -
-        the caller must treat those with the reference kernel.
+        the caller must treat those with the reference kernel. With ``overwrite``,
+        ``values`` is ``X`` itself, treated in place (the columns not ``sure`` as
+        they were).
     """
     X = np.asarray(X, dtype=float)
     n_rows, k = X.shape
     passing, sure, sk0, kt0 = coinr_check(X, skew_thresh, kurt_thresh)
     sure = sure.copy()
-    out = X.copy(order="K")
+    out = _target(X, overwrite)  # each treated block is read (F) before it is written
     winsorised = np.zeros((n_rows, k), dtype=bool, order="F")
     nwin = np.zeros(k, dtype=np.int64)
     n_w = np.zeros(k, dtype=np.int64)

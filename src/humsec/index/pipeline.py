@@ -1249,6 +1249,23 @@ class _MatrixBuilder:
         self.sink = sink
         self.lazy = False
         self.order: list[str] = []  # every data set the build makes, kept or not
+        self.scratch = False  # steps may write into matrices no one else holds (see _owns)
+        self.guards: list[np.ndarray] = []
+
+    def _owns(self, X: np.ndarray) -> bool:
+        """True if a step may write its result into ``X``: no cache or sink holds the
+        build's matrices and ``X`` shares no memory with a kept data set or the input
+        the DataFrame builder would fall back to."""
+        if not self.scratch:
+            return False
+        return not any(np.may_share_memory(X, g) for g in (*self.guards, *(p[0] for p in self.parts.values())))
+
+    def _overwrite(self, kern: Callable[..., Any], X: np.ndarray, whole: bool) -> dict[str, Any]:
+        """``{"overwrite": True}`` for a kernel that takes it, given ``X`` itself (``whole``:
+        the build must own it) or a gathered copy of some of its columns."""
+        if "overwrite" not in _accepted(kern)[1] or (whole and not self._owns(X)):
+            return {}
+        return {"overwrite": True}
 
     def _store(self, name: str, X: np.ndarray, cols: list[str]) -> None:
         self.order.append(name)
@@ -1278,6 +1295,9 @@ class _MatrixBuilder:
             keys = [None if k is None else "matrix:" + k for k in keys]
         start = 0
         state = cache.lookup(keys) if cache is not None and keys is not None else None
+        self.scratch = cache is None and self.sink is None
+        if b.wide_input is not None:
+            self.guards = [b.wide_input.to_numpy()]  # the DataFrame builder's input if this one gives up
         if state is not None:
             start, (X, self.D, self.index, self.labels, parts, log, raw, self.weight_step) = state
             self.parts, self.log, self.raw_direction_leaves = dict(parts), list(log), list(raw)
@@ -1371,7 +1391,7 @@ class _MatrixBuilder:
         codes = [c for c in self._targets(step) if spec.nodes[c].denominator is not None]
         if not codes:
             return X, {"denominated": {}}
-        out = X.copy(order="K")
+        out = X if self._owns(X) else X.copy(order="K")  # each column read before it is written
         dpos = {d: j for j, d in enumerate(spec.denominators)}
         reg = registry_for("denominate")
         for name, p, cols in self._plan(step, codes).values():
@@ -1405,13 +1425,15 @@ class _MatrixBuilder:
         targets = self._targets(step)
         js = [self.pos[c] for c in targets]
         kern = MATRIX["impute"].get(step.method)
-        if kern is not None:  # the kernels leave their input alone: every column is passed as it is
-            res = kern(X if js == list(range(X.shape[1])) else X[:, js], group_codes=codes, **p)
+        before = np.isnan(X)
+        own = self._owns(X)
+        if kern is not None:  # every column passed as it is (written into if the build owns it)
+            whole = js == list(range(X.shape[1]))
+            res = kern(X if whole else X[:, js], group_codes=codes, **p, **self._overwrite(kern, X, whole))
         else:
             frame = pd.DataFrame(X[:, js], index=self.index, columns=targets)
             res = _call(m, frame, extra={"groups": groups}, **p)[targets].to_numpy(dtype=float)
-        out = _placed(X, js, res)
-        before = np.isnan(X)
+        out = _placed(X, js, res, own)
         after = np.isnan(out)
         filled = before & ~after
         units = self.labels
@@ -1455,7 +1477,8 @@ class _MatrixBuilder:
             if name == "coinr" and not p.get("force_win"):
                 every = js == list(range(X.shape[1]))  # the kernel leaves its input alone
                 r = coinr_treat(X if every else X[:, js], winmax=p["winmax"], skew_thresh=p["skew_thresh"],
-                                kurt_thresh=p["kurt_thresh"], combine_treat=p["combine_treat"])
+                                kurt_thresh=p["kurt_thresh"], combine_treat=p["combine_treat"],
+                                **self._overwrite(coinr_treat, X, every))
                 if out is None:
                     whole = len(plan) == 1 and r["sure"].all() and every
                     out = r["values"] if whole else X.copy(order="K")
@@ -1507,7 +1530,7 @@ class _MatrixBuilder:
             if kern is not None:
                 dirs = np.array([spec.nodes[c].direction for c in cols], dtype=float)
                 try:
-                    res = kern(X if whole else X[:, js], direction=dirs, **p)
+                    res = kern(X if whole else X[:, js], direction=dirs, **p, **self._overwrite(kern, X, whole))
                     if whole:
                         out = res
                     else:
@@ -1695,12 +1718,12 @@ COLUMN_MEANS_ROWS = 4096
 _COMPLETE_MEANS = frozenset({"arithmetic", "geometric", "harmonic"})
 
 
-def _placed(X: np.ndarray, js: list[int], res: np.ndarray) -> np.ndarray:
-    """``X`` with columns ``js`` replaced by ``res`` (a new matrix; ``res`` itself when it
-    replaces every column in order)."""
-    if len(js) == X.shape[1] and js == list(range(X.shape[1])) and res is not X:
+def _placed(X: np.ndarray, js: list[int], res: np.ndarray, own: bool = False) -> np.ndarray:
+    """``X`` with columns ``js`` replaced by ``res`` (a new matrix, or ``X`` itself if the
+    build owns it: ``own``; ``res`` itself when it replaces every column in order)."""
+    if len(js) == X.shape[1] and js == list(range(X.shape[1])) and (res is not X or own):
         return np.asarray(res, dtype=float)
-    out = X.copy(order="K")
+    out = X if own else X.copy(order="K")
     out[:, js] = res
     return out
 
