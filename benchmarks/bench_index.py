@@ -28,7 +28,11 @@ Targets of issue #21 (in-process): ASEM build <= 2 ms, 50,000 x 49 build <= 0.3 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
+import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -98,6 +102,41 @@ def best(fn, repeat: int) -> float:
     return out
 
 
+def _rss_bytes() -> int:
+    """Resident set size of this process now (Linux /proc; psutil elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+
+
+def peak_rss(fn) -> tuple[float, float]:
+    """(peak RSS of the process, peak RSS above the RSS before the call), MiB, while
+    ``fn`` runs: a thread samples the RSS every millisecond (the kernels release the GIL
+    on large arrays), so Arrow's allocations, which tracemalloc does not see, count too."""
+    base = _rss_bytes()
+    peak = [base]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            stop.wait(0.001)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        fn()
+    finally:
+        stop.set()
+        t.join()
+    peak[0] = max(peak[0], _rss_bytes())
+    return peak[0] / 2**20, (peak[0] - base) / 2**20
+
+
 def timed(fn, repeat: int) -> tuple[float, float, float]:
     """Best wall time and best CPU time (``time.process_time``: on a shared machine the
     wall time includes waiting for a core) over ``repeat`` runs, then peak traced memory
@@ -119,6 +158,25 @@ def timed(fn, repeat: int) -> tuple[float, float, float]:
     return best, cpu, peak / 2**20
 
 
+def rss_in_child(args, layout: str) -> tuple[float, float]:
+    """(peak RSS, peak above the RSS before the build) in MiB of a fresh process that makes
+    the large input (``tidy`` or ``wide``) and builds it once."""
+    cmd = [sys.executable, __file__, "--units", str(args.units), "--seed", str(args.seed), "--rss-child", layout]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+    return float(out[-2]), float(out[-1])
+
+
+def child(args) -> int:
+    spec, data = import_coinr(*asem_paths(), name="asem")
+    big_spec, big = synthetic(spec, data, args.units, np.random.default_rng(args.seed))
+    if args.rss_child == "wide":
+        big = big.pivot(index="unit", columns="indicator", values="value").reset_index()
+    gc.collect()
+    total, above = peak_rss(lambda: build(big_spec, big))
+    print(f"{total:.1f} {above:.1f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--units", type=int, default=50_000)
@@ -126,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--scheduler", default=None,
                     help="also build the large case on Dask (e.g. local:2) and check it is identical")
+    ap.add_argument("--rss-child", choices=["tidy", "wide"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.rss_child:
+        return child(args)
     rng = np.random.default_rng(args.seed)
 
     spec, data = import_coinr(*asem_paths(), name="asem")
@@ -143,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     f_big = min(numpy_floor(big_spec, big) for _ in range(args.repeat))
     b_big = best(lambda: dataframe_builder(big_spec, big), 1) if args.units <= 200_000 else np.nan
 
+    rss_big, rss_wide = (rss_in_child(args, layout) for layout in ("tidy", "wide"))
     per_unit_ratio = (t_big / args.units) / (t_small / n_small)
     if args.scheduler:
         from humsec.index.scale import executor_for
@@ -168,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<48} {t:>9.4f} {c:>9.4f} {target:>7.3f} {m:>9.1f} {r:>19.1f} {b:>25.1f}{flag}")
     print(f"DataFrame builder (baseline, same run): ASEM {b_small * 1e3:.1f} ms, "
           f"{args.units:,} units {b_big:.3f} s")
+    print(f"peak RSS of a process that holds the input and builds once (target <= 2.5 GiB at 1,000,000 units): "
+          f"tidy input {rss_big[0]:,.0f} MiB ({rss_big[1]:,.0f} above the input), "
+          f"wide input {rss_wide[0]:,.0f} MiB ({rss_wide[1]:,.0f} above the input)")
     print(f"per-unit cost ratio (large / ASEM): {per_unit_ratio:.4f}  "
           f"(units x{args.units / n_small:,.0f}, time x{t_big / t_small:,.1f})")
     return 0

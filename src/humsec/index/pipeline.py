@@ -1256,7 +1256,7 @@ class _MatrixBuilder:
         """True if a step may write its result into ``X``: no cache or sink holds the
         build's matrices and ``X`` shares no memory with a kept data set or the input
         the DataFrame builder would fall back to."""
-        if not self.scratch:
+        if not self.scratch or self.keep is None:  # every data set kept: each step's input is one
             return False
         return not any(np.may_share_memory(X, g) for g in (*self.guards, *(p[0] for p in self.parts.values())))
 
