@@ -32,6 +32,7 @@ import gc
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -158,21 +159,27 @@ def timed(fn, repeat: int) -> tuple[float, float, float]:
     return best, cpu, peak / 2**20
 
 
-def rss_in_child(args, layout: str) -> tuple[float, float]:
-    """(peak RSS, peak above the RSS before the build) in MiB of a fresh process that makes
-    the large input (``tidy`` or ``wide``) and builds it once."""
-    cmd = [sys.executable, __file__, "--units", str(args.units), "--seed", str(args.seed), "--rss-child", layout]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+def rss_in_child(args, spec, frame: pd.DataFrame, layout: str) -> tuple[float, float]:
+    """(peak RSS, peak above the RSS before the build) in MiB of a fresh process that reads
+    the large input (``tidy`` or ``wide``) from Parquet (``pandas.read_parquet``: Arrow
+    strings) and builds it once. (:func:`humsec.index.io.read_index_data` refuses files
+    over its default limits of 1 M rows / 10 M cells.)"""
+    with tempfile.TemporaryDirectory() as tmp:
+        data, spec_file = Path(tmp) / f"{layout}.parquet", Path(tmp) / "spec.json"
+        frame.to_parquet(data, index=False)
+        spec_file.write_text(spec.model_dump_json())
+        cmd = [sys.executable, __file__, "--rss-child", str(spec_file), str(data)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
     return float(out[-2]), float(out[-1])
 
 
-def child(args) -> int:
-    spec, data = import_coinr(*asem_paths(), name="asem")
-    big_spec, big = synthetic(spec, data, args.units, np.random.default_rng(args.seed))
-    if args.rss_child == "wide":
-        big = big.pivot(index="unit", columns="indicator", values="value").reset_index()
+def child(spec_file: str, data_file: str) -> int:
+    from humsec.index.spec import IndexSpec
+
+    spec = IndexSpec.model_validate_json(Path(spec_file).read_text())
+    data = pd.read_parquet(data_file)
     gc.collect()
-    total, above = peak_rss(lambda: build(big_spec, big))
+    total, above = peak_rss(lambda: build(spec, data))
     print(f"{total:.1f} {above:.1f}")
     return 0
 
@@ -184,10 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--scheduler", default=None,
                     help="also build the large case on Dask (e.g. local:2) and check it is identical")
-    ap.add_argument("--rss-child", choices=["tidy", "wide"], help=argparse.SUPPRESS)
+    ap.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.rss_child:
-        return child(args)
+        return child(*args.rss_child)
     rng = np.random.default_rng(args.seed)
 
     spec, data = import_coinr(*asem_paths(), name="asem")
@@ -204,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     f_big = min(numpy_floor(big_spec, big) for _ in range(args.repeat))
     b_big = best(lambda: dataframe_builder(big_spec, big), 1) if args.units <= 200_000 else np.nan
 
-    rss_big, rss_wide = (rss_in_child(args, layout) for layout in ("tidy", "wide"))
+    rss_big, rss_wide = rss_in_child(args, big_spec, big, "tidy"), rss_in_child(args, big_spec, wide, "wide")
     per_unit_ratio = (t_big / args.units) / (t_small / n_small)
     if args.scheduler:
         from humsec.index.scale import executor_for

@@ -450,6 +450,13 @@ def test_group_codes_of_many_units_equal_the_dict_lookup():
     np.testing.assert_array_equal(got, expect)
     assert (got == -1).sum() == n - len(mapping) + 1  # the unlabelled units, and only those
     np.testing.assert_array_equal(_group_codes(mapping, shuffled[:50]), expect[:50])
+    # a grouping that lists every unit in the units' order (read from a table sorted by unit)
+    in_order = dict(zip(units.tolist(), labels))
+    expect = pd.factorize(np.array(labels, dtype=object))[0]
+    np.testing.assert_array_equal(_group_codes(in_order, units), expect)
+    swapped = dict(zip(units[[1, 0, *range(2, n)]].tolist(), labels))  # same keys, one pair out of order
+    np.testing.assert_array_equal(_group_codes(swapped, units),
+                                  pd.factorize(np.array([swapped[u] for u in units.tolist()], dtype=object))[0])
 
 
 @pytest.mark.parametrize("method", ["arithmetic", "geometric", "harmonic"])

@@ -1676,8 +1676,12 @@ def _group_codes(mapping: Mapping[str, Any], units: np.ndarray) -> np.ndarray:
         labels = [mapping.get(u) for u in units.tolist()]
         return pd.factorize(np.array(labels, dtype=object))[0]
     lcodes = pd.factorize(np.array(list(mapping.values()), dtype=object))[0]
-    pos = _positions(pd.Series(units, dtype="str"), list(mapping.keys()))
-    per_unit = np.where(pos >= 0, lcodes[np.maximum(pos, 0)], -1)
+    keys = list(mapping.keys())
+    if len(keys) == len(units) and keys == units.tolist():
+        per_unit = lcodes  # the grouping lists the units in their order (a table sorted by unit)
+    else:
+        pos = _positions(pd.Series(units, dtype="str"), keys)
+        per_unit = np.where(pos >= 0, lcodes[np.maximum(pos, 0)], -1)
     ok = per_unit >= 0
     per_unit[ok] = pd.factorize(per_unit[ok])[0]  # renumbered by first appearance, as the small path
     return per_unit
