@@ -519,7 +519,7 @@ def test_large_builds_keep_the_scores_and_make_the_other_data_sets_on_access(ase
 
 
 @pytest.mark.parametrize("layout", ["indicator_major", "unit_major", "shuffled_units", "extra_indicator",
-                                    "repeated_unit", "other_year", "broken_run", "absent"])
+                                    "reader_years", "repeated_unit", "other_year", "broken_run", "absent"])
 def test_product_layouts_read_as_the_general_scatter(layout, monkeypatch):
     """A complete units x indicators table in melt (indicator-major) or unit-major order
     takes the block-copy path; its matrix equals the general per-row scatter's, and tables
@@ -550,12 +550,13 @@ def test_product_layouts_read_as_the_general_scatter(layout, monkeypatch):
     if layout == "broken_run":  # two rows swapped: the same data, not in either order
         for col in (ind_col, unit_col, values):
             col[[2, n_units + 2]] = col[[n_units + 2, 2]]
-    tidy = pd.DataFrame({"unit": pd.array(unit_col, dtype="str"), "year": years,
+    tidy = pd.DataFrame({"unit": pd.array(unit_col, dtype="str"),
+                         "year": pd.array(years, dtype="Int64") if layout == "reader_years" else years,
                          "indicator": pd.array(ind_col, dtype="str"), "value": values})
     spec = IndexSpec.from_yaml("name: t\ntree:\n  - {code: I}\n"
                                + "".join(f"  - {{code: {c}, parent: I}}\n" for c in codes)
                                + "steps:\n  - {step: aggregate, method: arithmetic}\n")
-    dense = layout in ("indicator_major", "unit_major", "shuffled_units", "extra_indicator")
+    dense = layout in ("indicator_major", "unit_major", "shuffled_units", "extra_indicator", "reader_years")
     if layout == "absent":
         with pytest.raises(HumsecError, match="absent from the data: d"):
             _dense_matrix(tidy, codes, 2020, spec)

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 
 from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
@@ -61,9 +62,10 @@ class _Columns:
 
     def __init__(self, columns: list[str], get: Callable, n: int, arrow: bool, *,
                  floats: dict | None = None, reread: Callable | None = None,
-                 markers: Collection[str] = MISSING_MARKERS):
+                 markers: Collection[str] = MISSING_MARKERS, typed: Callable | None = None):
         self.columns = columns
         self._get = get
+        self._typed = typed  # a column as stored (Parquet's types), for codes without text per cell
         self.n = n
         self.arrow = arrow
         self._floats = floats or {}
@@ -83,8 +85,11 @@ class _Columns:
         """(integer codes, distinct trimmed values) of a text column (on the fast path the
         trim runs over the distinct values, not the cells)."""
         if self.arrow and col not in self._floats:
-            v = self._get(col)
-            return _dictionary_codes((v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v).dictionary_encode())
+            v = self._get(col) if self._typed is None else self._typed(col)
+            v = v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
+            if pa.types.is_dictionary(v.type):
+                v = v.dictionary_decode()
+            return _dictionary_codes(v.dictionary_encode(null_encoding="encode"))
         return _codes(_strip(self, col))
 
     def numbers(self, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
@@ -210,9 +215,64 @@ def read_text_table(path: str | Path, *, numeric: Collection[str] = (), columns:
             return _Columns(want, cols.__getitem__, table.num_rows, True,
                             floats={c: cols[c] for c in floats} if as_float else None, reread=reread,
                             markers=markers)
+    if path.suffix.lower() == ".parquet" and path.is_file():
+        return _parquet_columns(path, numeric, columns, markers)
     df = importer._read_raw(path, None)[0]
     df.columns = [str(c).strip() for c in df.columns]
     return _Columns(list(df.columns), df.__getitem__, len(df), False, markers=markers)
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as e:
+        raise ValidationError(ValidationIssue(f"not a readable Parquet file ({e})", file=str(path))) from None
+
+
+def _parquet_names(path: Path) -> list[str] | None:
+    """The stripped column names of a Parquet file (None: not one, or repeated names)."""
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return None
+    names = [str(c).strip() for c in _parquet_file(path).schema_arrow.names]
+    return names if len(set(names)) == len(names) else None
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _parquet_columns(path: Path, numeric: Collection[str], columns: Collection[str] | None,
+                     markers: Collection[str]) -> _Columns:
+    """The columns of a Parquet file, read by Arrow as stored: numeric columns named in
+    ``numeric`` as floats, the others as text made only where asked for (a column's codes
+    come from its distinct values; a number column's text only to report a bad cell).
+    Nulls are empty cells."""
+    pf = _parquet_file(path)
+    names = pf.schema_arrow.names
+    stripped = [str(c).strip() for c in names]
+    orig = dict(zip(stripped, names))
+    want = [c for c in stripped if columns is None or c in columns]
+    try:
+        table = pf.read(columns=[orig[c] for c in want])
+    except (pa.ArrowException, OSError) as e:
+        raise ValidationError(ValidationIssue(f"not a readable Parquet file ({e})", file=str(path))) from None
+    stored = {c: table.column(orig[c]) for c in want}
+    floats = {}
+    for c in want:
+        t = stored[c].type
+        if c in numeric and (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)):
+            floats[c] = stored[c] if t == _FLOAT else pc.cast(stored[c], _FLOAT)
+
+    def text(col: str):
+        v = stored[col]
+        if pa.types.is_dictionary(v.type):
+            v = pc.cast(v, v.type.value_type)
+        if not _is_text(v.type):
+            v = pc.cast(v, pa.string())
+        return v.fill_null("")
+
+    return _Columns(want, text, table.num_rows, True, floats=floats or None, reread=text, markers=markers,
+                    typed=stored.__getitem__)
 
 
 def _strip(t: _Columns, col: str):
@@ -267,7 +327,11 @@ def _dictionary_codes(d) -> tuple[np.ndarray, np.ndarray]:
     """(integer codes, distinct trimmed values) of a dictionary array: the trim and the
     factorisation run over the dictionary, not the cells."""
     idx = np.asarray(d.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    remap, uniq = pd.factorize(np.asarray(pc.utf8_trim_whitespace(d.dictionary).to_pylist(), dtype=object))
+    words = d.dictionary
+    if not (pa.types.is_string(words.type) or pa.types.is_large_string(words.type)):
+        words = pc.cast(words, pa.string())  # the distinct values of a typed (Parquet) column as text
+    words = words.fill_null("")
+    remap, uniq = pd.factorize(np.asarray(pc.utf8_trim_whitespace(words).to_pylist(), dtype=object))
     return remap.astype(np.int64)[idx], np.asarray(uniq, dtype=object)
 
 
@@ -347,10 +411,10 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     file = str(path)
     head = _header(path)
-    if head is None:
+    names = head[2] if head is not None else _parquet_names(path)
+    if names is None:
         raw = read_text_table(path)
     else:
-        names = head[2]
         hc = _column_map(names)
         if _wide(hc, names):
             raw = read_text_table(path, numeric=[c for c in names if c not in (hc["unit"], hc.get("year"))])

@@ -504,10 +504,9 @@ def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: 
     if n < PERIODIC_MIN_ROWS or ua is None or ia is None:
         return None
     if "year" in tidy.columns:
-        yc = tidy["year"]
-        if yc.dtype != np.int64:
+        yv = _year_ints(tidy["year"])
+        if yv is None:
             return None
-        yv = yc.to_numpy()
         if not (yv.min() == year == yv.max()):
             return None
     values = tidy["value"].to_numpy(dtype=float)
@@ -706,8 +705,8 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
     tidy = _tidy(data)
     if "year" in tidy.columns:
         yc = tidy["year"]
-        years = (_int_years(yc.to_numpy()) if yc.dtype == np.int64
-                 else sorted(int(y) for y in yc.dropna().unique()))
+        yv = _year_ints(yc)
+        years = _int_years(yv) if yv is not None else sorted(int(y) for y in yc.dropna().unique())
         if year is None:
             if len(years) > 1:
                 raise HumsecError(f"the data has {len(years)} years ({years[0]}-{years[-1]}); "
@@ -721,6 +720,15 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
     if cache is not None:
         cache.bind(data)
     return _run_builder(_Builder(spec, tidy, year, keep=keep), cache, scheduler)
+
+
+def _year_ints(yc: pd.Series) -> np.ndarray | None:
+    """A year column as int64 (no copy for int64; the readers' Int64 without gaps), else None."""
+    if yc.dtype == np.int64:
+        return yc.to_numpy()
+    if isinstance(yc.dtype, pd.Int64Dtype) and not yc.isna().any():
+        return yc.to_numpy(dtype=np.int64)
+    return None
 
 
 def _int_years(yv: np.ndarray) -> list[int]:
