@@ -214,3 +214,29 @@ def test_csv_writer_slices_join_to_the_same_text(monkeypatch):
     # CRLF only when a cell holds a carriage return (crlf=None, the CLI's choice)
     assert b"\r\n" not in csv_bytes(df, crlf=None)
     assert csv_bytes(pd.DataFrame({"u": ["a\rb", "c"]}), crlf=None) == b'u\r\n"a\rb"\r\nc\r\n'
+
+
+def test_parquet_index_data_is_read_as_stored_and_equals_the_csv(tmp_path):
+    """Parquet goes through Arrow as stored: the same frame as the CSV of the same table
+    (tidy and wide, categorical units), bad cells located, a file that is not Parquet a
+    clear error."""
+    df = pd.DataFrame({"unit": ["AAA", "BBB", "CCC"] * 2, "year": [2020] * 6,
+                       "indicator": ["x"] * 3 + ["y"] * 3, "value": [1.0, np.nan, 3, 4, 5, 6]})
+    wide = df.pivot(index="unit", columns="indicator", values="value").reset_index()
+    for name, frame in (("tidy", df), ("wide", wide), ("cat", df.astype({"unit": "category"}))):
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        pd.testing.assert_frame_equal(read_index_data(tmp_path / f"{name}.parquet"),
+                                      read_index_data(tmp_path / f"{name}.csv"))
+    bad = df.astype({"value": str})
+    bad.loc[2, "value"] = "abc"
+    bad.loc[3, "unit"] = None
+    bad.to_parquet(tmp_path / "bad.parquet", index=False)
+    with pytest.raises(ValidationError) as e:
+        read_index_data(tmp_path / "bad.parquet")
+    text = str(e.value)
+    assert "row 4, column 'value': non-numeric value 'abc'" in text
+    assert "row 5, column 'unit': empty unit code" in text
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    with pytest.raises(ValidationError, match="junk.parquet: not a readable Parquet file"):
+        read_index_data(tmp_path / "junk.parquet")
