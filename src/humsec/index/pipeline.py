@@ -330,12 +330,12 @@ def _wide_input(data: pd.DataFrame, spec: IndexSpec | None = None) -> pd.DataFra
 def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
     """Position of each label in ``codes`` (-1 if absent): the few distinct labels are
     looked up, not every row (hashing millions of strings costs seconds)."""
-    arr = labels.array
-    if isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0:
+    ch = _arrow_strings(labels)
+    if ch is not None:
         # Arrow strings (the readers' output): a hash lookup per row in Arrow's kernel,
         # of only the rows that determine the others
-        sub, expand = _compressed(arr._pa_array)
-        pos = pc.index_in(sub, value_set=pa.array(codes, type=arr._pa_array.type))
+        sub, expand = _compressed(ch)
+        pos = pc.index_in(sub, value_set=pa.array(codes, type=ch.type))
         return expand(pos.fill_null(-1).to_numpy().astype(np.int64, copy=False))
     fcodes, uniq = pd.factorize(labels)
     lookup = {c: i for i, c in enumerate(codes)}
@@ -350,10 +350,9 @@ def _unit_codes(col: pd.Series, keep: np.ndarray | None) -> tuple[np.ndarray, An
     distinct units sorted (pandas' own path costs more than the rest of a small build),
     and only the rows :func:`_compressed` leaves.
     """
-    arr = col.array
-    if not (isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0):
+    ch = _arrow_strings(col)
+    if ch is None:
         return pd.factorize(col if keep is None else col[keep], sort=True)
-    ch = arr._pa_array
     if keep is not None:
         ch = ch.filter(pa.array(keep))
     sub, expand = _compressed(ch)
@@ -376,10 +375,10 @@ def _compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
     if n < PERIODIC_MIN_ROWS:
         return ch, lambda r: r
     period = pc.index(ch, ch[0], start=1).as_py()
-    if 0 < period <= n // 2 and pc.all(pc.equal(ch.slice(period), ch.slice(0, n - period))).as_py():
+    if 0 < period <= n // 2 and _periodic(ch, period):
         return ch.slice(0, period), lambda r: np.resize(r, n)
     heads = np.ones(n, dtype=bool)
-    heads[1:] = pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    heads[1:] = _changes(ch)
     at = np.flatnonzero(heads)
     if 4 * len(at) <= n:
         lengths = np.diff(at, append=n)  # each head's run (one repeat: no per-row index array)
@@ -475,9 +474,13 @@ def _arrow_strings(col: pd.Series) -> Any:
 def _in_runs(ch: Any, run: int) -> bool:
     """True if ``ch`` changes value only at multiples of ``run`` (runs of one value, each
     ``run`` rows long; adjacent runs may hold the same value)."""
+    return not ((np.flatnonzero(_changes(ch)) + 1) % run).any()
+
+
+def _changes(ch: Any) -> np.ndarray:
+    """Per row after the first: does it differ from the row before (bool, n - 1)?"""
     n = len(ch)
-    changes = pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    return not ((np.flatnonzero(changes) + 1) % run).any()
+    return pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
 
 
 def _periodic(ch: Any, period: int) -> bool:
