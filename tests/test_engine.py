@@ -520,10 +520,12 @@ def test_large_builds_keep_the_scores_and_make_the_other_data_sets_on_access(ase
 
 @pytest.mark.parametrize("layout", ["indicator_major", "unit_major", "shuffled_units", "extra_indicator",
                                     "reader_years", "repeated_unit", "other_year", "broken_run", "absent"])
-def test_product_layouts_read_as_the_general_scatter(layout, monkeypatch):
+@pytest.mark.parametrize("labels", ["str", "category"])
+def test_product_layouts_read_as_the_general_scatter(layout, labels, monkeypatch):
     """A complete units x indicators table in melt (indicator-major) or unit-major order
     takes the block-copy path; its matrix equals the general per-row scatter's, and tables
-    that only look like a product fall back (duplicates are then reported as before)."""
+    that only look like a product fall back (duplicates are then reported as before).
+    Categorical labels (the reader's) give the matrix of text labels on either path."""
     from humsec.index import pipeline
     from humsec.index.pipeline import PERIODIC_MIN_ROWS, _dense_matrix, _wide_matrix
 
@@ -553,6 +555,9 @@ def test_product_layouts_read_as_the_general_scatter(layout, monkeypatch):
     tidy = pd.DataFrame({"unit": pd.array(unit_col, dtype="str"),
                          "year": pd.array(years, dtype="Int64") if layout == "reader_years" else years,
                          "indicator": pd.array(ind_col, dtype="str"), "value": values})
+    text = tidy
+    if labels == "category":  # categories in another order than the units' (as a reader's)
+        tidy = tidy.astype({"unit": pd.CategoricalDtype(pd.Index(units[::-1], dtype="str")), "indicator": "category"})
     spec = IndexSpec.from_yaml("name: t\ntree:\n  - {code: I}\n"
                                + "".join(f"  - {{code: {c}, parent: I}}\n" for c in codes)
                                + "steps:\n  - {step: aggregate, method: arithmetic}\n")
@@ -568,7 +573,10 @@ def test_product_layouts_read_as_the_general_scatter(layout, monkeypatch):
         with pytest.raises(HumsecError, match="duplicate observations"):
             _wide_matrix(tidy, codes, 2020, spec)
         return
-    ref_M, ref_units = _wide_matrix(tidy, codes, 2020, spec)
+    ref_M, ref_units = _wide_matrix(text, codes, 2020, spec)
+    scatter_M, scatter_units = _wide_matrix(tidy, codes, 2020, spec)
+    assert list(scatter_units) == list(ref_units) and scatter_units.dtype == ref_units.dtype
+    np.testing.assert_array_equal(scatter_M, ref_M)
     if got is not None:
         M, got_units = got
         assert list(got_units) == list(ref_units) and got_units.name == "unit"

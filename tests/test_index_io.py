@@ -122,8 +122,8 @@ def test_import_coinr_writes_groups_beside_and_locates_bad_cells(tmp_path):
     sp, dp = write_coinr_import(dat, meta, tmp_path / "out")
     assert (tmp_path / "out" / "groups.csv").is_file() and "X1" not in sp.read_text()
     assert IndexSpec.from_file(sp) == spec
-    pd.testing.assert_frame_equal(read_index_data(dp), data.assign(value=data["value"].astype(float)),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(read_index_data(dp).astype({"unit": "str", "indicator": "str"}),
+                                  data.assign(value=data["value"].astype(float)), check_dtype=False)
 
 
 def test_number_column_fast_path_and_text_path_agree(tmp_path):
@@ -240,3 +240,58 @@ def test_parquet_index_data_is_read_as_stored_and_equals_the_csv(tmp_path):
     (tmp_path / "junk.parquet").write_text("not parquet")
     with pytest.raises(ValidationError, match="junk.parquet: not a readable Parquet file"):
         read_index_data(tmp_path / "junk.parquet")
+
+
+@pytest.mark.parametrize("layout", ["indicator_major", "unit_major", "shuffled"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_labels_are_categoricals_of_the_cells_and_build_as_text(tmp_path, layout, fmt):
+    """Unit and indicator columns come back as categoricals of their trimmed text (no
+    string per cell): per row the same labels as the file, in any row order (periodic,
+    run-length or no layout), and a build from them equals the build from text labels."""
+    from humsec.index.labels import PERIODIC_MIN_ROWS
+    from humsec.index.pipeline import build
+
+    rng = np.random.default_rng(5)
+    n = PERIODIC_MIN_ROWS // 2 + 3
+    units = np.array([f"U{i:05d}" for i in range(n)], dtype=object)[rng.permutation(n)]
+    if layout == "unit_major":
+        u, ind = np.repeat(units, 2), np.tile(np.array(["a", "b"], dtype=object), n)
+    else:
+        u, ind = np.tile(units, 2), np.repeat(np.array(["a", "b"], dtype=object), n)
+    df = pd.DataFrame({"unit": u, "year": 2024, "indicator": ind, "value": rng.normal(size=2 * n)})
+    if layout == "shuffled":
+        df = df.iloc[rng.permutation(len(df))].reset_index(drop=True)
+    written = df.assign(unit=df["unit"].where(df.index != 7, " " + df["unit"][7] + " "))  # padded cell
+    f = tmp_path / f"d.{fmt}"
+    written.to_csv(f, index=False) if fmt == "csv" else written.to_parquet(f, index=False)
+    got = read_index_data(f)
+    for c in ("unit", "indicator"):
+        assert isinstance(got[c].dtype, pd.CategoricalDtype)
+        assert got[c].cat.categories.is_unique and got[c].cat.categories.dtype == "str"
+        assert got[c].astype(object).tolist() == df[c].tolist()
+    spec = IndexSpec.from_yaml("name: t\ntree:\n  - {code: I}\n  - {code: a, parent: I}\n  - {code: b, parent: I}\n"
+                               "steps:\n  - {step: normalise, method: minmax}\n"
+                               "  - {step: aggregate, method: arithmetic}\n")
+    text = got.astype({"unit": "str", "indicator": "str"})
+    a, b = build(spec, got), build(spec, text)
+    assert a.equals(b)
+    pd.testing.assert_frame_equal(a.dataset("Aggregated"), b.dataset("Aggregated"), check_exact=True)
+    assert a.scores.index.dtype == "str"
+
+
+def test_parquet_integer_years_checked_without_text(tmp_path):
+    """Years stored as integers are read as they are: several years keyed apart (the same
+    unit and indicator in two years is no duplicate), a repeat within a year located, an
+    impossible year reported."""
+    df = pd.DataFrame({"unit": ["A", "A", "B", "B"], "year": [2020, 2021, 2020, 2021],
+                       "indicator": ["x"] * 4, "value": [1.0, 2, 3, 4]})
+    df.to_parquet(tmp_path / "ok.parquet", index=False)
+    got = read_index_data(tmp_path / "ok.parquet")
+    assert got["year"].dtype == "Int64" and got["year"].tolist() == [2020, 2021, 2020, 2021]
+    bad = df.assign(year=[2020, 2020, -5, 2021])
+    bad.to_parquet(tmp_path / "bad.parquet", index=False)
+    with pytest.raises(ValidationError) as e:
+        read_index_data(tmp_path / "bad.parquet")
+    text = str(e.value)
+    assert "row 3, column 'indicator': duplicate key (unit A, indicator x, year 2020)" in text
+    assert "row 4, column 'year': invalid year" in text

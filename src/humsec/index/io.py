@@ -26,6 +26,7 @@ import os
 import re
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -39,6 +40,7 @@ from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.data import importer
 from humsec.data.writing import atomic_write, neutralise_formula
+from humsec.index.labels import STR, compressed
 
 __all__ = ["csv_bytes", "csv_parts", "read_index_data", "read_text_table", "take_text", "write_csv_fast",
            "write_csv_parts"]
@@ -61,9 +63,11 @@ class _Columns:
     """
 
     def __init__(self, columns: list[str], get: Callable, n: int, arrow: bool, *,
-                 floats: dict | None = None, reread: Callable | None = None,
-                 markers: Collection[str] = MISSING_MARKERS, typed: Callable | None = None):
+                 floats: Any = None, reread: Callable | None = None,
+                 markers: Collection[str] = MISSING_MARKERS, typed: Callable | None = None,
+                 forget: Callable | None = None):
         self.columns = columns
+        self._forget = forget  # drops a column read into memory (its cells are no longer needed)
         self._get = get
         self._typed = typed  # a column as stored (Parquet's types), for codes without text per cell
         self.n = n
@@ -75,6 +79,17 @@ class _Columns:
     def __len__(self) -> int:
         return self.n
 
+    def done(self, *cols: str) -> None:
+        """Free the cells of ``cols`` (read into memory by Arrow) once their codes or values
+        are taken: at 49 million rows a text column is most of a gigabyte, and Arrow's
+        allocator keeps freed memory unless asked to return it."""
+        if self._forget is None:
+            return
+        for c in cols:
+            self._forget(c)
+            self._floats.pop(c, None)
+        pa.default_memory_pool().release_unused()
+
     def raw(self, col: str):
         if col in self._floats:
             assert self._reread is not None
@@ -83,23 +98,47 @@ class _Columns:
 
     def codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
         """(integer codes, distinct trimmed values) of a text column (on the fast path the
-        trim runs over the distinct values, not the cells)."""
+        trim runs over the distinct values, not the cells; a stored dictionary is used as
+        it is, and of a column in a periodic or run-length layout only the rows that
+        determine it are encoded: :func:`humsec.index.labels.compressed`)."""
         if self.arrow and col not in self._floats:
-            v = self._get(col) if self._typed is None else self._typed(col)
-            v = v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
-            if pa.types.is_dictionary(v.type):
-                v = v.dictionary_decode()
-            return _dictionary_codes(v.dictionary_encode(null_encoding="encode"))
+            if self._typed is not None:
+                d = _one_dictionary(self._typed(col))
+                if d is not None:
+                    return _dictionary_codes(d)
+            v = self._get(col)  # text without nulls
+            sub, expand = compressed(v)
+            d = sub.dictionary_encode()
+            d = d.combine_chunks() if isinstance(d, pa.ChunkedArray) else d
+            codes, uniq = _dictionary_codes(d)
+            return expand(codes), uniq
         return _codes(_strip(self, col))
+
+    def integers(self, col: str) -> np.ndarray | None:
+        """A column stored as integers without nulls (a Parquet year) as int64, else None."""
+        if self._typed is None:
+            return None
+        v = self._typed(col)
+        if not pa.types.is_integer(v.type) or v.null_count:
+            return None
+        # an own copy: the Arrow column goes when done, and pandas would copy a read-only view
+        return np.array(v.to_numpy(), dtype=np.int64)
 
     def numbers(self, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
         """(missing, numeric, float values, trimmed text or None) of a column; the text is
         None when every cell is missing or a finite number (nothing to report)."""
         if col in self._floats:
+            filled = getattr(self._floats, "filled", None)
+            if filled is not None:  # straight into one float array, a piece at a time
+                values, nulls = filled(col)
+                bad = ~np.isfinite(values)
+                if int(np.count_nonzero(bad)) == nulls:
+                    return bad, ~bad, values, None
             x = self._floats[col]
             null = _mask(x.is_null())
             values = x.to_numpy(zero_copy_only=False).astype(float, copy=False)
-            if np.isfinite(values[~null]).all():
+            # nulls read as NaN: every non-finite value a null means nothing to report
+            if int(np.count_nonzero(~np.isfinite(values))) == int(np.count_nonzero(null)):
                 return null, ~null, values, None
         vs = _strip(self, col)
         miss, num, values = _numbers(vs, self.markers)
@@ -174,7 +213,7 @@ def _arrow_csv(path: Path, delim: str, types: dict[str, pa.DataType], nulls: lis
 
 
 def read_text_table(path: str | Path, *, numeric: Collection[str] = (), columns: Collection[str] | None = None,
-                    markers: Collection[str] = MISSING_MARKERS) -> _Columns:
+                    markers: Collection[str] = MISSING_MARKERS, labels: Collection[str] = ()) -> _Columns:
     """The cells of a CSV/TSV/XLSX/Parquet file as text columns (column names stripped).
 
     CSV/TSV go through pyarrow's multithreaded reader; anything it rejects, and other
@@ -190,6 +229,8 @@ def read_text_table(path: str | Path, *, numeric: Collection[str] = (), columns:
         Read only these columns (of a CSV/TSV file; other formats give every column).
     markers : collection of str
         The missing-value markers of :meth:`_Columns.numbers`.
+    labels : collection of str, optional
+        Text columns of few distinct values (of a Parquet file: read as dictionaries).
     """
     path = Path(path)
     head = _header(path)
@@ -214,17 +255,17 @@ def read_text_table(path: str | Path, *, numeric: Collection[str] = (), columns:
 
             return _Columns(want, cols.__getitem__, table.num_rows, True,
                             floats={c: cols[c] for c in floats} if as_float else None, reread=reread,
-                            markers=markers)
+                            markers=markers, forget=lambda c, _c=cols: _c.pop(c, None))
     if path.suffix.lower() == ".parquet" and path.is_file():
-        return _parquet_columns(path, numeric, columns, markers)
+        return _parquet_columns(path, numeric, columns, markers, labels)
     df = importer._read_raw(path, None)[0]
     df.columns = [str(c).strip() for c in df.columns]
     return _Columns(list(df.columns), df.__getitem__, len(df), False, markers=markers)
 
 
-def _parquet_file(path: Path) -> pq.ParquetFile:
+def _parquet_file(path: Path, read_dictionary: list[str] | None = None) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, read_dictionary=read_dictionary)
     except (pa.ArrowException, OSError) as e:
         raise ValidationError(ValidationIssue(f"not a readable Parquet file ({e})", file=str(path))) from None
 
@@ -242,26 +283,21 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _parquet_columns(path: Path, numeric: Collection[str], columns: Collection[str] | None,
-                     markers: Collection[str]) -> _Columns:
+                     markers: Collection[str], labels: Collection[str] = ()) -> _Columns:
     """The columns of a Parquet file, read by Arrow as stored: numeric columns named in
     ``numeric`` as floats, the others as text made only where asked for (a column's codes
     come from its distinct values; a number column's text only to report a bad cell).
-    Nulls are empty cells."""
-    pf = _parquet_file(path)
-    names = pf.schema_arrow.names
+    Text columns named in ``labels`` (few distinct values: indicator codes) are read as
+    Arrow dictionaries, no string per cell. Nulls are empty cells."""
+    schema = _parquet_file(path).schema_arrow
+    names = schema.names
     stripped = [str(c).strip() for c in names]
     orig = dict(zip(stripped, names))
     want = [c for c in stripped if columns is None or c in columns]
-    try:
-        table = pf.read(columns=[orig[c] for c in want])
-    except (pa.ArrowException, OSError) as e:
-        raise ValidationError(ValidationIssue(f"not a readable Parquet file ({e})", file=str(path))) from None
-    stored = {c: table.column(orig[c]) for c in want}
-    floats = {}
-    for c in want:
-        t = stored[c].type
-        if c in numeric and (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)):
-            floats[c] = stored[c] if t == _FLOAT else pc.cast(stored[c], _FLOAT)
+    as_dict = [orig[c] for c in want if c in labels and _is_text(schema.field(orig[c]).type)]
+    pf = _parquet_file(path, as_dict or None)
+    stored = _ParquetStore(pf, orig, path)
+    floats = _FloatView(stored, [c for c in want if c in numeric and _is_number(schema.field(orig[c]).type)])
 
     def text(col: str):
         v = stored[col]
@@ -271,8 +307,81 @@ def _parquet_columns(path: Path, numeric: Collection[str], columns: Collection[s
             v = pc.cast(v, pa.string())
         return v.fill_null("")
 
-    return _Columns(want, text, table.num_rows, True, floats=floats or None, reread=text, markers=markers,
-                    typed=stored.__getitem__)
+    return _Columns(want, text, pf.metadata.num_rows, True, floats=floats, reread=text, markers=markers,
+                    typed=stored.__getitem__, forget=stored.pop)
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)
+
+
+class _ParquetStore:
+    """The columns of a Parquet file, each read when first asked for and held until
+    ``pop``: one column in memory at a time rather than the whole table (a text column
+    of 49 million cells is most of a gigabyte)."""
+
+    def __init__(self, pf: pq.ParquetFile, orig: dict[str, str], path: Path):
+        self._pf, self._orig, self._path = pf, orig, path
+        self._held: dict[str, pa.ChunkedArray] = {}
+
+    def __getitem__(self, col: str) -> pa.ChunkedArray:
+        if col not in self._held:
+            try:
+                self._held[col] = self._pf.read(columns=[self._orig[col]]).column(0)
+            except (pa.ArrowException, OSError) as e:
+                raise ValidationError(ValidationIssue(f"not a readable Parquet file ({e})",
+                                                      file=str(self._path), field=col)) from None
+        return self._held[col]
+
+    def pop(self, col: str) -> None:
+        self._held.pop(col, None)
+
+    def floats(self, col: str) -> tuple[np.ndarray, int]:
+        """See :meth:`_FloatView.filled`."""
+        meta = self._pf.metadata
+        out = np.empty(meta.num_rows)
+        nulls, lo = 0, 0
+        try:
+            for g in range(meta.num_row_groups):
+                v = self._pf.read_row_group(g, columns=[self._orig[col]]).column(0)
+                for chunk in (v if v.type == _FLOAT else pc.cast(v, _FLOAT)).chunks:
+                    hi = lo + len(chunk)
+                    out[lo:hi] = chunk.to_numpy(zero_copy_only=False)
+                    nulls += chunk.null_count
+                    lo = hi
+        except (pa.ArrowException, OSError) as e:
+            raise ValidationError(ValidationIssue(f"not a readable Parquet file ({e})", file=str(self._path),
+                                                  field=col)) from None
+        if lo != len(out):
+            raise ValidationError(ValidationIssue("the file changed while it was read", file=str(self._path)))
+        return out, nulls
+
+
+class _FloatView:
+    """The numeric columns of a :class:`_ParquetStore` as float64, cast when asked for
+    (``_Columns``' mapping of number columns)."""
+
+    def __init__(self, store: _ParquetStore, names: list[str]):
+        self._store, self._names = store, set(names)
+
+    def __contains__(self, col: object) -> bool:
+        return col in self._names
+
+    def __getitem__(self, col: str) -> pa.ChunkedArray:
+        v = self._store[col]
+        return v if v.type == _FLOAT else pc.cast(v, _FLOAT)
+
+    def filled(self, col: str) -> tuple[np.ndarray, int]:
+        """(float64 values, NaN for nulls; the number of nulls) of a number column, read
+        row group by row group into one array (not the column in Arrow and then a copy)."""
+        return self._store.floats(col)
+
+    def pop(self, col: str, default: None = None) -> None:
+        self._names.discard(col)  # the column is done with: neither a number column nor held
+        self._store.pop(col)
+
+    def __bool__(self) -> bool:
+        return bool(self._names)
 
 
 def _strip(t: _Columns, col: str):
@@ -324,15 +433,42 @@ def _codes(vs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dictionary_codes(d) -> tuple[np.ndarray, np.ndarray]:
-    """(integer codes, distinct trimmed values) of a dictionary array: the trim and the
-    factorisation run over the dictionary, not the cells."""
-    idx = np.asarray(d.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    """(int32 codes, distinct trimmed values) of a dictionary array: the trim and the
+    factorisation run over the dictionary, not the cells; null cells are empty text."""
     words = d.dictionary
-    if not (pa.types.is_string(words.type) or pa.types.is_large_string(words.type)):
+    if not _is_text(words.type):
         words = pc.cast(words, pa.string())  # the distinct values of a typed (Parquet) column as text
-    words = words.fill_null("")
-    remap, uniq = pd.factorize(np.asarray(pc.utf8_trim_whitespace(words).to_pylist(), dtype=object))
-    return remap.astype(np.int64)[idx], np.asarray(uniq, dtype=object)
+    indices = d.indices
+    if d.null_count:
+        indices = indices.fill_null(len(words))
+        words = pa.concat_arrays([words, pa.array([""], type=words.type)])
+    idx = indices.to_numpy(zero_copy_only=False)
+    trimmed = pc.utf8_trim_whitespace(words.fill_null(""))
+    if pc.count_distinct(trimmed).as_py() == len(trimmed):  # the trim merged nothing
+        return idx.astype(np.int32, copy=False), trimmed.to_numpy(zero_copy_only=False)
+    remap, uniq = pd.factorize(trimmed.to_numpy(zero_copy_only=False))
+    return remap.astype(np.int32)[idx], np.asarray(uniq, dtype=object)
+
+
+def _one_dictionary(v):
+    """A stored dictionary column (Parquet) as one dictionary array (chunks' dictionaries
+    unified when they differ), else None."""
+    if not pa.types.is_dictionary(v.type):
+        return None
+    if isinstance(v, pa.ChunkedArray):
+        if v.num_chunks == 0:
+            return None
+        first = v.chunk(0).dictionary
+        if not all(c.dictionary.equals(first) for c in v.chunks[1:]):
+            v = v.unify_dictionaries()
+        return v.combine_chunks()
+    return v
+
+
+def _labels(codes: np.ndarray, uniq: np.ndarray) -> pd.Categorical:
+    """A label column (unit, indicator) as a categorical of text: its codes and its
+    distinct values, no string per cell (at 49 million rows, gigabytes and seconds)."""
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniq, dtype=STR)))
 
 
 def _strings(vs) -> pd.Series:
@@ -351,6 +487,42 @@ def take_text(values: np.ndarray, idx: np.ndarray) -> pd.Series:
     return pa.array(values, type=pa.large_string()).take(pa.array(idx)).to_pandas()
 
 
+def _repeated_keys(ucode: np.ndarray, icode: np.ndarray, ykey: np.ndarray | None, n_units: int,
+                   n_indicators: int) -> np.ndarray | None:
+    """Where a (unit, indicator[, year]) key repeats an earlier row (None when none does).
+
+    A key is a cell number; when the cells are few enough, each row marks its cell in a
+    boolean array, block by block (no key array of the whole table: at 49 million rows
+    that is 400 MB), and the keys are made whole only to locate a repeat.
+    """
+    n = len(ucode)
+    years = 1 if ykey is None else int(ykey.max()) + 1
+    top = n_units * n_indicators * years
+    if n >= 2 and top <= 8 * n + 1024:
+        seen = np.zeros(top, dtype=bool)
+        for lo in range(0, n, _KEY_BLOCK):
+            hi = min(n, lo + _KEY_BLOCK)
+            seen[_cells(ucode[lo:hi], icode[lo:hi], None if ykey is None else ykey[lo:hi], n_indicators, years)] = True
+        if int(np.count_nonzero(seen)) == n:
+            return None
+    return _first_repeats(_cells(ucode, icode, ykey, n_indicators, years))
+
+
+#: Rows per block of :func:`_repeated_keys`.
+_KEY_BLOCK = 1 << 22
+
+
+def _cells(ucode: np.ndarray, icode: np.ndarray, ykey: np.ndarray | None, n_indicators: int,
+           years: int) -> np.ndarray:
+    key = ucode.astype(np.int64)
+    key *= n_indicators
+    key += icode
+    if ykey is not None:
+        key *= years
+        key += ykey
+    return key
+
+
 def _first_repeats(key: np.ndarray) -> np.ndarray | None:
     """Where an integer key repeats an earlier one (None when every key is distinct;
     counted by ``bincount`` or a sort, no hashing)."""
@@ -358,8 +530,11 @@ def _first_repeats(key: np.ndarray) -> np.ndarray | None:
         return None
     top = int(key.max()) + 1
     if top <= 8 * len(key) + 1024:
-        if np.bincount(key, minlength=top).max() <= 1:
+        seen = np.zeros(top, dtype=bool)  # a mark per possible key (a count per key would be 8x)
+        seen[key] = True
+        if int(np.count_nonzero(seen)) == len(key):
             return None
+        del seen
     else:
         s = np.sort(key)
         if not (s[1:] == s[:-1]).any():
@@ -400,7 +575,10 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``unit``, [``year`` (Int64),] ``indicator``, ``value`` (float, NaN for
-        missing); rows with missing values are kept as NaN.
+        missing); rows with missing values are kept as NaN. ``unit`` and ``indicator``
+        are categoricals of their trimmed text (``str`` categories, in order of first
+        appearance): a code per row, not a string - a tidy table of a million units x 49
+        indicators holds 49 million of each. ``.astype("str")`` gives text columns.
 
     Raises
     ------
@@ -420,7 +598,7 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
             raw = read_text_table(path, numeric=[c for c in names if c not in (hc["unit"], hc.get("year"))])
         elif all(k in hc for k in ("unit", "indicator", "value")):
             roles = [k for k in ("unit", "year", "indicator", "value") if k in hc]
-            raw = read_text_table(path, numeric=[hc["value"]], columns=[hc[k] for k in roles])
+            raw = read_text_table(path, numeric=[hc["value"]], columns=[hc[k] for k in roles], labels=[hc["indicator"]])
         else:
             raw = read_text_table(path)
     cols = _column_map(raw.columns)
@@ -434,45 +612,64 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     if len(raw) == 0:
         raise ValidationError(ValidationIssue("the file has no data rows", file=file))
     issues: list[ValidationIssue] = []
-    rows = np.arange(len(raw)) + 2  # header is row 1
+
+    def rows(mask: np.ndarray, limit: int = _MAX) -> np.ndarray:
+        return np.flatnonzero(mask)[:limit] + 2  # header is row 1
 
     def add(msg: str, mask: np.ndarray, col: str) -> None:
-        for r in rows[mask][: max(0, _MAX - len(issues))]:
+        for r in rows(mask, max(0, _MAX - len(issues))):
             issues.append(ValidationIssue(msg, file=file, row=int(r), field=col))
 
     ucode, uniq_u = raw.codes(cols["unit"])
     icode, uniq_i = raw.codes(cols["indicator"])
-    add("empty unit code: expected a unit identifier (e.g. an ISO3 code)", (uniq_u == "")[ucode], cols["unit"])
-    add("empty indicator code", (uniq_i == "")[icode], cols["indicator"])
-    out = {"unit": take_text(uniq_u, ucode), "indicator": take_text(uniq_i, icode)}
+    raw.done(cols["unit"], cols["indicator"])
+    for code, uniq, col, msg in ((ucode, uniq_u, "unit", "empty unit code: expected a unit identifier (e.g. "
+                                  "an ISO3 code)"), (icode, uniq_i, "indicator", "empty indicator code")):
+        if (uniq == "").any():
+            add(msg, (uniq == "")[code], cols[col])
+    out = {"unit": _labels(ucode, uniq_u), "indicator": _labels(icode, uniq_i)}
+    # the categoricals' own codes from here (int8 for few indicators): the wider ones go
+    ucode, icode = np.asarray(out["unit"].codes), np.asarray(out["indicator"].codes)
     year = None
+    ykey = None  # a code per distinct year (None: one year)
     if "year" in cols:
-        ycode, uniq_y = raw.codes(cols["year"])
-        ok_u = np.array([bool(_YEAR.fullmatch(y)) or y == "" for y in uniq_y], dtype=bool)
-        add("invalid year: expected a whole number such as 2020 (or empty)", ~ok_u[ycode], cols["year"])
-        yv = pd.to_numeric(pd.Series(np.where(ok_u & (uniq_y != ""), uniq_y, np.array(None)), dtype=object),
-                           errors="coerce").astype("Int64")
-        year = yv.take(ycode).reset_index(drop=True)
+        yi = raw.integers(cols["year"])
+        if yi is not None:  # stored as integers (Parquet): no text per cell
+            add("invalid year: expected a whole number such as 2020 (or empty)", (yi < 0) | (yi > 9999),
+                cols["year"])
+            year = pd.Series(pd.arrays.IntegerArray(yi, np.zeros(len(yi), dtype=bool)))
+            lo, hi = (int(yi.min()), int(yi.max())) if len(yi) else (0, 0)
+            if lo != hi:
+                ykey = yi - lo + 1 if hi - lo < 100_000 else pd.factorize(yi)[0].astype(np.int64) + 1
+        else:
+            ycode, uniq_y = raw.codes(cols["year"])
+            ok_u = np.array([bool(_YEAR.fullmatch(y)) or y == "" for y in uniq_y], dtype=bool)
+            add("invalid year: expected a whole number such as 2020 (or empty)", ~ok_u[ycode], cols["year"])
+            yv = pd.to_numeric(pd.Series(np.where(ok_u & (uniq_y != ""), uniq_y, np.array(None)), dtype=object),
+                               errors="coerce").astype("Int64")
+            year = yv.take(ycode).reset_index(drop=True)
+            # one code per distinct year value ("2020" and "2020.0" are one year; NA -> 0)
+            ycodes = pd.factorize(yv)[0].astype(np.int64) + 1
+            if len(np.unique(ycodes)) > 1:
+                ykey = ycodes[ycode]
         out["year"] = year
-        # one code per distinct year value ("2020" and "2020.0" are one year; NA -> 0)
-        ykey = (pd.factorize(yv)[0].astype(np.int64) + 1)[ycode]
+        raw.done(cols["year"])
     miss, num, values, vs = raw.numbers(cols["value"])
+    if vs is None:
+        raw.done(cols["value"])
     if vs is not None:
         bad = ~miss & ~num
-        for r, v in zip(rows[bad][:_MAX], _text(vs, bad, _MAX)):
+        for r, v in zip(rows(bad), _text(vs, bad, _MAX)):
             issues.append(ValidationIssue(
                 f"non-numeric value '{v}': expected a number with '.' as decimal point, or empty/NA",
                 file=file, row=int(r), field=cols["value"]))
         values = np.where(num, values, np.nan)
         add("value is not finite", num & ~np.isfinite(values), cols["value"])
-    out["value"] = pd.Series(values, dtype=float)
+    out["value"] = pd.Series(values, dtype=float, copy=False)
     # duplicate keys on integer codes (no hashing of strings)
-    key = ucode * len(uniq_i) + icode
-    if year is not None:
-        key = key * (int(ykey.max()) + 1) + ykey
-    dup = _first_repeats(key)
+    dup = _repeated_keys(ucode, icode, ykey, len(uniq_u), len(uniq_i))
     if dup is not None:
-        for r, i in zip(rows[dup][:50], np.flatnonzero(dup)[:50]):
+        for r, i in zip(rows(dup, 50), np.flatnonzero(dup)[:50]):
             issues.append(ValidationIssue(
                 f"duplicate key (unit {uniq_u[ucode[i]]}, indicator {uniq_i[icode[i]]}"
                 + (f", year {year.iloc[i]}" if year is not None else "") + "): expected one value per key",
@@ -480,7 +677,8 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     if issues:
         raise ValidationError(issues)
     order = ["unit", *(["year"] if year is not None else []), "indicator", "value"]
-    return pd.DataFrame({k: out[k] for k in order})
+    raw.done(*raw.columns)
+    return pd.DataFrame({k: out[k] for k in order}, copy=False)
 
 
 _YEAR = re.compile(r"\d{1,4}(\.0+)?")

@@ -43,6 +43,8 @@ from pandas.arrays import ArrowStringArray
 
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for as _registry_for
+from humsec.index.labels import (PERIODIC_MIN_ROWS, STR, arrow_strings, categorical, compressed, encode_sorted,
+                                  in_runs, periodic, text_array)
 from humsec.index.engine import MATRIX, Unsupported, coinr_treat, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
@@ -258,13 +260,14 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
     cols = ["unit", "year", "indicator", "value"] if "year" in names else ["unit", "indicator", "value"]
     dtypes = dict(zip(names, data.dtypes.tolist())) if names == cols else {}
     if (names == cols and dtypes["value"] == np.float64
-            and all(isinstance(dtypes[c], pd.StringDtype) for c in ("unit", "indicator"))
+            and all(isinstance(dtypes[c], pd.StringDtype) or _text_categories(data[c]) for c in ("unit", "indicator"))
             and ("year" not in dtypes or dtypes["year"] in (np.int64, pd.Int64Dtype()))):
         # already tidy (the readers' and import-coinr's output): no copy, no conversion
         return data
     out = data[cols].copy()
-    out["unit"] = out["unit"].astype(str)
-    out["indicator"] = out["indicator"].astype(str)
+    for c in ("unit", "indicator"):
+        if not _text_categories(out[c]):  # a categorical of text keeps its codes
+            out[c] = out[c].astype(str)
     out["value"] = pd.to_numeric(out["value"], errors="raise").astype(float)
     if "year" in out.columns:
         if out["year"].isna().all():
@@ -272,6 +275,11 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
         else:
             out["year"] = out["year"].astype("Int64")
     return out
+
+
+def _text_categories(col: pd.Series) -> bool:
+    """True for a categorical column of text without missing cells (the readers' labels)."""
+    return isinstance(col.dtype, pd.CategoricalDtype) and categorical(col) is not None
 
 
 def is_wide(data: pd.DataFrame) -> bool:
@@ -330,11 +338,17 @@ def _wide_input(data: pd.DataFrame, spec: IndexSpec | None = None) -> pd.DataFra
 def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
     """Position of each label in ``codes`` (-1 if absent): the few distinct labels are
     looked up, not every row (hashing millions of strings costs seconds)."""
-    ch = _arrow_strings(labels)
+    cat = categorical(labels)
+    if cat is not None:
+        # a categorical (the readers' output): its categories looked up, its codes taken
+        k, words = cat
+        at = pc.index_in(words, value_set=pa.array(codes, type=words.type)).fill_null(-1).to_numpy()
+        return at.astype(np.int64, copy=False)[k]
+    ch = arrow_strings(labels)
     if ch is not None:
-        # Arrow strings (the readers' output): a hash lookup per row in Arrow's kernel,
-        # of only the rows that determine the others
-        sub, expand = _compressed(ch)
+        # Arrow strings: a hash lookup per row in Arrow's kernel, of only the rows that
+        # determine the others
+        sub, expand = compressed(ch)
         pos = pc.index_in(sub, value_set=pa.array(codes, type=ch.type))
         return expand(pos.fill_null(-1).to_numpy().astype(np.int64, copy=False))
     fcodes, uniq = pd.factorize(labels)
@@ -346,67 +360,51 @@ def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
 def _unit_codes(col: pd.Series, keep: np.ndarray | None) -> tuple[np.ndarray, Any]:
     """``pd.factorize(col[keep], sort=True)``: a code per row and the sorted distinct units.
 
-    Arrow strings (the readers' output) are encoded by Arrow's kernels and only the
-    distinct units sorted (pandas' own path costs more than the rest of a small build),
-    and only the rows :func:`_compressed` leaves.
+    A categorical's codes are renumbered by the sorted order of the categories present;
+    Arrow strings are encoded by Arrow's kernels and only the distinct units sorted
+    (pandas' own path costs more than the rest of a small build), and only the rows
+    :func:`~humsec.index.labels.compressed` leaves.
     """
-    ch = _arrow_strings(col)
+    cat = categorical(col)
+    if cat is not None:
+        k, words = cat
+        if keep is not None:
+            k = k[keep]
+        seen = np.zeros(len(words), dtype=bool)
+        seen[k] = True
+        present = np.flatnonzero(seen)
+        sub = words.take(pa.array(present))
+        order = pc.sort_indices(sub).to_numpy()
+        rank = np.full(len(words), -1, dtype=np.int64)
+        rank[present[order]] = np.arange(len(present))
+        return rank[k], text_array(sub.take(pa.array(order)))
+    ch = arrow_strings(col)
     if ch is None:
         return pd.factorize(col if keep is None else col[keep], sort=True)
     if keep is not None:
         ch = ch.filter(pa.array(keep))
-    sub, expand = _compressed(ch)
-    codes, uniq = _encode_sorted(sub)
-    return expand(codes), ArrowStringArray(pa.chunked_array([uniq], type=uniq.type), dtype=col.dtype)
+    sub, expand = compressed(ch)
+    codes, uniq = encode_sorted(sub)
+    return expand(codes), ArrowStringArray(pa.chunked_array([uniq], type=uniq.type), dtype=_text_dtype(col))
 
 
-def _compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
-    """The rows of an Arrow string column (no nulls) that determine all others, and the
-    map from a per-row result of those rows back to every row.
-
-    Hashing every row is most of a large build's input cost, so two common layouts are
-    recognised (each proven by one vectorised comparison of the whole column): values
-    repeating with a period (indicator-major data: every unit once per indicator) - the
-    first period determines the rest -, and runs of one value (unit-major data; the
-    indicator column of indicator-major data) - the first row of each run does.
-    Otherwise every row.
-    """
-    n = len(ch)
-    if n < PERIODIC_MIN_ROWS:
-        return ch, lambda r: r
-    period = pc.index(ch, ch[0], start=1).as_py()
-    if 0 < period <= n // 2 and _periodic(ch, period):
-        return ch.slice(0, period), lambda r: np.resize(r, n)
-    heads = np.ones(n, dtype=bool)
-    heads[1:] = _changes(ch)
-    at = np.flatnonzero(heads)
-    if 4 * len(at) <= n:
-        lengths = np.diff(at, append=n)  # each head's run (one repeat: no per-row index array)
-        return ch.take(pa.array(at)), lambda r: np.repeat(np.asarray(r), lengths)
-    return ch, lambda r: r
+def _text_dtype(col: pd.Series) -> Any:
+    """The text dtype of a unit index made from ``col`` (its own, or ``str`` for a categorical)."""
+    return col.dtype if isinstance(col.dtype, pd.StringDtype) else STR
 
 
-#: Rows from which :func:`_unit_codes` looks for periodic or run-length layouts.
-PERIODIC_MIN_ROWS = 10_000
-
-
-def _encode_sorted(ch: Any) -> tuple[np.ndarray, Any]:
-    """Codes (int64, into the sorted distinct values) and the sorted distinct values
-    (an Arrow array; sorted by Arrow: UTF-8 byte order is code point order, as Python's)
-    of an Arrow string array without nulls."""
-    enc = ch.dictionary_encode()
-    if isinstance(enc, pa.ChunkedArray):
-        if not enc.num_chunks:
-            return np.empty(0, dtype=np.int64), pa.array([], type=ch.type)
-        # the chunks of an encoded column share one dictionary (as pandas' factorize assumes)
-        idx = (enc.chunk(0).indices if enc.num_chunks == 1 else enc.combine_chunks().indices).to_numpy()
-        dictionary = enc.chunk(0).dictionary
-    else:
-        idx, dictionary = enc.indices.to_numpy(), enc.dictionary
-    order = pc.sort_indices(dictionary).to_numpy()
-    inv = np.empty(len(order), dtype=np.int64)
-    inv[order] = np.arange(len(order))
-    return inv[idx], dictionary.take(pa.array(order))
+def _label_keys(col: pd.Series) -> tuple[Any, Callable[[Any], Any]] | None:
+    """An Arrow array whose rows compare as the labels of ``col`` (its strings, or a
+    categorical's codes) and the map of some of its rows to Arrow strings; None for other
+    columns."""
+    ch = arrow_strings(col)
+    if ch is not None:
+        return ch, lambda a: a
+    cat = categorical(col)
+    if cat is None:
+        return None
+    k, words = cat
+    return pa.array(k), words.take
 
 
 def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec) -> pd.DataFrame:
@@ -463,32 +461,6 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     return M.reshape(k, len(units)).T, pd.Index(units, name="unit")
 
 
-def _arrow_strings(col: pd.Series) -> Any:
-    """The Arrow chunked array of a column of Arrow strings without nulls, else None."""
-    arr = col.array
-    if isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0:
-        return arr._pa_array
-    return None
-
-
-def _in_runs(ch: Any, run: int) -> bool:
-    """True if ``ch`` changes value only at multiples of ``run`` (runs of one value, each
-    ``run`` rows long; adjacent runs may hold the same value)."""
-    return not ((np.flatnonzero(_changes(ch)) + 1) % run).any()
-
-
-def _changes(ch: Any) -> np.ndarray:
-    """Per row after the first: does it differ from the row before (bool, n - 1)?"""
-    n = len(ch)
-    return pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-
-
-def _periodic(ch: Any, period: int) -> bool:
-    """True if ``ch`` repeats its first ``period`` rows to its end."""
-    n = len(ch)
-    return bool(pc.all(pc.equal(ch.slice(period), ch.slice(0, n - period))).as_py())
-
-
 def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec
                   ) -> tuple[np.ndarray, pd.Index] | None:
     """:func:`_wide_matrix` of a tidy table that is a complete units x indicators product
@@ -503,9 +475,10 @@ def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: 
     general path reports the duplicate.
     """
     n = len(tidy)
-    ua, ia = _arrow_strings(tidy["unit"]), _arrow_strings(tidy["indicator"])
-    if n < PERIODIC_MIN_ROWS or ua is None or ia is None:
+    ul, il = _label_keys(tidy["unit"]), _label_keys(tidy["indicator"])
+    if n < PERIODIC_MIN_ROWS or ul is None or il is None:
         return None
+    (ua, utext), (ia, itext) = ul, il
     if "year" in tidy.columns:
         yv = _year_ints(tidy["year"])
         if yv is None:
@@ -515,15 +488,15 @@ def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: 
     values = tidy["value"].to_numpy(dtype=float)
     for outer, inner, unit_major in ((ia, ua, False), (ua, ia, True)):
         period = pc.index(inner, inner[0], start=1).as_py()
-        if period <= 0 or n % period or not _in_runs(outer, period) or not _periodic(inner, period):
+        if period <= 0 or n % period or not in_runs(outer, period) or not periodic(inner, period):
             continue
         heads = outer.take(pa.array(np.arange(0, n, period)))
         if unit_major:
-            ucode, units = _encode_sorted(heads)
-            icode = _positions(pd.Series(ArrowStringArray(inner.slice(0, period))), codes)
+            ucode, units = encode_sorted(utext(heads))
+            icode = _positions(pd.Series(ArrowStringArray(itext(inner.slice(0, period)))), codes)
         else:
-            ucode, units = _encode_sorted(inner.slice(0, period))
-            icode = _positions(pd.Series(ArrowStringArray(heads)), codes)
+            ucode, units = encode_sorted(utext(inner.slice(0, period)))
+            icode = _positions(pd.Series(ArrowStringArray(itext(heads))), codes)
         if len(units) != len(ucode) or len(np.unique(icode[icode >= 0])) != np.count_nonzero(icode >= 0):
             return None  # a repeated unit or indicator: not a product
         absent = sorted(set(range(len(codes))) - set(icode.tolist()))
@@ -540,7 +513,7 @@ def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: 
                 continue
             col = blocks[:, j] if unit_major else blocks[j]
             M[:, i] = col if ident else col[order]
-        units_arr = ArrowStringArray(pa.chunked_array([units], type=units.type), dtype=tidy["unit"].dtype)
+        units_arr = ArrowStringArray(pa.chunked_array([units], type=units.type), dtype=_text_dtype(tidy["unit"]))
         return M, pd.Index(units_arr, name="unit")
     return None
 
@@ -959,7 +932,9 @@ class _Builder:
 
             def make() -> pd.DataFrame:
                 hist = tidy[(tidy["year"] <= self.year) & tidy["indicator"].isin(cur.columns)]
-                hist = hist[hist["value"].notna()].drop_duplicates(["unit", "year", "indicator"])
+                hist = hist[hist["value"].notna()]
+                hist = hist.astype({c: STR for c in ("unit", "indicator") if _text_categories(hist[c])})
+                hist = hist.drop_duplicates(["unit", "year", "indicator"])
                 panel = (hist.set_index(["unit", "year", "indicator"])["value"].unstack("indicator")
                          .reindex(columns=list(cur.columns)))
                 # every unit gets a row for the year itself, so gaps there are filled too

@@ -1,0 +1,129 @@
+"""Label columns (units, indicators) as integer codes, computed by Arrow's kernels.
+
+A tidy table of a million units x 49 indicators has 49 million unit and indicator cells;
+hashing each of them costs more than the whole index build. The helpers here encode a
+label column from the rows that determine it (:func:`compressed`: a periodic or
+run-length layout is proven by one vectorised comparison, then only one period or the
+run heads are encoded), and read a pandas categorical column's codes as they are
+(:func:`categorical`), so neither the readers nor the pipeline hash every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
+
+__all__ = ["PERIODIC_MIN_ROWS", "STR", "arrow_strings", "categorical", "changes", "compressed", "encode_sorted",
+           "in_runs", "periodic", "text_array"]
+
+#: pandas' default text dtype (``"str"``: Arrow-backed, NaN for missing), of every unit index.
+STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+#: Rows from which :func:`humsec.index.pipeline._unit_codes` looks for periodic or run-length layouts.
+PERIODIC_MIN_ROWS = 10_000
+
+
+def compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
+    """The rows of an Arrow string column (no nulls) that determine all others, and the
+    map from a per-row result of those rows back to every row.
+
+    Hashing every row is most of a large build's input cost, so two common layouts are
+    recognised (each proven by one vectorised comparison of the whole column): values
+    repeating with a period (indicator-major data: every unit once per indicator) - the
+    first period determines the rest -, and runs of one value (unit-major data; the
+    indicator column of indicator-major data) - the first row of each run does.
+    Otherwise every row.
+    """
+    n = len(ch)
+    if n < PERIODIC_MIN_ROWS:
+        return ch, lambda r: r
+    period = pc.index(ch, ch[0], start=1).as_py()
+    if 0 < period <= n // 2 and periodic(ch, period):
+        return ch.slice(0, period), lambda r: np.resize(r, n)
+    heads = np.ones(n, dtype=bool)
+    heads[1:] = changes(ch)
+    at = np.flatnonzero(heads)
+    if 4 * len(at) <= n:
+        lengths = np.diff(at, append=n)  # each head's run (one repeat: no per-row index array)
+        return ch.take(pa.array(at)), lambda r: np.repeat(np.asarray(r), lengths)
+    return ch, lambda r: r
+
+
+def encode_sorted(ch: Any) -> tuple[np.ndarray, Any]:
+    """Codes (int64, into the sorted distinct values) and the sorted distinct values
+    (an Arrow array; sorted by Arrow: UTF-8 byte order is code point order, as Python's)
+    of an Arrow string array without nulls."""
+    enc = ch.dictionary_encode()
+    if isinstance(enc, pa.ChunkedArray):
+        if not enc.num_chunks:
+            return np.empty(0, dtype=np.int64), pa.array([], type=ch.type)
+        # the chunks of an encoded column share one dictionary (as pandas' factorize assumes)
+        idx = (enc.chunk(0).indices if enc.num_chunks == 1 else enc.combine_chunks().indices).to_numpy()
+        dictionary = enc.chunk(0).dictionary
+    else:
+        idx, dictionary = enc.indices.to_numpy(), enc.dictionary
+    order = pc.sort_indices(dictionary).to_numpy()
+    inv = np.empty(len(order), dtype=np.int64)
+    inv[order] = np.arange(len(order))
+    return inv[idx], dictionary.take(pa.array(order))
+
+
+def arrow_strings(col: pd.Series) -> Any:
+    """The Arrow chunked array of a column of Arrow strings without nulls, else None."""
+    arr = col.array
+    if isinstance(arr, ArrowStringArray) and arr._pa_array.null_count == 0:
+        return arr._pa_array
+    return None
+
+
+def in_runs(ch: Any, run: int) -> bool:
+    """True if ``ch`` changes value only at multiples of ``run`` (runs of one value, each
+    ``run`` rows long; adjacent runs may hold the same value)."""
+    return not ((np.flatnonzero(changes(ch)) + 1) % run).any()
+
+
+def changes(ch: Any) -> np.ndarray:
+    """Per row after the first: does it differ from the row before (bool, n - 1)?"""
+    n = len(ch)
+    return pc.not_equal(ch.slice(1), ch.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+
+
+def periodic(ch: Any, period: int) -> bool:
+    """True if ``ch`` repeats its first ``period`` rows to its end."""
+    n = len(ch)
+    return bool(pc.all(pc.equal(ch.slice(period), ch.slice(0, n - period))).as_py())
+
+
+
+def categorical(col: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """(integer codes, categories as an Arrow string array) of a categorical column of
+    text without missing cells (the readers' unit and indicator columns), else None.
+
+    The codes are the categorical's own (no copy, no hashing)."""
+    dt = col.dtype
+    if not isinstance(dt, pd.CategoricalDtype):
+        return None
+    codes = np.asarray(col.array.codes)
+    if len(codes) and int(codes.min()) < 0:
+        return None
+    cats = dt.categories
+    arr = cats.array
+    if isinstance(arr, ArrowStringArray):
+        words = arr._pa_array.combine_chunks()
+    else:
+        try:
+            words = pa.array(np.asarray(cats, dtype=object), type=pa.large_string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            return None  # categories that are not text
+    return codes, words
+
+
+def text_array(words: Any) -> ArrowStringArray:
+    """An Arrow string array as a pandas ``str`` array (zero-copy)."""
+    return ArrowStringArray(pa.chunked_array([words], type=words.type), dtype=STR)
