@@ -624,13 +624,51 @@ def test_lean_builds_that_write_in_place_equal_full_builds(asem, changes, wide, 
         data = data.pivot(index="unit", columns="indicator", values="value").reset_index()
     before = data.copy(deep=True)
     full = build(spec, data)
-    lean = build(spec, data, keep=["Treated"] if "Treated" in full.datasets else ["Normalised"])
-    pd.testing.assert_frame_equal(data, before)  # the input as it was
-    for k in lean.datasets.keys() & set(lean.datasets._parts):
-        pd.testing.assert_frame_equal(lean.datasets[k], full.datasets[k], check_exact=True)
-    pd.testing.assert_frame_equal(lean.ranks, full.ranks, check_exact=True)
+    # keeping only the scores, the aggregates are written beside the leaves in the input matrix
+    for keep in (["Treated"] if "Treated" in full.datasets else ["Normalised"], ["Aggregated"]):
+        lean = build(spec, data, keep=keep)
+        pd.testing.assert_frame_equal(data, before)  # the input as it was
+        for k in lean.datasets.keys() & set(lean.datasets._parts):
+            pd.testing.assert_frame_equal(lean.datasets[k], full.datasets[k], check_exact=True)
+        pd.testing.assert_frame_equal(lean.ranks, full.ranks, check_exact=True)
+        pd.testing.assert_frame_equal(lean.scores, full.scores, check_exact=True)
+        assert [(r.step, dict(r.details)) for r in lean.log] == [(r.step, dict(r.details)) for r in full.log]
+
+
+@pytest.mark.parametrize("layout", ["dense", "scatter", "wide"])
+def test_aggregates_are_written_beside_the_leaves_only_when_the_build_owns_them(asem, layout, monkeypatch):
+    """The aggregated matrix extends the input matrix (no copy of the leaves) in a lean
+    build of a leaves-first tree, in either input layout; a build that keeps the
+    normalised data, or a tree listing an aggregate before a leaf, copies as before."""
+    from humsec.index import pipeline
+    from humsec.index.labels import PERIODIC_MIN_ROWS
+
+    spec, data = asem
+    if layout == "dense":  # enough rows for the block-copy path: the units repeated under new names
+        reps = PERIODIC_MIN_ROWS // len(data) + 1
+        wide = data.pivot(index="unit", columns="indicator", values="value")
+        wide = pd.concat([wide.rename(index=lambda u, r=r: f"{u}_{r}") for r in range(reps)])
+        data = wide.rename_axis("unit").reset_index().melt(id_vars="unit", var_name="indicator")
+        assert pipeline._dense_matrix(pipeline._tidy(data), list(spec.indicators), None, spec) is not None
+        spec = spec.model_copy(update={"groups": {g: {f"{u}_{r}": v for u, v in m.items() for r in range(reps)}
+                                                  for g, m in spec.groups.items()}})
+    if layout == "wide":
+        data = data.pivot(index="unit", columns="indicator", values="value").reset_index()
+    taken = []
+    real = pipeline._MatrixBuilder._room_for_aggregates
+
+    def spy(self, X):
+        r = real(self, X)
+        taken.append(r is not None)
+        return r
+    monkeypatch.setattr(pipeline._MatrixBuilder, "_room_for_aggregates", spy)
+    lean, full = build(spec, data, keep=["Aggregated"]), build(spec, data, keep=["Normalised"])
     pd.testing.assert_frame_equal(lean.scores, full.scores, check_exact=True)
-    assert [(r.step, dict(r.details)) for r in lean.log] == [(r.step, dict(r.details)) for r in full.log]
+    pd.testing.assert_frame_equal(lean.datasets["Aggregated"], full.datasets["Aggregated"], check_exact=True)
+    tree = list(spec.tree)
+    mixed = spec.model_copy(update={"tree": (tree[-1], *tree[:-1])})  # an aggregate listed first
+    build(mixed, data, keep=["Aggregated"])
+    assert taken == [True, False, False]
 
 
 def test_steps_write_into_the_matrix_only_when_the_build_owns_it(asem, monkeypatch):

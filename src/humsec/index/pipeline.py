@@ -413,15 +413,17 @@ def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpe
     return pd.DataFrame(M, index=units, columns=codes, copy=False)
 
 
-def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec
+def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec, spare: int = 0
                  ) -> tuple[np.ndarray, pd.Index]:
     """Units x ``codes`` float matrix of one year (column-major: each indicator one
     contiguous column) and its units (sorted, the index ``unit``).
 
     Integer codes and one scatter instead of ``DataFrame.pivot`` and ``duplicated`` on
     strings: for a million units (49 million tidy rows) this is most of a build's time.
+    With ``spare`` > 0 the matrix is the first columns of one with ``spare`` more
+    (unwritten, so untouched memory until used: see ``_MatrixBuilder._aggregate``).
     """
-    dense = _dense_matrix(tidy, codes, year, spec)
+    dense = _dense_matrix(tidy, codes, year, spec, spare)
     if dense is not None:
         return dense
     icode_all = _positions(tidy["indicator"], codes)
@@ -456,12 +458,14 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
         where = f" in {year}" if year is not None else ""
         raise HumsecError(f"duplicate observations in the index data, e.g. unit {units[j % len(units)]}, "
                           f"indicator {codes[j // len(units)]}{where}; expected one value per key")
-    M = np.full(k * len(units), np.nan)
-    M[cell] = values
-    return M.reshape(k, len(units)).T, pd.Index(units, name="unit")
+    full = np.empty((len(units), k + spare), order="F")
+    flat = full.reshape(-1, order="F")  # a view: cell numbers address it
+    flat[:k * len(units)] = np.nan
+    flat[cell] = values
+    return full[:, :k], pd.Index(units, name="unit")
 
 
-def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec
+def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec, spare: int = 0
                   ) -> tuple[np.ndarray, pd.Index] | None:
     """:func:`_wide_matrix` of a tidy table that is a complete units x indicators product
     in one of the two orders writers produce - indicator-major (``DataFrame.melt``: each
@@ -504,7 +508,7 @@ def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: 
             raise HumsecError(f"spec '{spec.name}' needs indicator(s) absent from the data: "
                               f"{', '.join(codes[i] for i in absent)}")
         blocks = values.reshape(-1, period)  # one row per run of the outer column
-        M = np.empty((len(units), len(codes)), order="F")
+        M = np.empty((len(units), len(codes) + spare), order="F")[:, :len(codes)]
         order = np.empty(len(units), dtype=np.int64)
         order[ucode] = np.arange(len(units))  # row of each sorted unit
         ident = bool((order == np.arange(len(units))).all())
@@ -703,6 +707,13 @@ def _year_ints(yc: pd.Series) -> np.ndarray | None:
     if yc.dtype == np.int64:
         return yc.to_numpy()
     if isinstance(yc.dtype, pd.Int64Dtype) and not yc.isna().any():
+        arr = yc.array
+        # the masked array's own values (no copy: 400 MB at 49 million rows), read only
+        data = getattr(arr, "_data", None)
+        if isinstance(data, np.ndarray) and data.dtype == np.int64:
+            view = data.view()
+            view.flags.writeable = False
+            return view
         return yc.to_numpy(dtype=np.int64)
     return None
 
@@ -1220,6 +1231,10 @@ def _key(params: Mapping[str, Any]) -> str:
     return _json.dumps(params, sort_keys=True, default=str)
 
 
+#: Columns per call of a matrix denominate kernel.
+DENOMINATE_BLOCK = 8
+
+
 class _MatrixBuilder:
     """The build on one units x indicators float matrix: methods resolved and validated
     once per parameter set, matrix kernels of :mod:`humsec.index.engine` where a method
@@ -1237,6 +1252,7 @@ class _MatrixBuilder:
         self.order: list[str] = []  # every data set the build makes, kept or not
         self.scratch = False  # steps may write into matrices no one else holds (see _owns)
         self.guards: list[np.ndarray] = []
+        self.slab: np.ndarray | None = None  # the input matrix with room for the aggregates
 
     def _owns(self, X: np.ndarray) -> bool:
         """True if a step may write its result into ``X``: no cache or sink holds the
@@ -1289,14 +1305,26 @@ class _MatrixBuilder:
             self.parts, self.log, self.raw_direction_leaves = dict(parts), list(log), list(raw)
         else:
             needed = leaves + [d for d in spec.denominators if d not in leaves]
+            # room for the aggregates after the leaves: the aggregate step writes there
+            # instead of copying every leaf into a new matrix (see _aggregate)
+            spare = 0
+            if self.scratch and [n.code for n in spec.tree][:len(leaves)] == leaves:
+                spare = max(0, len(spec.aggregates) - (len(needed) - len(leaves)))
             if b.wide_input is not None:
                 absent = [c for c in needed if c not in b.wide_input.columns]
                 if absent:
                     raise _Legacy("absent indicators")
-                wide = b.wide_input if list(b.wide_input.columns) == needed else b.wide_input[needed]
-                M, self.index = wide.to_numpy(dtype=float), wide.index
+                if spare:  # the build's own matrix with room for the aggregates (steps write into it)
+                    full = np.empty((len(b.wide_input), len(needed) + spare), order="F")
+                    for j, c in enumerate(needed):
+                        full[:, j] = b.wide_input[c].to_numpy(dtype=float)
+                    M, self.index = full[:, :len(needed)], b.wide_input.index
+                else:
+                    wide = b.wide_input if list(b.wide_input.columns) == needed else b.wide_input[needed]
+                    M, self.index = wide.to_numpy(dtype=float), wide.index
             else:
-                M, self.index = _wide_matrix(b.tidy, needed, b.year, spec)
+                M, self.index = _wide_matrix(b.tidy, needed, b.year, spec, spare)
+            self.slab = M.base if spare and isinstance(M.base, np.ndarray) else None
             self.labels = self.index.to_numpy(dtype=object)
             if self.keep is None and self.sink is None and len(self.index) * len(leaves) >= LAZY_CELLS:
                 # a large build keeps the scores; the intermediate data sets are made
@@ -1385,7 +1413,10 @@ class _MatrixBuilder:
             ds = [dpos[str(spec.nodes[c].denominator)] for c in cols]
             kern = MATRIX["denominate"].get(name)
             if kern is not None:
-                out[:, js] = kern(X[:, js], self.D[:, ds], **p)
+                # in blocks of columns: the temporaries stay small (elementwise: the same numbers)
+                for lo in range(0, len(js), DENOMINATE_BLOCK):
+                    jb, db = js[lo:lo + DENOMINATE_BLOCK], ds[lo:lo + DENOMINATE_BLOCK]
+                    out[:, jb] = kern(X[:, jb], self.D[:, db], **p)
             else:
                 for c, j, d in zip(cols, js, ds):
                     den = self._col(self.D, d, spec.nodes[c].denominator)
@@ -1568,13 +1599,15 @@ class _MatrixBuilder:
                 return done
         # one column-major output matrix: each node a contiguous column, written in place
         at = {c: j for j, c in enumerate(self.agg_cols)}
-        A = np.empty((len(index), len(self.agg_cols)), order="F")
         by_column = len(index) >= COLUMN_MEANS_ROWS
-        if by_column:  # contiguous column copies (a fancy-indexed assignment gathers by rows)
-            for i, c in enumerate(self.leaves):
-                A[:, at[c]] = X[:, i]
-        else:
-            A[:, [at[c] for c in self.leaves]] = X
+        A = self._room_for_aggregates(X)  # None unless the leaves are in place (A's first columns are X)
+        if A is None:
+            A = np.empty((len(index), len(self.agg_cols)), order="F")
+            if by_column:  # contiguous column copies (a fancy-indexed assignment gathers by rows)
+                for i, c in enumerate(self.leaves):
+                    A[:, at[c]] = X[:, i]
+            else:
+                A[:, [at[c] for c in self.leaves]] = X
         self.weights: dict[str, pd.Series] = {}
         methods = {}
         reg = registry_for("aggregate")
@@ -1621,6 +1654,20 @@ class _MatrixBuilder:
             finite[parent] = bool(np.isfinite(vals).all())
             methods[parent] = method_name
         return A, {"methods": methods}
+
+    def _room_for_aggregates(self, X: np.ndarray) -> np.ndarray | None:
+        """The aggregated matrix as the input matrix extended by its spare columns, when
+        the tree lists the leaves first, the steps wrote their results into the input
+        matrix (``X`` is still its first columns) and no kept data set holds it; else
+        None. Saves a copy of every leaf (400 MB at a million units x 49 indicators)."""
+        slab, n_cols = self.slab, len(self.agg_cols)
+        if slab is None or slab.ndim != 2 or not slab.flags.f_contiguous or slab.shape[1] < n_cols or X.shape != (slab.shape[0], len(self.leaves)):
+            return None
+        if X.strides != slab.strides or X.__array_interface__["data"][0] != slab.__array_interface__["data"][0]:
+            return None
+        if self.agg_cols[:len(self.leaves)] != self.leaves or not self._owns(X):
+            return None
+        return slab[:, :n_cols]
 
     def _aggregate_distributed(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]] | None:
         """Row blocks aggregated on the cluster when every method is row-local and the
