@@ -163,11 +163,13 @@ def rss_in_child(args, spec, frame: pd.DataFrame, layout: str) -> list[float]:
     """[read seconds, peak RSS while reading, build seconds, peak RSS, peak above the RSS
     before the build] (MiB) of a fresh process that reads the large input (``tidy`` or
     ``wide``) from Parquet with :func:`humsec.index.io.read_index_data` (what ``humsec
-    index build`` does: every cell checked, labels as categoricals) and builds it once."""
+    index build`` does: every cell checked, labels as categoricals) and builds it once;
+    the spec is read first, from YAML with its unit groups in a CSV beside it (as
+    ``import-coinr`` writes it), so the groups' memory counts too."""
     with tempfile.TemporaryDirectory() as tmp:
-        data, spec_file = Path(tmp) / f"{layout}.parquet", Path(tmp) / "spec.json"
+        data, spec_file = Path(tmp) / f"{layout}.parquet", Path(tmp) / "spec.yaml"
         frame.to_parquet(data, index=False)
-        spec_file.write_text(spec.model_dump_json())
+        spec.write(spec_file, groups_file="groups.csv")  # as import-coinr writes it: the groups beside
         cmd = [sys.executable, __file__, "--rss-child", str(spec_file), str(data)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
     return [float(v) for v in out[-5:]]
@@ -178,7 +180,8 @@ def child(spec_file: str, data_file: str) -> int:
 
     from humsec.index.io import read_index_data
 
-    spec = IndexSpec.model_validate_json(Path(spec_file).read_text())
+    spec = IndexSpec.from_file(spec_file) if spec_file.endswith(".yaml") else \
+        IndexSpec.model_validate_json(Path(spec_file).read_text())
     held = {}
     t = time.perf_counter()
     read_peak, _ = peak_rss(lambda: held.setdefault("data", read_index_data(data_file)))

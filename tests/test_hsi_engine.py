@@ -137,3 +137,22 @@ def test_shared_location_rates():
         _shared_locations(clash, den, {"ISR": ["ISR", "PSE"]}, "conflict_deaths", "ucdp")
     with pytest.raises(ValidationError, match="must list ISR itself"):
         _shared_locations(df, den, {"ISR": ["PSE"]}, "conflict_deaths", "ucdp")
+
+
+def test_panel_imputation_from_categorical_labels_equals_text_labels(tmp_path):
+    """The reader's categorical unit and indicator columns go through panel imputation
+    (the DataFrame builder's path) to the same result as text labels."""
+    from humsec.index.io import read_index_data
+
+    spec = IndexSpec.from_yaml(PANEL_SPEC)
+    data = _tidy([
+        ("A", 2016, "annual", 4.0), ("A", 2016, "survey", 6.0), ("A", 2017, "hazard", 1.0),
+        ("A", 2018, "hazard", 3.0), ("A", 2020, "hazard", 5.0), ("B", 2019, "annual", 8.0),
+        ("B", 2013, "survey", 2.0), ("B", 2020, "hazard", 2.0), ("C", 2020, "annual", 1.0),
+    ])
+    data.to_parquet(tmp_path / "p.parquet", index=False)
+    got = read_index_data(tmp_path / "p.parquet")
+    assert isinstance(got["unit"].dtype, pd.CategoricalDtype)
+    a, b = build(spec, got, year=2020), build(spec, data, year=2020)
+    assert a.equals(b)
+    pd.testing.assert_frame_equal(a.datasets["Imputed"], b.datasets["Imputed"], check_exact=True)

@@ -40,7 +40,7 @@ from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.data import importer
 from humsec.data.writing import atomic_write, neutralise_formula
-from humsec.index.labels import STR, compressed
+from humsec.index.labels import compressed, text_array
 
 __all__ = ["csv_bytes", "csv_parts", "read_index_data", "read_text_table", "take_text", "write_csv_fast",
            "write_csv_parts"]
@@ -65,8 +65,9 @@ class _Columns:
     def __init__(self, columns: list[str], get: Callable, n: int, arrow: bool, *,
                  floats: Any = None, reread: Callable | None = None,
                  markers: Collection[str] = MISSING_MARKERS, typed: Callable | None = None,
-                 forget: Callable | None = None):
+                 forget: Callable | None = None, integers: Callable | None = None):
         self.columns = columns
+        self._int = integers
         self._forget = forget  # drops a column read into memory (its cells are no longer needed)
         self._get = get
         self._typed = typed  # a column as stored (Parquet's types), for codes without text per cell
@@ -96,7 +97,7 @@ class _Columns:
             return self._reread(col)
         return self._get(col)
 
-    def codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+    def codes(self, col: str) -> tuple[np.ndarray, Any]:
         """(integer codes, distinct trimmed values) of a text column (on the fast path the
         trim runs over the distinct values, not the cells; a stored dictionary is used as
         it is, and of a column in a periodic or run-length layout only the rows that
@@ -115,14 +116,11 @@ class _Columns:
         return _codes(_strip(self, col))
 
     def integers(self, col: str) -> np.ndarray | None:
-        """A column stored as integers without nulls (a Parquet year) as int64, else None."""
-        if self._typed is None:
+        """A column stored as integers without nulls (a Parquet year) as int64 (an own
+        array, read a row group at a time), else None."""
+        if self._int is None:
             return None
-        v = self._typed(col)
-        if not pa.types.is_integer(v.type) or v.null_count:
-            return None
-        # an own copy: the Arrow column goes when done, and pandas would copy a read-only view
-        return np.array(v.to_numpy(), dtype=np.int64)
+        return self._int(col)
 
     def numbers(self, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
         """(missing, numeric, float values, trimmed text or None) of a column; the text is
@@ -308,7 +306,7 @@ def _parquet_columns(path: Path, numeric: Collection[str], columns: Collection[s
         return v.fill_null("")
 
     return _Columns(want, text, pf.metadata.num_rows, True, floats=floats, reread=text, markers=markers,
-                    typed=stored.__getitem__, forget=stored.pop)
+                    typed=stored.__getitem__, forget=stored.pop, integers=stored.integers)
 
 
 def _is_number(t: pa.DataType) -> bool:
@@ -338,13 +336,31 @@ class _ParquetStore:
 
     def floats(self, col: str) -> tuple[np.ndarray, int]:
         """See :meth:`_FloatView.filled`."""
+        out, nulls = self._filled(col, _FLOAT, np.float64)
+        assert out is not None
+        return out, nulls
+
+    def integers(self, col: str) -> np.ndarray | None:
+        """An integer column without nulls as one own int64 array, else None."""
+        name = self._orig[col]
+        if not pa.types.is_integer(self._pf.schema_arrow.field(name).type):
+            return None
+        out, nulls = self._filled(col, pa.int64(), np.int64, stop_at_null=True)
+        return out if not nulls else None
+
+    def _filled(self, col: str, typ: pa.DataType, dtype: Any, stop_at_null: bool = False
+                ) -> tuple[np.ndarray | None, int]:
+        """(the column as one numpy array of ``dtype``, nulls as NaN; the number of nulls),
+        read a row group at a time: no Arrow copy of the whole column beside it."""
         meta = self._pf.metadata
-        out = np.empty(meta.num_rows)
+        out = np.empty(meta.num_rows, dtype=dtype)
         nulls, lo = 0, 0
         try:
             for g in range(meta.num_row_groups):
                 v = self._pf.read_row_group(g, columns=[self._orig[col]]).column(0)
-                for chunk in (v if v.type == _FLOAT else pc.cast(v, _FLOAT)).chunks:
+                for chunk in (v if v.type == typ else pc.cast(v, typ)).chunks:
+                    if stop_at_null and chunk.null_count:
+                        return None, chunk.null_count
                     hi = lo + len(chunk)
                     out[lo:hi] = chunk.to_numpy(zero_copy_only=False)
                     nulls += chunk.null_count
@@ -432,9 +448,10 @@ def _codes(vs) -> tuple[np.ndarray, np.ndarray]:
             np.asarray(d.dictionary.to_pylist(), dtype=object))
 
 
-def _dictionary_codes(d) -> tuple[np.ndarray, np.ndarray]:
+def _dictionary_codes(d) -> tuple[np.ndarray, Any]:
     """(int32 codes, distinct trimmed values) of a dictionary array: the trim and the
-    factorisation run over the dictionary, not the cells; null cells are empty text."""
+    factorisation run over the dictionary, not the cells; null cells are empty text. The
+    values stay an Arrow array unless the trim merged some (then numpy, from pandas)."""
     words = d.dictionary
     if not _is_text(words.type):
         words = pc.cast(words, pa.string())  # the distinct values of a typed (Parquet) column as text
@@ -444,8 +461,8 @@ def _dictionary_codes(d) -> tuple[np.ndarray, np.ndarray]:
         words = pa.concat_arrays([words, pa.array([""], type=words.type)])
     idx = indices.to_numpy(zero_copy_only=False)
     trimmed = pc.utf8_trim_whitespace(words.fill_null(""))
-    if pc.count_distinct(trimmed).as_py() == len(trimmed):  # the trim merged nothing
-        return idx.astype(np.int32, copy=False), trimmed.to_numpy(zero_copy_only=False)
+    if pc.count_distinct(trimmed).as_py() == len(trimmed):  # the trim merged nothing: kept in Arrow
+        return idx.astype(np.int32, copy=False), trimmed
     remap, uniq = pd.factorize(trimmed.to_numpy(zero_copy_only=False))
     return remap.astype(np.int32)[idx], np.asarray(uniq, dtype=object)
 
@@ -465,10 +482,20 @@ def _one_dictionary(v):
     return v
 
 
-def _labels(codes: np.ndarray, uniq: np.ndarray) -> pd.Categorical:
+def _words(uniq) -> pa.Array:
+    """Distinct values (an Arrow array, or numpy from pandas' path) as an Arrow large_string
+    array: a million distinct units are not made Python strings."""
+    if isinstance(uniq, pa.ChunkedArray):
+        uniq = uniq.combine_chunks()
+    if not isinstance(uniq, pa.Array):
+        uniq = pa.array(np.asarray(uniq, dtype=object), type=pa.large_string())
+    return uniq if uniq.type == pa.large_string() else pc.cast(uniq, pa.large_string())
+
+
+def _labels(codes: np.ndarray, words: pa.Array) -> pd.Categorical:
     """A label column (unit, indicator) as a categorical of text: its codes and its
     distinct values, no string per cell (at 49 million rows, gigabytes and seconds)."""
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniq, dtype=STR)))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(text_array(words))))
 
 
 def _strings(vs) -> pd.Series:
@@ -620,13 +647,17 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
         for r in rows(mask, max(0, _MAX - len(issues))):
             issues.append(ValidationIssue(msg, file=file, row=int(r), field=col))
 
-    ucode, uniq_u = raw.codes(cols["unit"])
-    icode, uniq_i = raw.codes(cols["indicator"])
-    raw.done(cols["unit"], cols["indicator"])
-    for code, uniq, col, msg in ((ucode, uniq_u, "unit", "empty unit code: expected a unit identifier (e.g. "
-                                  "an ISO3 code)"), (icode, uniq_i, "indicator", "empty indicator code")):
-        if (uniq == "").any():
-            add(msg, (uniq == "")[code], cols[col])
+    ucode, uniq = raw.codes(cols["unit"])
+    raw.done(cols["unit"])
+    uniq_u = _words(uniq)
+    icode, uniq = raw.codes(cols["indicator"])
+    raw.done(cols["indicator"])
+    uniq_i = _words(uniq)
+    for code, words, col, msg in ((ucode, uniq_u, "unit", "empty unit code: expected a unit identifier (e.g. "
+                                   "an ISO3 code)"), (icode, uniq_i, "indicator", "empty indicator code")):
+        empty = _mask(pc.equal(words, ""))
+        if empty.any():
+            add(msg, empty[code], cols[col])
     out = {"unit": _labels(ucode, uniq_u), "indicator": _labels(icode, uniq_i)}
     # the categoricals' own codes from here (int8 for few indicators): the wider ones go
     ucode, icode = np.asarray(out["unit"].codes), np.asarray(out["indicator"].codes)
@@ -637,12 +668,13 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
         if yi is not None:  # stored as integers (Parquet): no text per cell
             add("invalid year: expected a whole number such as 2020 (or empty)", (yi < 0) | (yi > 9999),
                 cols["year"])
-            year = pd.Series(pd.arrays.IntegerArray(yi, np.zeros(len(yi), dtype=bool)))
+            year = pd.Series(pd.arrays.IntegerArray(yi, np.zeros(len(yi), dtype=bool)), copy=False)
             lo, hi = (int(yi.min()), int(yi.max())) if len(yi) else (0, 0)
             if lo != hi:
                 ykey = yi - lo + 1 if hi - lo < 100_000 else pd.factorize(yi)[0].astype(np.int64) + 1
         else:
-            ycode, uniq_y = raw.codes(cols["year"])
+            ycode, uniq = raw.codes(cols["year"])
+            uniq_y = np.asarray(_words(uniq).to_pylist(), dtype=object)  # the few distinct years
             ok_u = np.array([bool(_YEAR.fullmatch(y)) or y == "" for y in uniq_y], dtype=bool)
             add("invalid year: expected a whole number such as 2020 (or empty)", ~ok_u[ycode], cols["year"])
             yv = pd.to_numeric(pd.Series(np.where(ok_u & (uniq_y != ""), uniq_y, np.array(None)), dtype=object),
@@ -671,7 +703,7 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
     if dup is not None:
         for r, i in zip(rows(dup, 50), np.flatnonzero(dup)[:50]):
             issues.append(ValidationIssue(
-                f"duplicate key (unit {uniq_u[ucode[i]]}, indicator {uniq_i[icode[i]]}"
+                f"duplicate key (unit {uniq_u[int(ucode[i])].as_py()}, indicator {uniq_i[int(icode[i])].as_py()}"
                 + (f", year {year.iloc[i]}" if year is not None else "") + "): expected one value per key",
                 file=file, row=int(r), field=cols["indicator"]))
     if issues:

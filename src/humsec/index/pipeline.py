@@ -1231,8 +1231,8 @@ def _key(params: Mapping[str, Any]) -> str:
     return _json.dumps(params, sort_keys=True, default=str)
 
 
-#: Columns per call of a matrix denominate kernel.
-DENOMINATE_BLOCK = 8
+#: Cells per call of a matrix denominate kernel (a block of whole columns; at least one).
+BLOCK_CELLS = 2_000_000
 
 
 class _MatrixBuilder:
@@ -1262,10 +1262,12 @@ class _MatrixBuilder:
             return False
         return not any(np.may_share_memory(X, g) for g in (*self.guards, *(p[0] for p in self.parts.values())))
 
-    def _overwrite(self, kern: Callable[..., Any], X: np.ndarray, whole: bool) -> dict[str, Any]:
+    def _overwrite(self, kern: Callable[..., Any], X: np.ndarray, whole: bool, own: bool | None = None
+                   ) -> dict[str, Any]:
         """``{"overwrite": True}`` for a kernel that takes it, given ``X`` itself (``whole``:
-        the build must own it) or a gathered copy of some of its columns."""
-        if "overwrite" not in _accepted(kern)[1] or (whole and not self._owns(X)):
+        the build must own it; ``own``: :meth:`_owns` of ``X`` if the caller has it) or a
+        gathered copy of some of its columns."""
+        if "overwrite" not in _accepted(kern)[1] or (whole and not (self._owns(X) if own is None else own)):
             return {}
         return {"overwrite": True}
 
@@ -1414,8 +1416,9 @@ class _MatrixBuilder:
             kern = MATRIX["denominate"].get(name)
             if kern is not None:
                 # in blocks of columns: the temporaries stay small (elementwise: the same numbers)
-                for lo in range(0, len(js), DENOMINATE_BLOCK):
-                    jb, db = js[lo:lo + DENOMINATE_BLOCK], ds[lo:lo + DENOMINATE_BLOCK]
+                per = max(1, BLOCK_CELLS // max(1, len(X)))
+                for lo in range(0, len(js), per):
+                    jb, db = js[lo:lo + per], ds[lo:lo + per]
                     out[:, jb] = kern(X[:, jb], self.D[:, db], **p)
             else:
                 for c, j, d in zip(cols, js, ds):
@@ -1446,7 +1449,7 @@ class _MatrixBuilder:
         own = self._owns(X)
         if kern is not None:  # every column passed as it is (written into if the build owns it)
             whole = js == list(range(X.shape[1]))
-            res = kern(X if whole else X[:, js], group_codes=codes, **p, **self._overwrite(kern, X, whole))
+            res = kern(X if whole else X[:, js], group_codes=codes, **p, **self._overwrite(kern, X, whole, own))
         else:
             frame = pd.DataFrame(X[:, js], index=self.index, columns=targets)
             res = _call(m, frame, extra={"groups": groups}, **p)[targets].to_numpy(dtype=float)
