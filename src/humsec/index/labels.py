@@ -45,7 +45,9 @@ def compressed(ch: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
         return ch, lambda r: r
     period = pc.index(ch, ch[0], start=1).as_py()
     if 0 < period <= n // 2 and periodic(ch, period):
-        return ch.slice(0, period), lambda r: np.resize(r, n)
+        # np.tile, not np.resize: resize concatenates one copy per period (a constant
+        # column, period 1, makes millions of them)
+        return ch.slice(0, period), lambda r: np.tile(np.asarray(r), -(-n // period))[:n]
     heads = np.ones(n, dtype=bool)
     heads[1:] = changes(ch)
     at = np.flatnonzero(heads)
