@@ -74,10 +74,11 @@ def long_table(scores: pd.DataFrame, ranks: pd.DataFrame, nodes: Sequence[str], 
         node_col = pd.Categorical.from_codes(cols, categories=pd.Index(node_codes, dtype=object))
     else:
         unit_col, node_col = take_text(units, rows), take_text(node_codes, cols)
+    # columns made here for this table: taken as they are (no copies of 3 M-row columns)
     return pd.DataFrame({
         "unit": unit_col,
         "year": np.full(n * k, year, dtype=object if year is None else np.int64),
         "node": node_col,
         "score": sc[rows, cols],
-        "rank": pd.array(values, dtype="Int64") if not missing.any() else pd.arrays.IntegerArray(values, missing),
-    })
+        "rank": pd.arrays.IntegerArray(values, missing),
+    }, copy=False)
