@@ -36,13 +36,33 @@ def rank_order(ranks: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray
         ``(k, n)`` int64: ``order[j]`` lists the rows of column ``j`` by rank, ties and
-        NaN (last) in row order — ``np.lexsort((np.arange(n), ranks[:, j]))``, as one
-        argsort of unique integer keys ``rank * n + row``.
+        NaN (last) in row order — ``np.lexsort((np.arange(n), ranks[:, j]))``. A column
+        without ties is placed by its ranks (each row to its rank's slot: no sort); a
+        column with ties is one argsort of unique integer keys ``rank * n + row``.
     """
     ranks = np.asarray(ranks, dtype=float)
-    n = ranks.shape[0]
+    n, k = ranks.shape
     ri = np.where(np.isnan(ranks), n + 1, ranks).astype(np.int64).T
-    return np.argsort(ri * max(n, 1) + np.arange(n, dtype=np.int64)[None, :], axis=1)
+    rows = np.arange(n, dtype=np.int64)
+    out = np.empty((k, n), dtype=np.int64)
+    tied = []
+    for j in range(k):
+        r = ri[j]
+        ranked = r <= n
+        if n and int(r.min()) < 1:
+            tied.append(j)  # not ranks 1..n: the sort decides
+            continue
+        slot = np.full(n + 1, -1, dtype=np.int64)
+        slot[r[ranked]] = rows[ranked]
+        head = slot[slot >= 0]
+        if len(head) != int(np.count_nonzero(ranked)):  # two rows share a rank
+            tied.append(j)
+            continue
+        out[j, :len(head)] = head
+        out[j, len(head):] = rows[~ranked]
+    if tied:
+        out[tied] = np.argsort(ri[tied] * max(n, 1) + rows[None, :], axis=1)
+    return out
 
 
 def long_table(scores: pd.DataFrame, ranks: pd.DataFrame, nodes: Sequence[str], year: int | None, *,
