@@ -295,3 +295,17 @@ def test_parquet_integer_years_checked_without_text(tmp_path):
     text = str(e.value)
     assert "row 3, column 'indicator': duplicate key (unit A, indicator x, year 2020)" in text
     assert "row 4, column 'year': invalid year" in text
+
+
+def test_duplicate_keys_are_located_when_the_cells_are_too_many_to_mark(tmp_path):
+    """Sparse keys (every row its own unit and indicator: far more possible cells than
+    rows) are checked by sorting instead of marking cells; a repeat is located all the
+    same, and a table without one reads."""
+    n = 200
+    df = pd.DataFrame({"unit": [f"U{i}" for i in range(n)], "indicator": [f"i{i}" for i in range(n)],
+                       "value": np.arange(n, dtype=float)})
+    df.to_csv(tmp_path / "ok.csv", index=False)
+    assert len(read_index_data(tmp_path / "ok.csv")) == n
+    pd.concat([df, df.iloc[[150]]]).to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(ValidationError, match=r"row 202, column 'indicator': duplicate key \(unit U150, indicator i150\)"):
+        read_index_data(tmp_path / "dup.csv")

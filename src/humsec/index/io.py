@@ -334,21 +334,15 @@ class _ParquetStore:
     def pop(self, col: str) -> None:
         self._held.pop(col, None)
 
-    def floats(self, col: str) -> tuple[np.ndarray, int]:
-        """See :meth:`_FloatView.filled`."""
-        out, nulls = self._filled(col, _FLOAT, np.float64)
-        assert out is not None
-        return out, nulls
-
     def integers(self, col: str) -> np.ndarray | None:
         """An integer column without nulls as one own int64 array, else None."""
         name = self._orig[col]
         if not pa.types.is_integer(self._pf.schema_arrow.field(name).type):
             return None
-        out, nulls = self._filled(col, pa.int64(), np.int64, stop_at_null=True)
+        out, nulls = self.filled(col, pa.int64(), np.int64, stop_at_null=True)
         return out if not nulls else None
 
-    def _filled(self, col: str, typ: pa.DataType, dtype: Any, stop_at_null: bool = False
+    def filled(self, col: str, typ: pa.DataType, dtype: Any, stop_at_null: bool = False
                 ) -> tuple[np.ndarray | None, int]:
         """(the column as one numpy array of ``dtype``, nulls as NaN; the number of nulls),
         read a row group at a time: no Arrow copy of the whole column beside it."""
@@ -390,7 +384,9 @@ class _FloatView:
     def filled(self, col: str) -> tuple[np.ndarray, int]:
         """(float64 values, NaN for nulls; the number of nulls) of a number column, read
         row group by row group into one array (not the column in Arrow and then a copy)."""
-        return self._store.floats(col)
+        out, nulls = self._store.filled(col, _FLOAT, np.float64)
+        assert out is not None  # (None only when stopping at a null)
+        return out, nulls
 
     def pop(self, col: str, default: None = None) -> None:
         self._names.discard(col)  # the column is done with: neither a number column nor held
@@ -485,8 +481,6 @@ def _one_dictionary(v):
 def _words(uniq) -> pa.Array:
     """Distinct values (an Arrow array, or numpy from pandas' path) as an Arrow large_string
     array: a million distinct units are not made Python strings."""
-    if isinstance(uniq, pa.ChunkedArray):
-        uniq = uniq.combine_chunks()
     if not isinstance(uniq, pa.Array):
         uniq = pa.array(np.asarray(uniq, dtype=object), type=pa.large_string())
     return uniq if uniq.type == pa.large_string() else pc.cast(uniq, pa.large_string())
@@ -516,23 +510,34 @@ def take_text(values: np.ndarray, idx: np.ndarray) -> pd.Series:
 
 def _repeated_keys(ucode: np.ndarray, icode: np.ndarray, ykey: np.ndarray | None, n_units: int,
                    n_indicators: int) -> np.ndarray | None:
-    """Where a (unit, indicator[, year]) key repeats an earlier row (None when none does).
+    """Where a (unit, indicator[, year]) key repeats an earlier row (None when none does;
+    no hashing).
 
-    A key is a cell number; when the cells are few enough, each row marks its cell in a
+    A key is a cell number. When the cells are few enough, each row marks its cell in a
     boolean array, block by block (no key array of the whole table: at 49 million rows
-    that is 400 MB), and the keys are made whole only to locate a repeat.
+    that is 400 MB; a count per cell would be 8x the marks); otherwise the keys are
+    sorted. The keys are hashed only to locate a repeat that is there.
     """
     n = len(ucode)
+    if n < 2:
+        return None
     years = 1 if ykey is None else int(ykey.max()) + 1
     top = n_units * n_indicators * years
-    if n >= 2 and top <= 8 * n + 1024:
+    if top <= 8 * n + 1024:
         seen = np.zeros(top, dtype=bool)
         for lo in range(0, n, _KEY_BLOCK):
             hi = min(n, lo + _KEY_BLOCK)
             seen[_cells(ucode[lo:hi], icode[lo:hi], None if ykey is None else ykey[lo:hi], n_indicators, years)] = True
         if int(np.count_nonzero(seen)) == n:
             return None
-    return _first_repeats(_cells(ucode, icode, ykey, n_indicators, years))
+        del seen
+        key = _cells(ucode, icode, ykey, n_indicators, years)
+    else:
+        key = _cells(ucode, icode, ykey, n_indicators, years)
+        s = np.sort(key)
+        if not (s[1:] == s[:-1]).any():
+            return None
+    return pd.Series(key).duplicated(keep="first").to_numpy()
 
 
 #: Rows per block of :func:`_repeated_keys`.
@@ -541,6 +546,7 @@ _KEY_BLOCK = 1 << 22
 
 def _cells(ucode: np.ndarray, icode: np.ndarray, ykey: np.ndarray | None, n_indicators: int,
            years: int) -> np.ndarray:
+    """The cell number of each row's (unit, indicator[, year]) key, int64."""
     key = ucode.astype(np.int64)
     key *= n_indicators
     key += icode
@@ -548,25 +554,6 @@ def _cells(ucode: np.ndarray, icode: np.ndarray, ykey: np.ndarray | None, n_indi
         key *= years
         key += ykey
     return key
-
-
-def _first_repeats(key: np.ndarray) -> np.ndarray | None:
-    """Where an integer key repeats an earlier one (None when every key is distinct;
-    counted by ``bincount`` or a sort, no hashing)."""
-    if len(key) < 2:
-        return None
-    top = int(key.max()) + 1
-    if top <= 8 * len(key) + 1024:
-        seen = np.zeros(top, dtype=bool)  # a mark per possible key (a count per key would be 8x)
-        seen[key] = True
-        if int(np.count_nonzero(seen)) == len(key):
-            return None
-        del seen
-    else:
-        s = np.sort(key)
-        if not (s[1:] == s[:-1]).any():
-            return None
-    return pd.Series(key).duplicated(keep="first").to_numpy()
 
 
 # ---------------------------------------------------------------------------- reader

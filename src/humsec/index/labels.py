@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from pandas.arrays import ArrowStringArray
 
 __all__ = ["PERIODIC_MIN_ROWS", "STR", "arrow_strings", "categorical", "changes", "compressed", "encode_sorted",
-           "in_runs", "periodic", "text_array"]
+           "in_runs", "periodic", "sorted_positions", "text_array"]
 
 #: pandas' default text dtype (``"str"``: Arrow-backed, NaN for missing), of every unit index.
 STR = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -70,10 +70,18 @@ def encode_sorted(ch: Any) -> tuple[np.ndarray, Any]:
         dictionary = enc.chunk(0).dictionary
     else:
         idx, dictionary = enc.indices.to_numpy(), enc.dictionary
-    order = pc.sort_indices(dictionary).to_numpy()
+    inv, words = sorted_positions(dictionary)
+    return inv[idx], words
+
+
+def sorted_positions(words: Any) -> tuple[np.ndarray, Any]:
+    """(position of each of ``words`` among them sorted, int64; the sorted words) of an
+    Arrow array of distinct strings: a code into ``words`` becomes a code into the sorted
+    words by one gather, ``positions[code]``."""
+    order = pc.sort_indices(words).to_numpy()
     inv = np.empty(len(order), dtype=np.int64)
     inv[order] = np.arange(len(order))
-    return inv[idx], dictionary.take(pa.array(order))
+    return inv, words.take(pa.array(order))
 
 
 def arrow_strings(col: pd.Series) -> Any:
@@ -100,7 +108,6 @@ def periodic(ch: Any, period: int) -> bool:
     """True if ``ch`` repeats its first ``period`` rows to its end."""
     n = len(ch)
     return bool(pc.all(pc.equal(ch.slice(period), ch.slice(0, n - period))).as_py())
-
 
 
 def categorical(col: pd.Series) -> tuple[np.ndarray, Any] | None:

@@ -44,7 +44,7 @@ from pandas.arrays import ArrowStringArray
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for as _registry_for
 from humsec.index.labels import (PERIODIC_MIN_ROWS, STR, arrow_strings, categorical, compressed, encode_sorted,
-                                  in_runs, periodic, text_array)
+                                  in_runs, periodic, sorted_positions, text_array)
 from humsec.index.engine import MATRIX, Unsupported, coinr_treat, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
@@ -372,12 +372,11 @@ def _unit_codes(col: pd.Series, keep: np.ndarray | None) -> tuple[np.ndarray, An
             k = k[keep]
         seen = np.zeros(len(words), dtype=bool)
         seen[k] = True
-        present = np.flatnonzero(seen)
-        sub = words.take(pa.array(present))
-        order = pc.sort_indices(sub).to_numpy()
+        present = np.flatnonzero(seen)  # the categories in use, sorted as encode_sorted sorts
+        inv, uniq = sorted_positions(words.take(pa.array(present)))
         rank = np.full(len(words), -1, dtype=np.int64)
-        rank[present[order]] = np.arange(len(present))
-        return rank[k], text_array(sub.take(pa.array(order)))
+        rank[present] = inv
+        return rank[k], text_array(uniq)
     ch = arrow_strings(col)
     if ch is None:
         return pd.factorize(col if keep is None else col[keep], sort=True)
@@ -1664,7 +1663,9 @@ class _MatrixBuilder:
         matrix (``X`` is still its first columns) and no kept data set holds it; else
         None. Saves a copy of every leaf (400 MB at a million units x 49 indicators)."""
         slab, n_cols = self.slab, len(self.agg_cols)
-        if slab is None or slab.ndim != 2 or not slab.flags.f_contiguous or slab.shape[1] < n_cols or X.shape != (slab.shape[0], len(self.leaves)):
+        if slab is None or slab.ndim != 2 or not slab.flags.f_contiguous or slab.shape[1] < n_cols:
+            return None
+        if X.shape != (slab.shape[0], len(self.leaves)):
             return None
         if X.strides != slab.strides or X.__array_interface__["data"][0] != slab.__array_interface__["data"][0]:
             return None
