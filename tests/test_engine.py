@@ -701,3 +701,18 @@ def test_a_kernel_that_declines_leaves_an_owned_matrix_intact(asem):
     lean = build(spec, data, keep=["Normalised"])
     pd.testing.assert_frame_equal(lean.datasets["Normalised"], full.datasets["Normalised"], check_exact=True)
     pd.testing.assert_frame_equal(lean.scores, full.scores, check_exact=True)
+
+
+def test_validated_memo_keeps_types_and_nested_values_apart():
+    from humsec.index.families import registry_for
+
+    key = engine._params_key
+    assert key({"a": 1}) != key({"a": 1.0}) != key({"a": True})
+    assert key({"a": 1, "b": "x"}) == key({"b": "x", "a": 1})
+    assert isinstance(key({"a": [1, 2]}), str) and key({"a": [1, 2]}) != key({"a": [1, 3]})
+    assert key({"a": object()}) is None
+    m = registry_for("treat").get("coinr")
+    first = engine.validated(m, {"winmax": 3})
+    first["winmax"] = 99  # a fresh dict each time: the memo is not changed through it
+    assert engine.validated(m, {"winmax": 3})["winmax"] == 3
+    assert engine.validated(m, {"winmax": 4})["winmax"] == 4

@@ -73,15 +73,56 @@ def assert_same_result(a, b) -> None:
     assert [r.details for r in a.log] == [r.details for r in b.log]
 
 
+class Recording(SerialExecutor):
+    """A cluster stand-in that runs every task here and records what it was sent."""
+
+    serial = False
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def map_unordered(self, fn, items, **kwargs):
+        self.calls.append(fn.__name__)
+        yield from super().map_unordered(fn, items, **kwargs)
+
+    @property
+    def n_workers(self) -> int:
+        return 2
+
+
 def test_distributed_build_equals_single_process(client, monkeypatch):
     spec = IndexSpec.from_yaml(SPEC)
     data = grid_data(5000)
-    # small row blocks so that aggregation really is split across tasks
     monkeypatch.setattr(pipeline, "UNITS_PER_TASK", 700)
     one = build(spec, data)
     many = build(spec, data, scheduler=client)
     assert_same_result(one, many)
     assert one.scores["top"].notna().all()
+
+
+def test_matrix_engine_sends_no_data_to_the_cluster(monkeypatch):
+    # its steps cost less than moving the matrix (see the benchmark): built here
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(5000)
+    monkeypatch.setattr(pipeline, "UNITS_PER_TASK", 700)
+    ex = Recording()
+    assert_same_result(build(spec, data), build(spec, data, scheduler=ex))
+    assert ex.calls == []
+
+
+def test_dataframe_builder_splits_its_work_across_tasks(client, monkeypatch):
+    # the DataFrame builder (what the matrix engine does not run) sends per-indicator
+    # kernels and row blocks of the aggregation; the same numbers as in one process
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(3000, seed=2)
+    monkeypatch.setattr(pipeline, "UNITS_PER_TASK", 700)
+    one = pipeline._Builder(spec, pipeline._tidy(data), None).run()
+    ex = Recording()
+    rec = pipeline._Builder(spec, pipeline._tidy(data), None, ex).run()
+    assert "_column_calls" in ex.calls and "_aggregate_rows" in ex.calls
+    assert_same_result(one, rec)
+    with executor_for(client) as dask:
+        assert_same_result(one, pipeline._Builder(spec, pipeline._tidy(data), None, dask).run())
 
 
 def test_distributed_build_falls_back_for_non_row_local_methods(client, monkeypatch):

@@ -57,6 +57,20 @@ def matrix_kernel(family: str, name: str) -> Callable[[Callable[..., Any]], Call
 _VALID: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _params_key(params: Mapping[str, Any]) -> Any:
+    """A hashable key of ``params``: the (name, type, value) triples of scalar values (the
+    type: 1, 1.0 and True stay apart), their JSON for nested ones, None if neither."""
+    if all(type(v) in _SCALARS for v in params.values()):
+        return tuple(sorted((k, type(v), v) for k, v in params.items()))
+    try:
+        return json.dumps(dict(params), sort_keys=True)
+    except TypeError:
+        return None
+
+
 def validated(method: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``method.validate_params(params)``, memoised on the parameters' JSON (a fresh dict).
 
@@ -64,9 +78,8 @@ def validated(method: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
     parameter sets for dozens of indicators, an uncertainty analysis for thousands of
     runs.
     """
-    try:
-        key = (method.family, method.name, json.dumps(dict(params or {}), sort_keys=True))
-    except TypeError:
+    key = (method.family, method.name, _params_key(params or {}))
+    if key[2] is None:
         return method.validate_params(params)
     hit = _VALID.get(key)
     if hit is None:

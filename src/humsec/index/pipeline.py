@@ -752,8 +752,9 @@ def _run_builder(b: _Builder, cache: StepCache | None, scheduler: Any) -> IndexR
     with executor_for(scheduler) as ex:
         b.executor = ex
         try:
-            # the per-indicator steps cost their arithmetic in one process; only the
-            # row-local aggregation of very many units goes to the cluster
+            # the matrix engine builds here: each of its steps costs less than moving the
+            # matrix to the workers and back (the DataFrame builder, for what the engine
+            # does not run, sends its per-indicator kernels and row-local aggregation)
             return _MatrixBuilder(b).run(cache)
         except (_Legacy, Unsupported, HumsecError):
             b.datasets, b.log = {}, []
@@ -1595,10 +1596,10 @@ class _MatrixBuilder:
         spec = self.spec
         index = self.index
         self.agg_cols = [n.code for n in spec.tree]
-        if self.b._distributed() and len(index) > UNITS_PER_TASK:
-            done = self._aggregate_distributed(step, X)
-            if done is not None:
-                return done
+        # Here even on a Dask cluster: the aggregation is one pass over the matrix, less
+        # than moving it (1,000,000 x 49 on this project's 2-core benchmark machine: 0.12 s
+        # here against 2.4 s to send the rows to two local workers, and as long to return
+        # the scores; see benchmarks/bench_index.py --scheduler)
         # one column-major output matrix: each node a contiguous column, written in place
         at = {c: j for j, c in enumerate(self.agg_cols)}
         by_column = len(index) >= COLUMN_MEANS_ROWS
@@ -1672,34 +1673,6 @@ class _MatrixBuilder:
         if self.agg_cols[:len(self.leaves)] != self.leaves or not self._owns(X):
             return None
         return slab[:, :n_cols]
-
-    def _aggregate_distributed(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]] | None:
-        """Row blocks aggregated on the cluster when every method is row-local and the
-        weights do not depend on the data; None otherwise (aggregate here)."""
-        spec = self.spec
-        if self.weight_step is not None and any(
-                _resolve(self.weight_step, a, spec.level(a))[0] not in DATA_FREE_WEIGHTS for a in spec.aggregates):
-            return None
-        plan = []
-        self.weights = {}
-        methods = {}
-        for parent in spec.aggregates:
-            method_name, params = _resolve(step, parent, spec.level(parent))
-            if method_name not in ROW_LOCAL_AGGREGATES:
-                return None
-            p = validated(registry_for("aggregate").get(method_name), params)
-            w = self._weights_for(parent, lambda: None)  # data-free: the frame is not read
-            self.weights[parent] = (w, spec.children[parent])
-            methods[parent] = method_name
-            plan.append((parent, list(spec.children[parent]), method_name, p, w))
-        ex = self.b.executor
-        units = list(self.index)
-        items = [(X[r.start:r.stop], self.leaves, units[r.start:r.stop]) for r in _row_blocks(len(units))]
-        parts = ex.map(_aggregate_rows, items, plan=ex.share(plan))
-        scores = {c: X[:, j] for j, c in enumerate(self.leaves)}
-        for parent, *_ in plan:
-            scores[parent] = np.concatenate([part[parent] for part in parts])
-        return np.column_stack([scores[c] for c in self.agg_cols]), {"methods": methods}
 
 
 def _group_codes(mapping: Mapping[str, Any], units: np.ndarray) -> np.ndarray:
