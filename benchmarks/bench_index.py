@@ -180,8 +180,7 @@ def child(spec_file: str, data_file: str) -> int:
 
     from humsec.index.io import read_index_data
 
-    spec = IndexSpec.from_file(spec_file) if spec_file.endswith(".yaml") else \
-        IndexSpec.model_validate_json(Path(spec_file).read_text())
+    spec = IndexSpec.from_file(spec_file)
     held = {}
     t = time.perf_counter()
     read_peak, _ = peak_rss(lambda: held.setdefault("data", read_index_data(data_file)))

@@ -706,7 +706,7 @@ def test_a_kernel_that_declines_leaves_an_owned_matrix_intact(asem):
 def test_validated_memo_keeps_types_and_nested_values_apart():
     from humsec.index.families import registry_for
 
-    key = engine._params_key
+    key = engine.params_key
     assert key({"a": 1}) != key({"a": 1.0}) != key({"a": True})
     assert key({"a": 1, "b": "x"}) == key({"b": "x", "a": 1})
     assert isinstance(key({"a": [1, 2]}), str) and key({"a": [1, 2]}) != key({"a": [1, 3]})

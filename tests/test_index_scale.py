@@ -90,10 +90,9 @@ class Recording(SerialExecutor):
         return 2
 
 
-def test_distributed_build_equals_single_process(client, monkeypatch):
+def test_distributed_build_equals_single_process(client):
     spec = IndexSpec.from_yaml(SPEC)
     data = grid_data(5000)
-    monkeypatch.setattr(pipeline, "UNITS_PER_TASK", 700)
     one = build(spec, data)
     many = build(spec, data, scheduler=client)
     assert_same_result(one, many)

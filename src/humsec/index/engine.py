@@ -31,7 +31,7 @@ import numpy as np
 from humsec.errors import HumsecError
 from humsec.index.methods.aggregate import prepare_means, weighted_means
 
-__all__ = ["MATRIX", "Unsupported", "aggregate_means", "coinr_check", "matrix_kernel", "rank_min_desc",
+__all__ = ["MATRIX", "Unsupported", "aggregate_means", "coinr_check", "matrix_kernel", "params_key", "rank_min_desc",
            "validated"]
 
 
@@ -54,13 +54,13 @@ def matrix_kernel(family: str, name: str) -> Callable[[Callable[..., Any]], Call
     return deco
 
 
-_VALID: dict[tuple[str, str, str], dict[str, Any]] = {}
+_VALID: dict[tuple[str, str, Any], dict[str, Any]] = {}
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def _params_key(params: Mapping[str, Any]) -> Any:
+def params_key(params: Mapping[str, Any]) -> Any:
     """A hashable key of ``params``: the (name, type, value) triples of scalar values (the
     type: 1, 1.0 and True stay apart), their JSON for nested ones, None if neither."""
     if all(type(v) in _SCALARS for v in params.values()):
@@ -72,13 +72,13 @@ def _params_key(params: Mapping[str, Any]) -> Any:
 
 
 def validated(method: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``method.validate_params(params)``, memoised on the parameters' JSON (a fresh dict).
+    """``method.validate_params(params)``, memoised on :func:`params_key` (a fresh dict).
 
     Pydantic validation costs tens of microseconds; a build validates the same few
     parameter sets for dozens of indicators, an uncertainty analysis for thousands of
     runs.
     """
-    key = (method.family, method.name, _params_key(params or {}))
+    key = (method.family, method.name, params_key(params or {}))
     if key[2] is None:
         return method.validate_params(params)
     hit = _VALID.get(key)

@@ -45,7 +45,7 @@ from humsec.errors import HumsecError
 from humsec.index.families import registry_for as _registry_for
 from humsec.index.labels import (PERIODIC_MIN_ROWS, STR, arrow_strings, categorical, compressed, encode_sorted,
                                   in_runs, periodic, sorted_positions, text_array)
-from humsec.index.engine import MATRIX, Unsupported, coinr_treat, rank_min_desc, validated
+from humsec.index.engine import MATRIX, Unsupported, coinr_treat, params_key, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Step
 from humsec.index.methods import impute as _impute_methods
@@ -958,7 +958,7 @@ class _Builder:
                 panel = make()
             # per-indicator overrides (e.g. a maximum data age per indicator): one kernel
             # call per distinct (method, params)
-            plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
+            plan: dict[tuple[str, Any], tuple[str, dict[str, Any], list[str]]] = {}
             for code in cur.columns:
                 name, raw = _resolve(step, code, 1)
                 if name not in _impute_methods.panel_methods():
@@ -966,7 +966,7 @@ class _Builder:
                                       f"imputation ('{step.method}') can only be combined with panel "
                                       f"methods ({', '.join(sorted(_impute_methods.panel_methods()))})")
                 pp = reg.get(name).validate_params(raw)
-                key = (name, repr(sorted(pp.items())))
+                key = (name, _key(pp))
                 plan.setdefault(key, (name, pp, []))[2].append(code)
             out = cur.copy()
             for name, pp, cols in plan.values():
@@ -1227,8 +1227,11 @@ class _Weights(Mapping):
         return (_Weights, (self._parts,))
 
 
-def _key(params: Mapping[str, Any]) -> str:
-    return _json.dumps(params, sort_keys=True, default=str)
+def _key(params: Mapping[str, Any]) -> Any:
+    """A hashable key of validated parameters: :func:`~humsec.index.engine.params_key`, or
+    their JSON with other values as text where that has none."""
+    key = params_key(params)
+    return key if key is not None else _json.dumps(params, sort_keys=True, default=str)
 
 
 #: Cells per call of a matrix denominate kernel (a block of whole columns; at least one).
@@ -1373,10 +1376,10 @@ class _MatrixBuilder:
         return [c for c in self.leaves if c not in step.exclude]
 
     def _plan(self, step: Step, codes: list[str], prepare: Callable[[str, Any, dict[str, Any]], None] | None = None
-              ) -> dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]]:
+              ) -> dict[tuple[str, Any], tuple[str, dict[str, Any], list[str]]]:
         """Columns grouped by resolved method and validated parameters."""
         reg = registry_for(step.step)
-        plan: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {}
+        plan: dict[tuple[str, Any], tuple[str, dict[str, Any], list[str]]] = {}
         common = None if step.overrides else (step.method, dict(step.params))
         base = None
         for code in codes:
