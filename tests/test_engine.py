@@ -261,6 +261,33 @@ def test_shared_deviation_statistics_equal_the_reference():
         assert engine._skew_kurt_1d(x) == pytest.approx((skew(x), kurt(x)), rel=1e-12)
 
 
+@pytest.mark.parametrize("winmax", [1, 2, 5, 10])
+def test_winsorisation_rounds_at_once_equal_round_by_round(winmax):
+    # every round's statistics in one pass (columns whose skewness keeps its sign) and
+    # the columns whose skewness turns (right and left tails) redone round by round:
+    # the same bounds, decisions and edge cases as one round at a time
+    rng = np.random.default_rng(12)
+    redone = kept = 0
+    for _ in range(60):
+        n = int(rng.integers(10, 60))
+        cols = [np.r_[rng.normal(size=n), rng.uniform(5, 30, 3), -rng.uniform(3, 15, 3)] for _ in range(4)]
+        cols += [rng.lognormal(0, 2, n + 6), -rng.lognormal(0, 2, n + 6), np.round(rng.lognormal(0, 1.2, n + 6), 1)]
+        X = np.column_stack(cols)
+        X[rng.random(X.shape) < 0.05] = np.nan
+        passing, sure, sk, _ = engine.coinr_check(X)
+        f = np.flatnonzero(sure & ~passing)
+        if not f.size:
+            continue
+        redo = engine._winsorise_rounds_at_once(X[:, f], sk[f], winmax, 2.0, 3.5)[4]
+        redone, kept = redone + int(redo.sum()), kept + int((~redo).sum())
+        got = engine.winsorise_columns(X[:, f], sk[f], winmax, 2.0, 3.5)
+        want = engine._winsorise_by_round(X[:, f], sk[f], winmax, 2.0, 3.5)
+        np.testing.assert_array_equal(got[3], want[3])  # sure
+        for g, w in zip(got[:3], want[:3]):
+            np.testing.assert_array_equal(g[want[3]], w[want[3]])
+    assert kept and (redone or winmax == 1)  # both paths taken (one round: no turn)
+
+
 @pytest.mark.parametrize("combine", [False, True], ids=["log_CT", "winsorised+log_CT"])
 @pytest.mark.parametrize("batched", [True, False], ids=["all-columns", "by-column"])
 @pytest.mark.parametrize("winmax", [1, 5, 20, None])

@@ -304,7 +304,9 @@ def skew_kurt(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             n = add(ok, axis=0, dtype=float)
             mean = add(np.where(ok, X, 0.0), axis=0) / n
         else:
-            n = np.full(X.shape[1:], float(X.shape[0]))
+            # one count for every column: its factors are Python floats (the same bits as
+            # the vector of counts, fewer passes over a small matrix's statistics)
+            n = float(X.shape[0])
             mean = add(X, axis=0) / n
         # one deviation matrix and one square, powers taken in place (the temporaries
         # of a large build are its memory peak)
@@ -318,6 +320,8 @@ def skew_kurt(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sk = np.sqrt(n) * m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2)
         r = n * m4 / m2 ** 2
         kt = ((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3))
+    if not gaps:
+        n = np.full(X.shape[1:], n)
     return n, sk, kt
 
 
@@ -761,6 +765,87 @@ def winsorise_columns(X: np.ndarray, skew0: np.ndarray, winmax: int | None, skew
        composite indicators. Journal of Open Source Software 7(78), 4567.
     """
     X = np.asarray(X, dtype=float)
+    skew0 = np.asarray(skew0, dtype=float)
+    if winmax is not None and 0 < winmax and X.size * winmax <= ROUNDS_AT_ONCE_CELLS and X.shape[1]:
+        lo, hi, passing, sure, redo = _winsorise_rounds_at_once(X, skew0, winmax, skew_thresh, kurt_thresh)
+        if redo.any():  # a column whose skewness changed sign between rounds: round by round
+            js = np.flatnonzero(redo)
+            lo[js], hi[js], passing[js], sure[js] = _winsorise_by_round(X[:, js], skew0[js], winmax, skew_thresh,
+                                                                        kurt_thresh)
+        return lo, hi, passing, sure
+    return _winsorise_by_round(X, skew0, winmax, skew_thresh, kurt_thresh)
+
+
+#: Cells (rows x columns x ``winmax``) up to which :func:`winsorise_columns` takes the
+#: statistics of every possible round in one pass (a matrix of that many cells).
+ROUNDS_AT_ONCE_CELLS = 2_000_000
+
+
+def _winsorise_rounds_at_once(X: np.ndarray, skew0: np.ndarray, winmax: int, skew_thresh: float,
+                              kurt_thresh: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`winsorise_columns` with every round's statistics in one pass, for columns
+    whose skewness keeps its sign from round to round (the usual case).
+
+    A round Winsorises at least one more point, so with ``winmax`` set a column has at
+    most ``winmax`` rounds, and while its skewness keeps its sign each round moves the
+    same bound one distinct value further in: all of them are known before any is
+    taken. Their statistics come from one pass over the column clipped at each bound
+    (mirrored, ``-x``, for left-skewed columns: the same numbers with the sign of the
+    skewness changed); then the stopping rule of :func:`_winsorise_by_round` picks,
+    per column, the round it stops at.
+
+    Returns
+    -------
+    (lo, hi, passing, sure, redo)
+        As :func:`winsorise_columns`, and ``redo``: the columns whose skewness changed
+        sign before they stopped (their results undefined here).
+    """
+    n, k = X.shape
+    up = skew0 >= 0
+    Y = np.where(up, X, -X)  # every column Winsorised at its top
+    ok = ~np.isnan(Y)
+    lo_y = np.min(Y, axis=0, initial=np.inf, where=ok)
+    H = np.empty((winmax + 1, k))  # the upper bound before round r (H[0]: the maximum) ...
+    C = np.empty((winmax, k), dtype=np.int64)  # ... and the points at or above it (Winsorised in round r)
+    h = H[0] = np.max(Y, axis=0, initial=-np.inf, where=ok)
+    for r in range(winmax):
+        C[r] = np.add.reduce(Y >= h, axis=0)  # NaN compares False
+        h = H[r + 1] = np.max(Y, axis=0, initial=-np.inf, where=Y < h)
+    _, S, K = skew_kurt(np.clip(Y[:, None, :], lo_y, H[1:]))  # (rounds, columns)
+    S = np.where(up, S, -S)  # the skewness of the columns themselves
+    with np.errstate(invalid="ignore"):
+        stuck = H[1:] <= lo_y  # nothing left to Winsorise towards
+        unclear = stuck | ~np.isfinite(S + K) | (np.abs(np.abs(S) - skew_thresh) < THRESHOLD_MARGIN) \
+            | (np.abs(K - kurt_thresh) < THRESHOLD_MARGIN)
+    passes = (np.abs(S) < skew_thresh) | (K < kurt_thresh)
+    # before round r (skewness of round r - 1): too close to 0 (tiny), or of the other sign
+    before = np.empty_like(S)
+    before[0], before[1:] = skew0, S[:-1]
+    tiny = np.abs(before) < THRESHOLD_MARGIN
+    turned = (before >= 0) != up
+    # a column stops before round r (blocked) or after it (ended)
+    blocked = tiny | turned
+    ended = unclear | passes | (C >= winmax)
+    f_block = np.where(blocked.any(axis=0), np.argmax(blocked, axis=0), winmax)
+    f_end = np.argmax(ended, axis=0)  # every column ends by round winmax - 1 (C[r] > r)
+    at_block = f_block <= f_end
+    last = np.where(at_block, f_block - 1, f_end)  # the last round taken (-1: none)
+    cols = np.arange(k)
+    pick = np.maximum(last, 0)
+    stop = np.minimum(f_block, winmax - 1)
+    redo = at_block & turned[stop, cols]
+    fuzzy = np.where(at_block, tiny[stop, cols], unclear[pick, cols])
+    sure = (np.add.reduce(ok, axis=0) >= 4) & ~redo & ~fuzzy
+    passing = ~at_block & passes[pick, cols]
+    bound = np.where(last >= 0, H[pick + 1, cols], H[0])
+    hi = np.where(up, bound, -lo_y)  # a left-skewed column keeps its maximum
+    lo = np.where(up, lo_y, -bound)
+    return lo, hi, passing & sure, sure, redo
+
+
+def _winsorise_by_round(X: np.ndarray, skew0: np.ndarray, winmax: int | None, skew_thresh: float,
+                        kurt_thresh: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`winsorise_columns` one round at a time (all columns still going together)."""
     k = X.shape[1]
     ok = ~np.isnan(X)
     lo = np.min(X, axis=0, initial=np.inf, where=ok)

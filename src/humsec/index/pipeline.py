@@ -1381,13 +1381,18 @@ class _MatrixBuilder:
         reg = registry_for(step.step)
         plan: dict[tuple[str, Any], tuple[str, dict[str, Any], list[str]]] = {}
         common = None if step.overrides else (step.method, dict(step.params))
+        if common is not None and prepare is None:
+            # one method and parameter set for every column: validated once
+            p = validated(reg.get(common[0]), common[1])
+            return {(common[0], _key(p)): (common[0], p, list(codes))}
         base = None
+        m0 = reg.get(common[0]) if common is not None else None
         for code in codes:
             if common is None:
                 name, params = _resolve(step, code, 1)
+                m = reg.get(name)
             else:
-                name, params = common[0], dict(common[1])
-            m = reg.get(name)
+                name, params, m = common[0], dict(common[1]), m0
             if prepare is not None:
                 prepare(code, m, params)
             if common is not None and params == common[1]:
@@ -1568,10 +1573,10 @@ class _MatrixBuilder:
                     node = spec.nodes[c]
                     extra = {"code": c, "target": node.target, "direction": node.direction}
                     out[:, j] = np.asarray(_call(reg.get(name), self._col(X, j, c), extra=extra, **p), dtype=float)
-            for c in cols:
-                used[c] = name
-                if name != "identity" and c in self.raw_direction_leaves:
-                    self.raw_direction_leaves.remove(c)
+            used.update(dict.fromkeys(cols, name))
+            if name != "identity":
+                gone = set(cols)
+                self.raw_direction_leaves = [c for c in self.raw_direction_leaves if c not in gone]
         return (X.copy(order="K") if out is None else out), {"methods": {c: used[c] for c in targets}}
 
     def _weight(self, step: Step, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:

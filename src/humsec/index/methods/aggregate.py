@@ -180,10 +180,14 @@ def complete_means(v: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
         Weights summing to 1.
     method : {"arithmetic", "geometric", "harmonic"}
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wr = w / w.sum()
+    total = np.add.reduce(w)  # w.sum(), without the method's wrapper (this runs per aggregate)
+    if total != 0 and np.isfinite(total):
+        wr = w / total
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wr = w / total
     if method == "arithmetic":
-        out = np.sum(v * wr, axis=1)
+        out = np.add.reduce(v * wr, axis=1)  # np.sum's own reduction
     elif method == "geometric":
         out = np.exp(np.sum(np.log(v) * np.nan_to_num(wr), axis=1))
     elif method == "harmonic":
@@ -191,7 +195,7 @@ def complete_means(v: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
             out = 1.0 / np.sum(np.nan_to_num(wr) / v, axis=1)
     else:
         raise ValueError(f"no weighted mean '{method}'")
-    if not np.isfinite(wr.sum()):
+    if not np.isfinite(np.add.reduce(wr)):
         out[:] = np.nan
     return out
 
