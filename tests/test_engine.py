@@ -591,9 +591,9 @@ def test_product_layouts_read_as_the_general_scatter(layout, labels, monkeypatch
     dense = layout in ("indicator_major", "unit_major", "shuffled_units", "extra_indicator", "reader_years")
     if layout == "absent":
         with pytest.raises(HumsecError, match="absent from the data: d"):
-            _dense_matrix(tidy, codes, 2020, spec)
+            _dense_matrix(dict(tidy.items()), len(tidy), codes, 2020, spec)
         return
-    got = _dense_matrix(tidy, codes, 2020, spec)
+    got = _dense_matrix(dict(tidy.items()), len(tidy), codes, 2020, spec)
     assert (got is not None) == dense
     monkeypatch.setattr(pipeline, "_dense_matrix", lambda *a: None)
     if layout == "repeated_unit":
@@ -676,7 +676,8 @@ def test_aggregates_are_written_beside_the_leaves_only_when_the_build_owns_them(
         wide = data.pivot(index="unit", columns="indicator", values="value")
         wide = pd.concat([wide.rename(index=lambda u, r=r: f"{u}_{r}") for r in range(reps)])
         data = wide.rename_axis("unit").reset_index().melt(id_vars="unit", var_name="indicator")
-        assert pipeline._dense_matrix(pipeline._tidy(data), list(spec.indicators), None, spec) is not None
+        tidy = pipeline._tidy(data)
+        assert pipeline._dense_matrix(dict(tidy.items()), len(tidy), list(spec.indicators), None, spec) is not None
         spec = spec.model_copy(update={"groups": {g: {f"{u}_{r}": v for u, v in m.items() for r in range(reps)}
                                                   for g, m in spec.groups.items()}})
     if layout == "wide":

@@ -251,6 +251,12 @@ class PanelResult:
 
 
 def _tidy(data: pd.DataFrame) -> pd.DataFrame:
+    return _tidy_columns(data)[0]
+
+
+def _tidy_columns(data: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """The pipeline's tidy table of ``data`` and its columns (taken once: each access to
+    a frame's column costs more than a small build's steps on it)."""
     need = {"unit", "indicator", "value"}
     names = data.columns.tolist()
     missing = need - set(names)
@@ -258,12 +264,14 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
         raise HumsecError(f"index data lacks column(s) {', '.join(sorted(missing))}; "
                           "expected unit, [year,] indicator, value")
     cols = ["unit", "year", "indicator", "value"] if "year" in names else ["unit", "indicator", "value"]
-    dtypes = dict(zip(names, data.dtypes.tolist())) if names == cols else {}
-    if (names == cols and dtypes["value"] == np.float64
-            and all(isinstance(dtypes[c], pd.StringDtype) or _text_categories(data[c]) for c in ("unit", "indicator"))
-            and ("year" not in dtypes or dtypes["year"] in (np.int64, pd.Int64Dtype()))):
-        # already tidy (the readers' and import-coinr's output): no copy, no conversion
-        return data
+    if names == cols:
+        have = dict(data.items())
+        dtypes = {c: col.dtype for c, col in have.items()}
+        if (dtypes["value"] == np.float64
+                and all(isinstance(dtypes[c], pd.StringDtype) or _text_categories(have[c]) for c in ("unit", "indicator"))
+                and ("year" not in dtypes or dtypes["year"] in (np.int64, pd.Int64Dtype()))):
+            # already tidy (the readers' and import-coinr's output): no copy, no conversion
+            return data, have
     out = data[cols].copy()
     for c in ("unit", "indicator"):
         if not _text_categories(out[c]):  # a categorical of text keeps its codes
@@ -274,7 +282,7 @@ def _tidy(data: pd.DataFrame) -> pd.DataFrame:
             out = out.drop(columns="year")
         else:
             out["year"] = out["year"].astype("Int64")
-    return out
+    return out, dict(out.items())
 
 
 def _text_categories(col: pd.Series) -> bool:
@@ -412,8 +420,8 @@ def _wide(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpe
     return pd.DataFrame(M, index=units, columns=codes, copy=False)
 
 
-def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec, spare: int = 0
-                 ) -> tuple[np.ndarray, pd.Index]:
+def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec, spare: int = 0,
+                 columns: Mapping[str, pd.Series] | None = None) -> tuple[np.ndarray, pd.Index]:
     """Units x ``codes`` float matrix of one year (column-major: each indicator one
     contiguous column) and its units (sorted, the index ``unit``).
 
@@ -421,19 +429,21 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     strings: for a million units (49 million tidy rows) this is most of a build's time.
     With ``spare`` > 0 the matrix is the first columns of one with ``spare`` more
     (unwritten, so untouched memory until used: see ``_MatrixBuilder._aggregate``).
+    ``columns``: those of ``tidy``, if the caller has them.
     """
-    dense = _dense_matrix(tidy, codes, year, spec, spare)
+    cols = dict(tidy.items()) if columns is None else columns
+    dense = _dense_matrix(cols, len(tidy), codes, year, spec, spare)
     if dense is not None:
         return dense
-    icode_all = _positions(tidy["indicator"], codes)
+    icode_all = _positions(cols["indicator"], codes)
     absent = [c for c, n in zip(codes, np.bincount(icode_all[icode_all >= 0], minlength=len(codes))) if not n]
     if absent:
         raise HumsecError(
             f"spec '{spec.name}' needs indicator(s) absent from the data: {', '.join(absent)}")
-    unit_col, values = tidy["unit"], tidy["value"].to_numpy(dtype=float)
+    unit_col, values = cols["unit"], cols["value"].to_numpy(dtype=float)
     keep = icode_all >= 0
-    if "year" in tidy.columns:
-        yc = tidy["year"]
+    if "year" in cols:
+        yc = cols["year"]
         keep &= (yc.to_numpy() if yc.dtype == np.int64 else yc.to_numpy(dtype=float, na_value=np.nan)) == year
     icode = icode_all
     kept = None if keep.all() else keep
@@ -464,8 +474,8 @@ def _wide_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: I
     return full[:, :k], pd.Index(units, name="unit")
 
 
-def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: IndexSpec, spare: int = 0
-                  ) -> tuple[np.ndarray, pd.Index] | None:
+def _dense_matrix(cols: Mapping[str, pd.Series], n: int, codes: list[str], year: int | None, spec: IndexSpec,
+                  spare: int = 0) -> tuple[np.ndarray, pd.Index] | None:
     """:func:`_wide_matrix` of a tidy table that is a complete units x indicators product
     in one of the two orders writers produce - indicator-major (``DataFrame.melt``: each
     indicator a run of every unit, the units in the same order each time) or unit-major
@@ -477,18 +487,19 @@ def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: 
     A unit (or indicator) repeated within its period is not a product: None, and the
     general path reports the duplicate.
     """
-    n = len(tidy)
-    ul, il = _label_keys(tidy["unit"]), _label_keys(tidy["indicator"])
-    if n < PERIODIC_MIN_ROWS or ul is None or il is None:
+    if n < PERIODIC_MIN_ROWS:
+        return None
+    ul, il = _label_keys(cols["unit"]), _label_keys(cols["indicator"])
+    if ul is None or il is None:
         return None
     (ua, utext), (ia, itext) = ul, il
-    if "year" in tidy.columns:
-        yv = _year_ints(tidy["year"])
+    if "year" in cols:
+        yv = _year_ints(cols["year"])
         if yv is None:
             return None
         if not (yv.min() == year == yv.max()):
             return None
-    values = tidy["value"].to_numpy(dtype=float)
+    values = cols["value"].to_numpy(dtype=float)
     for outer, inner, unit_major in ((ia, ua, False), (ua, ia, True)):
         period = pc.index(inner, inner[0], start=1).as_py()
         if period <= 0 or n % period or not in_runs(outer, period) or not periodic(inner, period):
@@ -516,7 +527,7 @@ def _dense_matrix(tidy: pd.DataFrame, codes: list[str], year: int | None, spec: 
                 continue
             col = blocks[:, j] if unit_major else blocks[j]
             M[:, i] = col if ident else col[order]
-        units_arr = ArrowStringArray(pa.chunked_array([units], type=units.type), dtype=_text_dtype(tidy["unit"]))
+        units_arr = ArrowStringArray(pa.chunked_array([units], type=units.type), dtype=_text_dtype(cols["unit"]))
         return M, pd.Index(units_arr, name="unit")
     return None
 
@@ -681,9 +692,9 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
             cache.bind(data)
         return _run_builder(_Builder(spec, None, None, wide=_wide_input(data, spec), source=data, keep=keep),
                             cache, scheduler)
-    tidy = _tidy(data)
-    if "year" in tidy.columns:
-        yc = tidy["year"]
+    tidy, columns = _tidy_columns(data)
+    if "year" in columns:
+        yc = columns["year"]
         yv = _year_ints(yc)
         years = _int_years(yv) if yv is not None else sorted(int(y) for y in yc.dropna().unique())
         if year is None:
@@ -698,7 +709,7 @@ def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,
         raise HumsecError("the data has no 'year' column, so --year cannot be used")
     if cache is not None:
         cache.bind(data)
-    return _run_builder(_Builder(spec, tidy, year, keep=keep), cache, scheduler)
+    return _run_builder(_Builder(spec, tidy, year, keep=keep, columns=columns), cache, scheduler)
 
 
 def _year_ints(yc: pd.Series) -> np.ndarray | None:
@@ -812,9 +823,10 @@ def _aggregate_rows(item: tuple[np.ndarray, list[str], list[Any]], *,
 class _Builder:
     def __init__(self, spec: IndexSpec, tidy: pd.DataFrame | None, year: int | None, executor: Any = None, *,
                  wide: pd.DataFrame | None = None, source: pd.DataFrame | None = None,
-                 keep: frozenset[str] | None = None):
+                 keep: frozenset[str] | None = None, columns: dict[str, pd.Series] | None = None):
         self.executor = executor
         self.keep = keep
+        self.columns = columns  # of ``tidy``, if the caller has them
         self.spec = spec
         self.tidy = tidy
         self.wide_input = wide
@@ -1328,7 +1340,7 @@ class _MatrixBuilder:
                     wide = b.wide_input if list(b.wide_input.columns) == needed else b.wide_input[needed]
                     M, self.index = wide.to_numpy(dtype=float), wide.index
             else:
-                M, self.index = _wide_matrix(b.tidy, needed, b.year, spec, spare)
+                M, self.index = _wide_matrix(b.tidy, needed, b.year, spec, spare, b.columns)
             self.slab = M.base if spare and isinstance(M.base, np.ndarray) else None
             self.labels = self.index.to_numpy(dtype=object)
             if self.keep is None and self.sink is None and len(self.index) * len(leaves) >= LAZY_CELLS:
