@@ -47,7 +47,7 @@ from humsec.index.labels import (PERIODIC_MIN_ROWS, STR, arrow_strings, categori
                                   in_runs, periodic, sorted_positions, text_array)
 from humsec.index.engine import MATRIX, Unsupported, coinr_treat, params_key, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
-from humsec.index.spec import DATASET_OF, IndexSpec, Step
+from humsec.index.spec import DATASET_OF, IndexSpec, Override, Step
 from humsec.index.methods import impute as _impute_methods
 from humsec.index.methods.aggregate import complete_means, complete_means_columns
 from humsec.index.scale import executor_for
@@ -113,9 +113,11 @@ class StepRecord:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def as_step(self) -> Step:
-        return Step.model_validate({"step": self.step, "method": self.method, "params": dict(self.params),
-                                    "overrides": {k: dict(v) for k, v in self.overrides.items()},
-                                    "exclude": self.exclude})
+        # the record's fields come from a validated step (its overrides as dumped), so
+        # only the overrides are validated again: a build makes one step per record
+        return Step.model_construct(step=self.step, method=self.method, params=dict(self.params),
+                                    overrides={k: Override.model_validate(dict(v)) for k, v in self.overrides.items()},
+                                    exclude=tuple(self.exclude))
 
 
 @dataclass(frozen=True, init=False)
