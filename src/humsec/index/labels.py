@@ -10,7 +10,8 @@ run heads are encoded), and read a pandas categorical column's codes as they are
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 from pandas.arrays import ArrowStringArray
 
 __all__ = ["PERIODIC_MIN_ROWS", "STR", "arrow_strings", "categorical", "changes", "compressed", "encode_sorted",
-           "in_runs", "periodic", "sorted_positions", "text_array"]
+           "in_runs", "memoised", "periodic", "read_only", "sorted_positions", "text_array"]
 
 #: pandas' default text dtype (``"str"``: Arrow-backed, NaN for missing), of every unit index.
 STR = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -136,3 +137,50 @@ def categorical(col: pd.Series) -> tuple[np.ndarray, Any] | None:
 def text_array(words: Any) -> ArrowStringArray:
     """An Arrow string array as a pandas ``str`` array (zero-copy)."""
     return ArrowStringArray(pa.chunked_array([words], type=words.type), dtype=STR)
+
+
+#: Rows up to which :func:`memoised` keeps results (the per-call cost of Arrow's kernels
+#: dominates small columns; a large column's codes would hold its size in memory).
+MEMO_MAX_ROWS = 1_000_000
+
+#: Results kept by :func:`memoised`, by (id of the Arrow array, key).
+_MEMO: dict[tuple[int, Hashable], tuple[weakref.ref[Any], Any]] = {}
+
+
+def memoised(ch: Any, key: Hashable, compute: Callable[[], Any]) -> Any:
+    """``compute()``, a function of the Arrow array ``ch`` (and ``key``), kept while ``ch``
+    lives: Arrow arrays are immutable (pandas replaces a column's array when a cell is
+    set), so the same array object has the same labels. Repeated builds on one table (an
+    uncertainty analysis, a dashboard's what-if) encode its labels once, as a pandas
+    ``Index`` keeps its hash table. Results are shared: numpy arrays in them must be
+    read-only (:func:`read_only`).
+    """
+    if len(ch) > MEMO_MAX_ROWS:
+        return compute()
+    at = (id(ch), key)
+    hit = _MEMO.get(at)
+    if hit is not None and hit[0]() is ch:
+        return hit[1]
+    value = compute()
+    if len(_MEMO) > 256:
+        _MEMO.clear()
+    _MEMO[at] = (weakref.ref(ch, _Forget(at)), value)
+    return value
+
+
+class _Forget:
+    """The callback dropping a :func:`memoised` entry when its array dies."""
+
+    def __init__(self, at: tuple[int, Hashable]):
+        self.at = at
+
+    def __call__(self, ref: weakref.ref[Any]) -> None:
+        hit = _MEMO.get(self.at)
+        if hit is not None and hit[0] is ref:  # not an entry made since for a new array of that id
+            del _MEMO[self.at]
+
+
+def read_only(*arrays: np.ndarray) -> None:
+    """Mark numpy arrays read-only (results shared by :func:`memoised`)."""
+    for a in arrays:
+        a.flags.writeable = False

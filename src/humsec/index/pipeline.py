@@ -43,8 +43,8 @@ from pandas.arrays import ArrowStringArray
 
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for as _registry_for
-from humsec.index.labels import (PERIODIC_MIN_ROWS, STR, arrow_strings, categorical, compressed, encode_sorted,
-                                  in_runs, periodic, sorted_positions, text_array)
+from humsec.index.labels import (MEMO_MAX_ROWS, PERIODIC_MIN_ROWS, STR, arrow_strings, categorical, compressed,
+                                  encode_sorted, in_runs, memoised, periodic, read_only, sorted_positions, text_array)
 from humsec.index.engine import MATRIX, Unsupported, coinr_treat, params_key, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Override, Step
@@ -357,10 +357,15 @@ def _positions(labels: pd.Series, codes: list[str]) -> np.ndarray:
     ch = arrow_strings(labels)
     if ch is not None:
         # Arrow strings: a hash lookup per row in Arrow's kernel, of only the rows that
-        # determine the others
-        sub, expand = compressed(ch)
-        pos = pc.index_in(sub, value_set=pa.array(codes, type=ch.type))
-        return expand(pos.fill_null(-1).to_numpy().astype(np.int64, copy=False))
+        # determine the others (once per column and codes: see memoised)
+        def find() -> np.ndarray:
+            sub, expand = compressed(ch)
+            pos = pc.index_in(sub, value_set=pa.array(codes, type=ch.type))
+            out = expand(pos.fill_null(-1).to_numpy().astype(np.int64, copy=False))
+            read_only(out)
+            return out
+        found: np.ndarray = memoised(ch, ("positions", tuple(codes)), find)
+        return found
     fcodes, uniq = pd.factorize(labels)
     lookup = {c: i for i, c in enumerate(codes)}
     at = np.array([lookup.get(u, -1) for u in uniq.tolist()], dtype=np.int64)
@@ -390,11 +395,30 @@ def _unit_codes(col: pd.Series, keep: np.ndarray | None) -> tuple[np.ndarray, An
     ch = arrow_strings(col)
     if ch is None:
         return pd.factorize(col if keep is None else col[keep], sort=True)
-    if keep is not None:
-        ch = ch.filter(pa.array(keep))
-    sub, expand = compressed(ch)
-    codes, uniq = encode_sorted(sub)
-    return expand(codes), ArrowStringArray(pa.chunked_array([uniq], type=uniq.type), dtype=_text_dtype(col))
+
+    def encode(ch: Any) -> tuple[np.ndarray, Any]:
+        sub, expand = compressed(ch)
+        codes, uniq = encode_sorted(sub)
+        codes = expand(codes)
+        read_only(codes)
+        return codes, uniq
+
+    if keep is not None and len(ch) > MEMO_MAX_ROWS:
+        codes, uniq = encode(ch.filter(pa.array(keep)))
+    else:
+        codes, uniq = memoised(ch, "sorted codes", lambda: encode(ch))  # once per column (see memoised)
+        if keep is not None:
+            # the units of the rows kept, renumbered in their sorted order (as encoding
+            # only those rows would)
+            codes = codes[keep]
+            seen = np.zeros(len(uniq), dtype=bool)
+            seen[codes] = True
+            present = np.flatnonzero(seen)
+            if len(present) < len(uniq):
+                rank = np.full(len(uniq), -1, dtype=np.int64)
+                rank[present] = np.arange(len(present))
+                codes, uniq = rank[codes], uniq.take(pa.array(present))
+    return codes, ArrowStringArray(pa.chunked_array([uniq], type=uniq.type), dtype=_text_dtype(col))
 
 
 def _text_dtype(col: pd.Series) -> Any:
@@ -1402,7 +1426,7 @@ class _MatrixBuilder:
         base = None
         m0 = reg.get(common[0]) if common is not None else None
         for code in codes:
-            if common is None:
+            if common is None or m0 is None:
                 name, params = _resolve(step, code, 1)
                 m = reg.get(name)
             else:
