@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -1625,7 +1626,7 @@ class _MatrixBuilder:
         kids = self.spec.children[parent]
         if self.weight_step is None:
             w = np.array([self.spec.nodes[k].weight for k in kids], dtype=float)
-            total = w.sum() if w.size else 0.0  # as pandas' sum (0 for no children)
+            total = float(np.add.reduce(w)) if w.size else 0.0  # as pandas' sum (0 for no children)
         else:
             ws = pd.Series([self.spec.nodes[k].weight for k in kids], index=kids, dtype=float)
             method_name, params = _resolve(self.weight_step, parent, self.spec.level(parent))
@@ -1634,7 +1635,7 @@ class _MatrixBuilder:
             ws = pd.Series(_call(m, frame(), weights=ws, extra={"code": parent}, **p), dtype=float).reindex(kids)
             total = ws.sum()
             w = ws.to_numpy(dtype=float)
-        if not np.isfinite(total) or total <= 0:
+        if not math.isfinite(total) or total <= 0:
             raise _Legacy("weights do not sum to > 0")
         return w / total
 
@@ -1688,7 +1689,7 @@ class _MatrixBuilder:
                 else:
                     block = block_of() if floor is None else np.maximum(block_of(), floor)
                     if method_name == "arithmetic" or block.min() > 0:  # else the kernel words the error
-                        vals = complete_means(block, w / w.sum(), method_name)
+                        vals = complete_means(block, w / np.add.reduce(w), method_name)
             block = block_of() if vals is None else None
             kern = MATRIX["aggregate"].get(method_name) if vals is None else None
             if kern is not None:

@@ -27,6 +27,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -180,8 +181,8 @@ def complete_means(v: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
         Weights summing to 1.
     method : {"arithmetic", "geometric", "harmonic"}
     """
-    total = np.add.reduce(w)  # w.sum(), without the method's wrapper (this runs per aggregate)
-    if total != 0 and np.isfinite(total):
+    total = float(np.add.reduce(w))  # w.sum(), without the method's wrapper (this runs per aggregate)
+    if total != 0 and math.isfinite(total):
         wr = w / total
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -195,7 +196,7 @@ def complete_means(v: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
             out = 1.0 / np.sum(np.nan_to_num(wr) / v, axis=1)
     else:
         raise ValueError(f"no weighted mean '{method}'")
-    if not np.isfinite(np.add.reduce(wr)):
+    if not math.isfinite(float(np.add.reduce(wr))):
         out[:] = np.nan
     return out
 
