@@ -329,6 +329,22 @@ def skew_kurt(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 THRESHOLD_MARGIN = 1e-7
 
 
+def col_extremes(X: np.ndarray, ok: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per column (axis 0) the smallest and largest non-missing value (+inf / -inf for a
+    column without any); ``ok``: the non-missing cells, if the caller has them. Without
+    gaps, plain reductions (a masked one costs several times more)."""
+    if ok is None:
+        miss = np.isnan(X)
+        gaps = bool(miss.any())
+    else:
+        gaps = not bool(ok.all())
+    if not gaps and X.shape[0]:
+        return np.minimum.reduce(X, axis=0), np.maximum.reduce(X, axis=0)
+    if ok is None:
+        ok = ~miss
+    return np.min(X, axis=0, initial=np.inf, where=ok), np.max(X, axis=0, initial=-np.inf, where=ok)
+
+
 def coinr_check(X: np.ndarray, skew_thresh: float = 2.0, kurt_thresh: float = 3.5
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """COINr's ``check_SkewKurt`` for every column at once.
@@ -345,9 +361,7 @@ def coinr_check(X: np.ndarray, skew_thresh: float = 2.0, kurt_thresh: float = 3.
     finite = np.isfinite(sk) & np.isfinite(kt)
     near = (np.abs(np.abs(sk) - skew_thresh) < THRESHOLD_MARGIN) | (np.abs(kt - kurt_thresh) < THRESHOLD_MARGIN)
     # nearly constant columns: the mean's rounding dominates the moments
-    ok = ~np.isnan(X)
-    mx = np.max(X, axis=0, initial=-np.inf, where=ok)
-    mn = np.min(X, axis=0, initial=np.inf, where=ok)
+    mn, mx = col_extremes(X)
     spread = mx - mn
     with np.errstate(invalid="ignore"):
         scale = np.maximum(np.abs(mx), np.abs(mn))  # the largest |value|
@@ -804,10 +818,10 @@ def _winsorise_rounds_at_once(X: np.ndarray, skew0: np.ndarray, winmax: int, ske
     up = skew0 >= 0
     Y = np.where(up, X, -X)  # every column Winsorised at its top
     ok = ~np.isnan(Y)
-    lo_y = np.min(Y, axis=0, initial=np.inf, where=ok)
+    lo_y, top = col_extremes(Y, ok)
     H = np.empty((winmax + 1, k))  # the upper bound before round r (H[0]: the maximum) ...
     C = np.empty((winmax, k), dtype=np.int64)  # ... and the points at or above it (Winsorised in round r)
-    h = H[0] = np.max(Y, axis=0, initial=-np.inf, where=ok)
+    h = H[0] = top
     for r in range(winmax):
         C[r] = np.add.reduce(Y >= h, axis=0)  # NaN compares False
         h = H[r + 1] = np.max(Y, axis=0, initial=-np.inf, where=Y < h)
