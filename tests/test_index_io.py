@@ -98,6 +98,18 @@ def test_groups_beside_the_spec(tmp_path):
     (tmp_path / "groups.csv").write_text("unit,region\nX1,north\nX1,south\n")
     with pytest.raises(ValidationError, match="row 3, column 'unit': duplicate unit 'X1'"):
         IndexSpec.from_file(path)
+    # the file's groups go in as read (not validated twice) but the spec's own checks still
+    # see them: a step's grouping the file lacks, a grouping with no labels
+    (tmp_path / "groups.csv").write_text("unit,size\nX1,big\n")
+    with pytest.raises(ValidationError, match="group 'region' is not defined under 'groups'"):
+        IndexSpec.from_file(path)
+    (tmp_path / "groups.csv").write_text("unit,region,size\nX1,north,\nX2,south,\n")
+    with pytest.raises(ValidationError, match="groups.size.*empty group"):
+        IndexSpec.from_file(path)
+    (tmp_path / "groups.csv").write_text("unit,region\nX1,north\nX2,south\nX3,north\n")
+    got = IndexSpec.from_file(path)
+    assert got.groups == {"region": {"X1": "north", "X2": "south", "X3": "north"}}
+    assert got == spec.model_copy(update={"groups": got.groups}) and got.to_yaml() == IndexSpec.from_yaml(got.to_yaml()).to_yaml()
 
 
 def test_import_coinr_writes_groups_beside_and_locates_bad_cells(tmp_path):

@@ -40,7 +40,7 @@ from humsec.data.importer import NUMBER, MISSING_MARKERS
 from humsec.errors import ValidationError, ValidationIssue
 from humsec.data import importer
 from humsec.data.writing import atomic_write, neutralise_formula
-from humsec.index.labels import compressed, text_array
+from humsec.index.labels import compressed, release_arrow_memory, text_array
 
 __all__ = ["csv_bytes", "csv_parts", "read_index_data", "read_text_table", "take_text", "write_csv_fast",
            "write_csv_parts"]
@@ -600,7 +600,13 @@ def read_index_data(path: str | Path) -> pd.DataFrame:
         Missing columns, empty unit/indicator, non-numeric or infinite values, invalid
         years, duplicate keys — all at once, each located (file, row, column).
     """
-    path = Path(path)
+    try:
+        return _read_index_data(Path(path))
+    finally:
+        release_arrow_memory()
+
+
+def _read_index_data(path: Path) -> pd.DataFrame:
     file = str(path)
     head = _header(path)
     names = head[2] if head is not None else _parquet_names(path)

@@ -45,7 +45,8 @@ from pandas.arrays import ArrowStringArray
 from humsec.errors import HumsecError
 from humsec.index.families import registry_for as _registry_for
 from humsec.index.labels import (MEMO_MAX_ROWS, PERIODIC_MIN_ROWS, STR, arrow_strings, categorical, compressed,
-                                  encode_sorted, in_runs, memoised, periodic, read_only, sorted_positions, text_array)
+                                  encode_sorted, in_runs, memoised, periodic, read_only, release_arrow_memory,
+                                  sorted_positions, text_array)
 from humsec.index.engine import MATRIX, Unsupported, coinr_treat, params_key, rank_min_desc, validated
 from humsec.index.longform import default_nodes, long_table
 from humsec.index.spec import DATASET_OF, IndexSpec, Override, Step
@@ -1370,6 +1371,11 @@ class _MatrixBuilder:
                 M, self.index = _wide_matrix(b.tidy, needed, b.year, spec, spare, b.columns)
             self.slab = M.base if spare and isinstance(M.base, np.ndarray) else None
             self.labels = self.index.to_numpy(dtype=object)
+            if len(self.labels) >= MEMO_MAX_ROWS // 10:
+                # the label encodings' Arrow temporaries (sorting a large table's unit
+                # codes: ~120 MiB at a million units) stay in Arrow's allocator for Arrow's
+                # reuse, which the steps (numpy, on the system allocator) cannot use
+                release_arrow_memory()
             if self.keep is None and self.sink is None and len(self.index) * len(leaves) >= LAZY_CELLS:
                 # a large build keeps the scores; the intermediate data sets are made
                 # again on first access (from the step log: the same numbers)

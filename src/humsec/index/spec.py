@@ -341,7 +341,15 @@ class IndexSpec(BaseModel):
         ``base`` (a folder; default: the current one)."""
         raw = load_yaml(text, file)
         if isinstance(raw, dict) and isinstance(raw.get("groups"), str):
-            raw = {**raw, "groups": _groups_from_file(raw["groups"], base, file)}
+            # the file's groups are checked by read_groups (str units and labels) and go in
+            # as read: validating them again would copy every unit's mapping (a million
+            # units x four groupings: some 120 MiB held twice while the spec is made)
+            groups = _groups_from_file(raw["groups"], base, file)
+            spec = _parse({**raw, "groups": {}}, file).model_copy(update={"groups": groups})
+            issues = _semantic_issues(spec, file)
+            if issues:
+                raise ValidationError(issues)
+            return spec
         return cls.from_dict(raw, file=file)
 
     @classmethod
@@ -601,6 +609,15 @@ def read_groups(path: str | Path) -> dict[str, dict[str, str]]:
     ValidationError
         No ``unit`` column, empty or duplicate unit codes — each located (file, row, column).
     """
+    from humsec.index.io import release_arrow_memory
+
+    try:
+        return _read_groups(path)
+    finally:
+        release_arrow_memory()
+
+
+def _read_groups(path: str | Path) -> dict[str, dict[str, str]]:
     import numpy as np
 
     from humsec.index.io import _codes, _strip, read_text_table
@@ -629,14 +646,26 @@ def read_groups(path: str | Path) -> dict[str, dict[str, str]]:
                                       row=int(r), field=ucol))
     if issues:
         raise ValidationError(issues)
+    # one str object per distinct unit and per distinct label, shared by every grouping
+    # (not one per cell: a million units in four groupings would hold 8 million strings)
+    unit_objs = _shared(uniq)[codes]
     out: dict[str, dict[str, str]] = {}
     for c in t.columns:
         if c == ucol:
             continue
         gcodes, guniq = _codes(_strip(t, c))
-        labels = guniq[gcodes]
-        has = labels != ""
-        out[c] = dict(zip(units[has].tolist(), labels[has].tolist()))
+        has = (guniq != "")[gcodes]
+        out[c] = dict(zip(unit_objs[has].tolist(), _shared(guniq)[gcodes[has]].tolist()))
+    return out
+
+
+def _shared(words: Any) -> Any:
+    """An object array of one Python str per element of ``words`` (its ``take`` and
+    ``tolist`` hand out these objects, not new ones)."""
+    import numpy as np
+
+    out = np.empty(len(words), dtype=object)
+    out[:] = [str(w) for w in words.tolist()]
     return out
 
 
