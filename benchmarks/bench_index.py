@@ -78,7 +78,9 @@ def synthetic(spec, data: pd.DataFrame, n_units: int, rng: np.random.Generator):
     groups = {}
     for g, mapping in spec.groups.items():
         labels = np.array(sorted(set(mapping.values())))
-        groups[g] = dict(zip(units, rng.choice(labels, size=n_units)))
+        # plain str, as a spec read from YAML or a groups file holds them (numpy's str_
+        # pickles ~50x slower, which would misstate sending the spec to Dask workers)
+        groups[g] = dict(zip(units.tolist(), rng.choice(labels, size=n_units).tolist()))
     return spec.model_copy(update={"groups": groups}), tidy
 
 
