@@ -286,3 +286,97 @@ def test_keep_only_some_data_sets():
     a = build(spec, data, keep=["Raw"], cache=cache)
     b = build(spec, data, cache=cache)
     assert set(a.datasets) == {"Raw", "Aggregated"} and set(b.datasets) == set(full.datasets)
+
+
+class Scattering(Recording):
+    """A cluster stand-in that sends the shared object the way Dask does (cloudpickled,
+    one copy for every task) and keeps the copy to look at afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copies: list = []
+
+    def share(self, obj):
+        import cloudpickle
+
+        self.copies.append(cloudpickle.loads(cloudpickle.dumps(obj)))
+        return self.copies[-1]
+
+
+def test_a_step_cache_travels_empty_and_is_shared_by_a_workers_tasks():
+    """The scattered design carries one prefix cache per worker: it arrives empty (the
+    entries stay behind), binds to the worker's copy of the data, and later tasks reuse
+    what earlier ones computed - with the single-process numbers."""
+    import pickle
+
+    from humsec.index.pipeline import StepCache
+
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(300, seed=3)
+    filled = StepCache(max_entries=17)
+    build(spec, data, cache=filled)
+    assert filled._store
+    copy = pickle.loads(pickle.dumps(filled))
+    assert copy.max_entries == 17 and not copy._store and copy.hits == 0
+    build(spec, data.copy(), cache=copy)  # binds to other data: it was never bound on arrival
+    # runs that differ in the treatment share the imputed prefix across groups
+    u = UncertaintySpec.from_yaml(UNC, spec=spec)
+    one = uncertainty_analysis(spec, data, u, n=40, seed=5)
+    ex = Scattering()
+    many = uncertainty_analysis(spec, data, u, n=40, seed=5, scheduler=ex)
+    np.testing.assert_array_equal(one.scores, many.scores)
+    np.testing.assert_array_equal(one.ranks, many.ranks)
+    (shared,) = ex.copies
+    assert shared.cache is not None and shared.cache.hits > 0
+    assert shared.cache._data_id == id(shared.source)
+
+
+def test_one_step_cache_shared_by_threads_gives_uncached_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from humsec.index.pipeline import StepCache
+
+    spec = IndexSpec.from_yaml(SPEC)
+    data = grid_data(500, seed=4)
+    variants = [spec.with_changes({"steps.treat.params.winmax": w, "steps.normalise.params.hi": h})
+                for w in (1, 3, 5) for h in (10, 100)] * 3
+    cache = StepCache(max_entries=4)  # small: entries are evicted while others read
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda s: build(s, data, cache=cache), variants))
+    for s, r in zip(variants, got):
+        assert_same_result(r, build(s, data))
+    assert cache.hits > 0
+
+
+def test_workers_allocate_index_arrays_like_a_plain_process():
+    """Dask's nanny freezes glibc's mmap threshold at 128 KiB (MALLOC_TRIM_THRESHOLD_),
+    which made every kernel temporary a fresh mmap and worker tasks 1.5-2x slower; the
+    executor gives workers glibc's large-array thresholds back, so a 4 MiB array comes
+    from the reusable heap again."""
+    import sys
+
+    from humsec.index.scale import DaskExecutor, tune_malloc_for_arrays
+
+    if not sys.platform.startswith("linux") or not tune_malloc_for_arrays():
+        pytest.skip("glibc mallopt is Linux/glibc only")
+
+    def in_heap() -> bool:
+        import numpy as np
+
+        a = np.ones(2**19)  # 4 MiB
+        addr = a.ctypes.data
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if line.rstrip().endswith("[heap]"):
+                    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                    return lo <= addr < hi
+        return False
+
+    # a cluster of its own: the module's cluster has been tuned by the tests before this
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=40) as cluster, \
+            distributed.Client(cluster) as client:
+        DaskExecutor(client, tune_workers=False)  # leaves a shared cluster's workers alone
+        assert not any(client.run(in_heap).values())  # the nanny's setting, as Dask starts workers
+        DaskExecutor(client)
+        assert all(client.run(in_heap).values())

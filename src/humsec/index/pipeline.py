@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -612,6 +613,10 @@ class StepCache:
     variants that differ only in weights or aggregation share all earlier work. Results
     are identical to uncached builds. Bound to one data frame and year: using it with
     other data is an error.
+
+    Safe to share between threads. A cache travels empty: pickled (sent to a Dask worker
+    inside a scattered design) it arrives with no entries and binds to the data on the
+    worker, so every task on that worker shares one cache, as the runs of one process do.
     """
 
     def __init__(self, max_entries: int = 256):
@@ -619,22 +624,31 @@ class StepCache:
         self._store: dict[str, tuple[int, tuple[Any, ...]]] = {}
         self._data_id: int | None = None
         self._panels: dict[tuple[Any, ...], pd.DataFrame] = {}
+        self._lock = threading.RLock()
         self.hits = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_entries": self.max_entries}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["max_entries"])  # type: ignore[misc]
 
     def panel(self, key: tuple[Any, ...], make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """The (unit, year) panel a panel imputation reads, made once per key (read-only)."""
-        if key not in self._panels:
-            if len(self._panels) >= 8:
-                self._panels.pop(next(iter(self._panels)))
-            self._panels[key] = make()
-        return self._panels[key]
+        with self._lock:
+            if key not in self._panels:
+                if len(self._panels) >= 8:
+                    self._panels.pop(next(iter(self._panels)))
+                self._panels[key] = make()
+            return self._panels[key]
 
     def bind(self, data: pd.DataFrame) -> None:
-        if self._data_id is None:
-            self._data_id = id(data)
-        elif self._data_id != id(data):
-            # a programming error, not a user's: never let it pass as a failed run
-            raise RuntimeError("a StepCache is bound to one data frame; use a new cache for other data")
+        with self._lock:
+            if self._data_id is None:
+                self._data_id = id(data)
+            elif self._data_id != id(data):
+                # a programming error, not a user's: never let it pass as a failed run
+                raise RuntimeError("a StepCache is bound to one data frame; use a new cache for other data")
 
     def keys(self, spec: IndexSpec, year: int | None, keep: Collection[str] | None = None) -> list[str | None]:
         base = _json.dumps({"tree": [n.model_dump(exclude={"weight", "name"}) for n in spec.tree],
@@ -658,16 +672,18 @@ class StepCache:
         return out
 
     def lookup(self, keys: list[str | None]) -> tuple[int, tuple[Any, ...]] | None:
-        for k in reversed(keys):
-            if k is not None and k in self._store:
-                self.hits += 1
-                return self._store[k]
+        with self._lock:
+            for k in reversed(keys):
+                if k is not None and k in self._store:
+                    self.hits += 1
+                    return self._store[k]
         return None
 
     def store(self, key: str, n_steps: int, state: tuple[Any, ...]) -> None:
-        if len(self._store) >= self.max_entries:
-            self._store.pop(next(iter(self._store)))
-        self._store[key] = (n_steps, state)
+        with self._lock:
+            if len(self._store) >= self.max_entries:
+                self._store.pop(next(iter(self._store)))
+            self._store[key] = (n_steps, state)
 
 
 def build(spec: IndexSpec, data: pd.DataFrame, *, year: int | None = None,

@@ -25,7 +25,7 @@ import os
 
 from humsec.errors import HumsecError, MissingExtra
 
-__all__ = ["DaskExecutor", "Executor", "SerialExecutor", "executor_for"]
+__all__ = ["DaskExecutor", "Executor", "SerialExecutor", "executor_for", "tune_malloc_for_arrays"]
 
 
 class Executor:
@@ -59,18 +59,61 @@ class SerialExecutor(Executor):
     """Everything in this process, one item after another."""
 
 
+def tune_malloc_for_arrays() -> bool:
+    """Give this process glibc's large-array allocation behaviour back (a Dask worker).
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` so that freed
+    memory goes back to the OS at once. Setting any trim threshold also freezes glibc's
+    mmap threshold at 128 KiB, so every numpy temporary above it is a fresh ``mmap``
+    whose pages fault in again on every use: the index kernels, which allocate
+    units x indicators temporaries, then run 1.5-2x slower than in a plain process
+    (measured: 20 uncertainty groups of 20,000 x 49 took 6.1 s instead of 3.2-4.5 s).
+    This sets the thresholds glibc's own dynamic rule settles on for such arrays
+    (mmap 32 MiB, trim 64 MiB: at most 64 MiB of freed heap is kept for reuse).
+
+    Returns
+    -------
+    bool
+        Whether the settings were applied (False where the C library is not glibc).
+
+    References
+    ----------
+    .. [mallopt] mallopt(3), Linux man-pages: ``M_MMAP_THRESHOLD``, ``M_TRIM_THRESHOLD``.
+    .. [DaskTrim] Dask distributed, "Worker memory management: automatically trim memory".
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 * 2**20)) and bool(mallopt(m_trim_threshold, 64 * 2**20))
+
+
 class DaskExecutor(Executor):
     """Items as tasks on a ``dask.distributed`` cluster.
 
     Parameters
     ----------
     client : distributed.Client
+    tune_workers : bool, default True
+        Run :func:`tune_malloc_for_arrays` on the cluster's current workers, so that
+        index kernels run there as fast as in a plain process. Pass False to leave a
+        shared cluster's workers exactly as they are.
     """
 
     serial = False
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, *, tune_workers: bool = True):
         self.client = client
+        if tune_workers:
+            client.run(tune_malloc_for_arrays)
 
     def share(self, obj: Any) -> Any:
         return self.client.scatter(obj, broadcast=True, hash=False)

@@ -10,7 +10,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -34,6 +34,9 @@ class Design:
     nodes: list[str]
     table: pd.DataFrame  # one row per run; columns per input (+ weight columns)
     data: pd.DataFrame | None = None  # the frame every run is built from (StepCache-bound)
+    # the prefix cache a worker's tasks share when this design is scattered to a cluster
+    # (a StepCache travels empty and binds to the worker's copy of the data)
+    cache: StepCache | None = field(default=None, compare=False, repr=False)
 
     @property
     def source(self) -> pd.DataFrame:

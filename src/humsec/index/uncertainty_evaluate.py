@@ -43,6 +43,7 @@ class _Runs:
     aggregates: list[str]
     scores: np.ndarray  # (runs, units, aggregates)
     errors: dict[int, str]
+    ranks: np.ndarray | None = None  # made where the runs ran (a cluster), else by finish
 
 
 def evaluate(design: Design, *, progress: Callable[[int], None] | None = None,
@@ -80,21 +81,32 @@ def evaluate(design: Design, *, progress: Callable[[int], None] | None = None,
             block, errs = _evaluate_group(design, key, batch=batch, cache=cache, progress=progress, idx=idx)
             collect(idx, block, errs)
         return _Runs(units, aggs, scores, errors)
-    # distributed: the design without its run table is shared once; each task gets its rows
-    shared = executor.share(design.subset([]))
+    # distributed: the design without its run table is shared once, with an empty prefix
+    # cache that each worker fills and its tasks share; each task gets its rows and ranks
+    # its own runs (a run's ranks need only its scores), so no serial ranking remains here
+    shared = executor.share(replace(design.subset([]), cache=StepCache()))
     items = [(key, idx, table.iloc[idx].reset_index(drop=True)) for key, idx in groups.items()]
-    for i, (block, errs) in executor.map_unordered(_remote_group, items, shared=shared, batch=batch):
+    ranks = np.full(scores.shape, np.nan)
+    for i, (block, errs, rblock) in executor.map_unordered(_remote_group, items, shared=shared, batch=batch):
         idx = items[i][1]
         collect(idx, block, errs)
+        ranks[idx] = rblock
         if progress:
             progress(len(idx))
-    return _Runs(units, aggs, scores, errors)
+    return _Runs(units, aggs, scores, errors, ranks)
 
 
 def _remote_group(item: tuple[str, list[int], pd.DataFrame], *, shared: Design, batch: bool
-                  ) -> tuple[np.ndarray, dict[int, str]]:
+                  ) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
+    """One group's scores, errors and ranks, on a worker. Ranks travel as float32 (every
+    whole number below 2**24 is exact in it) and are widened exactly on arrival."""
     key, _, table = item
-    return _evaluate_group(replace(shared, table=table), key, batch=batch, cache=StepCache())
+    cache = shared.cache if shared.cache is not None else StepCache()
+    block, errs = _evaluate_group(replace(shared, table=table), key, batch=batch, cache=cache)
+    ranks = _ranks(block, _signs(shared.spec, list(shared.spec.aggregates)))
+    if block.shape[1] < 2**24:
+        ranks = ranks.astype(np.float32)
+    return block, errs, ranks
 
 
 def _evaluate_group(design: Design, key: str, *, batch: bool, cache: StepCache,
@@ -282,6 +294,11 @@ def nanquantile(a: np.ndarray, q: float, method: str = "linear") -> np.ndarray:
     return np.where(n > 0, out, np.nan)
 
 
+def _signs(spec: IndexSpec, aggregates: Sequence[str]) -> np.ndarray:
+    """+1/-1 per aggregate: its direction (ranks put the best first)."""
+    return np.array([spec.nodes[a].direction for a in aggregates], dtype=float)
+
+
 def _ranks(scores: np.ndarray, signs: np.ndarray) -> np.ndarray:
     """Ranks over units (axis 1) for every run and aggregate: 1 = best, ties share the
     lowest rank, NaN stays NaN."""
@@ -368,8 +385,7 @@ def finish(design: Design, runs: _Runs, seed: int | None, meta: dict[str, Any]) 
     """The result of evaluated ``runs``: scores, ranks, and the run table with each
     run's status and error."""
     spec = design.spec
-    signs = np.array([spec.nodes[a].direction for a in runs.aggregates], dtype=float)
-    ranks = _ranks(runs.scores, signs)
+    ranks = runs.ranks if runs.ranks is not None else _ranks(runs.scores, _signs(spec, runs.aggregates))
     table = design.table.copy()
     table["status"] = ["failed" if i in runs.errors else "ok" for i in range(len(table))]
     table["error"] = [runs.errors.get(i, "") for i in range(len(table))]
