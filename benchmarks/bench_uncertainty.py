@@ -23,6 +23,13 @@ machine's own parallel capacity is measured beside it: the same UA in one proces
 then in N processes at once (throughput of N processes / one). A Dask speed-up cannot
 exceed that capacity: where the cores share the memory bandwidth the batched runs need
 (as on the 2-vCPU machine this project is developed on) it is well under N.
+
+Measured on that machine (``--units 20000 --samples 100 --naive-runs 3 --repeat 2
+--scheduler local:2``, 20 structural groups): in-process 6.6-7.2 s; on ``local:2``
+7.0-7.5 s (0.95-1.03x) until workers got glibc's large-array malloc thresholds back
+(``humsec.index.scale.tune_malloc_for_arrays``: Dask's default MALLOC_TRIM_THRESHOLD_
+made each worker task 1.5-2x slower), shared one prefix cache per worker and ranked their
+own runs - then 4.9 s (1.44x) against a capacity of 1.82-1.90x for 2 processes.
 """
 
 from __future__ import annotations
@@ -155,13 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     case(f"ASEM SA, {N:,} x (k+2) = {N * (k + 2):,} runs", 1.0,
          lambda: sensitivity_analysis(spec, data, u, n=N, seed=a.seed, num_resamples=100),
          spec, data, N * (k + 2), a.repeat)
-    case(f"synthetic {a.units:,} x 49 UA, {N:,} runs", 30.0,
+    # the 30 s target is the issue's case (2,000 units, up to 1,000 runs); other sizes have none
+    syn_target = 30.0 if a.units <= 2000 and N <= 1000 else float("nan")
+    case(f"synthetic {a.units:,} x 49 UA, {N:,} runs", syn_target,
          lambda: uncertainty_analysis(big_spec, big, u, n=N, seed=a.seed), big_spec, big, N, 1)
     if a.scheduler:
         from humsec.index.scale import executor_for
 
         with executor_for(a.scheduler) as ex:
-            case(f"synthetic {a.units:,} x 49 UA on Dask ({a.scheduler})", 30.0,
+            case(f"synthetic {a.units:,} x 49 UA on Dask ({a.scheduler})", syn_target,
                  lambda: uncertainty_analysis(big_spec, big, u, n=N, seed=a.seed, scheduler=ex),
                  big_spec, big, N, 1)
             n_workers = ex.n_workers
@@ -170,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<52} {'seconds':>8} {'cpu s':>8} {'target':>7} {'naive/humsec':>13} {'peak MiB':>9} "
           f"{'failed':>7}")
     for name, t, c, target, ratio, mem, failed in rows:
-        flag = "" if t <= target else ("  (over target; CPU time within)" if c <= target else "  (over target)")
+        flag = "" if not t > target else ("  (over target; CPU time within)" if c <= target else "  (over target)")
         print(f"{name:<52} {t:>8.3f} {c:>8.3f} {target:>7.1f} {ratio:>13.1f} {mem:>9.1f} {failed:>7}{flag}")
     print(f"naive = full rebuild per run, measured on {a.naive_runs} runs and scaled")
     if a.scheduler:
