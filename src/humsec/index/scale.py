@@ -19,6 +19,8 @@ References
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 import os
@@ -81,9 +83,6 @@ def tune_malloc_for_arrays() -> bool:
     .. [mallopt] mallopt(3), Linux man-pages: ``M_MMAP_THRESHOLD``, ``M_TRIM_THRESHOLD``.
     .. [DaskTrim] Dask distributed, "Worker memory management: automatically trim memory".
     """
-    import ctypes
-    import ctypes.util
-
     name = ctypes.util.find_library("c")
     if not name:
         return False
