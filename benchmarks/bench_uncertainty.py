@@ -106,11 +106,17 @@ def naive_per_run(spec, data, u, runs, k: int, cpu: bool = False) -> float:
     return (clock() - t) / len(rows)
 
 
-def _capacity_child(units: int, seed: int, n: int) -> float:
-    """Seconds for the synthetic UA of ``n`` runs, in this (fresh) process."""
+def cases(units: int, seed: int):
+    """ASEM spec and data, the design, and the synthetic ``units`` x 49 case from ``seed``."""
     spec, data = import_coinr(*asem_paths(), name="asem")
     u = UncertaintySpec.from_yaml(DESIGN, spec=spec)
     big_spec, big = synthetic(spec, data, units, np.random.default_rng(seed))
+    return spec, data, u, big_spec, big
+
+
+def _capacity_child(units: int, seed: int, n: int) -> float:
+    """Seconds for the synthetic UA of ``n`` runs, in this (fresh) process."""
+    _, _, u, big_spec, big = cases(units, seed)
     t = time.perf_counter()
     uncertainty_analysis(big_spec, big, u, n=n, seed=seed)
     return time.perf_counter() - t
@@ -142,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     N = a.samples
 
-    spec, data = import_coinr(*asem_paths(), name="asem")
-    u = UncertaintySpec.from_yaml(DESIGN, spec=spec)
-    big_spec, big = synthetic(spec, data, a.units, np.random.default_rng(a.seed))
+    spec, data, u, big_spec, big = cases(a.units, a.seed)
     k = len(u.inputs)
 
     rows = []
